@@ -1,0 +1,37 @@
+//! `actas check`: every problem in the workspace's inputs, as findings.
+//!
+//! Problems *in* the inputs are what `check` looks for, so they are findings (exit 1); only a
+//! missing workspace makes it exit 2. Checks that depend on a broken input are skipped with a note.
+
+use crate::commands::test::{load_cases, TestOptions};
+use crate::diag::Problem;
+use crate::workspace::{self, Loaded, NoWorkspace, Overrides};
+
+/// The result of `actas check`.
+#[derive(Debug)]
+pub struct CheckResult {
+    pub findings: Vec<Problem>,
+    pub skipped: Vec<String>,
+    pub policies: usize,
+    pub entities: usize,
+    pub cases: usize,
+}
+
+pub fn run(root: &std::path::Path, overrides: &Overrides, test: &TestOptions) -> Result<CheckResult, NoWorkspace> {
+    let Loaded { workspace, mut problems, mut skipped } = workspace::load(root, overrides)?;
+    let (mut policies, mut entities, mut cases) = (0, 0, 0);
+    match &workspace {
+        Some(ws) => {
+            policies = ws.policies.values().filter(|m| !m.is_template).count();
+            entities = ws.engine.impersonators().len().max(ws.engine.entities.iter().count());
+            match load_cases(ws, test) {
+                Ok(c) => cases = c.len(),
+                // "No cases" is a problem for `test`, not for linting a workspace without scenarios.
+                Err(p) if p.len() == 1 && p.iter().all(|p| p.message.starts_with("no cases found")) => {}
+                Err(p) => problems.extend(p),
+            }
+        }
+        None => skipped.push("scenario files: the workspace did not load".into()),
+    }
+    Ok(CheckResult { findings: problems, skipped, policies, entities, cases })
+}

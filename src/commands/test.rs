@@ -1,0 +1,188 @@
+//! `actas test`: load scenario files, run their cases in parallel, and judge each.
+
+use std::path::PathBuf;
+
+
+use cedar_policy::EntityUid;
+use rayon::prelude::*;
+
+use crate::diag::{Problem, SourceFile};
+use crate::engine::{Engine, Evaluation, HopOutcome};
+use crate::scenario::{self, Case, CaseKind, RequestCase};
+use crate::workspace::{self, Workspace};
+
+/// What to run.
+#[derive(Debug, Default, Clone)]
+pub struct TestOptions {
+    /// Scenario files or folders given on the command line (else the workspace's).
+    pub files: Vec<PathBuf>,
+    /// Case-name substrings (OR); empty selects every case.
+    pub filters: Vec<String>,
+    /// A case with evaluation errors fails.
+    pub strict: bool,
+}
+
+/// The judged result of one case.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub file: String,
+    pub name: String,
+    pub kind: OutcomeKind,
+    pub passed: bool,
+    /// Evaluation errors of all its requests.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutcomeKind {
+    Request {
+        principal: EntityUid,
+        expect_allow: bool,
+        allowed: bool,
+        hops: Vec<HopOutcome>,
+        request: Option<Evaluation>,
+        /// Expected reasons that were not among the determining policies.
+        missing_reasons: Vec<String>,
+    },
+    Set {
+        /// `who_can_impersonate` or `impersonatable_by`.
+        field: &'static str,
+        subject: EntityUid,
+        expected: Vec<String>,
+        actual: Vec<String>,
+        missing: Vec<String>,
+        unexpected: Vec<String>,
+    },
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    pub outcomes: Vec<Outcome>,
+}
+
+impl TestRun {
+    pub fn passed(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.passed).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.outcomes.len() - self.passed()
+    }
+}
+
+/// Loads every scenario file (all of them, filtered-out cases included, so any bad input is
+/// reported) and returns the selected cases in (file, position) order.
+pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let paths: Vec<workspace::NamedPath> = if opts.files.is_empty() {
+        ws.scenarios.clone()
+    } else {
+        opts.files.iter().map(|f| workspace::NamedPath::plain(ws.root.join(f))).collect()
+    };
+    let files = workspace::scenario_files(&ws.root, &paths, &mut problems);
+    let mut cases = Vec::new();
+    for path in files {
+        let display = workspace::display_path(&ws.root, &path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::new(format!("failed to read `{display}`: {}", workspace::io_reason(&e))));
+                continue;
+            }
+        };
+        let file = SourceFile::new(display, text);
+        match scenario::load(&ws.engine, &file) {
+            Ok(c) => cases.extend(c),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let selected: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| opts.filters.is_empty() || opts.filters.iter().any(|f| c.name.contains(f.as_str())))
+        .collect();
+    if selected.is_empty() {
+        let why = if opts.filters.is_empty() { "no cases found" } else { "no case matches the filters" };
+        return Err(vec![Problem::new(format!("{why}: nothing to test"))
+            .with_help("scenario files are read from `scenarios:` in actas.yaml (default `fixtures/scenarios/`) or the FILES given")]);
+    }
+    Ok(selected)
+}
+
+/// Runs cases in parallel; outcomes come back in the cases' order whatever the thread count.
+pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
+    let outcomes = cases.par_iter().map(|c| judge(engine, c, strict)).collect();
+    TestRun { outcomes }
+}
+
+fn judge(engine: &Engine, case: &Case, strict: bool) -> Outcome {
+    let (kind, mut passed, errors) = match &case.kind {
+        CaseKind::Request(r) => judge_request(engine, r),
+        CaseKind::WhoCan { target, context, expect } => {
+            let actual = engine.who_can_reach(target, context);
+            set_outcome("who_can_impersonate", target, expect, &actual)
+        }
+        CaseKind::ReachableBy { principal, context, expect } => {
+            let actual: Vec<EntityUid> = engine.reach_from(principal, context).into_values().map(|(u, _)| u).collect();
+            set_outcome("impersonatable_by", principal, expect, &actual)
+        }
+    };
+    if strict && !errors.is_empty() {
+        passed = false;
+    }
+    Outcome { file: case.file.clone(), name: case.name.clone(), kind, passed, errors }
+}
+
+fn judge_request(engine: &Engine, r: &RequestCase) -> (OutcomeKind, bool, Vec<String>) {
+    // Every request is evaluated, even after a denied hop (no short-circuit).
+    let hops: Vec<HopOutcome> = r.hops.iter().map(|h| engine.evaluate_hop(h)).collect();
+    let request = r.request.as_ref().map(|p| engine.evaluate(p));
+    let evaluations: Vec<&Evaluation> =
+        hops.iter().flat_map(|h| h.evaluations.iter()).chain(request.iter()).collect();
+    let allowed = hops.iter().all(|h| h.allowed) && request.as_ref().is_none_or(|e| e.allowed);
+    // With `expect: deny`, reasons must be among the forbids that fired in the denied requests.
+    let considered: Vec<&String> = evaluations
+        .iter()
+        .filter(|e| r.expect_allow || !e.allowed)
+        .flat_map(|e| e.reasons.iter())
+        .collect();
+    let missing_reasons: Vec<String> = r
+        .reasons
+        .iter()
+        .filter(|id| !considered.iter().any(|d| engine.reason_matches(id, d)))
+        .cloned()
+        .collect();
+    let errors: Vec<String> = evaluations.iter().flat_map(|e| e.errors.iter().cloned()).collect();
+    let passed = allowed == r.expect_allow && missing_reasons.is_empty();
+    let kind = OutcomeKind::Request {
+        principal: r.principal.clone(),
+        expect_allow: r.expect_allow,
+        allowed,
+        hops,
+        request,
+        missing_reasons,
+    };
+    (kind, passed, errors)
+}
+
+fn set_outcome(
+    field: &'static str,
+    subject: &EntityUid,
+    expect: &[EntityUid],
+    actual: &[EntityUid],
+) -> (OutcomeKind, bool, Vec<String>) {
+    let mut expected: Vec<String> = expect.iter().map(ToString::to_string).collect();
+    let mut actual: Vec<String> = actual.iter().map(ToString::to_string).collect();
+    expected.sort();
+    expected.dedup();
+    actual.sort();
+    let missing: Vec<String> = expected.iter().filter(|e| !actual.contains(e)).cloned().collect();
+    let unexpected: Vec<String> = actual.iter().filter(|a| !expected.contains(a)).cloned().collect();
+    let passed = missing.is_empty() && unexpected.is_empty();
+    let kind = OutcomeKind::Set { field, subject: subject.clone(), expected, actual, missing, unexpected };
+    (kind, passed, Vec::new())
+}
+

@@ -1,0 +1,230 @@
+//! Problems found in the user's inputs, as miette diagnostics that name the file.
+//!
+//! Cedar's own errors carry the source text but not the file name (miette 7.6 keeps the error's
+//! unnamed source even under `with_source_code`), and serde-saphyr errors carry a location but no
+//! text. Both are turned into one [`Problem`] type that owns a [`NamedSource`] and a byte span,
+//! so every message renders the same way: file, line and column, source underlined.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+
+/// One loaded text file: its display path (relative to the workspace) and its contents.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: Arc<str>,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Arc<Self> {
+        Arc::new(Self { path: path.into(), text: text.into() })
+    }
+
+    /// Byte offset of a 1-based line and (character) column, clamped to the text.
+    pub fn offset_of(&self, line: u64, column: u64) -> usize {
+        let mut offset = 0;
+        for (i, l) in self.text.split_inclusive('\n').enumerate() {
+            if i as u64 + 1 == line {
+                let col = column.saturating_sub(1) as usize;
+                let within = l.char_indices().nth(col).map_or(l.len(), |(b, _)| b);
+                return offset + within;
+            }
+            offset += l.len();
+        }
+        self.text.len()
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let upto = self.text.get(..offset.min(self.text.len())).unwrap_or("");
+        let line = upto.matches('\n').count() + 1;
+        let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
+        let column = upto.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
+    }
+}
+
+/// A problem in an input, with the place it was found when there is one.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub message: String,
+    pub file: Option<Arc<SourceFile>>,
+    /// Byte offset and length in `file`.
+    pub span: Option<(usize, usize)>,
+    pub label: Option<String>,
+    pub help: Option<String>,
+    named: Option<NamedSource<Arc<str>>>,
+}
+
+impl Problem {
+    /// A problem with no file (bad flags, a missing folder given on the command line).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), file: None, span: None, label: None, help: None, named: None }
+    }
+
+    /// A problem in `file` as a whole (unreadable, empty folder).
+    pub fn in_file(file: &Arc<SourceFile>, message: impl Into<String>) -> Self {
+        Self::new(message).with_file(file)
+    }
+
+    /// A problem at a byte span of `file`.
+    pub fn at(file: &Arc<SourceFile>, span: (usize, usize), message: impl Into<String>) -> Self {
+        let mut p = Self::in_file(file, message);
+        p.span = Some(span);
+        p
+    }
+
+    /// A problem at a serde-saphyr location.
+    pub fn at_location(
+        file: &Arc<SourceFile>,
+        location: &serde_saphyr::Location,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::at(file, span_of(file, location), message)
+    }
+
+    pub fn with_file(mut self, file: &Arc<SourceFile>) -> Self {
+        self.named = Some(NamedSource::new(file.path.clone(), file.text.clone()));
+        self.file = Some(file.clone());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// A YAML/JSON decoding error of `file`.
+    pub fn from_yaml(file: &Arc<SourceFile>, err: &serde_saphyr::Error) -> Self {
+        let message = yaml_message(err);
+        match err.location() {
+            Some(loc) if loc.line() > 0 => Self::at_location(file, &loc, message),
+            _ => Self::in_file(file, message),
+        }
+    }
+
+    /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).
+    pub fn from_cedar(file: Option<&Arc<SourceFile>>, err: &dyn Diagnostic) -> Self {
+        let mut p = Self::new(err.to_string());
+        if let Some(help) = err.help() {
+            p.help = Some(help.to_string());
+        }
+        if let Some(file) = file {
+            p = p.with_file(file);
+            let label = err.labels().and_then(|mut l| l.next());
+            if let Some(label) = label {
+                p.span = Some((label.offset(), label.len()));
+                p.label = label.label().map(str::to_string);
+            }
+        }
+        p
+    }
+
+    /// The file path, line and column, for machine-readable output.
+    pub fn location(&self) -> Option<(String, Option<(usize, usize)>)> {
+        let file = self.file.as_ref()?;
+        Some((file.path.clone(), self.span.map(|(o, _)| file.line_col(o))))
+    }
+}
+
+/// Byte span of a serde-saphyr location (its byte offset when known, else from line and column).
+pub fn span_of(file: &SourceFile, location: &serde_saphyr::Location) -> (usize, usize) {
+    let span = location.span();
+    match (span.byte_offset(), span.byte_len()) {
+        (Some(o), Some(l)) if (o as usize) <= file.text.len() => (o as usize, l as usize),
+        _ => (file.offset_of(location.line(), location.column()), span.len() as usize),
+    }
+}
+
+/// serde-saphyr's message without its ` at line L, column C` suffix (the span shows that).
+fn yaml_message(err: &serde_saphyr::Error) -> String {
+    let text = err.without_snippet().to_string();
+    match text.rfind(" at line ") {
+        Some(i) if text.get(i..).is_some_and(|t| t.contains(", column ")) => {
+            text.get(..i).unwrap_or(&text).to_string()
+        }
+        _ => text,
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.named.as_ref().map(|n| n as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let (offset, len) = self.span?;
+        let span = SourceSpan::new(offset.into(), len);
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(self.label.clone(), span))))
+    }
+}
+
+/// Renders problems for a terminal or a log, without colour unless asked.
+pub fn render(problem: &Problem, color: bool) -> String {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, problem).is_err() {
+        out = format!("error: {}\n", problem.message);
+    }
+    // A problem without a file still says where it is not: keep the rendering as is.
+    out
+}
+
+/// "1 case" / "2 cases".
+pub fn plural(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_line_columns_round_trip() {
+        let f = SourceFile::new("a.yaml", "ab\ncdé\nf");
+        assert_eq!(f.offset_of(2, 3), 5);
+        assert_eq!(f.line_col(5), (2, 3));
+        assert_eq!(f.offset_of(3, 1), 9);
+        assert_eq!(f.line_col(9), (3, 1));
+        assert_eq!(f.offset_of(9, 1), f.text.len());
+    }
+
+    #[test]
+    fn yaml_errors_point_at_the_value() {
+        let f = SourceFile::new("x.yaml", "a: 1\nb: x\n");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code, reason = "only decoded")]
+        struct T {
+            a: u32,
+            b: u32,
+        }
+        let err = serde_saphyr::from_str::<T>(&f.text).unwrap_err();
+        let p = Problem::from_yaml(&f, &err);
+        assert_eq!(p.message, "invalid u32");
+        assert_eq!(p.location(), Some(("x.yaml".into(), Some((2, 4)))));
+    }
+}

@@ -1,0 +1,420 @@
+//! The evaluator: hops, chains, acting-as requests and plain requests, on one shared
+//! `Authorizer`, `PolicySet` and `Entities`, read-only across rayon workers.
+//!
+//! Rules (DESIGN §6): a request gets the context trimmed to the attributes its action declares;
+//! a request whose principal was reached by impersonation also gets `impersonator` (the origin)
+//! and `delegation_chain` (the accounts so far, current principal included) where its action
+//! declares them and the values fit the declared types. A hop tries every configured
+//! impersonation action that fits and is allowed when any allows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityTypeName, EntityUid, PolicySet, Request, Schema,
+};
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::schema::{entity_type_of, set_element_type_of, ActionInfo, SchemaInfo};
+use crate::uid::entity_value;
+use crate::workspace::PolicyMeta;
+
+/// The attribute that names the original identity behind an impersonated request.
+pub const IMPERSONATOR: &str = "impersonator";
+/// The attribute that lists the accounts of the delegation chain so far.
+pub const DELEGATION_CHAIN: &str = "delegation_chain";
+
+/// A context as written: attribute name to a value in Cedar's JSON form.
+pub type ContextMap = Map<String, Value>;
+
+/// Who is behind a request reached by impersonation: the origin and the accounts so far.
+#[derive(Debug, Clone, Copy)]
+pub struct Behind<'a> {
+    pub origin: &'a EntityUid,
+    pub chain: &'a [EntityUid],
+}
+
+/// One evaluated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub principal: EntityUid,
+    pub action: EntityUid,
+    pub resource: EntityUid,
+    pub allowed: bool,
+    /// Determining policy ids, sorted.
+    pub reasons: Vec<String>,
+    /// Evaluation errors, one line each, sorted.
+    pub errors: Vec<String>,
+}
+
+/// A request ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub principal: EntityUid,
+    pub action: EntityUid,
+    pub resource: EntityUid,
+    pub request: Request,
+}
+
+/// One hop, prepared: a request per fitting impersonation action.
+#[derive(Debug, Clone)]
+pub struct PreparedHop {
+    pub from: EntityUid,
+    pub to: EntityUid,
+    pub requests: Vec<Prepared>,
+}
+
+/// One hop, evaluated.
+#[derive(Debug, Clone)]
+pub struct HopOutcome {
+    pub from: EntityUid,
+    pub to: EntityUid,
+    pub allowed: bool,
+    /// The impersonation actions that allowed it, in configuration order.
+    pub allowing: Vec<EntityUid>,
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
+pub type Reach = BTreeMap<String, (EntityUid, Vec<EntityUid>)>;
+
+/// Direct hops allowed between inventory identities under one context.
+type HopGraph = HashMap<EntityUid, Vec<EntityUid>>;
+
+pub struct Engine {
+    pub schema: Schema,
+    pub info: SchemaInfo,
+    pub policies: PolicySet,
+    pub entities: Entities,
+    authorizer: Authorizer,
+    /// The impersonation actions, in configuration order.
+    pub actions: Vec<EntityUid>,
+    pub max_chain: u32,
+    /// Link id → template id, so a template id in `reasons` matches its links.
+    templates: HashMap<String, String>,
+    policy_id_list: Vec<String>,
+    /// Hop graphs by context, when hops do not depend on the path.
+    graphs: Mutex<HashMap<String, Arc<OnceLock<HopGraph>>>>,
+}
+
+impl Engine {
+    pub fn new(
+        schema: Schema,
+        info: SchemaInfo,
+        policies: PolicySet,
+        entities: Entities,
+        actions: Vec<EntityUid>,
+        max_chain: u32,
+        meta: &BTreeMap<String, PolicyMeta>,
+    ) -> Self {
+        let templates =
+            meta.values().filter_map(|m| Some((m.id.clone(), m.template.clone()?))).collect();
+        Self {
+            schema,
+            info,
+            policies,
+            entities,
+            authorizer: Authorizer::new(),
+            actions,
+            max_chain,
+            templates,
+            policy_id_list: meta.keys().cloned().collect(),
+            graphs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn action(&self, action: &EntityUid) -> Option<&ActionInfo> {
+        self.info.actions.get(action)
+    }
+
+    /// Entity types that can be impersonated: the union of the actions' resource types.
+    pub fn impersonable_types(&self) -> Vec<EntityTypeName> {
+        self.union_types(|a| &a.resources)
+    }
+
+    /// Entity types that can impersonate: the union of the actions' principal types.
+    pub fn impersonator_types(&self) -> Vec<EntityTypeName> {
+        self.union_types(|a| &a.principals)
+    }
+
+    /// Principal types of the impersonation actions that are not impersonable.
+    pub fn default_human_types(&self) -> Vec<String> {
+        let impersonable = self.impersonable_types();
+        self.impersonator_types()
+            .into_iter()
+            .filter(|t| !impersonable.contains(t))
+            .map(|t| t.to_string())
+            .collect()
+    }
+
+    fn union_types(&self, pick: impl Fn(&ActionInfo) -> &Vec<EntityTypeName>) -> Vec<EntityTypeName> {
+        let mut out: Vec<EntityTypeName> = Vec::new();
+        for a in self.actions.iter().filter_map(|a| self.action(a)) {
+            for t in pick(a) {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+        }
+        out.sort_by_key(ToString::to_string);
+        out
+    }
+
+    /// The impersonation actions whose `appliesTo` fits a hop from `from` to `to`.
+    pub fn hop_actions(&self, from: &EntityUid, to: &EntityUid) -> Vec<&EntityUid> {
+        self.actions.iter().filter(|a| self.action(a).is_some_and(|i| i.fits(from, to))).collect()
+    }
+
+    pub fn contains(&self, uid: &EntityUid) -> bool {
+        self.entities.get(uid).is_some()
+    }
+
+    /// Whether an impersonation action declares `impersonator` or `delegation_chain`, which
+    /// makes a hop's decision depend on the path that led to it.
+    pub fn hops_depend_on_path(&self) -> bool {
+        self.actions.iter().filter_map(|a| self.action(a)).any(|a| {
+            a.context.contains_key(IMPERSONATOR) || a.context.contains_key(DELEGATION_CHAIN)
+        })
+    }
+
+    /// Builds a request: the context trimmed to what `action` declares, the impersonation
+    /// attributes filled where declared and fitting, and the whole checked by Cedar.
+    pub fn prepare(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &ContextMap,
+        behind: Option<Behind<'_>>,
+    ) -> Result<Prepared, String> {
+        let info = self.action(action).ok_or_else(|| format!("action `{action}` is not in the schema"))?;
+        if !info.fits(principal, resource) {
+            return Err(format!(
+                "`{action}` does not apply to principal `{principal}` and resource `{resource}`: it applies to principals of type {} and resources of type {}",
+                list_types(&info.principals),
+                list_types(&info.resources)
+            ));
+        }
+        let mut ctx = Map::new();
+        for (name, attr) in &info.context {
+            if let Some(v) = context.get(name) {
+                ctx.insert(name.clone(), v.clone());
+                continue;
+            }
+            let filled = behind.and_then(|b| fill(name, &attr.ty, b));
+            match filled {
+                Some(v) => {
+                    ctx.insert(name.clone(), v);
+                }
+                None if attr.required && name != IMPERSONATOR && name != DELEGATION_CHAIN => {
+                    return Err(format!("context attribute `{name}` is required by `{action}` but missing"));
+                }
+                None => {}
+            }
+        }
+        let context = Context::from_json_value(Value::Object(ctx), Some((&self.schema, action)))
+            .map_err(|e| format!("context is not valid for `{action}`: {e}"))?;
+        let request = Request::new(principal.clone(), action.clone(), resource.clone(), context, Some(&self.schema))
+            .map_err(|e| e.to_string())?;
+        Ok(Prepared { principal: principal.clone(), action: action.clone(), resource: resource.clone(), request })
+    }
+
+    /// Prepares every hop of `principal → chain[0] → … → chain[n-1]`.
+    pub fn prepare_chain(
+        &self,
+        principal: &EntityUid,
+        chain: &[EntityUid],
+        context: &ContextMap,
+    ) -> Result<Vec<PreparedHop>, String> {
+        let mut hops = Vec::new();
+        let mut from = principal;
+        for (i, to) in chain.iter().enumerate() {
+            let behind = chain.get(..i).filter(|c| !c.is_empty()).map(|c| Behind { origin: principal, chain: c });
+            let actions = self.hop_actions(from, to);
+            if actions.is_empty() {
+                return Err(format!(
+                    "no impersonation action applies to `{from}` impersonating `{to}` (configured: {})",
+                    self.actions.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let requests = actions
+                .into_iter()
+                .map(|a| self.prepare(from, a, to, context, behind))
+                .collect::<Result<Vec<_>, _>>()?;
+            hops.push(PreparedHop { from: from.clone(), to: to.clone(), requests });
+            from = to;
+        }
+        Ok(hops)
+    }
+
+    /// Evaluates one request with Cedar.
+    pub fn evaluate(&self, p: &Prepared) -> Evaluation {
+        let response = self.authorizer.is_authorized(&p.request, &self.policies, &self.entities);
+        let mut reasons: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        reasons.sort();
+        let mut errors: Vec<String> = response.diagnostics().errors().map(|e| one_line(&e.to_string())).collect();
+        errors.sort();
+        Evaluation {
+            principal: p.principal.clone(),
+            action: p.action.clone(),
+            resource: p.resource.clone(),
+            allowed: response.decision() == Decision::Allow,
+            reasons,
+            errors,
+        }
+    }
+
+    pub fn evaluate_hop(&self, hop: &PreparedHop) -> HopOutcome {
+        let evaluations: Vec<Evaluation> = hop.requests.iter().map(|r| self.evaluate(r)).collect();
+        let allowing: Vec<EntityUid> = evaluations.iter().filter(|e| e.allowed).map(|e| e.action.clone()).collect();
+        HopOutcome { from: hop.from.clone(), to: hop.to.clone(), allowed: !allowing.is_empty(), allowing, evaluations }
+    }
+
+    /// Whether `id` (a policy, link or template id) names `determining`, a determining policy.
+    pub fn reason_matches(&self, id: &str, determining: &str) -> bool {
+        id == determining || self.templates.get(determining).is_some_and(|t| t == id)
+    }
+
+    /// The template a link was made from.
+    pub fn template_of(&self, id: &str) -> Option<&str> {
+        self.templates.get(id).map(String::as_str)
+    }
+
+    /// Inventory identities that may be principals of an impersonation action, sorted.
+    pub fn impersonators(&self) -> Vec<EntityUid> {
+        self.inventory_of(&self.impersonator_types())
+    }
+
+    /// Inventory identities of an impersonable type, sorted.
+    pub fn impersonable(&self) -> Vec<EntityUid> {
+        self.inventory_of(&self.impersonable_types())
+    }
+
+    fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
+        let mut out: Vec<EntityUid> =
+            self.entities.iter().map(|e| e.uid()).filter(|u| types.contains(u.type_name())).collect();
+        out.sort_by_cached_key(ToString::to_string);
+        out
+    }
+
+    /// Whether `from` may impersonate `to` in one hop, with the given path behind it.
+    fn hop_allowed(&self, from: &EntityUid, to: &EntityUid, ctx: &ContextMap, behind: Option<Behind<'_>>) -> bool {
+        self.hop_actions(from, to).into_iter().any(|a| {
+            self.prepare(from, a, to, ctx, behind).is_ok_and(|p| self.evaluate(&p).allowed)
+        })
+    }
+
+    /// Every identity `origin` can reach within `max_chain` hops over simple paths, with the
+    /// shortest chain (ties broken by the chain's uid strings).
+    pub fn reach_from(&self, origin: &EntityUid, ctx: &ContextMap) -> Reach {
+        let targets = self.impersonable();
+        let mut reach = Reach::new();
+        // Paths at the current depth, in the order of their uid strings.
+        let mut frontier: Vec<Vec<EntityUid>> = vec![Vec::new()];
+        let graph = (!self.hops_depend_on_path()).then(|| self.graph(ctx));
+        for _ in 0..self.max_chain {
+            let mut next: Vec<Vec<EntityUid>> = Vec::new();
+            for path in &frontier {
+                let from = path.last().unwrap_or(origin);
+                let behind = (!path.is_empty()).then_some(Behind { origin, chain: path });
+                let allowed: Vec<&EntityUid> = match &graph {
+                    Some(g) => g.get().and_then(|g| g.get(from)).map(|v| v.iter().collect()).unwrap_or_default(),
+                    None => targets.iter().filter(|t| self.hop_allowed(from, t, ctx, behind)).collect(),
+                };
+                for to in allowed {
+                    if to == origin || path.contains(to) {
+                        continue;
+                    }
+                    let key = to.to_string();
+                    let known = reach.contains_key(&key);
+                    let mut chain = path.clone();
+                    chain.push(to.clone());
+                    if !known {
+                        reach.insert(key, (to.clone(), chain.clone()));
+                    }
+                    // Hops that do not depend on the path make the first (shortest) chain to a
+                    // node the only one worth extending; otherwise every simple path is.
+                    if graph.is_none() || !known {
+                        next.push(chain);
+                    }
+                }
+            }
+            next.sort_by_cached_key(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>());
+            next.dedup();
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        reach
+    }
+
+    /// The hop graph over the inventory under `ctx`, computed once per context.
+    fn graph(&self, ctx: &ContextMap) -> Arc<OnceLock<HopGraph>> {
+        let key = Value::Object(ctx.clone()).to_string();
+        let cell = {
+            let mut graphs = self.graphs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            graphs.entry(key).or_default().clone()
+        };
+        cell.get_or_init(|| {
+            let targets = self.impersonable();
+            self.impersonators()
+                .into_par_iter()
+                .chain(targets.clone().into_par_iter())
+                .map(|from| {
+                    let to: Vec<EntityUid> =
+                        targets.iter().filter(|t| **t != from && self.hop_allowed(&from, t, ctx, None)).cloned().collect();
+                    (from, to)
+                })
+                .collect()
+        });
+        cell
+    }
+
+    /// Identities that can reach `target` within `max_chain` hops, sorted by uid string.
+    pub fn who_can_reach(&self, target: &EntityUid, ctx: &ContextMap) -> Vec<EntityUid> {
+        let key = target.to_string();
+        self.impersonators()
+            .into_par_iter()
+            .filter(|p| p != target && self.reach_from(p, ctx).contains_key(&key))
+            .collect()
+    }
+}
+
+/// The value of an impersonation attribute for a request behind `b`, if the declared type fits.
+fn fill(name: &str, ty: &Value, b: Behind<'_>) -> Option<Value> {
+    match name {
+        IMPERSONATOR => {
+            let declared = entity_type_of(ty)?;
+            (b.origin.type_name() == &declared).then(|| entity_value(b.origin))
+        }
+        DELEGATION_CHAIN => {
+            let declared = set_element_type_of(ty)?;
+            b.chain
+                .iter()
+                .all(|u| u.type_name() == &declared)
+                .then(|| Value::Array(b.chain.iter().map(entity_value).collect()))
+        }
+        _ => None,
+    }
+}
+
+fn list_types(types: &[EntityTypeName]) -> String {
+    if types.is_empty() {
+        return "(none)".into();
+    }
+    types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Cedar's multi-line messages on one line, for reports.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Engine {
+    /// Every policy, link and template id.
+    pub fn policy_ids(&self) -> impl Iterator<Item = &str> {
+        self.policy_id_list.iter().map(String::as_str)
+    }
+}

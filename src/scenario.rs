@@ -1,0 +1,403 @@
+//! Scenario files for `actas test`: the format (DESIGN §3) and its checking into [`Case`]s.
+//!
+//! Checking builds every request of every case up front, so a bad entity, action or context is
+//! reported (with its place in the file) before anything runs. Cases kinds:
+//!
+//! - **request**: `principal` with `impersonate:` (one hop) or `chain:` (several), and/or
+//!   `action` + `resource` (the acting-as request, or a plain request without impersonation);
+//!   `expect: allow | deny`, optional `reasons`.
+//! - **who_can_impersonate: T**: the exact set of identities that reach T within `max_chain`.
+//! - **impersonatable_by: P**: the exact set of accounts P reaches within `max_chain`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use cedar_policy::EntityUid;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::{Location, Spanned};
+
+use crate::diag::{span_of, Problem, SourceFile};
+use crate::engine::{Behind, ContextMap, Engine, Prepared, PreparedHop, DELEGATION_CHAIN, IMPERSONATOR};
+use crate::uid::parse_uid;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    defaults: Option<DefaultsDoc>,
+    cases: Vec<Spanned<CaseDoc>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultsDoc {
+    context: Option<BTreeMap<String, Spanned<Value>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseDoc {
+    name: Spanned<String>,
+    principal: Option<Spanned<Value>>,
+    impersonate: Option<Spanned<Value>>,
+    chain: Option<Spanned<Vec<Spanned<Value>>>>,
+    action: Option<Spanned<Value>>,
+    resource: Option<Spanned<Value>>,
+    context: Option<Spanned<BTreeMap<String, Spanned<Value>>>>,
+    expect: Spanned<Value>,
+    reasons: Option<Spanned<Vec<Spanned<String>>>>,
+    who_can_impersonate: Option<Spanned<Value>>,
+    impersonatable_by: Option<Spanned<Value>>,
+}
+
+/// A checked case, ready to run.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub file: String,
+    pub name: String,
+    pub kind: CaseKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaseKind {
+    Request(RequestCase),
+    /// `who_can_impersonate`: the target and the expected set.
+    WhoCan { target: EntityUid, context: ContextMap, expect: Vec<EntityUid> },
+    /// `impersonatable_by`: the principal and the expected set.
+    ReachableBy { principal: EntityUid, context: ContextMap, expect: Vec<EntityUid> },
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestCase {
+    pub principal: EntityUid,
+    pub hops: Vec<PreparedHop>,
+    /// The acting-as request (after the chain) or the plain request.
+    pub request: Option<Prepared>,
+    pub expect_allow: bool,
+    pub reasons: Vec<String>,
+}
+
+/// The merged context of a case with the place each value was written.
+type Sourced = BTreeMap<String, Spanned<Value>>;
+
+/// Reads and checks one scenario file; all problems are returned, not only the first.
+pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
+    let doc = match serde_saphyr::from_str::<FileDoc>(&file.text) {
+        Ok(d) => d,
+        Err(e) => return Err(vec![Problem::from_yaml(file, &e)]),
+    };
+    let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
+    let mut checker = Checker { engine, file, problems: Vec::new() };
+    let mut names: BTreeMap<String, u64> = BTreeMap::new();
+    let mut cases = Vec::new();
+    for case in &doc.cases {
+        let name = &case.value.name;
+        if let Some(line) = names.get(&name.value) {
+            checker.problem(&name.referenced, format!("duplicate case name `{}`: also on line {line}", name.value));
+            continue;
+        }
+        names.insert(name.value.clone(), name.referenced.line());
+        if let Some(kind) = checker.case(&case.value, &case.referenced, &defaults) {
+            cases.push(Case { file: file.path.clone(), name: name.value.clone(), kind });
+        }
+    }
+    if checker.problems.is_empty() {
+        Ok(cases)
+    } else {
+        Err(checker.problems)
+    }
+}
+
+struct Checker<'a> {
+    engine: &'a Engine,
+    file: &'a Arc<SourceFile>,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, at: &Location, message: impl Into<String>) -> &mut Problem {
+        self.problems.push(Problem::at(self.file, span_of(self.file, at), message));
+        let last = self.problems.len() - 1;
+        &mut self.problems[last]
+    }
+
+    /// An inventory entity named by a case.
+    fn entity(&mut self, v: &Spanned<Value>) -> Option<EntityUid> {
+        let uid = match parse_uid(&v.value) {
+            Ok(u) => u,
+            Err(e) => {
+                self.problem(&v.referenced, e);
+                return None;
+            }
+        };
+        if self.engine.schema.entity_types().all(|t| t != uid.type_name()) {
+            let types: Vec<String> = self.engine.schema.entity_types().map(ToString::to_string).collect();
+            let help = crate::suggest::closest(&uid.type_name().to_string(), types.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"));
+            let p = self.problem(&v.referenced, format!("entity type `{}` is not in the schema", uid.type_name()));
+            p.help = help;
+            return None;
+        }
+        if !self.engine.contains(&uid) {
+            let same_type: Vec<String> = self
+                .engine
+                .entities
+                .iter()
+                .map(|e| e.uid())
+                .filter(|u| u.type_name() == uid.type_name())
+                .map(|u| u.to_string())
+                .collect();
+            let help = crate::suggest::closest(&uid.to_string(), same_type.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"));
+            let p = self.problem(&v.referenced, format!("entity `{uid}` is not in the inventory"));
+            p.help = help.or_else(|| Some("add it to the entities file, or fix the name".into()));
+            return None;
+        }
+        Some(uid)
+    }
+
+    fn action(&mut self, v: &Spanned<Value>) -> Option<EntityUid> {
+        let uid = match parse_uid(&v.value) {
+            Ok(u) => u,
+            Err(e) => {
+                self.problem(&v.referenced, e);
+                return None;
+            }
+        };
+        if self.engine.action(&uid).is_none() {
+            let known: Vec<String> = self.engine.info.actions.keys().map(ToString::to_string).collect();
+            let help = crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"));
+            let p = self.problem(&v.referenced, format!("action `{uid}` is not in the schema"));
+            p.help = help;
+            return None;
+        }
+        Some(uid)
+    }
+
+    fn case(&mut self, c: &CaseDoc, at: &Location, defaults: &Sourced) -> Option<CaseKind> {
+        let before = self.problems.len();
+        let mut context: Sourced = defaults.clone();
+        if let Some(ctx) = &c.context {
+            for (k, v) in &ctx.value {
+                if v.value.is_null() {
+                    context.remove(k);
+                } else {
+                    context.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        for key in [IMPERSONATOR, DELEGATION_CHAIN] {
+            if let Some(v) = context.get(key) {
+                self.problem(&v.referenced, format!("a case may not set `{key}`: actas fills it from the chain"))
+                    .help = Some("remove it; it is filled for requests reached by impersonation".into());
+            }
+        }
+        let kinds = [c.principal.is_some(), c.who_can_impersonate.is_some(), c.impersonatable_by.is_some()];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            self.problem(at, "a case needs exactly one of `principal`, `who_can_impersonate` or `impersonatable_by`");
+            return None;
+        }
+        let kind = if let Some(p) = &c.principal {
+            self.request_case(c, p, &context)
+        } else {
+            self.set_case(c, &context)
+        };
+        (self.problems.len() == before).then_some(kind).flatten()
+    }
+
+    fn request_case(&mut self, c: &CaseDoc, principal: &Spanned<Value>, context: &Sourced) -> Option<CaseKind> {
+        let principal_uid = self.entity(principal);
+        let mut chain_values: Vec<&Spanned<Value>> = Vec::new();
+        match (&c.impersonate, &c.chain) {
+            (Some(_), Some(ch)) => {
+                self.problem(&ch.referenced, "a case has both `impersonate` and `chain`; use one");
+            }
+            (Some(i), None) => chain_values.push(i),
+            (None, Some(ch)) => {
+                if ch.value.is_empty() {
+                    self.problem(&ch.referenced, "`chain` is empty");
+                }
+                chain_values.extend(ch.value.iter());
+                let max = self.engine.max_chain as usize;
+                if ch.value.len() > max {
+                    self.problem(&ch.referenced, format!("chain of {} hops is longer than `max_chain` ({max})", ch.value.len()))
+                        .help = Some("raise `impersonation.max_chain` in actas.yaml, or shorten the chain".into());
+                }
+            }
+            (None, None) => {}
+        }
+        let chain: Vec<Option<EntityUid>> = chain_values.iter().map(|v| self.entity(v)).collect();
+        let action = c.action.as_ref().and_then(|a| self.action(a));
+        let resource = c.resource.as_ref().and_then(|r| self.entity(r));
+        match (&c.action, &c.resource) {
+            (Some(a), None) => {
+                self.problem(&a.referenced, "`action` needs a `resource`");
+            }
+            (None, Some(r)) => {
+                self.problem(&r.referenced, "`resource` needs an `action`");
+            }
+            (None, None) if chain_values.is_empty() => {
+                self.problem(&principal.referenced, "a request case needs `impersonate`, `chain`, or `action` and `resource`");
+            }
+            _ => {}
+        }
+        let expect_allow = match c.expect.value.as_str() {
+            Some("allow") => Some(true),
+            Some("deny") => Some(false),
+            _ => {
+                self.problem(&c.expect.referenced, "`expect` must be `allow` or `deny` for a request case");
+                None
+            }
+        };
+        let reasons: Vec<String> =
+            c.reasons.as_ref().map(|r| r.value.iter().map(|s| s.value.clone()).collect()).unwrap_or_default();
+        if let Some(r) = &c.reasons {
+            for id in &r.value {
+                if !self.engine.policy_ids().any(|p| p == id.value) {
+                    let help = crate::suggest::closest(&id.value, self.engine.policy_ids())
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.problem(&id.referenced, format!("unknown policy id `{}`", id.value)).help = help;
+                }
+            }
+        }
+        let principal = principal_uid?;
+        let chain: Vec<EntityUid> = chain.into_iter().collect::<Option<_>>()?;
+        let expect_allow = expect_allow?;
+        if c.action.is_some() && (action.is_none() || resource.is_none()) {
+            return None;
+        }
+
+        // Which actions this case's requests use, to check the context against them.
+        let mut used: Vec<EntityUid> = Vec::new();
+        let mut from = &principal;
+        for to in &chain {
+            used.extend(self.engine.hop_actions(from, to).into_iter().cloned());
+            from = to;
+        }
+        used.extend(action.iter().cloned());
+        let ctx = self.check_context(context, &used, c)?;
+
+        let hops = match self.engine.prepare_chain(&principal, &chain, &ctx) {
+            Ok(h) => h,
+            Err(e) => {
+                let at = c.chain.as_ref().map_or_else(|| c.impersonate.as_ref().map(|i| i.referenced), |ch| Some(ch.referenced));
+                self.problem(&at.unwrap_or(principal_location(c)), e);
+                return None;
+            }
+        };
+        let request = match (&action, &resource) {
+            (Some(a), Some(r)) => {
+                let acting = chain.last().unwrap_or(&principal);
+                let behind = (!chain.is_empty()).then_some(Behind { origin: &principal, chain: &chain });
+                match self.engine.prepare(acting, a, r, &ctx, behind) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        let at = c.action.as_ref().map_or(principal_location(c), |a| a.referenced);
+                        self.problem(&at, e);
+                        return None;
+                    }
+                }
+            }
+            _ => None,
+        };
+        Some(CaseKind::Request(RequestCase { principal, hops, request, expect_allow, reasons }))
+    }
+
+    fn set_case(&mut self, c: &CaseDoc, context: &Sourced) -> Option<CaseKind> {
+        for (field, present) in [
+            ("impersonate", c.impersonate.as_ref().map(|v| v.referenced)),
+            ("chain", c.chain.as_ref().map(|v| v.referenced)),
+            ("action", c.action.as_ref().map(|v| v.referenced)),
+            ("resource", c.resource.as_ref().map(|v| v.referenced)),
+            ("reasons", c.reasons.as_ref().map(|v| v.referenced)),
+        ] {
+            if let Some(at) = present {
+                self.problem(&at, format!("`{field}` does not belong in a set case"));
+            }
+        }
+        let (subject, is_target) = match (&c.who_can_impersonate, &c.impersonatable_by) {
+            (Some(t), _) => (t, true),
+            (None, Some(p)) => (p, false),
+            (None, None) => return None,
+        };
+        let uid = self.entity(subject);
+        if let Some(uid) = &uid {
+            let types = if is_target { self.engine.impersonable_types() } else { self.engine.impersonator_types() };
+            if !types.contains(uid.type_name()) {
+                let role = if is_target { "impersonable" } else { "a principal of an impersonation action" };
+                self.problem(&subject.referenced, format!("`{uid}` is not {role} under the configured impersonation actions"));
+            }
+        }
+        let expect: Option<Vec<EntityUid>> = match &c.expect.value {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| match parse_uid(i) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        self.problem(&c.expect.referenced, format!("in `expect`: {e}"));
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
+                self.problem(&c.expect.referenced, "`expect` must be a list of entities for a set case");
+                None
+            }
+        };
+        let actions = self.engine.actions.clone();
+        let ctx = self.check_context(context, &actions, c)?;
+        let (uid, mut expect) = (uid?, expect?);
+        expect.sort_by_cached_key(ToString::to_string);
+        Some(if is_target {
+            CaseKind::WhoCan { target: uid, context: ctx, expect }
+        } else {
+            CaseKind::ReachableBy { principal: uid, context: ctx, expect }
+        })
+    }
+
+    /// Checks the merged context against the actions a case uses: every attribute declared by
+    /// one of them, with a value of the declared type; required ones present.
+    fn check_context(&mut self, context: &Sourced, actions: &[EntityUid], c: &CaseDoc) -> Option<ContextMap> {
+        let before = self.problems.len();
+        let infos: Vec<(&EntityUid, &crate::schema::ActionInfo)> =
+            actions.iter().filter_map(|a| self.engine.action(a).map(|i| (a, i))).collect();
+        for (name, value) in context {
+            let declared: Vec<_> = infos.iter().filter_map(|(a, i)| i.context.get(name).map(|t| (*a, t))).collect();
+            if declared.is_empty() {
+                let known: HashSet<&str> = infos.iter().flat_map(|(_, i)| i.context.keys().map(String::as_str)).collect();
+                let help = crate::suggest::closest(name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+                let names: Vec<String> = actions.iter().map(|a| format!("`{a}`")).collect();
+                self.problem(&value.referenced, format!("context attribute `{name}` is not declared by {}", names.join(", ")))
+                    .help = help;
+                continue;
+            }
+            for (action, attr) in declared {
+                if let Err(e) = self.engine.info.check_value(&value.value, &attr.ty, &namespace_of(action)) {
+                    self.problem(&value.referenced, format!("context attribute `{name}` of `{action}`: {e}"));
+                    break;
+                }
+            }
+        }
+        for (action, info) in &infos {
+            for (name, attr) in &info.context {
+                if attr.required && name != IMPERSONATOR && name != DELEGATION_CHAIN && !context.contains_key(name) {
+                    let at = c.context.as_ref().map_or(principal_location(c), |x| x.referenced);
+                    self.problem(&at, format!("context attribute `{name}` is required by `{action}` but missing"))
+                        .help = Some("set it in the case's `context` or in `defaults.context`".into());
+                }
+            }
+        }
+        (self.problems.len() == before)
+            .then(|| context.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect())
+    }
+}
+
+fn principal_location(c: &CaseDoc) -> Location {
+    c.name.referenced
+}
+
+fn namespace_of(action: &EntityUid) -> String {
+    let ty = action.type_name().to_string();
+    ty.strip_suffix("::Action").unwrap_or("").to_string()
+}

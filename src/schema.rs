@@ -1,0 +1,194 @@
+//! What the tool needs to know about a schema beyond `cedar_policy::Schema`: each action's
+//! principal and resource types and its context attributes (names, whether required, types),
+//! read from the schema's JSON form with common types resolved.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use cedar_policy::{EntityId, EntityTypeName, EntityUid, Schema};
+use serde_json::{Map, Value};
+
+use crate::uid::describe;
+
+/// A context attribute an action declares.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub required: bool,
+    /// The attribute's type in the schema's JSON form, common types resolved at the top level.
+    pub ty: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ActionInfo {
+    pub principals: Vec<EntityTypeName>,
+    pub resources: Vec<EntityTypeName>,
+    pub context: BTreeMap<String, Attribute>,
+}
+
+impl ActionInfo {
+    pub fn fits(&self, principal: &EntityUid, resource: &EntityUid) -> bool {
+        self.principals.contains(principal.type_name()) && self.resources.contains(resource.type_name())
+    }
+}
+
+/// Per-action facts, keyed by action uid.
+#[derive(Debug, Default)]
+pub struct SchemaInfo {
+    pub actions: HashMap<EntityUid, ActionInfo>,
+    common: HashMap<String, Value>,
+}
+
+impl SchemaInfo {
+    /// Builds the table from the schema's JSON form (`schema_str_to_json_with_resolved_types`).
+    pub fn new(schema: &Schema, json: &Value) -> Self {
+        let mut info = SchemaInfo::default();
+        let Some(namespaces) = json.as_object() else { return info };
+        for (ns, body) in namespaces {
+            if let Some(Value::Object(common)) = body.get("commonTypes") {
+                for (name, ty) in common {
+                    info.common.insert(qualify(ns, name), ty.clone());
+                }
+            }
+        }
+        for (ns, body) in namespaces {
+            let Some(Value::Object(actions)) = body.get("actions") else { continue };
+            for (name, decl) in actions {
+                let ty = if ns.is_empty() { "Action".to_string() } else { format!("{ns}::Action") };
+                let Ok(ty) = EntityTypeName::from_str(&ty) else { continue };
+                let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(name));
+                let mut action = ActionInfo {
+                    principals: schema
+                        .principals_for_action(&uid)
+                        .map(|i| i.cloned().collect())
+                        .unwrap_or_default(),
+                    resources: schema
+                        .resources_for_action(&uid)
+                        .map(|i| i.cloned().collect())
+                        .unwrap_or_default(),
+                    context: BTreeMap::new(),
+                };
+                action.principals.sort_by_key(ToString::to_string);
+                action.resources.sort_by_key(ToString::to_string);
+                if let Some(ctx) = decl.pointer("/appliesTo/context") {
+                    let ctx = info.resolve(ns, ctx);
+                    if let Some(Value::Object(attrs)) = ctx.get("attributes") {
+                        for (attr, ty) in attrs {
+                            let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
+                            let ty = info.resolve(ns, ty);
+                            action.context.insert(attr.clone(), Attribute { required, ty });
+                        }
+                    }
+                }
+                info.actions.insert(uid, action);
+            }
+        }
+        info
+    }
+
+    /// Follows common-type references (`{"type": "Ctx"}`) to the type they name.
+    fn resolve(&self, ns: &str, ty: &Value) -> Value {
+        let mut ty = ty.clone();
+        for _ in 0..16 {
+            let Some(name) = ty.get("type").and_then(Value::as_str) else { break };
+            let next = match name {
+                "String" | "Long" | "Boolean" | "Bool" | "Set" | "Record" | "Entity" | "Extension"
+                | "EntityOrCommon" => break,
+                _ => self.common.get(&qualify(ns, name)).or_else(|| self.common.get(name)),
+            };
+            match next {
+                Some(n) => ty = n.clone(),
+                None => break,
+            }
+        }
+        ty
+    }
+
+    /// Checks a context value against a declared attribute type, for precise messages; Cedar
+    /// checks again when the request is built.
+    pub fn check_value(&self, value: &Value, ty: &Value, ns: &str) -> Result<(), String> {
+        let ty = self.resolve(ns, ty);
+        let kind = ty.get("type").and_then(Value::as_str).unwrap_or("");
+        let ok = match kind {
+            "Long" => value.as_i64().is_some(),
+            "String" => value.is_string(),
+            "Boolean" | "Bool" => value.is_boolean(),
+            "Set" => {
+                let Some(items) = value.as_array() else {
+                    return Err(format!("expected a set (a list), found {}", describe(value)));
+                };
+                let element = ty.get("element").cloned().unwrap_or(Value::Null);
+                for item in items {
+                    self.check_value(item, &element, ns)?;
+                }
+                true
+            }
+            "Record" => {
+                let Some(fields) = value.as_object() else {
+                    return Err(format!("expected a record (a map), found {}", describe(value)));
+                };
+                let attrs = ty.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default();
+                check_record(self, fields, &attrs, ns)?;
+                true
+            }
+            "Entity" => value.is_object(),
+            _ => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("expected {}, found {}", type_name(&ty), describe(value)))
+        }
+    }
+}
+
+fn check_record(info: &SchemaInfo, fields: &Map<String, Value>, attrs: &Map<String, Value>, ns: &str) -> Result<(), String> {
+    for (name, value) in fields {
+        let Some(ty) = attrs.get(name) else {
+            return Err(format!("unknown record attribute `{name}`"));
+        };
+        info.check_value(value, ty, ns).map_err(|e| format!("in `{name}`: {e}"))?;
+    }
+    for (name, ty) in attrs {
+        let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
+        if required && !fields.contains_key(name) {
+            return Err(format!("missing record attribute `{name}`"));
+        }
+    }
+    Ok(())
+}
+
+/// A type for messages: `a Long`, `an entity of type User`.
+pub fn type_name(ty: &Value) -> String {
+    match ty.get("type").and_then(Value::as_str).unwrap_or("?") {
+        "Entity" => format!("an entity of type `{}`", ty.get("name").and_then(Value::as_str).unwrap_or("?")),
+        "Extension" => format!("an `{}` value", ty.get("name").and_then(Value::as_str).unwrap_or("?")),
+        "Boolean" | "Bool" => "a boolean".into(),
+        "Long" => "a Long (whole number)".into(),
+        "String" => "a string".into(),
+        other => format!("a {other}"),
+    }
+}
+
+/// The entity type an attribute's type names, if it is an entity type (in namespace `ns`).
+pub fn entity_type_of(ty: &Value) -> Option<EntityTypeName> {
+    if ty.get("type").and_then(Value::as_str)? != "Entity" {
+        return None;
+    }
+    EntityTypeName::from_str(ty.get("name")?.as_str()?).ok()
+}
+
+/// The element entity type of a `Set<Entity>` attribute.
+pub fn set_element_type_of(ty: &Value) -> Option<EntityTypeName> {
+    if ty.get("type").and_then(Value::as_str)? != "Set" {
+        return None;
+    }
+    entity_type_of(ty.get("element")?)
+}
+
+fn qualify(ns: &str, name: &str) -> String {
+    if ns.is_empty() || name.contains("::") {
+        name.to_string()
+    } else {
+        format!("{ns}::{name}")
+    }
+}

@@ -1,0 +1,713 @@
+//! Finding and loading a workspace: `actas.yaml`, policies and template links, the schema and
+//! the entity inventory, each problem kept with its file and span.
+//!
+//! Loading never stops at the first problem: every input is read and every problem collected, so
+//! `actas check` can list them all and `actas test` can print them all before exiting 2. A step
+//! that depends on a broken input (validating policies without a schema) is skipped with a note.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{
+    Entities, EntityUid, PolicyId, PolicySet, Schema, SchemaFragment, SlotId, ValidationMode, Validator,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
+
+use crate::diag::{Problem, SourceFile};
+use crate::engine::Engine;
+use crate::schema::SchemaInfo;
+use crate::uid::{parse_uid, uid_json};
+
+/// The configuration file's name, looked up in the workspace folder.
+pub const CONFIG_FILE: &str = "actas.yaml";
+const DEFAULT_MAX_CHAIN: u32 = 3;
+const DEFAULT_ACTION: &str = r#"Action::"impersonate""#;
+
+/// `actas.yaml`. Every field is optional; see DESIGN §3 for the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigDoc {
+    policies: Option<Vec<Spanned<String>>>,
+    schema: Option<Spanned<String>>,
+    entities: Option<Vec<Spanned<String>>>,
+    scenarios: Option<Vec<Spanned<String>>>,
+    links: Option<Vec<Spanned<String>>>,
+    tasks: Option<Vec<Spanned<String>>>,
+    impersonation: Option<ImpersonationDoc>,
+    profiles: Option<BTreeMap<String, Spanned<Map<String, Value>>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImpersonationDoc {
+    actions: Option<Vec<Spanned<String>>>,
+    max_chain: Option<Spanned<i64>>,
+    human_types: Option<Vec<Spanned<String>>>,
+}
+
+/// A template link (role binding) in a links file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkDoc {
+    template: Spanned<String>,
+    id: Option<Spanned<String>>,
+    principal: Option<Spanned<Value>>,
+    resource: Option<Spanned<Value>>,
+}
+
+/// One entity as written: Cedar's entity JSON format, uids also as uid strings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityDoc {
+    uid: Spanned<Value>,
+    #[serde(default)]
+    attrs: Map<String, Value>,
+    #[serde(default)]
+    parents: Vec<Spanned<Value>>,
+    tags: Option<Map<String, Value>>,
+}
+
+/// Values given on the command line, each replacing the field of `actas.yaml`.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub policies: Vec<PathBuf>,
+    pub schema: Option<PathBuf>,
+    pub entities: Vec<PathBuf>,
+    pub scenarios: Vec<PathBuf>,
+    pub max_chain: Option<u32>,
+    pub impersonation_actions: Vec<String>,
+}
+
+/// What is known about one policy, for reasons, findings and reports.
+#[derive(Debug, Clone)]
+pub struct PolicyMeta {
+    pub id: String,
+    pub file: String,
+    pub description: Option<String>,
+    /// For a template link: the template's id.
+    pub template: Option<String>,
+    pub is_template: bool,
+}
+
+/// A path named in `actas.yaml` (with its place there) or on the command line.
+#[derive(Debug, Clone)]
+pub struct NamedPath {
+    pub path: PathBuf,
+    /// Where `actas.yaml` names it, for "missing path" problems.
+    origin: Option<(Arc<SourceFile>, (usize, usize))>,
+    /// A default path that may be absent.
+    optional: bool,
+}
+
+/// A loaded workspace: the engine plus what commands need to find their inputs.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub engine: Engine,
+    pub policies: BTreeMap<String, PolicyMeta>,
+    pub scenarios: Vec<NamedPath>,
+    pub profiles: BTreeMap<String, Map<String, Value>>,
+    pub human_types: Vec<String>,
+}
+
+/// The result of loading: the workspace when everything needed to build it loaded, and every
+/// problem found on the way.
+pub struct Loaded {
+    pub workspace: Option<Workspace>,
+    pub problems: Vec<Problem>,
+    /// Notes on checks skipped because an input they depend on is broken.
+    pub skipped: Vec<String>,
+}
+
+/// Why a workspace cannot be looked at at all (exit 2 even for `check`).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum NoWorkspace {
+    #[error("no workspace at `{0}`: the folder does not exist")]
+    MissingFolder(String),
+    #[error("no workspace at `{0}`: found neither `actas.yaml` nor a `policies/` folder")]
+    #[diagnostic(help("run actas in a workspace folder, or point to one with `-C DIR`"))]
+    Empty(String),
+}
+
+/// Loads the workspace in `root`, applying command-line overrides.
+pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
+    if !root.is_dir() {
+        return Err(NoWorkspace::MissingFolder(root.display().to_string()));
+    }
+    let config_path = root.join(CONFIG_FILE);
+    let has_config = config_path.is_file();
+    if !has_config && !root.join("policies").is_dir() && overrides.policies.is_empty() {
+        return Err(NoWorkspace::Empty(root.display().to_string()));
+    }
+    let mut l = Loader { root: root.to_path_buf(), problems: Vec::new(), skipped: Vec::new() };
+    let workspace = l.load(has_config, overrides);
+    Ok(Loaded { workspace, problems: l.problems, skipped: l.skipped })
+}
+
+struct Loader {
+    root: PathBuf,
+    problems: Vec<Problem>,
+    skipped: Vec<String>,
+}
+
+impl Loader {
+    fn load(&mut self, has_config: bool, ov: &Overrides) -> Option<Workspace> {
+        let (config, config_file) = if has_config {
+            let file = self.read(&NamedPath::plain(self.root.join(CONFIG_FILE)))?;
+            match serde_saphyr::from_str::<Option<ConfigDoc>>(&file.text) {
+                Ok(c) => (c.unwrap_or_default(), Some(file)),
+                Err(e) => {
+                    self.problems.push(Problem::from_yaml(&file, &e));
+                    self.skipped.push("everything else: `actas.yaml` could not be read".into());
+                    return None;
+                }
+            }
+        } else {
+            (ConfigDoc::default(), None)
+        };
+        let cfg = config_file.as_ref();
+        let paths = |from_cli: &[PathBuf], from_cfg: &Option<Vec<Spanned<String>>>, default: &[&str]| {
+            if !from_cli.is_empty() {
+                from_cli.iter().map(|p| NamedPath::plain(p.clone())).collect::<Vec<_>>()
+            } else if let Some(list) = from_cfg {
+                list.iter().map(|s| self.named(cfg, s)).collect()
+            } else {
+                default.iter().map(|d| NamedPath::default_path(self.root.join(d))).collect()
+            }
+        };
+        let policy_paths = paths(&ov.policies, &config.policies, &["policies"]);
+        let entity_paths = paths(&ov.entities, &config.entities, &["fixtures/entities.yaml"]);
+        let scenarios = paths(&ov.scenarios, &config.scenarios, &["fixtures/scenarios"]);
+        let link_paths = paths(&[], &config.links, &["policies/bindings.yaml"]);
+
+        // Settings.
+        let imp = config.impersonation.unwrap_or_default();
+        let max_chain = match (ov.max_chain, &imp.max_chain) {
+            (Some(n), _) => Some(n),
+            (None, Some(n)) => match u32::try_from(n.value) {
+                Ok(v) if v >= 1 => Some(v),
+                _ => {
+                    let file = cfg?;
+                    self.problems.push(
+                        Problem::at_location(file, &n.referenced, "`max_chain` must be at least 1")
+                            .with_help("it counts hops: `impersonate:` is 1, `chain: [A, B]` is 2"),
+                    );
+                    None
+                }
+            },
+            (None, None) => Some(DEFAULT_MAX_CHAIN),
+        };
+        if ov.max_chain == Some(0) {
+            self.problems.push(Problem::new("`--max-chain` must be at least 1"));
+        }
+        let action_texts: Vec<(String, Option<(Arc<SourceFile>, (usize, usize))>)> =
+            if !ov.impersonation_actions.is_empty() {
+                ov.impersonation_actions.iter().map(|a| (a.clone(), None)).collect()
+            } else if let (Some(list), Some(file)) = (&imp.actions, cfg) {
+                list.iter()
+                    .map(|s| (s.value.clone(), Some((file.clone(), crate::diag::span_of(file, &s.referenced)))))
+                    .collect()
+            } else {
+                vec![(DEFAULT_ACTION.to_string(), None)]
+            };
+        let mut profiles = BTreeMap::new();
+        for (name, ctx) in config.profiles.unwrap_or_default() {
+            profiles.insert(name, ctx.value);
+        }
+
+        // Schema.
+        let schema_path = match (&ov.schema, &config.schema) {
+            (Some(p), _) => Some(NamedPath::plain(p.clone())),
+            (None, Some(s)) => Some(self.named(cfg, s)),
+            (None, None) => self.find_schema(&policy_paths),
+        };
+        let schema = schema_path.and_then(|p| self.load_schema(&p));
+
+        // Policies and links.
+        let policy_files = self.collect(&policy_paths, &["cedar"], "policy");
+        let (policies, meta) = self.load_policies(&policy_files, &link_paths);
+        if let (Some((schema, _)), Some(policies)) = (&schema, &policies) {
+            self.validate_policies(schema, policies, &meta, &policy_files);
+        } else if policies.is_some() {
+            self.skipped.push("strict validation of the policies: no usable schema".into());
+        }
+
+        // Impersonation actions.
+        let mut actions = Vec::new();
+        if let Some((schema, info)) = &schema {
+            for (text, origin) in &action_texts {
+                let problem = match EntityUid::from_str(text) {
+                    Ok(uid) if info.actions.contains_key(&uid) => {
+                        actions.push(uid);
+                        continue;
+                    }
+                    Ok(uid) => {
+                        let known: Vec<String> = schema.actions().map(ToString::to_string).collect();
+                        let mut p = Problem::new(format!("impersonation action `{uid}` is not in the schema"));
+                        if let Some(s) = crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str)) {
+                            p = p.with_help(format!("did you mean `{s}`?"));
+                        }
+                        p
+                    }
+                    Err(e) => Problem::new(format!("malformed impersonation action `{text}`: {e}")),
+                };
+                self.problems.push(match origin {
+                    Some((file, span)) => relocate(problem, file, *span),
+                    None => problem,
+                });
+            }
+        }
+
+        // Entities.
+        let entity_files = self.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
+        let entities = schema.as_ref().and_then(|(s, _)| self.load_entities(&entity_files, s));
+        if schema.is_none() && !entity_files.is_empty() {
+            self.skipped.push("validation of the entities: no usable schema".into());
+        }
+
+        let human_types = match imp.human_types {
+            Some(list) => list.into_iter().map(|s| s.value).collect(),
+            None => Vec::new(),
+        };
+        let (schema, info) = schema?;
+        let engine = Engine::new(schema, info, policies?, entities?, actions, max_chain?, &meta);
+        let human_types = if human_types.is_empty() { engine.default_human_types() } else { human_types };
+        Some(Workspace { root: self.root.clone(), engine, policies: meta, scenarios, profiles, human_types })
+    }
+
+    fn named(&self, cfg: Option<&Arc<SourceFile>>, s: &Spanned<String>) -> NamedPath {
+        NamedPath {
+            path: self.root.join(&s.value),
+            origin: cfg.map(|f| (f.clone(), crate::diag::span_of(f, &s.referenced))),
+            optional: false,
+        }
+    }
+
+    fn display(&self, path: &Path) -> String {
+        display_path(&self.root, path)
+    }
+
+    /// Reads a file, or records why it cannot be read.
+    fn read(&mut self, p: &NamedPath) -> Option<Arc<SourceFile>> {
+        match std::fs::read_to_string(&p.path) {
+            Ok(text) => Some(SourceFile::new(self.display(&p.path), text)),
+            Err(e) => {
+                self.missing(p, &format!("failed to read `{}`: {}", self.display(&p.path), io_reason(&e)));
+                None
+            }
+        }
+    }
+
+    fn missing(&mut self, p: &NamedPath, message: &str) {
+        let problem = match &p.origin {
+            Some((file, span)) => Problem::at(file, *span, message).with_label("named here"),
+            None => Problem::new(message),
+        };
+        self.problems.push(problem);
+    }
+
+    /// Files with one of `exts` under each path (folders recursively, sorted).
+    fn collect(&mut self, paths: &[NamedPath], exts: &[&str], what: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for p in paths {
+            if p.path.is_dir() {
+                let mut found = Vec::new();
+                walk(&p.path, exts, &mut found);
+                if found.is_empty() && what == "policy" {
+                    self.missing(p, &format!("no `*.cedar` files in policy folder `{}`", self.display(&p.path)));
+                }
+                out.extend(found);
+            } else if p.path.is_file() {
+                out.push(p.path.clone());
+            } else if !p.optional {
+                self.missing(p, &format!("{what} path `{}` does not exist", self.display(&p.path)));
+            }
+        }
+        out
+    }
+
+    fn find_schema(&mut self, policy_paths: &[NamedPath]) -> Option<NamedPath> {
+        let mut found = Vec::new();
+        for p in policy_paths.iter().filter(|p| p.path.is_dir()) {
+            walk(&p.path, &["cedarschema", "cedarschema.json"], &mut found);
+        }
+        match found.len() {
+            1 => found.pop().map(NamedPath::plain),
+            0 => {
+                self.problems.push(
+                    Problem::new("no schema found: no `*.cedarschema` or `*.cedarschema.json` file in the policy folders")
+                        .with_help("add one, or name it with `schema:` in actas.yaml or `--schema`"),
+                );
+                None
+            }
+            _ => {
+                let names: Vec<String> = found.iter().map(|f| format!("`{}`", self.display(f))).collect();
+                self.problems.push(
+                    Problem::new(format!("found {} schema files: {}", found.len(), names.join(", ")))
+                        .with_help("name the one to use with `schema:` in actas.yaml or `--schema`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn load_schema(&mut self, p: &NamedPath) -> Option<(Schema, SchemaInfo)> {
+        let file = self.read(p)?;
+        // Context types are read from the schema's JSON form with types resolved, which Cedar
+        // produces from the human-readable form; a JSON schema goes through that form too.
+        let (schema, text) = if file.path.ends_with(".json") {
+            let schema = match Schema::from_json_str(&file.text) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.problems.push(Problem::from_cedar(None, &e).with_file(&file));
+                    return None;
+                }
+            };
+            let text = SchemaFragment::from_json_str(&file.text).ok().and_then(|f| f.to_cedarschema().ok());
+            let Some(text) = text else {
+                self.problems.push(Problem::in_file(&file, "failed to read the schema's context types"));
+                return None;
+            };
+            (schema, text)
+        } else {
+            match Schema::from_cedarschema_str(&file.text) {
+                Ok((s, _warnings)) => (s, file.text.to_string()),
+                Err(e) => {
+                    self.problems.push(Problem::from_cedar(Some(&file), &e));
+                    return None;
+                }
+            }
+        };
+        let json = match cedar_policy::schema_str_to_json_with_resolved_types(&text) {
+            Ok((json, _)) => json,
+            Err(e) => {
+                self.problems.push(Problem::from_cedar(None, &e).with_file(&file));
+                return None;
+            }
+        };
+        let info = SchemaInfo::new(&schema, &json);
+        Some((schema, info))
+    }
+
+    fn load_policies(
+        &mut self,
+        files: &[PathBuf],
+        link_paths: &[NamedPath],
+    ) -> (Option<PolicySet>, BTreeMap<String, PolicyMeta>) {
+        let mut set = PolicySet::new();
+        let mut meta: BTreeMap<String, PolicyMeta> = BTreeMap::new();
+        let mut ok = true;
+        for path in files {
+            let Some(file) = self.read(&NamedPath::plain(path.clone())) else {
+                ok = false;
+                continue;
+            };
+            let parsed = match PolicySet::from_str(&file.text) {
+                Ok(p) => p,
+                Err(errs) => {
+                    for e in errs.iter() {
+                        self.problems.push(Problem::from_cedar(Some(&file), e));
+                    }
+                    ok = false;
+                    continue;
+                }
+            };
+            // The parser numbers statements `policy0`, `policy1`, … in text order, templates included.
+            let mut statements: Vec<(usize, bool)> = parsed
+                .policies()
+                .filter_map(|p| statement_index(p.id()).map(|i| (i, false)))
+                .chain(parsed.templates().filter_map(|t| statement_index(t.id()).map(|i| (i, true))))
+                .collect();
+            statements.sort_unstable();
+            for (index, is_template) in statements {
+                let old = PolicyId::new(format!("policy{index}"));
+                let (annotated, description) = if is_template {
+                    let t = parsed.template(&old);
+                    (t.and_then(|t| t.annotation("id")).map(str::to_string), t.and_then(|t| t.annotation("description")).map(str::to_string))
+                } else {
+                    let p = parsed.policy(&old);
+                    (p.and_then(|p| p.annotation("id")).map(str::to_string), p.and_then(|p| p.annotation("description")).map(str::to_string))
+                };
+                let id = annotated.clone().unwrap_or_else(|| format!("{}#{index}", file.path));
+                if let Some(prev) = meta.get(&id) {
+                    let message = format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
+                    self.problems.push(id_problem(&file, annotated.as_deref(), message));
+                    ok = false;
+                    continue;
+                }
+                let new_id = PolicyId::new(&id);
+                let added = if is_template {
+                    parsed.template(&old).map(|t| set.add_template(t.new_id(new_id)))
+                } else {
+                    parsed.policy(&old).map(|p| set.add(p.new_id(new_id)))
+                };
+                if let Some(Err(e)) = added {
+                    self.problems.push(Problem::from_cedar(None, &e).with_file(&file));
+                    ok = false;
+                }
+                meta.insert(
+                    id.clone(),
+                    PolicyMeta { id, file: file.path.clone(), description, template: None, is_template },
+                );
+            }
+        }
+        for lp in link_paths {
+            if lp.optional && !lp.path.exists() {
+                continue;
+            }
+            let Some(file) = self.read(lp) else {
+                ok = false;
+                continue;
+            };
+            let docs = match serde_saphyr::from_str::<Vec<Spanned<LinkDoc>>>(&file.text) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.problems.push(Problem::from_yaml(&file, &e));
+                    ok = false;
+                    continue;
+                }
+            };
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for doc in docs {
+                if !self.link(&mut set, &mut meta, &file, &doc.value, &mut counts) {
+                    ok = false;
+                }
+            }
+        }
+        (ok.then_some(set), meta)
+    }
+
+    fn link(
+        &mut self,
+        set: &mut PolicySet,
+        meta: &mut BTreeMap<String, PolicyMeta>,
+        file: &Arc<SourceFile>,
+        doc: &LinkDoc,
+        counts: &mut HashMap<String, usize>,
+    ) -> bool {
+        let template = &doc.template.value;
+        let at = |s: &serde_saphyr::Location| crate::diag::span_of(file, s);
+        if !meta.get(template).is_some_and(|m| m.is_template) {
+            let templates = meta.values().filter(|m| m.is_template).map(|m| m.id.as_str());
+            let mut p = Problem::at(file, at(&doc.template.referenced), format!("unknown template `{template}`"));
+            if let Some(s) = crate::suggest::closest(template, templates) {
+                p = p.with_help(format!("did you mean `{s}`?"));
+            }
+            self.problems.push(p);
+            return false;
+        }
+        let n = counts.entry(template.clone()).or_insert(0);
+        let id = doc.id.as_ref().map_or_else(|| format!("{template}#{n}"), |i| i.value.clone());
+        *n += 1;
+        let mut slots = HashMap::new();
+        for (slot, value) in [(SlotId::principal(), &doc.principal), (SlotId::resource(), &doc.resource)] {
+            if let Some(v) = value {
+                match parse_uid(&v.value) {
+                    Ok(uid) => {
+                        slots.insert(slot, uid);
+                    }
+                    Err(e) => {
+                        self.problems.push(Problem::at(file, at(&v.referenced), e));
+                        return false;
+                    }
+                }
+            }
+        }
+        if let Some(prev) = meta.get(&id) {
+            let span = doc.id.as_ref().map_or(at(&doc.template.referenced), |i| at(&i.referenced));
+            self.problems.push(Problem::at(file, span, format!("duplicate policy id `{id}`: also used in `{}`", prev.file)));
+            return false;
+        }
+        if let Err(e) = set.link(PolicyId::new(template), PolicyId::new(&id), slots) {
+            self.problems.push(Problem::at(file, at(&doc.template.referenced), format!("failed to link template `{template}`: {e}")));
+            return false;
+        }
+        let description = set.template_annotation(&PolicyId::new(template), "description").map(str::to_string);
+        meta.insert(
+            id.clone(),
+            PolicyMeta { id, file: file.path.clone(), description, template: Some(template.clone()), is_template: false },
+        );
+        true
+    }
+
+    fn validate_policies(
+        &mut self,
+        schema: &Schema,
+        policies: &PolicySet,
+        meta: &BTreeMap<String, PolicyMeta>,
+        files: &[PathBuf],
+    ) {
+        let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+        let sources: HashMap<String, Arc<SourceFile>> = files
+            .iter()
+            .filter_map(|f| {
+                let text = std::fs::read_to_string(f).ok()?;
+                let path = self.display(f);
+                Some((path.clone(), SourceFile::new(path, text)))
+            })
+            .collect();
+        for e in result.validation_errors() {
+            let id = e.policy_id().to_string();
+            // A link's errors are reported on its template's text.
+            let file = meta.get(&id).and_then(|m| sources.get(&m.file));
+            let mut p = Problem::from_cedar(file, e);
+            if p.file.is_none() {
+                p.message = format!("policy `{id}`: {}", p.message);
+            }
+            self.problems.push(p);
+        }
+    }
+
+    fn load_entities(&mut self, files: &[PathBuf], schema: &Schema) -> Option<Entities> {
+        let mut all = Vec::new();
+        let mut seen: HashMap<EntityUid, String> = HashMap::new();
+        let mut ok = true;
+        for path in files {
+            let Some(file) = self.read(&NamedPath::plain(path.clone())) else {
+                ok = false;
+                continue;
+            };
+            let docs = match serde_saphyr::from_str::<Option<Vec<EntityDoc>>>(&file.text) {
+                Ok(d) => d.unwrap_or_default(),
+                Err(e) => {
+                    self.problems.push(Problem::from_yaml(&file, &e));
+                    ok = false;
+                    continue;
+                }
+            };
+            for doc in docs {
+                match self.entity(&file, doc, &mut seen, schema) {
+                    Some(json) => all.push(json),
+                    None => ok = false,
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match Entities::from_json_value(Value::Array(all), Some(schema)) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.problems.push(Problem::from_cedar(None, &e));
+                None
+            }
+        }
+    }
+
+    /// One entity in Cedar's JSON form, checked on its own so a problem points at its uid.
+    fn entity(
+        &mut self,
+        file: &Arc<SourceFile>,
+        doc: EntityDoc,
+        seen: &mut HashMap<EntityUid, String>,
+        schema: &Schema,
+    ) -> Option<Value> {
+        let at = |s: &serde_saphyr::Location| crate::diag::span_of(file, s);
+        let uid = match parse_uid(&doc.uid.value) {
+            Ok(u) => u,
+            Err(e) => {
+                self.problems.push(Problem::at(file, at(&doc.uid.referenced), e));
+                return None;
+            }
+        };
+        let here = format!("{}:{}", file.path, doc.uid.referenced.line());
+        if let Some(prev) = seen.insert(uid.clone(), here) {
+            self.problems.push(Problem::at(file, at(&doc.uid.referenced), format!("duplicate entity `{uid}`: first defined at {prev}")));
+            return None;
+        }
+        let mut parents = Vec::new();
+        for p in &doc.parents {
+            match parse_uid(&p.value) {
+                Ok(u) => parents.push(uid_json(&u)),
+                Err(e) => {
+                    self.problems.push(Problem::at(file, at(&p.referenced), e));
+                    return None;
+                }
+            }
+        }
+        let mut json = serde_json::json!({ "uid": uid_json(&uid), "attrs": doc.attrs, "parents": parents });
+        if let (Some(tags), Some(obj)) = (doc.tags, json.as_object_mut()) {
+            obj.insert("tags".into(), Value::Object(tags));
+        }
+        if let Err(e) = Entities::from_json_value(Value::Array(vec![json.clone()]), Some(schema)) {
+            self.problems.push(Problem::at(file, at(&doc.uid.referenced), format!("invalid entity `{uid}`: {e}")));
+            return None;
+        }
+        Some(json)
+    }
+}
+
+impl NamedPath {
+    pub fn plain(path: PathBuf) -> Self {
+        Self { path, origin: None, optional: false }
+    }
+
+    fn default_path(path: PathBuf) -> Self {
+        Self { path, origin: None, optional: true }
+    }
+}
+
+/// Moves a problem without a place to the place a setting was written.
+fn relocate(mut p: Problem, file: &Arc<SourceFile>, span: (usize, usize)) -> Problem {
+    p = p.with_file(file);
+    p.span = Some(span);
+    p
+}
+
+/// A duplicate-id problem at the `@id("…")` annotation when the text has it.
+fn id_problem(file: &Arc<SourceFile>, annotated: Option<&str>, message: String) -> Problem {
+    let needle = annotated.map(|id| format!("@id(\"{id}\")"));
+    match needle.and_then(|n| file.text.rfind(&n).map(|o| (o, n.len()))) {
+        Some(span) => Problem::at(file, span, message),
+        None => Problem::in_file(file, message),
+    }
+}
+
+fn statement_index(id: &PolicyId) -> Option<usize> {
+    id.to_string().strip_prefix("policy")?.parse().ok()
+}
+
+/// Files under `dir` whose name ends with `.<ext>` for one of `exts`, recursively, sorted.
+fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, exts, out);
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| exts.iter().any(|e| n.ends_with(&format!(".{e}"))))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Scenario files under the given paths (`.yaml`, `.yml`, `.json`), with missing paths reported.
+pub fn scenario_files(root: &Path, paths: &[NamedPath], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let mut l = Loader { root: root.to_path_buf(), problems: Vec::new(), skipped: Vec::new() };
+    let files = l.collect(paths, &["yaml", "yml", "json"], "scenario");
+    problems.extend(l.problems);
+    files
+}
+
+/// A path relative to the workspace with `/` separators, as shown everywhere.
+pub fn display_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("/")
+}
+
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a folder".into(),
+        _ => e.to_string(),
+    }
+}
