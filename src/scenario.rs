@@ -207,11 +207,13 @@ impl Checker<'_> {
     }
 
     fn request_case(&mut self, c: &CaseDoc, principal: &Spanned<Value>, context: &Sourced) -> Option<CaseKind> {
+        let before = self.problems.len();
         let principal_uid = self.entity(principal);
         let mut chain_values: Vec<&Spanned<Value>> = Vec::new();
         match (&c.impersonate, &c.chain) {
-            (Some(_), Some(ch)) => {
+            (Some(i), Some(ch)) => {
                 self.problem(&ch.referenced, "a case has both `impersonate` and `chain`; use one");
+                chain_values.push(i);
             }
             (Some(i), None) => chain_values.push(i),
             (None, Some(ch)) => {
@@ -265,6 +267,10 @@ impl Checker<'_> {
         let chain: Vec<EntityUid> = chain.into_iter().collect::<Option<_>>()?;
         let expect_allow = expect_allow?;
         if c.action.is_some() && (action.is_none() || resource.is_none()) {
+            return None;
+        }
+        if self.problems.len() > before {
+            // The case's shape is broken: checking its context would only add noise.
             return None;
         }
 
@@ -345,9 +351,9 @@ impl Checker<'_> {
                 None
             }
         };
+        let (uid, mut expect) = (uid?, expect?);
         let actions = self.engine.actions.clone();
         let ctx = self.check_context(context, &actions, c)?;
-        let (uid, mut expect) = (uid?, expect?);
         expect.sort_by_cached_key(ToString::to_string);
         Some(if is_target {
             CaseKind::WhoCan { target: uid, context: ctx, expect }

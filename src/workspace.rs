@@ -456,6 +456,10 @@ impl Loader {
                 );
             }
         }
+        if !ok {
+            self.skipped.push("template links: the policies did not load".into());
+            return (None, meta);
+        }
         for lp in link_paths {
             if lp.optional && !lp.path.exists() {
                 continue;
@@ -698,11 +702,34 @@ pub fn scenario_files(root: &Path, paths: &[NamedPath], problems: &mut Vec<Probl
     files
 }
 
-/// A path relative to the workspace with `/` separators, as shown everywhere.
+/// A path relative to the workspace with `/` separators, as shown everywhere (`../` where a
+/// workspace names files outside its folder).
 pub fn display_path(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = normalize(&cwd.join(root));
+    let path = normalize(&cwd.join(path));
+    let common = root.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let ups = root.components().count().saturating_sub(common);
+    let parts: Vec<String> = std::iter::repeat_n("..".to_string(), ups)
+        .chain(path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()))
+        .collect();
     parts.join("/")
+}
+
+/// Removes `.` and folds `..` lexically (no file system access, so missing paths work too).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 pub fn io_reason(e: &std::io::Error) -> String {
