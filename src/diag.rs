@@ -208,8 +208,8 @@ mod tests {
         let f = SourceFile::new("a.yaml", "ab\ncdé\nf");
         assert_eq!(f.offset_of(2, 3), 5);
         assert_eq!(f.line_col(5), (2, 3));
-        assert_eq!(f.offset_of(3, 1), 9);
-        assert_eq!(f.line_col(9), (3, 1));
+        assert_eq!(f.offset_of(3, 1), 8);
+        assert_eq!(f.line_col(8), (3, 1));
         assert_eq!(f.offset_of(9, 1), f.text.len());
     }
 

@@ -291,6 +291,11 @@ impl Engine {
         self.inventory_of(&self.impersonable_types())
     }
 
+    /// Inventory entities, not counting the action entities Cedar adds from the schema.
+    pub fn inventory_size(&self) -> usize {
+        self.entities.iter().filter(|e| !self.info.actions.contains_key(&e.uid())).count()
+    }
+
     fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
         let mut out: Vec<EntityUid> =
             self.entities.iter().map(|e| e.uid()).filter(|u| types.contains(u.type_name())).collect();

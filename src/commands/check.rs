@@ -23,7 +23,7 @@ pub fn run(root: &std::path::Path, overrides: &Overrides, test: &TestOptions) ->
     match &workspace {
         Some(ws) => {
             policies = ws.policies.values().filter(|m| !m.is_template).count();
-            entities = ws.engine.impersonators().len().max(ws.engine.entities.iter().count());
+            entities = ws.engine.inventory_size();
             match load_cases(ws, test) {
                 Ok(c) => cases = c.len(),
                 // "No cases" is a problem for `test`, not for linting a workspace without scenarios.

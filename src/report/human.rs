@@ -59,15 +59,9 @@ fn explain(out: &mut String, o: &Outcome) {
     const PAD: &str = "     ";
     match &o.kind {
         OutcomeKind::Request { expect_allow, allowed, hops, request, missing_reasons, .. } => {
+            // The headline first (it becomes the JUnit failure message), then the evidence.
             if expect_allow != allowed {
                 let _ = writeln!(out, "{PAD}expected {}, got {}", decision(*expect_allow), decision(*allowed));
-            }
-            for (i, h) in hops.iter().enumerate() {
-                hop_line(out, i + 1, h);
-            }
-            if let Some(e) = request {
-                let who = if hops.is_empty() { "request" } else { "acting as" };
-                let _ = writeln!(out, "{PAD}{who} {}: {} on {}: {}", e.principal, e.action, e.resource, verdict(e));
             }
             if !missing_reasons.is_empty() {
                 let _ = writeln!(
@@ -75,6 +69,13 @@ fn explain(out: &mut String, o: &Outcome) {
                     "{PAD}expected reasons not among the determining policies: {}",
                     missing_reasons.join(", ")
                 );
+            }
+            for (i, h) in hops.iter().enumerate() {
+                hop_line(out, i + 1, h);
+            }
+            if let Some(e) = request {
+                let who = if hops.is_empty() { "request" } else { "acting as" };
+                let _ = writeln!(out, "{PAD}{who} {}: {} on {}: {}", e.principal, e.action, e.resource, verdict(e));
             }
         }
         OutcomeKind::Set { field, subject, missing, unexpected, .. } => {

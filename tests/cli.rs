@@ -1,0 +1,165 @@
+//! Integration tests of the real binary: every output format on the bundled example, failing
+//! cases of every kind, each bad-input class, thread-count independence, a second workspace.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `actas` run in the repository root, with a clean environment.
+fn actas(args: &[&str]) -> Command {
+    let mut cmd = Command::new(get_cargo_bin("actas"));
+    cmd.current_dir(root()).env_clear().env("NO_COLOR", "1").args(args);
+    cmd
+}
+
+fn output(args: &[&str]) -> (i32, String, String) {
+    let out = actas(args).output().expect("actas runs");
+    let code = out.status.code().unwrap_or(-1);
+    (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn example_human() {
+    assert_cmd_snapshot!(actas(&["test"]));
+}
+
+#[test]
+fn example_json() {
+    assert_cmd_snapshot!(actas(&["test", "--format", "json"]));
+}
+
+#[test]
+fn example_junit() {
+    assert_cmd_snapshot!(actas(&["test", "--format", "junit"]));
+}
+
+#[test]
+fn example_check_is_clean() {
+    assert_cmd_snapshot!(actas(&["check"]));
+}
+
+#[test]
+fn failing_cases_of_every_kind_human() {
+    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/failing", "test"]));
+}
+
+#[test]
+fn failing_cases_of_every_kind_json() {
+    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/failing", "test", "--format", "json"]));
+}
+
+#[test]
+fn failing_cases_of_every_kind_junit() {
+    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/failing", "test", "--format", "junit"]));
+}
+
+#[test]
+fn json_output_follows_the_documented_schema() {
+    for dir in [".", "tests/fixtures/failing"] {
+        let (_, stdout, _) = output(&["-C", dir, "test", "--format", "json"]);
+        let doc: actas::report::json::TestDoc = serde_json::from_str(&stdout).expect("documented schema");
+        assert_eq!(doc.version, 1);
+        assert_eq!(doc.summary.total, doc.cases.len());
+        assert_eq!(doc.summary.passed + doc.summary.failed, doc.summary.total);
+    }
+}
+
+#[test]
+fn output_is_identical_with_one_and_two_threads() {
+    for format in ["human", "json", "junit"] {
+        for dir in [".", "tests/fixtures/failing"] {
+            let one = output(&["-C", dir, "--threads", "1", "test", "--format", format]);
+            let two = output(&["-C", dir, "--threads", "2", "test", "--format", format]);
+            assert_eq!(one, two, "{dir} {format}");
+        }
+    }
+}
+
+#[test]
+fn filter_selects_cases_by_name() {
+    assert_cmd_snapshot!(actas(&["test", "--filter", "break glass", "--filter", "triage bot"]));
+}
+
+#[test]
+fn filter_matching_nothing_cannot_run() {
+    assert_cmd_snapshot!(actas(&["test", "--filter", "no such case"]));
+}
+
+#[test]
+fn explicit_scenario_file() {
+    assert_cmd_snapshot!(actas(&["test", "fixtures/scenarios/break-glass.yaml"]));
+}
+
+#[test]
+fn a_second_workspace_with_another_schema_and_action() {
+    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/other-world", "test"]));
+}
+
+#[test]
+fn flags_override_the_configuration() {
+    // With one hop at most, carol no longer reaches the deployer through the CI runner.
+    let (code, stdout, _) = output(&["--max-chain", "1", "test", "fixtures/scenarios/reachability.yaml"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("FAIL fixtures/scenarios/reachability.yaml › what carol can act as"), "{stdout}");
+    let (code, _, stderr) = output(&["--impersonation-action", r#"Action::"impersonate""#, "check"]);
+    assert_eq!(code, 1);
+    assert!(stderr.is_empty());
+}
+
+#[test]
+fn unknown_impersonation_action_flag() {
+    assert_cmd_snapshot!(actas(&["--impersonation-action", r#"Action::"getAccesToken""#, "test"]));
+}
+
+#[test]
+fn no_workspace_cannot_run_even_for_check() {
+    assert_cmd_snapshot!(actas(&["-C", "tests/no-such-folder", "check"]));
+}
+
+#[test]
+fn check_json_lists_findings_with_locations() {
+    assert_cmd_snapshot!(actas(&["-C", "fixtures/broken/unknown-type-or-action", "check", "--format", "json"]));
+}
+
+/// Each bad-input class: `test` exits 2 with every diagnostic on stderr (file, line and column,
+/// source underlined) and prints no result; `check` reports the same as findings and exits 1.
+macro_rules! broken {
+    ($($name:ident => $dir:literal,)*) => {$(
+        #[test]
+        fn $name() {
+            let dir = concat!("fixtures/broken/", $dir);
+            assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).is_dir());
+            let (code, stdout, stderr) = output(&["-C", dir, "test"]);
+            assert_eq!(code, 2, "{stderr}");
+            assert!(stdout.is_empty(), "no result document on bad input: {stdout}");
+            insta::assert_snapshot!(concat!($dir, "-test"), stderr);
+            let (code, stdout, _) = output(&["-C", dir, "check"]);
+            assert_eq!(code, 1);
+            insta::assert_snapshot!(concat!($dir, "-check"), stdout);
+        }
+    )*};
+}
+
+broken! {
+    broken_yaml_syntax => "yaml-syntax",
+    broken_unknown_field => "unknown-field",
+    broken_malformed_uid => "malformed-uid",
+    broken_unknown_entity => "unknown-entity",
+    broken_unknown_type_or_action => "unknown-type-or-action",
+    broken_context_wrong_type => "context-wrong-type",
+    broken_context_missing => "context-missing",
+    broken_policy_parse_error => "policy-parse-error",
+    broken_policy_validation => "policy-validation",
+    broken_chain_too_long => "chain-too-long",
+    broken_case_shape => "case-shape",
+    broken_duplicate_case_names => "duplicate-case-names",
+    broken_duplicate_entity => "duplicate-entity",
+    broken_missing_path => "missing-path",
+    broken_empty_policy_folder => "empty-policy-folder",
+    broken_no_schema => "no-schema",
+}
