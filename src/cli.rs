@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::test::{self, TestOptions};
 use crate::commands::check;
+use crate::commands::test::{self, TestOptions};
 use crate::diag::render;
 use crate::exit::Exit;
 use crate::report::{renderer, Format};
@@ -83,7 +83,11 @@ pub fn main() -> Exit {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::CannotRun } else { Exit::Ok };
+            return if e.use_stderr() {
+                Exit::CannotRun
+            } else {
+                Exit::Ok
+            };
         }
     };
     run(cli)
@@ -93,7 +97,9 @@ pub fn run(cli: Cli) -> Exit {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if let Some(n) = cli.threads {
         // Only fails when a pool already exists, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
     let root = cli.workspace.clone().unwrap_or_else(|| PathBuf::from("."));
     let overrides = Overrides {
@@ -113,13 +119,22 @@ pub fn run(cli: Cli) -> Exit {
             match check::run(&root, &overrides, &TestOptions::default()) {
                 Ok(result) => {
                     let text = renderer(format, color).check(&result).unwrap_or_default();
-                    let exit = if result.findings.is_empty() { Exit::Ok } else { Exit::Failed };
+                    let exit = if result.findings.is_empty() {
+                        Exit::Ok
+                    } else {
+                        Exit::Failed
+                    };
                     finish(write_stdout(&text), exit)
                 }
                 Err(e) => fail(&[crate::diag::Problem::new(e.to_string())], color),
             }
         }
-        Command::Test { files, filter, format, strict } => {
+        Command::Test {
+            files,
+            filter,
+            format,
+            strict,
+        } => {
             let format = match format {
                 TestFormat::Human => Format::Human,
                 TestFormat::Json => Format::Json,
@@ -134,14 +149,22 @@ pub fn run(cli: Cli) -> Exit {
                 Some(ws) if problems.is_empty() => ws,
                 _ => return fail(&problems, color),
             };
-            let opts = TestOptions { files, filters: filter, strict };
+            let opts = TestOptions {
+                files,
+                filters: filter,
+                strict,
+            };
             let cases = match test::load_cases(&ws, &opts) {
                 Ok(c) => c,
                 Err(p) => return fail(&p, color),
             };
             let run = test::run(&ws.engine, &cases, opts.strict);
             let text = renderer(format, color).test(&run);
-            let exit = if run.failed() == 0 { Exit::Ok } else { Exit::Failed };
+            let exit = if run.failed() == 0 {
+                Exit::Ok
+            } else {
+                Exit::Failed
+            };
             finish(write_stdout(&text), exit)
         }
     }

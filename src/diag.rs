@@ -19,7 +19,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Arc<Self> {
-        Arc::new(Self { path: path.into(), text: text.into() })
+        Arc::new(Self {
+            path: path.into(),
+            text: text.into(),
+        })
     }
 
     /// Byte offset of a 1-based line and (character) column, clamped to the text.
@@ -61,7 +64,14 @@ pub struct Problem {
 impl Problem {
     /// A problem with no file (bad flags, a missing folder given on the command line).
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), file: None, span: None, label: None, help: None, named: None }
+        Self {
+            message: message.into(),
+            file: None,
+            span: None,
+            label: None,
+            help: None,
+            named: None,
+        }
     }
 
     /// A problem in `file` as a whole (unreadable, empty folder).
@@ -139,7 +149,10 @@ pub fn span_of(file: &SourceFile, location: &serde_saphyr::Location) -> (usize, 
     let span = location.span();
     match (span.byte_offset(), span.byte_len()) {
         (Some(o), Some(l)) if (o as usize) <= file.text.len() => (o as usize, l as usize),
-        _ => (file.offset_of(location.line(), location.column()), span.len() as usize),
+        _ => (
+            file.offset_of(location.line(), location.column()),
+            span.len() as usize,
+        ),
     }
 }
 
@@ -164,7 +177,9 @@ impl std::error::Error for Problem {}
 
 impl Diagnostic for Problem {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -174,7 +189,10 @@ impl Diagnostic for Problem {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let (offset, len) = self.span?;
         let span = SourceSpan::new(offset.into(), len);
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(self.label.clone(), span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            self.label.clone(),
+            span,
+        ))))
     }
 }
 

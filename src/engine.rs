@@ -108,8 +108,10 @@ impl Engine {
         max_chain: u32,
         meta: &BTreeMap<String, PolicyMeta>,
     ) -> Self {
-        let templates =
-            meta.values().filter_map(|m| Some((m.id.clone(), m.template.clone()?))).collect();
+        let templates = meta
+            .values()
+            .filter_map(|m| Some((m.id.clone(), m.template.clone()?)))
+            .collect();
         Self {
             schema,
             info,
@@ -148,7 +150,10 @@ impl Engine {
             .collect()
     }
 
-    fn union_types(&self, pick: impl Fn(&ActionInfo) -> &Vec<EntityTypeName>) -> Vec<EntityTypeName> {
+    fn union_types(
+        &self,
+        pick: impl Fn(&ActionInfo) -> &Vec<EntityTypeName>,
+    ) -> Vec<EntityTypeName> {
         let mut out: Vec<EntityTypeName> = Vec::new();
         for a in self.actions.iter().filter_map(|a| self.action(a)) {
             for t in pick(a) {
@@ -163,7 +168,10 @@ impl Engine {
 
     /// The impersonation actions whose `appliesTo` fits a hop from `from` to `to`.
     pub fn hop_actions(&self, from: &EntityUid, to: &EntityUid) -> Vec<&EntityUid> {
-        self.actions.iter().filter(|a| self.action(a).is_some_and(|i| i.fits(from, to))).collect()
+        self.actions
+            .iter()
+            .filter(|a| self.action(a).is_some_and(|i| i.fits(from, to)))
+            .collect()
     }
 
     pub fn contains(&self, uid: &EntityUid) -> bool {
@@ -188,7 +196,9 @@ impl Engine {
         context: &ContextMap,
         behind: Option<Behind<'_>>,
     ) -> Result<Prepared, String> {
-        let info = self.action(action).ok_or_else(|| format!("action `{action}` is not in the schema"))?;
+        let info = self
+            .action(action)
+            .ok_or_else(|| format!("action `{action}` is not in the schema"))?;
         if !info.fits(principal, resource) {
             return Err(format!(
                 "`{action}` does not apply to principal `{principal}` and resource `{resource}`: it applies to principals of type {} and resources of type {}",
@@ -208,16 +218,29 @@ impl Engine {
                     ctx.insert(name.clone(), v);
                 }
                 None if attr.required && name != IMPERSONATOR && name != DELEGATION_CHAIN => {
-                    return Err(format!("context attribute `{name}` is required by `{action}` but missing"));
+                    return Err(format!(
+                        "context attribute `{name}` is required by `{action}` but missing"
+                    ));
                 }
                 None => {}
             }
         }
         let context = Context::from_json_value(Value::Object(ctx), Some((&self.schema, action)))
             .map_err(|e| format!("context is not valid for `{action}`: {e}"))?;
-        let request = Request::new(principal.clone(), action.clone(), resource.clone(), context, Some(&self.schema))
-            .map_err(|e| e.to_string())?;
-        Ok(Prepared { principal: principal.clone(), action: action.clone(), resource: resource.clone(), request })
+        let request = Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
+            context,
+            Some(&self.schema),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Prepared {
+            principal: principal.clone(),
+            action: action.clone(),
+            resource: resource.clone(),
+            request,
+        })
     }
 
     /// Prepares every hop of `principal → chain[0] → … → chain[n-1]`.
@@ -230,7 +253,10 @@ impl Engine {
         let mut hops = Vec::new();
         let mut from = principal;
         for (i, to) in chain.iter().enumerate() {
-            let behind = chain.get(..i).filter(|c| !c.is_empty()).map(|c| Behind { origin: principal, chain: c });
+            let behind = chain.get(..i).filter(|c| !c.is_empty()).map(|c| Behind {
+                origin: principal,
+                chain: c,
+            });
             let actions = self.hop_actions(from, to);
             if actions.is_empty() {
                 return Err(format!(
@@ -242,7 +268,11 @@ impl Engine {
                 .into_iter()
                 .map(|a| self.prepare(from, a, to, context, behind))
                 .collect::<Result<Vec<_>, _>>()?;
-            hops.push(PreparedHop { from: from.clone(), to: to.clone(), requests });
+            hops.push(PreparedHop {
+                from: from.clone(),
+                to: to.clone(),
+                requests,
+            });
             from = to;
         }
         Ok(hops)
@@ -250,10 +280,20 @@ impl Engine {
 
     /// Evaluates one request with Cedar.
     pub fn evaluate(&self, p: &Prepared) -> Evaluation {
-        let response = self.authorizer.is_authorized(&p.request, &self.policies, &self.entities);
-        let mut reasons: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        let response = self
+            .authorizer
+            .is_authorized(&p.request, &self.policies, &self.entities);
+        let mut reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
         reasons.sort();
-        let mut errors: Vec<String> = response.diagnostics().errors().map(|e| one_line(&e.to_string())).collect();
+        let mut errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| one_line(&e.to_string()))
+            .collect();
         errors.sort();
         Evaluation {
             principal: p.principal.clone(),
@@ -267,8 +307,18 @@ impl Engine {
 
     pub fn evaluate_hop(&self, hop: &PreparedHop) -> HopOutcome {
         let evaluations: Vec<Evaluation> = hop.requests.iter().map(|r| self.evaluate(r)).collect();
-        let allowing: Vec<EntityUid> = evaluations.iter().filter(|e| e.allowed).map(|e| e.action.clone()).collect();
-        HopOutcome { from: hop.from.clone(), to: hop.to.clone(), allowed: !allowing.is_empty(), allowing, evaluations }
+        let allowing: Vec<EntityUid> = evaluations
+            .iter()
+            .filter(|e| e.allowed)
+            .map(|e| e.action.clone())
+            .collect();
+        HopOutcome {
+            from: hop.from.clone(),
+            to: hop.to.clone(),
+            allowed: !allowing.is_empty(),
+            allowing,
+            evaluations,
+        }
     }
 
     /// Whether `id` (a policy, link or template id) names `determining`, a determining policy.
@@ -293,20 +343,34 @@ impl Engine {
 
     /// Inventory entities, not counting the action entities Cedar adds from the schema.
     pub fn inventory_size(&self) -> usize {
-        self.entities.iter().filter(|e| !self.info.actions.contains_key(&e.uid())).count()
+        self.entities
+            .iter()
+            .filter(|e| !self.info.actions.contains_key(&e.uid()))
+            .count()
     }
 
     fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
-        let mut out: Vec<EntityUid> =
-            self.entities.iter().map(|e| e.uid()).filter(|u| types.contains(u.type_name())).collect();
+        let mut out: Vec<EntityUid> = self
+            .entities
+            .iter()
+            .map(|e| e.uid())
+            .filter(|u| types.contains(u.type_name()))
+            .collect();
         out.sort_by_cached_key(ToString::to_string);
         out
     }
 
     /// Whether `from` may impersonate `to` in one hop, with the given path behind it.
-    fn hop_allowed(&self, from: &EntityUid, to: &EntityUid, ctx: &ContextMap, behind: Option<Behind<'_>>) -> bool {
+    fn hop_allowed(
+        &self,
+        from: &EntityUid,
+        to: &EntityUid,
+        ctx: &ContextMap,
+        behind: Option<Behind<'_>>,
+    ) -> bool {
         self.hop_actions(from, to).into_iter().any(|a| {
-            self.prepare(from, a, to, ctx, behind).is_ok_and(|p| self.evaluate(&p).allowed)
+            self.prepare(from, a, to, ctx, behind)
+                .is_ok_and(|p| self.evaluate(&p).allowed)
         })
     }
 
@@ -322,10 +386,20 @@ impl Engine {
             let mut next: Vec<Vec<EntityUid>> = Vec::new();
             for path in &frontier {
                 let from = path.last().unwrap_or(origin);
-                let behind = (!path.is_empty()).then_some(Behind { origin, chain: path });
+                let behind = (!path.is_empty()).then_some(Behind {
+                    origin,
+                    chain: path,
+                });
                 let allowed: Vec<&EntityUid> = match &graph {
-                    Some(g) => g.get().and_then(|g| g.get(from)).map(|v| v.iter().collect()).unwrap_or_default(),
-                    None => targets.iter().filter(|t| self.hop_allowed(from, t, ctx, behind)).collect(),
+                    Some(g) => g
+                        .get()
+                        .and_then(|g| g.get(from))
+                        .map(|v| v.iter().collect())
+                        .unwrap_or_default(),
+                    None => targets
+                        .iter()
+                        .filter(|t| self.hop_allowed(from, t, ctx, behind))
+                        .collect(),
                 };
                 for to in allowed {
                     if to == origin || path.contains(to) {
@@ -359,7 +433,10 @@ impl Engine {
     fn graph(&self, ctx: &ContextMap) -> Arc<OnceLock<HopGraph>> {
         let key = Value::Object(ctx.clone()).to_string();
         let cell = {
-            let mut graphs = self.graphs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut graphs = self
+                .graphs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             graphs.entry(key).or_default().clone()
         };
         cell.get_or_init(|| {
@@ -368,8 +445,11 @@ impl Engine {
                 .into_par_iter()
                 .chain(targets.clone().into_par_iter())
                 .map(|from| {
-                    let to: Vec<EntityUid> =
-                        targets.iter().filter(|t| **t != from && self.hop_allowed(&from, t, ctx, None)).cloned().collect();
+                    let to: Vec<EntityUid> = targets
+                        .iter()
+                        .filter(|t| **t != from && self.hop_allowed(&from, t, ctx, None))
+                        .cloned()
+                        .collect();
                     (from, to)
                 })
                 .collect()
@@ -409,7 +489,11 @@ fn list_types(types: &[EntityTypeName]) -> String {
     if types.is_empty() {
         return "(none)".into();
     }
-    types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+    types
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Cedar's multi-line messages on one line, for reports.

@@ -18,7 +18,9 @@ use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use crate::diag::{span_of, Problem, SourceFile};
-use crate::engine::{Behind, ContextMap, Engine, Prepared, PreparedHop, DELEGATION_CHAIN, IMPERSONATOR};
+use crate::engine::{
+    Behind, ContextMap, Engine, Prepared, PreparedHop, DELEGATION_CHAIN, IMPERSONATOR,
+};
 use crate::uid::parse_uid;
 
 #[derive(Debug, Deserialize)]
@@ -60,11 +62,19 @@ pub struct Case {
 
 #[derive(Debug, Clone)]
 pub enum CaseKind {
-    Request(RequestCase),
+    Request(Box<RequestCase>),
     /// `who_can_impersonate`: the target and the expected set.
-    WhoCan { target: EntityUid, context: ContextMap, expect: Vec<EntityUid> },
+    WhoCan {
+        target: EntityUid,
+        context: ContextMap,
+        expect: Vec<EntityUid>,
+    },
     /// `impersonatable_by`: the principal and the expected set.
-    ReachableBy { principal: EntityUid, context: ContextMap, expect: Vec<EntityUid> },
+    ReachableBy {
+        principal: EntityUid,
+        context: ContextMap,
+        expect: Vec<EntityUid>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -87,18 +97,29 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
         Err(e) => return Err(vec![Problem::from_yaml(file, &e)]),
     };
     let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
-    let mut checker = Checker { engine, file, problems: Vec::new() };
+    let mut checker = Checker {
+        engine,
+        file,
+        problems: Vec::new(),
+    };
     let mut names: BTreeMap<String, u64> = BTreeMap::new();
     let mut cases = Vec::new();
     for case in &doc.cases {
         let name = &case.value.name;
         if let Some(line) = names.get(&name.value) {
-            checker.problem(&name.referenced, format!("duplicate case name `{}`: also on line {line}", name.value));
+            checker.problem(
+                &name.referenced,
+                format!("duplicate case name `{}`: also on line {line}", name.value),
+            );
             continue;
         }
         names.insert(name.value.clone(), name.referenced.line());
         if let Some(kind) = checker.case(&case.value, &case.referenced, &defaults) {
-            cases.push(Case { file: file.path.clone(), name: name.value.clone(), kind });
+            cases.push(Case {
+                file: file.path.clone(),
+                name: name.value.clone(),
+                kind,
+            });
         }
     }
     if checker.problems.is_empty() {
@@ -116,7 +137,8 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn problem(&mut self, at: &Location, message: impl Into<String>) -> &mut Problem {
-        self.problems.push(Problem::at(self.file, span_of(self.file, at), message));
+        self.problems
+            .push(Problem::at(self.file, span_of(self.file, at), message));
         let last = self.problems.len() - 1;
         &mut self.problems[last]
     }
@@ -130,11 +152,27 @@ impl Checker<'_> {
                 return None;
             }
         };
-        if self.engine.schema.entity_types().all(|t| t != uid.type_name()) {
-            let types: Vec<String> = self.engine.schema.entity_types().map(ToString::to_string).collect();
-            let help = crate::suggest::closest(&uid.type_name().to_string(), types.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"));
-            let p = self.problem(&v.referenced, format!("entity type `{}` is not in the schema", uid.type_name()));
+        if self
+            .engine
+            .schema
+            .entity_types()
+            .all(|t| t != uid.type_name())
+        {
+            let types: Vec<String> = self
+                .engine
+                .schema
+                .entity_types()
+                .map(ToString::to_string)
+                .collect();
+            let help = crate::suggest::closest(
+                &uid.type_name().to_string(),
+                types.iter().map(String::as_str),
+            )
+            .map(|s| format!("did you mean `{s}`?"));
+            let p = self.problem(
+                &v.referenced,
+                format!("entity type `{}` is not in the schema", uid.type_name()),
+            );
             p.help = help;
             return None;
         }
@@ -147,9 +185,13 @@ impl Checker<'_> {
                 .filter(|u| u.type_name() == uid.type_name())
                 .map(|u| u.to_string())
                 .collect();
-            let help = crate::suggest::closest(&uid.to_string(), same_type.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"));
-            let p = self.problem(&v.referenced, format!("entity `{uid}` is not in the inventory"));
+            let help =
+                crate::suggest::closest(&uid.to_string(), same_type.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"));
+            let p = self.problem(
+                &v.referenced,
+                format!("entity `{uid}` is not in the inventory"),
+            );
             p.help = help.or_else(|| Some("add it to the entities file, or fix the name".into()));
             return None;
         }
@@ -165,10 +207,19 @@ impl Checker<'_> {
             }
         };
         if self.engine.action(&uid).is_none() {
-            let known: Vec<String> = self.engine.info.actions.keys().map(ToString::to_string).collect();
+            let known: Vec<String> = self
+                .engine
+                .info
+                .actions
+                .keys()
+                .map(ToString::to_string)
+                .collect();
             let help = crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"));
-            let p = self.problem(&v.referenced, format!("action `{uid}` is not in the schema"));
+            let p = self.problem(
+                &v.referenced,
+                format!("action `{uid}` is not in the schema"),
+            );
             p.help = help;
             return None;
         }
@@ -189,11 +240,19 @@ impl Checker<'_> {
         }
         for key in [IMPERSONATOR, DELEGATION_CHAIN] {
             if let Some(v) = context.get(key) {
-                self.problem(&v.referenced, format!("a case may not set `{key}`: actas fills it from the chain"))
-                    .help = Some("remove it; it is filled for requests reached by impersonation".into());
+                self.problem(
+                    &v.referenced,
+                    format!("a case may not set `{key}`: actas fills it from the chain"),
+                )
+                .help =
+                    Some("remove it; it is filled for requests reached by impersonation".into());
             }
         }
-        let kinds = [c.principal.is_some(), c.who_can_impersonate.is_some(), c.impersonatable_by.is_some()];
+        let kinds = [
+            c.principal.is_some(),
+            c.who_can_impersonate.is_some(),
+            c.impersonatable_by.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             self.problem(at, "a case needs exactly one of `principal`, `who_can_impersonate` or `impersonatable_by`");
             return None;
@@ -206,13 +265,21 @@ impl Checker<'_> {
         (self.problems.len() == before).then_some(kind).flatten()
     }
 
-    fn request_case(&mut self, c: &CaseDoc, principal: &Spanned<Value>, context: &Sourced) -> Option<CaseKind> {
+    fn request_case(
+        &mut self,
+        c: &CaseDoc,
+        principal: &Spanned<Value>,
+        context: &Sourced,
+    ) -> Option<CaseKind> {
         let before = self.problems.len();
         let principal_uid = self.entity(principal);
         let mut chain_values: Vec<&Spanned<Value>> = Vec::new();
         match (&c.impersonate, &c.chain) {
             (Some(i), Some(ch)) => {
-                self.problem(&ch.referenced, "a case has both `impersonate` and `chain`; use one");
+                self.problem(
+                    &ch.referenced,
+                    "a case has both `impersonate` and `chain`; use one",
+                );
                 chain_values.push(i);
             }
             (Some(i), None) => chain_values.push(i),
@@ -223,8 +290,17 @@ impl Checker<'_> {
                 chain_values.extend(ch.value.iter());
                 let max = self.engine.max_chain as usize;
                 if ch.value.len() > max {
-                    self.problem(&ch.referenced, format!("chain of {} hops is longer than `max_chain` ({max})", ch.value.len()))
-                        .help = Some("raise `impersonation.max_chain` in actas.yaml, or shorten the chain".into());
+                    self.problem(
+                        &ch.referenced,
+                        format!(
+                            "chain of {} hops is longer than `max_chain` ({max})",
+                            ch.value.len()
+                        ),
+                    )
+                    .help = Some(
+                        "raise `impersonation.max_chain` in actas.yaml, or shorten the chain"
+                            .into(),
+                    );
                 }
             }
             (None, None) => {}
@@ -240,7 +316,10 @@ impl Checker<'_> {
                 self.problem(&r.referenced, "`resource` needs an `action`");
             }
             (None, None) if chain_values.is_empty() => {
-                self.problem(&principal.referenced, "a request case needs `impersonate`, `chain`, or `action` and `resource`");
+                self.problem(
+                    &principal.referenced,
+                    "a request case needs `impersonate`, `chain`, or `action` and `resource`",
+                );
             }
             _ => {}
         }
@@ -248,18 +327,25 @@ impl Checker<'_> {
             Some("allow") => Some(true),
             Some("deny") => Some(false),
             _ => {
-                self.problem(&c.expect.referenced, "`expect` must be `allow` or `deny` for a request case");
+                self.problem(
+                    &c.expect.referenced,
+                    "`expect` must be `allow` or `deny` for a request case",
+                );
                 None
             }
         };
-        let reasons: Vec<String> =
-            c.reasons.as_ref().map(|r| r.value.iter().map(|s| s.value.clone()).collect()).unwrap_or_default();
+        let reasons: Vec<String> = c
+            .reasons
+            .as_ref()
+            .map(|r| r.value.iter().map(|s| s.value.clone()).collect())
+            .unwrap_or_default();
         if let Some(r) = &c.reasons {
             for id in &r.value {
                 if !self.engine.policy_ids().any(|p| p == id.value) {
                     let help = crate::suggest::closest(&id.value, self.engine.policy_ids())
                         .map(|s| format!("did you mean `{s}`?"));
-                    self.problem(&id.referenced, format!("unknown policy id `{}`", id.value)).help = help;
+                    self.problem(&id.referenced, format!("unknown policy id `{}`", id.value))
+                        .help = help;
                 }
             }
         }
@@ -287,7 +373,10 @@ impl Checker<'_> {
         let hops = match self.engine.prepare_chain(&principal, &chain, &ctx) {
             Ok(h) => h,
             Err(e) => {
-                let at = c.chain.as_ref().map_or_else(|| c.impersonate.as_ref().map(|i| i.referenced), |ch| Some(ch.referenced));
+                let at = c.chain.as_ref().map_or_else(
+                    || c.impersonate.as_ref().map(|i| i.referenced),
+                    |ch| Some(ch.referenced),
+                );
                 self.problem(&at.unwrap_or(principal_location(c)), e);
                 return None;
             }
@@ -295,11 +384,17 @@ impl Checker<'_> {
         let request = match (&action, &resource) {
             (Some(a), Some(r)) => {
                 let acting = chain.last().unwrap_or(&principal);
-                let behind = (!chain.is_empty()).then_some(Behind { origin: &principal, chain: &chain });
+                let behind = (!chain.is_empty()).then_some(Behind {
+                    origin: &principal,
+                    chain: &chain,
+                });
                 match self.engine.prepare(acting, a, r, &ctx, behind) {
                     Ok(p) => Some(p),
                     Err(e) => {
-                        let at = c.action.as_ref().map_or(principal_location(c), |a| a.referenced);
+                        let at = c
+                            .action
+                            .as_ref()
+                            .map_or(principal_location(c), |a| a.referenced);
                         self.problem(&at, e);
                         return None;
                     }
@@ -307,7 +402,13 @@ impl Checker<'_> {
             }
             _ => None,
         };
-        Some(CaseKind::Request(RequestCase { principal, hops, request, expect_allow, reasons }))
+        Some(CaseKind::Request(Box::new(RequestCase {
+            principal,
+            hops,
+            request,
+            expect_allow,
+            reasons,
+        })))
     }
 
     fn set_case(&mut self, c: &CaseDoc, context: &Sourced) -> Option<CaseKind> {
@@ -329,10 +430,21 @@ impl Checker<'_> {
         };
         let uid = self.entity(subject);
         if let Some(uid) = &uid {
-            let types = if is_target { self.engine.impersonable_types() } else { self.engine.impersonator_types() };
+            let types = if is_target {
+                self.engine.impersonable_types()
+            } else {
+                self.engine.impersonator_types()
+            };
             if !types.contains(uid.type_name()) {
-                let role = if is_target { "impersonable" } else { "a principal of an impersonation action" };
-                self.problem(&subject.referenced, format!("`{uid}` is not {role} under the configured impersonation actions"));
+                let role = if is_target {
+                    "impersonable"
+                } else {
+                    "a principal of an impersonation action"
+                };
+                self.problem(
+                    &subject.referenced,
+                    format!("`{uid}` is not {role} under the configured impersonation actions"),
+                );
             }
         }
         let expect: Option<Vec<EntityUid>> = match &c.expect.value {
@@ -347,7 +459,10 @@ impl Checker<'_> {
                 })
                 .collect(),
             _ => {
-                self.problem(&c.expect.referenced, "`expect` must be a list of entities for a set case");
+                self.problem(
+                    &c.expect.referenced,
+                    "`expect` must be a list of entities for a set case",
+                );
                 None
             }
         };
@@ -356,46 +471,95 @@ impl Checker<'_> {
         let ctx = self.check_context(context, &actions, c)?;
         expect.sort_by_cached_key(ToString::to_string);
         Some(if is_target {
-            CaseKind::WhoCan { target: uid, context: ctx, expect }
+            CaseKind::WhoCan {
+                target: uid,
+                context: ctx,
+                expect,
+            }
         } else {
-            CaseKind::ReachableBy { principal: uid, context: ctx, expect }
+            CaseKind::ReachableBy {
+                principal: uid,
+                context: ctx,
+                expect,
+            }
         })
     }
 
     /// Checks the merged context against the actions a case uses: every attribute declared by
     /// one of them, with a value of the declared type; required ones present.
-    fn check_context(&mut self, context: &Sourced, actions: &[EntityUid], c: &CaseDoc) -> Option<ContextMap> {
+    fn check_context(
+        &mut self,
+        context: &Sourced,
+        actions: &[EntityUid],
+        c: &CaseDoc,
+    ) -> Option<ContextMap> {
         let before = self.problems.len();
-        let infos: Vec<(&EntityUid, &crate::schema::ActionInfo)> =
-            actions.iter().filter_map(|a| self.engine.action(a).map(|i| (a, i))).collect();
+        let infos: Vec<(&EntityUid, &crate::schema::ActionInfo)> = actions
+            .iter()
+            .filter_map(|a| self.engine.action(a).map(|i| (a, i)))
+            .collect();
         for (name, value) in context {
-            let declared: Vec<_> = infos.iter().filter_map(|(a, i)| i.context.get(name).map(|t| (*a, t))).collect();
+            let declared: Vec<_> = infos
+                .iter()
+                .filter_map(|(a, i)| i.context.get(name).map(|t| (*a, t)))
+                .collect();
             if declared.is_empty() {
-                let known: HashSet<&str> = infos.iter().flat_map(|(_, i)| i.context.keys().map(String::as_str)).collect();
-                let help = crate::suggest::closest(name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+                let known: HashSet<&str> = infos
+                    .iter()
+                    .flat_map(|(_, i)| i.context.keys().map(String::as_str))
+                    .collect();
+                let help = crate::suggest::closest(name, known.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"));
                 let names: Vec<String> = actions.iter().map(|a| format!("`{a}`")).collect();
-                self.problem(&value.referenced, format!("context attribute `{name}` is not declared by {}", names.join(", ")))
-                    .help = help;
+                self.problem(
+                    &value.referenced,
+                    format!(
+                        "context attribute `{name}` is not declared by {}",
+                        names.join(", ")
+                    ),
+                )
+                .help = help;
                 continue;
             }
             for (action, attr) in declared {
-                if let Err(e) = self.engine.info.check_value(&value.value, &attr.ty, &namespace_of(action)) {
-                    self.problem(&value.referenced, format!("context attribute `{name}` of `{action}`: {e}"));
+                if let Err(e) =
+                    self.engine
+                        .info
+                        .check_value(&value.value, &attr.ty, &namespace_of(action))
+                {
+                    self.problem(
+                        &value.referenced,
+                        format!("context attribute `{name}` of `{action}`: {e}"),
+                    );
                     break;
                 }
             }
         }
         for (action, info) in &infos {
             for (name, attr) in &info.context {
-                if attr.required && name != IMPERSONATOR && name != DELEGATION_CHAIN && !context.contains_key(name) {
-                    let at = c.context.as_ref().map_or(principal_location(c), |x| x.referenced);
-                    self.problem(&at, format!("context attribute `{name}` is required by `{action}` but missing"))
-                        .help = Some("set it in the case's `context` or in `defaults.context`".into());
+                if attr.required
+                    && name != IMPERSONATOR
+                    && name != DELEGATION_CHAIN
+                    && !context.contains_key(name)
+                {
+                    let at = c
+                        .context
+                        .as_ref()
+                        .map_or(principal_location(c), |x| x.referenced);
+                    self.problem(
+                        &at,
+                        format!("context attribute `{name}` is required by `{action}` but missing"),
+                    )
+                    .help = Some("set it in the case's `context` or in `defaults.context`".into());
                 }
             }
         }
-        (self.problems.len() == before)
-            .then(|| context.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect())
+        (self.problems.len() == before).then(|| {
+            context
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect()
+        })
     }
 }
 

@@ -27,7 +27,8 @@ pub struct ActionInfo {
 
 impl ActionInfo {
     pub fn fits(&self, principal: &EntityUid, resource: &EntityUid) -> bool {
-        self.principals.contains(principal.type_name()) && self.resources.contains(resource.type_name())
+        self.principals.contains(principal.type_name())
+            && self.resources.contains(resource.type_name())
     }
 }
 
@@ -42,7 +43,9 @@ impl SchemaInfo {
     /// Builds the table from the schema's JSON form (`schema_str_to_json_with_resolved_types`).
     pub fn new(schema: &Schema, json: &Value) -> Self {
         let mut info = SchemaInfo::default();
-        let Some(namespaces) = json.as_object() else { return info };
+        let Some(namespaces) = json.as_object() else {
+            return info;
+        };
         for (ns, body) in namespaces {
             if let Some(Value::Object(common)) = body.get("commonTypes") {
                 for (name, ty) in common {
@@ -51,10 +54,18 @@ impl SchemaInfo {
             }
         }
         for (ns, body) in namespaces {
-            let Some(Value::Object(actions)) = body.get("actions") else { continue };
+            let Some(Value::Object(actions)) = body.get("actions") else {
+                continue;
+            };
             for (name, decl) in actions {
-                let ty = if ns.is_empty() { "Action".to_string() } else { format!("{ns}::Action") };
-                let Ok(ty) = EntityTypeName::from_str(&ty) else { continue };
+                let ty = if ns.is_empty() {
+                    "Action".to_string()
+                } else {
+                    format!("{ns}::Action")
+                };
+                let Ok(ty) = EntityTypeName::from_str(&ty) else {
+                    continue;
+                };
                 let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(name));
                 let mut action = ActionInfo {
                     principals: schema
@@ -73,9 +84,12 @@ impl SchemaInfo {
                     let ctx = info.resolve(ns, ctx);
                     if let Some(Value::Object(attrs)) = ctx.get("attributes") {
                         for (attr, ty) in attrs {
-                            let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
+                            let required =
+                                ty.get("required").and_then(Value::as_bool).unwrap_or(true);
                             let ty = info.resolve(ns, ty);
-                            action.context.insert(attr.clone(), Attribute { required, ty });
+                            action
+                                .context
+                                .insert(attr.clone(), Attribute { required, ty });
                         }
                     }
                 }
@@ -89,11 +103,16 @@ impl SchemaInfo {
     fn resolve(&self, ns: &str, ty: &Value) -> Value {
         let mut ty = ty.clone();
         for _ in 0..16 {
-            let Some(name) = ty.get("type").and_then(Value::as_str) else { break };
+            let Some(name) = ty.get("type").and_then(Value::as_str) else {
+                break;
+            };
             let next = match name {
-                "String" | "Long" | "Boolean" | "Bool" | "Set" | "Record" | "Entity" | "Extension"
-                | "EntityOrCommon" => break,
-                _ => self.common.get(&qualify(ns, name)).or_else(|| self.common.get(name)),
+                "String" | "Long" | "Boolean" | "Bool" | "Set" | "Record" | "Entity"
+                | "Extension" | "EntityOrCommon" => break,
+                _ => self
+                    .common
+                    .get(&qualify(ns, name))
+                    .or_else(|| self.common.get(name)),
             };
             match next {
                 Some(n) => ty = n.clone(),
@@ -114,7 +133,10 @@ impl SchemaInfo {
             "Boolean" | "Bool" => value.is_boolean(),
             "Set" => {
                 let Some(items) = value.as_array() else {
-                    return Err(format!("expected a set (a list), found {}", describe(value)));
+                    return Err(format!(
+                        "expected a set (a list), found {}",
+                        describe(value)
+                    ));
                 };
                 let element = ty.get("element").cloned().unwrap_or(Value::Null);
                 for item in items {
@@ -124,9 +146,16 @@ impl SchemaInfo {
             }
             "Record" => {
                 let Some(fields) = value.as_object() else {
-                    return Err(format!("expected a record (a map), found {}", describe(value)));
+                    return Err(format!(
+                        "expected a record (a map), found {}",
+                        describe(value)
+                    ));
                 };
-                let attrs = ty.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default();
+                let attrs = ty
+                    .get("attributes")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 check_record(self, fields, &attrs, ns)?;
                 true
             }
@@ -136,17 +165,27 @@ impl SchemaInfo {
         if ok {
             Ok(())
         } else {
-            Err(format!("expected {}, found {}", type_name(&ty), describe(value)))
+            Err(format!(
+                "expected {}, found {}",
+                type_name(&ty),
+                describe(value)
+            ))
         }
     }
 }
 
-fn check_record(info: &SchemaInfo, fields: &Map<String, Value>, attrs: &Map<String, Value>, ns: &str) -> Result<(), String> {
+fn check_record(
+    info: &SchemaInfo,
+    fields: &Map<String, Value>,
+    attrs: &Map<String, Value>,
+    ns: &str,
+) -> Result<(), String> {
     for (name, value) in fields {
         let Some(ty) = attrs.get(name) else {
             return Err(format!("unknown record attribute `{name}`"));
         };
-        info.check_value(value, ty, ns).map_err(|e| format!("in `{name}`: {e}"))?;
+        info.check_value(value, ty, ns)
+            .map_err(|e| format!("in `{name}`: {e}"))?;
     }
     for (name, ty) in attrs {
         let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
@@ -160,8 +199,14 @@ fn check_record(info: &SchemaInfo, fields: &Map<String, Value>, attrs: &Map<Stri
 /// A type for messages: `a Long`, `an entity of type User`.
 pub fn type_name(ty: &Value) -> String {
     match ty.get("type").and_then(Value::as_str).unwrap_or("?") {
-        "Entity" => format!("an entity of type `{}`", ty.get("name").and_then(Value::as_str).unwrap_or("?")),
-        "Extension" => format!("an `{}` value", ty.get("name").and_then(Value::as_str).unwrap_or("?")),
+        "Entity" => format!(
+            "an entity of type `{}`",
+            ty.get("name").and_then(Value::as_str).unwrap_or("?")
+        ),
+        "Extension" => format!(
+            "an `{}` value",
+            ty.get("name").and_then(Value::as_str).unwrap_or("?")
+        ),
         "Boolean" | "Bool" => "a boolean".into(),
         "Long" => "a Long (whole number)".into(),
         "String" => "a string".into(),

@@ -22,7 +22,11 @@ fn distance(a: &str, b: &str) -> usize {
         }
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            let del = row.get(j + 1).copied().unwrap_or(usize::MAX).saturating_add(1);
+            let del = row
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
             let ins = row.get(j).copied().unwrap_or(usize::MAX).saturating_add(1);
             let next = (prev + cost).min(del).min(ins);
             prev = row.get(j + 1).copied().unwrap_or(0);
@@ -41,7 +45,10 @@ mod tests {
     #[test]
     fn suggests_near_misses_only() {
         assert_eq!(distance("kitten", "sitting"), 3);
-        assert_eq!(closest("prod-deployr", ["prod-deployer", "ci-runner"]), Some("prod-deployer"));
+        assert_eq!(
+            closest("prod-deployr", ["prod-deployer", "ci-runner"]),
+            Some("prod-deployer")
+        );
         assert_eq!(closest("zzz", ["prod-deployer"]), None);
     }
 }

@@ -19,12 +19,15 @@ pub fn parse_uid(value: &Value) -> Result<EntityUid, String> {
                     return parse_uid(inner);
                 }
             }
-            let (Some(Value::String(ty)), Some(Value::String(id))) = (map.get("type"), map.get("id"))
+            let (Some(Value::String(ty)), Some(Value::String(id))) =
+                (map.get("type"), map.get("id"))
             else {
                 return Err("an entity reference needs string fields `type` and `id`".into());
             };
             if let Some(extra) = map.keys().find(|k| *k != "type" && *k != "id") {
-                return Err(format!("unknown field `{extra}` in an entity reference, expected `type` and `id`"));
+                return Err(format!(
+                    "unknown field `{extra}` in an entity reference, expected `type` and `id`"
+                ));
             }
             let ty = EntityTypeName::from_str(ty)
                 .map_err(|e| format!("malformed entity type `{ty}`: {e}"))?;
@@ -81,7 +84,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_references() {
-        assert!(parse_uid(&json!("User::alice")).unwrap_err().starts_with("malformed entity uid"));
+        assert!(parse_uid(&json!("User::alice"))
+            .unwrap_err()
+            .starts_with("malformed entity uid"));
         assert!(parse_uid(&json!(3)).unwrap_err().contains("found a number"));
         assert!(parse_uid(&json!({"type": "User"})).is_err());
         assert!(parse_uid(&json!({"type": "User", "id": "a", "x": 1})).is_err());

@@ -11,7 +11,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Entities, EntityUid, PolicyId, PolicySet, Schema, SchemaFragment, SlotId, ValidationMode, Validator,
+    Entities, EntityUid, PolicyId, PolicySet, Schema, SchemaFragment, SlotId, ValidationMode,
+    Validator,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -95,12 +96,15 @@ pub struct PolicyMeta {
     pub is_template: bool,
 }
 
+/// Where a setting was written: the file and byte span.
+type Origin = (Arc<SourceFile>, (usize, usize));
+
 /// A path named in `actas.yaml` (with its place there) or on the command line.
 #[derive(Debug, Clone)]
 pub struct NamedPath {
     pub path: PathBuf,
     /// Where `actas.yaml` names it, for "missing path" problems.
-    origin: Option<(Arc<SourceFile>, (usize, usize))>,
+    origin: Option<Origin>,
     /// A default path that may be absent.
     optional: bool,
 }
@@ -144,9 +148,17 @@ pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
     if !has_config && !root.join("policies").is_dir() && overrides.policies.is_empty() {
         return Err(NoWorkspace::Empty(root.display().to_string()));
     }
-    let mut l = Loader { root: root.to_path_buf(), problems: Vec::new(), skipped: Vec::new() };
+    let mut l = Loader {
+        root: root.to_path_buf(),
+        problems: Vec::new(),
+        skipped: Vec::new(),
+    };
     let workspace = l.load(has_config, overrides);
-    Ok(Loaded { workspace, problems: l.problems, skipped: l.skipped })
+    Ok(Loaded {
+        workspace,
+        problems: l.problems,
+        skipped: l.skipped,
+    })
 }
 
 struct Loader {
@@ -163,7 +175,8 @@ impl Loader {
                 Ok(c) => (c.unwrap_or_default(), Some(file)),
                 Err(e) => {
                     self.problems.push(Problem::from_yaml(&file, &e));
-                    self.skipped.push("everything else: `actas.yaml` could not be read".into());
+                    self.skipped
+                        .push("everything else: `actas.yaml` could not be read".into());
                     return None;
                 }
             }
@@ -171,15 +184,22 @@ impl Loader {
             (ConfigDoc::default(), None)
         };
         let cfg = config_file.as_ref();
-        let paths = |from_cli: &[PathBuf], from_cfg: &Option<Vec<Spanned<String>>>, default: &[&str]| {
-            if !from_cli.is_empty() {
-                from_cli.iter().map(|p| NamedPath::plain(p.clone())).collect::<Vec<_>>()
-            } else if let Some(list) = from_cfg {
-                list.iter().map(|s| self.named(cfg, s)).collect()
-            } else {
-                default.iter().map(|d| NamedPath::default_path(self.root.join(d))).collect()
-            }
-        };
+        let paths =
+            |from_cli: &[PathBuf], from_cfg: &Option<Vec<Spanned<String>>>, default: &[&str]| {
+                if !from_cli.is_empty() {
+                    from_cli
+                        .iter()
+                        .map(|p| NamedPath::plain(p.clone()))
+                        .collect::<Vec<_>>()
+                } else if let Some(list) = from_cfg {
+                    list.iter().map(|s| self.named(cfg, s)).collect()
+                } else {
+                    default
+                        .iter()
+                        .map(|d| NamedPath::default_path(self.root.join(d)))
+                        .collect()
+                }
+            };
         let policy_paths = paths(&ov.policies, &config.policies, &["policies"]);
         let entity_paths = paths(&ov.entities, &config.entities, &["fixtures/entities.yaml"]);
         let scenarios = paths(&ov.scenarios, &config.scenarios, &["fixtures/scenarios"]);
@@ -203,18 +223,26 @@ impl Loader {
             (None, None) => Some(DEFAULT_MAX_CHAIN),
         };
         if ov.max_chain == Some(0) {
-            self.problems.push(Problem::new("`--max-chain` must be at least 1"));
+            self.problems
+                .push(Problem::new("`--max-chain` must be at least 1"));
         }
-        let action_texts: Vec<(String, Option<(Arc<SourceFile>, (usize, usize))>)> =
-            if !ov.impersonation_actions.is_empty() {
-                ov.impersonation_actions.iter().map(|a| (a.clone(), None)).collect()
-            } else if let (Some(list), Some(file)) = (&imp.actions, cfg) {
-                list.iter()
-                    .map(|s| (s.value.clone(), Some((file.clone(), crate::diag::span_of(file, &s.referenced)))))
-                    .collect()
-            } else {
-                vec![(DEFAULT_ACTION.to_string(), None)]
-            };
+        let action_texts: Vec<(String, Option<Origin>)> = if !ov.impersonation_actions.is_empty() {
+            ov.impersonation_actions
+                .iter()
+                .map(|a| (a.clone(), None))
+                .collect()
+        } else if let (Some(list), Some(file)) = (&imp.actions, cfg) {
+            list.iter()
+                .map(|s| {
+                    (
+                        s.value.clone(),
+                        Some((file.clone(), crate::diag::span_of(file, &s.referenced))),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(DEFAULT_ACTION.to_string(), None)]
+        };
         let mut profiles = BTreeMap::new();
         for (name, ctx) in config.profiles.unwrap_or_default() {
             profiles.insert(name, ctx.value);
@@ -234,7 +262,8 @@ impl Loader {
         if let (Some((schema, _)), Some(policies)) = (&schema, &policies) {
             self.validate_policies(schema, policies, &meta, &policy_files);
         } else if policies.is_some() {
-            self.skipped.push("strict validation of the policies: no usable schema".into());
+            self.skipped
+                .push("strict validation of the policies: no usable schema".into());
         }
 
         // Impersonation actions.
@@ -247,9 +276,15 @@ impl Loader {
                         continue;
                     }
                     Ok(uid) => {
-                        let known: Vec<String> = schema.actions().map(ToString::to_string).collect();
-                        let mut p = Problem::new(format!("impersonation action `{uid}` is not in the schema"));
-                        if let Some(s) = crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str)) {
+                        let known: Vec<String> =
+                            schema.actions().map(ToString::to_string).collect();
+                        let mut p = Problem::new(format!(
+                            "impersonation action `{uid}` is not in the schema"
+                        ));
+                        if let Some(s) = crate::suggest::closest(
+                            &uid.to_string(),
+                            known.iter().map(String::as_str),
+                        ) {
                             p = p.with_help(format!("did you mean `{s}`?"));
                         }
                         p
@@ -265,9 +300,12 @@ impl Loader {
 
         // Entities.
         let entity_files = self.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
-        let entities = schema.as_ref().and_then(|(s, _)| self.load_entities(&entity_files, s));
+        let entities = schema
+            .as_ref()
+            .and_then(|(s, _)| self.load_entities(&entity_files, s));
         if schema.is_none() && !entity_files.is_empty() {
-            self.skipped.push("validation of the entities: no usable schema".into());
+            self.skipped
+                .push("validation of the entities: no usable schema".into());
         }
 
         let human_types = match imp.human_types {
@@ -275,9 +313,22 @@ impl Loader {
             None => Vec::new(),
         };
         let (schema, info) = schema?;
-        let engine = Engine::new(schema, info, policies?, entities?, actions, max_chain?, &meta);
-        let human_types = if human_types.is_empty() { engine.default_human_types() } else { human_types };
-        Some(Workspace { root: self.root.clone(), engine, policies: meta, scenarios, profiles, human_types })
+        let engine = Engine::new(
+            schema, info, policies?, entities?, actions, max_chain?, &meta,
+        );
+        let human_types = if human_types.is_empty() {
+            engine.default_human_types()
+        } else {
+            human_types
+        };
+        Some(Workspace {
+            root: self.root.clone(),
+            engine,
+            policies: meta,
+            scenarios,
+            profiles,
+            human_types,
+        })
     }
 
     fn named(&self, cfg: Option<&Arc<SourceFile>>, s: &Spanned<String>) -> NamedPath {
@@ -297,7 +348,14 @@ impl Loader {
         match std::fs::read_to_string(&p.path) {
             Ok(text) => Some(SourceFile::new(self.display(&p.path), text)),
             Err(e) => {
-                self.missing(p, &format!("failed to read `{}`: {}", self.display(&p.path), io_reason(&e)));
+                self.missing(
+                    p,
+                    &format!(
+                        "failed to read `{}`: {}",
+                        self.display(&p.path),
+                        io_reason(&e)
+                    ),
+                );
                 None
             }
         }
@@ -319,13 +377,22 @@ impl Loader {
                 let mut found = Vec::new();
                 walk(&p.path, exts, &mut found);
                 if found.is_empty() && what == "policy" {
-                    self.missing(p, &format!("no `*.cedar` files in policy folder `{}`", self.display(&p.path)));
+                    self.missing(
+                        p,
+                        &format!(
+                            "no `*.cedar` files in policy folder `{}`",
+                            self.display(&p.path)
+                        ),
+                    );
                 }
                 out.extend(found);
             } else if p.path.is_file() {
                 out.push(p.path.clone());
             } else if !p.optional {
-                self.missing(p, &format!("{what} path `{}` does not exist", self.display(&p.path)));
+                self.missing(
+                    p,
+                    &format!("{what} path `{}` does not exist", self.display(&p.path)),
+                );
             }
         }
         out
@@ -346,10 +413,17 @@ impl Loader {
                 None
             }
             _ => {
-                let names: Vec<String> = found.iter().map(|f| format!("`{}`", self.display(f))).collect();
+                let names: Vec<String> = found
+                    .iter()
+                    .map(|f| format!("`{}`", self.display(f)))
+                    .collect();
                 self.problems.push(
-                    Problem::new(format!("found {} schema files: {}", found.len(), names.join(", ")))
-                        .with_help("name the one to use with `schema:` in actas.yaml or `--schema`"),
+                    Problem::new(format!(
+                        "found {} schema files: {}",
+                        found.len(),
+                        names.join(", ")
+                    ))
+                    .with_help("name the one to use with `schema:` in actas.yaml or `--schema`"),
                 );
                 None
             }
@@ -364,13 +438,19 @@ impl Loader {
             let schema = match Schema::from_json_str(&file.text) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.problems.push(Problem::from_cedar(None, &e).with_file(&file));
+                    self.problems
+                        .push(Problem::from_cedar(None, &e).with_file(&file));
                     return None;
                 }
             };
-            let text = SchemaFragment::from_json_str(&file.text).ok().and_then(|f| f.to_cedarschema().ok());
+            let text = SchemaFragment::from_json_str(&file.text)
+                .ok()
+                .and_then(|f| f.to_cedarschema().ok());
             let Some(text) = text else {
-                self.problems.push(Problem::in_file(&file, "failed to read the schema's context types"));
+                self.problems.push(Problem::in_file(
+                    &file,
+                    "failed to read the schema's context types",
+                ));
                 return None;
             };
             (schema, text)
@@ -386,7 +466,8 @@ impl Loader {
         let json = match cedar_policy::schema_str_to_json_with_resolved_types(&text) {
             Ok((json, _)) => json,
             Err(e) => {
-                self.problems.push(Problem::from_cedar(None, &e).with_file(&file));
+                self.problems
+                    .push(Problem::from_cedar(None, &e).with_file(&file));
                 return None;
             }
         };
@@ -421,43 +502,72 @@ impl Loader {
             let mut statements: Vec<(usize, bool)> = parsed
                 .policies()
                 .filter_map(|p| statement_index(p.id()).map(|i| (i, false)))
-                .chain(parsed.templates().filter_map(|t| statement_index(t.id()).map(|i| (i, true))))
+                .chain(
+                    parsed
+                        .templates()
+                        .filter_map(|t| statement_index(t.id()).map(|i| (i, true))),
+                )
                 .collect();
             statements.sort_unstable();
             for (index, is_template) in statements {
                 let old = PolicyId::new(format!("policy{index}"));
                 let (annotated, description) = if is_template {
                     let t = parsed.template(&old);
-                    (t.and_then(|t| t.annotation("id")).map(str::to_string), t.and_then(|t| t.annotation("description")).map(str::to_string))
+                    (
+                        t.and_then(|t| t.annotation("id")).map(str::to_string),
+                        t.and_then(|t| t.annotation("description"))
+                            .map(str::to_string),
+                    )
                 } else {
                     let p = parsed.policy(&old);
-                    (p.and_then(|p| p.annotation("id")).map(str::to_string), p.and_then(|p| p.annotation("description")).map(str::to_string))
+                    (
+                        p.and_then(|p| p.annotation("id")).map(str::to_string),
+                        p.and_then(|p| p.annotation("description"))
+                            .map(str::to_string),
+                    )
                 };
-                let id = annotated.clone().unwrap_or_else(|| format!("{}#{index}", file.path));
+                let id = annotated
+                    .clone()
+                    .unwrap_or_else(|| format!("{}#{index}", file.path));
                 if let Some(prev) = meta.get(&id) {
-                    let message = format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
-                    self.problems.push(id_problem(&file, annotated.as_deref(), message));
+                    let message =
+                        format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
+                    self.problems
+                        .push(id_problem(&file, annotated.as_deref(), message));
                     ok = false;
                     continue;
                 }
                 let new_id = PolicyId::new(&id);
+                // Ids were checked unique above, so adding cannot fail; keep the error anyway.
                 let added = if is_template {
-                    parsed.template(&old).map(|t| set.add_template(t.new_id(new_id)))
+                    parsed
+                        .template(&old)
+                        .map(|t| set.add_template(t.new_id(new_id)).map_err(Box::new))
                 } else {
-                    parsed.policy(&old).map(|p| set.add(p.new_id(new_id)))
+                    parsed
+                        .policy(&old)
+                        .map(|p| set.add(p.new_id(new_id)).map_err(Box::new))
                 };
                 if let Some(Err(e)) = added {
-                    self.problems.push(Problem::from_cedar(None, &e).with_file(&file));
+                    self.problems
+                        .push(Problem::from_cedar(None, e.as_ref()).with_file(&file));
                     ok = false;
                 }
                 meta.insert(
                     id.clone(),
-                    PolicyMeta { id, file: file.path.clone(), description, template: None, is_template },
+                    PolicyMeta {
+                        id,
+                        file: file.path.clone(),
+                        description,
+                        template: None,
+                        is_template,
+                    },
                 );
             }
         }
         if !ok {
-            self.skipped.push("template links: the policies did not load".into());
+            self.skipped
+                .push("template links: the policies did not load".into());
             return (None, meta);
         }
         for lp in link_paths {
@@ -497,8 +607,15 @@ impl Loader {
         let template = &doc.template.value;
         let at = |s: &serde_saphyr::Location| crate::diag::span_of(file, s);
         if !meta.get(template).is_some_and(|m| m.is_template) {
-            let templates = meta.values().filter(|m| m.is_template).map(|m| m.id.as_str());
-            let mut p = Problem::at(file, at(&doc.template.referenced), format!("unknown template `{template}`"));
+            let templates = meta
+                .values()
+                .filter(|m| m.is_template)
+                .map(|m| m.id.as_str());
+            let mut p = Problem::at(
+                file,
+                at(&doc.template.referenced),
+                format!("unknown template `{template}`"),
+            );
             if let Some(s) = crate::suggest::closest(template, templates) {
                 p = p.with_help(format!("did you mean `{s}`?"));
             }
@@ -506,10 +623,16 @@ impl Loader {
             return false;
         }
         let n = counts.entry(template.clone()).or_insert(0);
-        let id = doc.id.as_ref().map_or_else(|| format!("{template}#{n}"), |i| i.value.clone());
+        let id = doc
+            .id
+            .as_ref()
+            .map_or_else(|| format!("{template}#{n}"), |i| i.value.clone());
         *n += 1;
         let mut slots = HashMap::new();
-        for (slot, value) in [(SlotId::principal(), &doc.principal), (SlotId::resource(), &doc.resource)] {
+        for (slot, value) in [
+            (SlotId::principal(), &doc.principal),
+            (SlotId::resource(), &doc.resource),
+        ] {
             if let Some(v) = value {
                 match parse_uid(&v.value) {
                     Ok(uid) => {
@@ -523,18 +646,37 @@ impl Loader {
             }
         }
         if let Some(prev) = meta.get(&id) {
-            let span = doc.id.as_ref().map_or(at(&doc.template.referenced), |i| at(&i.referenced));
-            self.problems.push(Problem::at(file, span, format!("duplicate policy id `{id}`: also used in `{}`", prev.file)));
+            let span = doc
+                .id
+                .as_ref()
+                .map_or(at(&doc.template.referenced), |i| at(&i.referenced));
+            self.problems.push(Problem::at(
+                file,
+                span,
+                format!("duplicate policy id `{id}`: also used in `{}`", prev.file),
+            ));
             return false;
         }
         if let Err(e) = set.link(PolicyId::new(template), PolicyId::new(&id), slots) {
-            self.problems.push(Problem::at(file, at(&doc.template.referenced), format!("failed to link template `{template}`: {e}")));
+            self.problems.push(Problem::at(
+                file,
+                at(&doc.template.referenced),
+                format!("failed to link template `{template}`: {e}"),
+            ));
             return false;
         }
-        let description = set.template_annotation(&PolicyId::new(template), "description").map(str::to_string);
+        let description = set
+            .template_annotation(&PolicyId::new(template), "description")
+            .map(str::to_string);
         meta.insert(
             id.clone(),
-            PolicyMeta { id, file: file.path.clone(), description, template: Some(template.clone()), is_template: false },
+            PolicyMeta {
+                id,
+                file: file.path.clone(),
+                description,
+                template: Some(template.clone()),
+                is_template: false,
+            },
         );
         true
     }
@@ -615,13 +757,18 @@ impl Loader {
         let uid = match parse_uid(&doc.uid.value) {
             Ok(u) => u,
             Err(e) => {
-                self.problems.push(Problem::at(file, at(&doc.uid.referenced), e));
+                self.problems
+                    .push(Problem::at(file, at(&doc.uid.referenced), e));
                 return None;
             }
         };
         let here = format!("{}:{}", file.path, doc.uid.referenced.line());
         if let Some(prev) = seen.insert(uid.clone(), here) {
-            self.problems.push(Problem::at(file, at(&doc.uid.referenced), format!("duplicate entity `{uid}`: first defined at {prev}")));
+            self.problems.push(Problem::at(
+                file,
+                at(&doc.uid.referenced),
+                format!("duplicate entity `{uid}`: first defined at {prev}"),
+            ));
             return None;
         }
         let mut parents = Vec::new();
@@ -634,12 +781,17 @@ impl Loader {
                 }
             }
         }
-        let mut json = serde_json::json!({ "uid": uid_json(&uid), "attrs": doc.attrs, "parents": parents });
+        let mut json =
+            serde_json::json!({ "uid": uid_json(&uid), "attrs": doc.attrs, "parents": parents });
         if let (Some(tags), Some(obj)) = (doc.tags, json.as_object_mut()) {
             obj.insert("tags".into(), Value::Object(tags));
         }
         if let Err(e) = Entities::from_json_value(Value::Array(vec![json.clone()]), Some(schema)) {
-            self.problems.push(Problem::at(file, at(&doc.uid.referenced), format!("invalid entity `{uid}`: {e}")));
+            self.problems.push(Problem::at(
+                file,
+                at(&doc.uid.referenced),
+                format!("invalid entity `{uid}`: {e}"),
+            ));
             return None;
         }
         Some(json)
@@ -648,11 +800,19 @@ impl Loader {
 
 impl NamedPath {
     pub fn plain(path: PathBuf) -> Self {
-        Self { path, origin: None, optional: false }
+        Self {
+            path,
+            origin: None,
+            optional: false,
+        }
     }
 
     fn default_path(path: PathBuf) -> Self {
-        Self { path, origin: None, optional: true }
+        Self {
+            path,
+            origin: None,
+            optional: true,
+        }
     }
 }
 
@@ -678,7 +838,9 @@ fn statement_index(id: &PolicyId) -> Option<usize> {
 
 /// Files under `dir` whose name ends with `.<ext>` for one of `exts`, recursively, sorted.
 fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
@@ -695,8 +857,16 @@ fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
 }
 
 /// Scenario files under the given paths (`.yaml`, `.yml`, `.json`), with missing paths reported.
-pub fn scenario_files(root: &Path, paths: &[NamedPath], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
-    let mut l = Loader { root: root.to_path_buf(), problems: Vec::new(), skipped: Vec::new() };
+pub fn scenario_files(
+    root: &Path,
+    paths: &[NamedPath],
+    problems: &mut Vec<Problem>,
+) -> Vec<PathBuf> {
+    let mut l = Loader {
+        root: root.to_path_buf(),
+        problems: Vec::new(),
+        skipped: Vec::new(),
+    };
     let files = l.collect(paths, &["yaml", "yml", "json"], "scenario");
     problems.extend(l.problems);
     files
@@ -708,10 +878,18 @@ pub fn display_path(root: &Path, path: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = normalize(&cwd.join(root));
     let path = normalize(&cwd.join(path));
-    let common = root.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let common = root
+        .components()
+        .zip(path.components())
+        .take_while(|(a, b)| a == b)
+        .count();
     let ups = root.components().count().saturating_sub(common);
     let parts: Vec<String> = std::iter::repeat_n("..".to_string(), ups)
-        .chain(path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()))
+        .chain(
+            path.components()
+                .skip(common)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        )
         .collect();
     parts.join("/")
 }
@@ -723,7 +901,9 @@ fn normalize(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
                 out.pop();
             }
             other => out.push(other.as_os_str()),

@@ -13,14 +13,21 @@ fn root() -> PathBuf {
 /// `actas` run in the repository root, with a clean environment.
 fn actas(args: &[&str]) -> Command {
     let mut cmd = Command::new(get_cargo_bin("actas"));
-    cmd.current_dir(root()).env_clear().env("NO_COLOR", "1").args(args);
+    cmd.current_dir(root())
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .args(args);
     cmd
 }
 
 fn output(args: &[&str]) -> (i32, String, String) {
     let out = actas(args).output().expect("actas runs");
     let code = out.status.code().unwrap_or(-1);
-    (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        code,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -50,19 +57,32 @@ fn failing_cases_of_every_kind_human() {
 
 #[test]
 fn failing_cases_of_every_kind_json() {
-    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/failing", "test", "--format", "json"]));
+    assert_cmd_snapshot!(actas(&[
+        "-C",
+        "tests/fixtures/failing",
+        "test",
+        "--format",
+        "json"
+    ]));
 }
 
 #[test]
 fn failing_cases_of_every_kind_junit() {
-    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/failing", "test", "--format", "junit"]));
+    assert_cmd_snapshot!(actas(&[
+        "-C",
+        "tests/fixtures/failing",
+        "test",
+        "--format",
+        "junit"
+    ]));
 }
 
 #[test]
 fn json_output_follows_the_documented_schema() {
     for dir in [".", "tests/fixtures/failing"] {
         let (_, stdout, _) = output(&["-C", dir, "test", "--format", "json"]);
-        let doc: actas::report::json::TestDoc = serde_json::from_str(&stdout).expect("documented schema");
+        let doc: actas::report::json::TestDoc =
+            serde_json::from_str(&stdout).expect("documented schema");
         assert_eq!(doc.version, 1);
         assert_eq!(doc.summary.total, doc.cases.len());
         assert_eq!(doc.summary.passed + doc.summary.failed, doc.summary.total);
@@ -82,7 +102,13 @@ fn output_is_identical_with_one_and_two_threads() {
 
 #[test]
 fn filter_selects_cases_by_name() {
-    assert_cmd_snapshot!(actas(&["test", "--filter", "break glass", "--filter", "triage bot"]));
+    assert_cmd_snapshot!(actas(&[
+        "test",
+        "--filter",
+        "break glass",
+        "--filter",
+        "triage bot"
+    ]));
 }
 
 #[test]
@@ -103,17 +129,33 @@ fn a_second_workspace_with_another_schema_and_action() {
 #[test]
 fn flags_override_the_configuration() {
     // With one hop at most, carol no longer reaches the deployer through the CI runner.
-    let (code, stdout, _) = output(&["--max-chain", "1", "test", "fixtures/scenarios/reachability.yaml"]);
+    let (code, stdout, _) = output(&[
+        "--max-chain",
+        "1",
+        "test",
+        "fixtures/scenarios/reachability.yaml",
+    ]);
     assert_eq!(code, 1);
-    assert!(stdout.contains("FAIL fixtures/scenarios/reachability.yaml › what carol can act as"), "{stdout}");
-    let (code, _, stderr) = output(&["--impersonation-action", r#"Action::"impersonate""#, "check"]);
+    assert!(
+        stdout.contains("FAIL fixtures/scenarios/reachability.yaml › what carol can act as"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = output(&[
+        "--impersonation-action",
+        r#"Action::"impersonate""#,
+        "check",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr.is_empty());
 }
 
 #[test]
 fn unknown_impersonation_action_flag() {
-    assert_cmd_snapshot!(actas(&["--impersonation-action", r#"Action::"getAccesToken""#, "test"]));
+    assert_cmd_snapshot!(actas(&[
+        "--impersonation-action",
+        r#"Action::"getAccesToken""#,
+        "test"
+    ]));
 }
 
 #[test]
@@ -123,7 +165,13 @@ fn no_workspace_cannot_run_even_for_check() {
 
 #[test]
 fn check_json_lists_findings_with_locations() {
-    assert_cmd_snapshot!(actas(&["-C", "fixtures/broken/unknown-type-or-action", "check", "--format", "json"]));
+    assert_cmd_snapshot!(actas(&[
+        "-C",
+        "fixtures/broken/unknown-type-or-action",
+        "check",
+        "--format",
+        "json"
+    ]));
 }
 
 /// Each bad-input class: `test` exits 2 with every diagnostic on stderr (file, line and column,

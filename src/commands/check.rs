@@ -17,8 +17,16 @@ pub struct CheckResult {
     pub cases: usize,
 }
 
-pub fn run(root: &std::path::Path, overrides: &Overrides, test: &TestOptions) -> Result<CheckResult, NoWorkspace> {
-    let Loaded { workspace, mut problems, mut skipped } = workspace::load(root, overrides)?;
+pub fn run(
+    root: &std::path::Path,
+    overrides: &Overrides,
+    test: &TestOptions,
+) -> Result<CheckResult, NoWorkspace> {
+    let Loaded {
+        workspace,
+        mut problems,
+        mut skipped,
+    } = workspace::load(root, overrides)?;
     let (mut policies, mut entities, mut cases) = (0, 0, 0);
     match &workspace {
         Some(ws) => {
@@ -27,11 +35,19 @@ pub fn run(root: &std::path::Path, overrides: &Overrides, test: &TestOptions) ->
             match load_cases(ws, test) {
                 Ok(c) => cases = c.len(),
                 // "No cases" is a problem for `test`, not for linting a workspace without scenarios.
-                Err(p) if p.len() == 1 && p.iter().all(|p| p.message.starts_with("no cases found")) => {}
+                Err(p)
+                    if p.len() == 1
+                        && p.iter().all(|p| p.message.starts_with("no cases found")) => {}
                 Err(p) => problems.extend(p),
             }
         }
         None => skipped.push("scenario files: the workspace did not load".into()),
     }
-    Ok(CheckResult { findings: problems, skipped, policies, entities, cases })
+    Ok(CheckResult {
+        findings: problems,
+        skipped,
+        policies,
+        entities,
+        cases,
+    })
 }

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
@@ -34,6 +33,10 @@ pub struct Outcome {
 }
 
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per case, built once; boxing buys nothing"
+)]
 pub enum OutcomeKind {
     Request {
         principal: EntityUid,
@@ -78,7 +81,10 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
     let paths: Vec<workspace::NamedPath> = if opts.files.is_empty() {
         ws.scenarios.clone()
     } else {
-        opts.files.iter().map(|f| workspace::NamedPath::plain(ws.root.join(f))).collect()
+        opts.files
+            .iter()
+            .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
+            .collect()
     };
     let files = workspace::scenario_files(&ws.root, &paths, &mut problems);
     let mut cases = Vec::new();
@@ -87,7 +93,10 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                problems.push(Problem::new(format!("failed to read `{display}`: {}", workspace::io_reason(&e))));
+                problems.push(Problem::new(format!(
+                    "failed to read `{display}`: {}",
+                    workspace::io_reason(&e)
+                )));
                 continue;
             }
         };
@@ -102,10 +111,16 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
     }
     let selected: Vec<Case> = cases
         .into_iter()
-        .filter(|c| opts.filters.is_empty() || opts.filters.iter().any(|f| c.name.contains(f.as_str())))
+        .filter(|c| {
+            opts.filters.is_empty() || opts.filters.iter().any(|f| c.name.contains(f.as_str()))
+        })
         .collect();
     if selected.is_empty() {
-        let why = if opts.filters.is_empty() { "no cases found" } else { "no case matches the filters" };
+        let why = if opts.filters.is_empty() {
+            "no cases found"
+        } else {
+            "no case matches the filters"
+        };
         return Err(vec![Problem::new(format!("{why}: nothing to test"))
             .with_help("scenario files are read from `scenarios:` in actas.yaml (default `fixtures/scenarios/`) or the FILES given")]);
     }
@@ -121,27 +136,48 @@ pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
 fn judge(engine: &Engine, case: &Case, strict: bool) -> Outcome {
     let (kind, mut passed, errors) = match &case.kind {
         CaseKind::Request(r) => judge_request(engine, r),
-        CaseKind::WhoCan { target, context, expect } => {
+        CaseKind::WhoCan {
+            target,
+            context,
+            expect,
+        } => {
             let actual = engine.who_can_reach(target, context);
             set_outcome("who_can_impersonate", target, expect, &actual)
         }
-        CaseKind::ReachableBy { principal, context, expect } => {
-            let actual: Vec<EntityUid> = engine.reach_from(principal, context).into_values().map(|(u, _)| u).collect();
+        CaseKind::ReachableBy {
+            principal,
+            context,
+            expect,
+        } => {
+            let actual: Vec<EntityUid> = engine
+                .reach_from(principal, context)
+                .into_values()
+                .map(|(u, _)| u)
+                .collect();
             set_outcome("impersonatable_by", principal, expect, &actual)
         }
     };
     if strict && !errors.is_empty() {
         passed = false;
     }
-    Outcome { file: case.file.clone(), name: case.name.clone(), kind, passed, errors }
+    Outcome {
+        file: case.file.clone(),
+        name: case.name.clone(),
+        kind,
+        passed,
+        errors,
+    }
 }
 
 fn judge_request(engine: &Engine, r: &RequestCase) -> (OutcomeKind, bool, Vec<String>) {
     // Every request is evaluated, even after a denied hop (no short-circuit).
     let hops: Vec<HopOutcome> = r.hops.iter().map(|h| engine.evaluate_hop(h)).collect();
     let request = r.request.as_ref().map(|p| engine.evaluate(p));
-    let evaluations: Vec<&Evaluation> =
-        hops.iter().flat_map(|h| h.evaluations.iter()).chain(request.iter()).collect();
+    let evaluations: Vec<&Evaluation> = hops
+        .iter()
+        .flat_map(|h| h.evaluations.iter())
+        .chain(request.iter())
+        .collect();
     let allowed = hops.iter().all(|h| h.allowed) && request.as_ref().is_none_or(|e| e.allowed);
     // With `expect: deny`, reasons must be among the forbids that fired in the denied requests.
     let considered: Vec<&String> = evaluations
@@ -155,7 +191,10 @@ fn judge_request(engine: &Engine, r: &RequestCase) -> (OutcomeKind, bool, Vec<St
         .filter(|id| !considered.iter().any(|d| engine.reason_matches(id, d)))
         .cloned()
         .collect();
-    let errors: Vec<String> = evaluations.iter().flat_map(|e| e.errors.iter().cloned()).collect();
+    let errors: Vec<String> = evaluations
+        .iter()
+        .flat_map(|e| e.errors.iter().cloned())
+        .collect();
     let passed = allowed == r.expect_allow && missing_reasons.is_empty();
     let kind = OutcomeKind::Request {
         principal: r.principal.clone(),
@@ -179,10 +218,24 @@ fn set_outcome(
     expected.sort();
     expected.dedup();
     actual.sort();
-    let missing: Vec<String> = expected.iter().filter(|e| !actual.contains(e)).cloned().collect();
-    let unexpected: Vec<String> = actual.iter().filter(|a| !expected.contains(a)).cloned().collect();
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|e| !actual.contains(e))
+        .cloned()
+        .collect();
+    let unexpected: Vec<String> = actual
+        .iter()
+        .filter(|a| !expected.contains(a))
+        .cloned()
+        .collect();
     let passed = missing.is_empty() && unexpected.is_empty();
-    let kind = OutcomeKind::Set { field, subject: subject.clone(), expected, actual, missing, unexpected };
+    let kind = OutcomeKind::Set {
+        field,
+        subject: subject.clone(),
+        expected,
+        actual,
+        missing,
+        unexpected,
+    };
     (kind, passed, Vec::new())
 }
-

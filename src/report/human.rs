@@ -58,10 +58,22 @@ impl Renderer for Human {
 fn explain(out: &mut String, o: &Outcome) {
     const PAD: &str = "     ";
     match &o.kind {
-        OutcomeKind::Request { expect_allow, allowed, hops, request, missing_reasons, .. } => {
+        OutcomeKind::Request {
+            expect_allow,
+            allowed,
+            hops,
+            request,
+            missing_reasons,
+            ..
+        } => {
             // The headline first (it becomes the JUnit failure message), then the evidence.
             if expect_allow != allowed {
-                let _ = writeln!(out, "{PAD}expected {}, got {}", decision(*expect_allow), decision(*allowed));
+                let _ = writeln!(
+                    out,
+                    "{PAD}expected {}, got {}",
+                    decision(*expect_allow),
+                    decision(*allowed)
+                );
             }
             if !missing_reasons.is_empty() {
                 let _ = writeln!(
@@ -74,11 +86,28 @@ fn explain(out: &mut String, o: &Outcome) {
                 hop_line(out, i + 1, h);
             }
             if let Some(e) = request {
-                let who = if hops.is_empty() { "request" } else { "acting as" };
-                let _ = writeln!(out, "{PAD}{who} {}: {} on {}: {}", e.principal, e.action, e.resource, verdict(e));
+                let who = if hops.is_empty() {
+                    "request"
+                } else {
+                    "acting as"
+                };
+                let _ = writeln!(
+                    out,
+                    "{PAD}{who} {}: {} on {}: {}",
+                    e.principal,
+                    e.action,
+                    e.resource,
+                    verdict(e)
+                );
             }
         }
-        OutcomeKind::Set { field, subject, missing, unexpected, .. } => {
+        OutcomeKind::Set {
+            field,
+            subject,
+            missing,
+            unexpected,
+            ..
+        } => {
             let _ = writeln!(out, "{PAD}{field} {subject}: the set differs");
             for m in missing {
                 let _ = writeln!(out, "{PAD}  missing:    {m}");
@@ -94,7 +123,13 @@ fn explain(out: &mut String, o: &Outcome) {
 }
 
 fn hop_line(out: &mut String, n: usize, h: &HopOutcome) {
-    let _ = writeln!(out, "     hop {n} {} → {}: {}", h.from, h.to, decision(h.allowed));
+    let _ = writeln!(
+        out,
+        "     hop {n} {} → {}: {}",
+        h.from,
+        h.to,
+        decision(h.allowed)
+    );
     for e in &h.evaluations {
         let _ = writeln!(out, "       {}: {}", e.action, verdict(e));
     }

@@ -98,7 +98,11 @@ impl Renderer for Json {
     fn test(&self, run: &TestRun) -> String {
         let doc = TestDoc {
             version: VERSION,
-            summary: Summary { total: run.outcomes.len(), passed: run.passed(), failed: run.failed() },
+            summary: Summary {
+                total: run.outcomes.len(),
+                passed: run.passed(),
+                failed: run.failed(),
+            },
             cases: run.outcomes.iter().map(case_doc).collect(),
         };
         to_string(&doc)
@@ -124,12 +128,17 @@ impl Renderer for Json {
                 }
             })
             .collect();
-        Some(to_string(&CheckDoc { version: VERSION, findings, skipped: r.skipped.clone() }))
+        Some(to_string(&CheckDoc {
+            version: VERSION,
+            findings,
+            skipped: r.skipped.clone(),
+        }))
     }
 }
 
 fn to_string<T: Serialize>(doc: &T) -> String {
-    let mut s = serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -175,7 +184,14 @@ fn case_doc(o: &Outcome) -> CaseDoc {
         errors: o.errors.clone(),
     };
     match &o.kind {
-        OutcomeKind::Request { expect_allow, allowed, hops, request, missing_reasons, .. } => {
+        OutcomeKind::Request {
+            expect_allow,
+            allowed,
+            hops,
+            request,
+            missing_reasons,
+            ..
+        } => {
             doc.kind = "request".into();
             doc.expected = decision(*expect_allow).into();
             doc.actual = decision(*allowed).into();
@@ -183,7 +199,14 @@ fn case_doc(o: &Outcome) -> CaseDoc {
             doc.request = request.as_ref().map(evaluation);
             doc.missing_reasons = missing_reasons.clone();
         }
-        OutcomeKind::Set { field, expected, actual, missing, unexpected, .. } => {
+        OutcomeKind::Set {
+            field,
+            expected,
+            actual,
+            missing,
+            unexpected,
+            ..
+        } => {
             doc.kind = (*field).into();
             doc.expected = expected.clone().into();
             doc.actual = actual.clone().into();

@@ -22,11 +22,20 @@ impl Renderer for Junit {
                     TestCaseStatus::success()
                 } else {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    let single = TestRun { outcomes: vec![o.clone()] };
+                    let single = TestRun {
+                        outcomes: vec![o.clone()],
+                    };
                     let text = Human { color: false }.test(&single);
-                    let detail: Vec<&str> = text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+                    let detail: Vec<&str> =
+                        text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
                     s.set_message(detail.first().map_or("failed", |l| l.trim()));
-                    s.set_description(detail.iter().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n"));
+                    s.set_description(
+                        detail
+                            .iter()
+                            .map(|l| l.trim_start())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
                     s
                 };
                 let mut case = TestCase::new(o.name.as_str(), status);
