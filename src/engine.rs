@@ -507,3 +507,202 @@ impl Engine {
         self.policy_id_list.iter().map(String::as_str)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn uid(s: &str) -> EntityUid {
+        s.parse().unwrap()
+    }
+
+    fn example() -> crate::workspace::Workspace {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let loaded = crate::workspace::load(root, &Default::default()).unwrap();
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        loaded.workspace.unwrap()
+    }
+
+    fn ctx() -> ContextMap {
+        serde_json::from_str(r#"{"duration_minutes": 30, "mfa": true, "justification": "CHG-12"}"#)
+            .unwrap()
+    }
+
+    #[test]
+    fn impersonator_is_filled_only_when_the_type_fits() {
+        let ty = serde_json::json!({"type": "Entity", "name": "User"});
+        let chain = [uid(r#"ServiceAccount::"a""#)];
+        let person = uid(r#"User::"p""#);
+        let agent = uid(r#"Agent::"bot""#);
+        let filled = fill(
+            IMPERSONATOR,
+            &ty,
+            Behind {
+                origin: &person,
+                chain: &chain,
+            },
+        );
+        assert_eq!(filled, Some(entity_value(&person)));
+        assert_eq!(
+            fill(
+                IMPERSONATOR,
+                &ty,
+                Behind {
+                    origin: &agent,
+                    chain: &chain
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn delegation_chain_is_filled_only_when_every_member_fits() {
+        let ty = serde_json::json!({"type": "Set", "element": {"type": "Entity", "name": "ServiceAccount"}});
+        let p = uid(r#"User::"p""#);
+        let good = [uid(r#"ServiceAccount::"a""#), uid(r#"ServiceAccount::"b""#)];
+        let filled = fill(
+            DELEGATION_CHAIN,
+            &ty,
+            Behind {
+                origin: &p,
+                chain: &good,
+            },
+        )
+        .unwrap();
+        assert_eq!(filled.as_array().map(Vec::len), Some(2));
+        let mixed = [uid(r#"ServiceAccount::"a""#), uid(r#"Agent::"b""#)];
+        assert_eq!(
+            fill(
+                DELEGATION_CHAIN,
+                &ty,
+                Behind {
+                    origin: &p,
+                    chain: &mixed
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn context_is_trimmed_to_what_the_action_declares() {
+        let ws = example();
+        let mut c = ctx();
+        c.insert("unrelated".into(), serde_json::json!(1));
+        let p = ws.engine.prepare(
+            &uid(r#"User::"alice""#),
+            &uid(r#"Action::"getAccessToken""#),
+            &uid(r#"ServiceAccount::"prod-deployer""#),
+            &c,
+            None,
+        );
+        assert!(p.is_ok(), "{p:?}");
+        c.remove("mfa");
+        let err = ws
+            .engine
+            .prepare(
+                &uid(r#"User::"alice""#),
+                &uid(r#"Action::"getAccessToken""#),
+                &uid(r#"ServiceAccount::"prod-deployer""#),
+                &c,
+                None,
+            )
+            .unwrap_err();
+        assert!(err.contains("`mfa` is required"), "{err}");
+    }
+
+    #[test]
+    fn a_chain_is_allowed_hop_by_hop() {
+        let ws = example();
+        let e = &ws.engine;
+        let carol = uid(r#"User::"carol""#);
+        let chain = [
+            uid(r#"ServiceAccount::"ci-runner""#),
+            uid(r#"ServiceAccount::"prod-deployer""#),
+        ];
+        let hops = e.prepare_chain(&carol, &chain, &ctx()).unwrap();
+        let outcomes: Vec<HopOutcome> = hops.iter().map(|h| e.evaluate_hop(h)).collect();
+        assert!(outcomes.iter().all(|h| h.allowed));
+        assert_eq!(
+            outcomes[1].evaluations[0].reasons,
+            vec!["ci-runner-deploys".to_string()]
+        );
+        // The acting-as request carries carol as impersonator, so the deploy forbid does not fire.
+        let acting = e
+            .prepare(
+                &chain[1],
+                &uid(r#"Action::"deploy""#),
+                &uid(r#"Cluster::"prod""#),
+                &ctx(),
+                Some(Behind {
+                    origin: &carol,
+                    chain: &chain,
+                }),
+            )
+            .unwrap();
+        assert!(e.evaluate(&acting).allowed);
+        let alone = e
+            .prepare(
+                &chain[1],
+                &uid(r#"Action::"deploy""#),
+                &uid(r#"Cluster::"prod""#),
+                &ctx(),
+                Some(Behind {
+                    origin: &chain[0],
+                    chain: &chain[1..],
+                }),
+            )
+            .unwrap();
+        assert_eq!(
+            e.evaluate(&alone).reasons,
+            vec!["prod-deploy-needs-a-person".to_string()]
+        );
+    }
+
+    #[test]
+    fn shortest_chains_and_who_can_reach() {
+        let ws = example();
+        let reach = ws.engine.reach_from(&uid(r#"User::"carol""#), &ctx());
+        let chains: Vec<Vec<String>> = reach
+            .values()
+            .map(|(_, c)| c.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(
+            chains,
+            vec![
+                vec![r#"ServiceAccount::"ci-runner""#.to_string()],
+                vec![
+                    r#"ServiceAccount::"ci-runner""#.to_string(),
+                    r#"ServiceAccount::"prod-deployer""#.to_string()
+                ],
+            ]
+        );
+        let who: Vec<String> = ws
+            .engine
+            .who_can_reach(&uid(r#"ServiceAccount::"ci-runner""#), &ctx())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(who, vec![r#"User::"carol""#, r#"User::"dave""#]);
+    }
+
+    #[test]
+    fn template_ids_match_their_links() {
+        let ws = example();
+        assert!(ws
+            .engine
+            .reason_matches("token-creator", "carol-mints-ci-runner"));
+        assert!(ws
+            .engine
+            .reason_matches("carol-mints-ci-runner", "carol-mints-ci-runner"));
+        assert!(!ws
+            .engine
+            .reason_matches("agent-token-creator", "carol-mints-ci-runner"));
+        assert_eq!(
+            ws.engine.template_of("token-creator#1"),
+            Some("token-creator")
+        );
+    }
+}

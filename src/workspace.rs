@@ -920,3 +920,62 @@ pub fn io_reason(e: &std::io::Error) -> String {
         _ => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_ids_come_from_annotations_else_file_and_index() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let loaded = load(
+            &root.join("fixtures/broken/no-schema"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        // No schema, but policies still load and get their ids.
+        assert!(loaded.workspace.is_none());
+        let ws = load(root, &Overrides::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        assert!(ws.policies.contains_key("sre-oncall-prod"));
+        assert_eq!(
+            ws.policies["token-creator#1"].template.as_deref(),
+            Some("token-creator")
+        );
+        assert!(ws.policies["token-creator"].is_template);
+        assert_eq!(statement_index(&PolicyId::new("policy12")), Some(12));
+    }
+
+    #[test]
+    fn unannotated_policies_are_named_by_file_and_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("policies");
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(
+            p.join("s.cedarschema"),
+            "entity U; action a appliesTo { principal: U, resource: U };",
+        )
+        .unwrap();
+        std::fs::write(p.join("x.cedar"), "permit(principal, action, resource);\n@id(\"named\") forbid(principal, action, resource);\npermit(principal, action, resource);").unwrap();
+        let ws = load(dir.path(), &Overrides::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let ids: Vec<&String> = ws.policies.keys().collect();
+        assert_eq!(ids, ["named", "policies/x.cedar#0", "policies/x.cedar#2"]);
+    }
+
+    #[test]
+    fn display_paths_are_relative_to_the_workspace() {
+        assert_eq!(
+            display_path(Path::new("a/b"), Path::new("a/b/c/d.yaml")),
+            "c/d.yaml"
+        );
+        assert_eq!(
+            display_path(Path::new("a/b"), Path::new("a/b/../x/y.cedar")),
+            "../x/y.cedar"
+        );
+    }
+}
