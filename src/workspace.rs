@@ -99,6 +99,9 @@ pub struct PolicyMeta {
 /// Where a setting was written: the file and byte span.
 type Origin = (Arc<SourceFile>, (usize, usize));
 
+/// Policy files as read, by display path, so diagnostics reuse the text instead of reading again.
+type Sources = HashMap<String, Arc<SourceFile>>;
+
 /// A path named in `actas.yaml` (with its place there) or on the command line.
 #[derive(Debug, Clone)]
 pub struct NamedPath {
@@ -258,9 +261,9 @@ impl Loader {
 
         // Policies and links.
         let policy_files = self.collect(&policy_paths, &["cedar"], "policy");
-        let (policies, meta) = self.load_policies(&policy_files, &link_paths);
+        let (policies, meta, sources) = self.load_policies(&policy_files, &link_paths);
         if let (Some((schema, _)), Some(policies)) = (&schema, &policies) {
-            self.validate_policies(schema, policies, &meta, &policy_files);
+            self.validate_policies(schema, policies, &meta, &sources);
         } else if policies.is_some() {
             self.skipped
                 .push("strict validation of the policies: no usable schema".into());
@@ -479,8 +482,9 @@ impl Loader {
         &mut self,
         files: &[PathBuf],
         link_paths: &[NamedPath],
-    ) -> (Option<PolicySet>, BTreeMap<String, PolicyMeta>) {
+    ) -> (Option<PolicySet>, BTreeMap<String, PolicyMeta>, Sources) {
         let mut set = PolicySet::new();
+        let mut sources = Sources::new();
         let mut meta: BTreeMap<String, PolicyMeta> = BTreeMap::new();
         let mut ok = true;
         for path in files {
@@ -488,6 +492,7 @@ impl Loader {
                 ok = false;
                 continue;
             };
+            sources.insert(file.path.clone(), file.clone());
             let parsed = match PolicySet::from_str(&file.text) {
                 Ok(p) => p,
                 Err(errs) => {
@@ -568,7 +573,7 @@ impl Loader {
         if !ok {
             self.skipped
                 .push("template links: the policies did not load".into());
-            return (None, meta);
+            return (None, meta, sources);
         }
         for lp in link_paths {
             if lp.optional && !lp.path.exists() {
@@ -593,7 +598,7 @@ impl Loader {
                 }
             }
         }
-        (ok.then_some(set), meta)
+        (ok.then_some(set), meta, sources)
     }
 
     fn link(
@@ -686,17 +691,9 @@ impl Loader {
         schema: &Schema,
         policies: &PolicySet,
         meta: &BTreeMap<String, PolicyMeta>,
-        files: &[PathBuf],
+        sources: &Sources,
     ) {
         let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
-        let sources: HashMap<String, Arc<SourceFile>> = files
-            .iter()
-            .filter_map(|f| {
-                let text = std::fs::read_to_string(f).ok()?;
-                let path = self.display(f);
-                Some((path.clone(), SourceFile::new(path, text)))
-            })
-            .collect();
         for e in result.validation_errors() {
             let id = e.policy_id().to_string();
             // A link's errors are reported on its template's text.

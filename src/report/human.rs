@@ -6,7 +6,7 @@ use crate::commands::check::CheckResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
-use crate::report::Renderer;
+use crate::report::{decision, Renderer};
 
 pub struct Human {
     pub color: bool,
@@ -132,14 +132,6 @@ fn hop_line(out: &mut String, n: usize, h: &HopOutcome) {
     );
     for e in &h.evaluations {
         let _ = writeln!(out, "       {}: {}", e.action, verdict(e));
-    }
-}
-
-fn decision(allowed: bool) -> &'static str {
-    if allowed {
-        "allow"
-    } else {
-        "deny"
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::commands::check::CheckResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::engine::{Evaluation, HopOutcome};
-use crate::report::Renderer;
+use crate::report::{decision, Renderer};
 
 pub const VERSION: u32 = 1;
 
@@ -143,16 +143,12 @@ fn to_string<T: Serialize>(doc: &T) -> String {
     s
 }
 
-fn decision(allowed: bool) -> String {
-    if allowed { "allow" } else { "deny" }.to_string()
-}
-
 fn evaluation(e: &Evaluation) -> EvaluationDoc {
     EvaluationDoc {
         principal: e.principal.to_string(),
         action: e.action.to_string(),
         resource: e.resource.to_string(),
-        decision: decision(e.allowed),
+        decision: decision(e.allowed).into(),
         reasons: e.reasons.clone(),
         errors: e.errors.clone(),
     }
@@ -162,7 +158,7 @@ fn hop(h: &HopOutcome) -> HopDoc {
     HopDoc {
         from: h.from.to_string(),
         to: h.to.to_string(),
-        decision: decision(h.allowed),
+        decision: decision(h.allowed).into(),
         allowing_actions: h.allowing.iter().map(ToString::to_string).collect(),
         requests: h.evaluations.iter().map(evaluation).collect(),
     }
@@ -193,8 +189,8 @@ fn case_doc(o: &Outcome) -> CaseDoc {
             ..
         } => {
             doc.kind = "request".into();
-            doc.expected = decision(*expect_allow).into();
-            doc.actual = decision(*allowed).into();
+            doc.expected = decision(*expect_allow).to_string().into();
+            doc.actual = decision(*allowed).to_string().into();
             doc.hops = hops.iter().map(hop).collect();
             doc.request = request.as_ref().map(evaluation);
             doc.missing_reasons = missing_reasons.clone();

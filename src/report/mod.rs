@@ -30,3 +30,12 @@ pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
         Format::Junit => Box::new(junit::Junit),
     }
 }
+
+/// `allow` / `deny`, as every format spells a decision.
+pub fn decision(allowed: bool) -> &'static str {
+    if allowed {
+        "allow"
+    } else {
+        "deny"
+    }
+}
