@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::check;
+use crate::analysis::profiles::AdhocContext;
 use crate::commands::test::{self, TestOptions};
-use crate::diag::render;
+use crate::commands::who_can::{self, ProfileOptions};
+use crate::commands::{check, report};
+use crate::diag::{render, Problem};
 use crate::exit::Exit;
 use crate::report::{renderer, Format};
-use crate::workspace::{self, Overrides};
+use crate::workspace::{self, Overrides, Workspace};
 
 /// Test who may impersonate whom in Cedar policies.
 #[derive(Debug, Parser)]
@@ -62,6 +64,56 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Who can act as TARGET (directly or through a chain), or what `--principal` can act as.
+    #[command(name = "who-can")]
+    WhoCan {
+        /// The account, e.g. 'ServiceAccount::"prod-deployer"'.
+        #[arg(value_name = "TARGET", required_unless_present = "principal", conflicts_with = "principal")]
+        target: Option<String>,
+        /// Show what this identity can act as instead.
+        #[arg(long, value_name = "UID")]
+        principal: Option<String>,
+        #[command(flatten)]
+        profiles: ProfileArgs,
+        #[arg(long, value_enum, default_value_t = WhoCanFormat::Human)]
+        format: WhoCanFormat,
+    },
+    /// The whole can-impersonate matrix, per profile, with summary figures, for auditors.
+    Report {
+        #[command(flatten)]
+        profiles: ProfileArgs,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+}
+
+/// Which profiles a report runs under.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProfileArgs {
+    /// Run under this profile of actas.yaml only (repeatable; `adhoc` names the `--context` one).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// Add a profile `adhoc` with this context (a JSON object).
+    #[arg(long, value_name = "JSON", conflicts_with = "context_file")]
+    pub context: Option<String>,
+    /// Add a profile `adhoc` with the context in this YAML or JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub context_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WhoCanFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Markdown,
+    Csv,
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -159,7 +211,7 @@ pub fn run(cli: Cli) -> Exit {
                 Err(p) => return fail(&p, color),
             };
             let run = test::run(&ws.engine, &cases, opts.strict);
-            let text = renderer(format, color).test(&run);
+            let text = renderer(format, color).test(&run).unwrap_or_default();
             let exit = if run.failed() == 0 {
                 Exit::Ok
             } else {
@@ -167,6 +219,104 @@ pub fn run(cli: Cli) -> Exit {
             };
             finish(write_stdout(&text), exit)
         }
+        Command::WhoCan {
+            target,
+            principal,
+            profiles,
+            format,
+        } => {
+            let format = match format {
+                WhoCanFormat::Human => Format::Human,
+                WhoCanFormat::Json => Format::Json,
+            };
+            let ws = match load(&root, &overrides) {
+                Ok(ws) => ws,
+                Err(p) => return fail(&p, color),
+            };
+            let (text, is_target) = match (&target, &principal) {
+                (Some(t), _) => (t, true),
+                (None, Some(p)) => (p, false),
+                // clap requires one of them.
+                (None, None) => return Exit::CannotRun,
+            };
+            let result = who_can::parse_query(&ws, text, is_target)
+                .map_err(|p| vec![p])
+                .and_then(|q| {
+                    let opts = profile_options(&root, &profiles)?;
+                    who_can::run(&ws, q, &opts)
+                });
+            match result {
+                Ok(r) => emit(renderer(format, color).who_can(&r), color),
+                Err(p) => fail(&p, color),
+            }
+        }
+        Command::Report { profiles, format } => {
+            let format = match format {
+                ReportFormat::Human => Format::Human,
+                ReportFormat::Json => Format::Json,
+                ReportFormat::Markdown => Format::Markdown,
+                ReportFormat::Csv => Format::Csv,
+                ReportFormat::Html => Format::Html,
+            };
+            let ws = match load(&root, &overrides) {
+                Ok(ws) => ws,
+                Err(p) => return fail(&p, color),
+            };
+            let result =
+                profile_options(&root, &profiles).and_then(|opts| report::run(&ws, &opts));
+            match result {
+                Ok(r) => emit(renderer(format, color).report(&r), color),
+                Err(p) => fail(&p, color),
+            }
+        }
+    }
+}
+
+/// Loads the workspace; any problem means the command cannot run.
+fn load(root: &std::path::Path, overrides: &Overrides) -> Result<Workspace, Vec<Problem>> {
+    let loaded = workspace::load(root, overrides).map_err(|e| vec![Problem::new(e.to_string())])?;
+    match loaded.workspace {
+        Some(ws) if loaded.problems.is_empty() => Ok(ws),
+        _ => Err(loaded.problems),
+    }
+}
+
+/// `--profile`, `--context`, `--context-file`; the file is read relative to the workspace.
+fn profile_options(
+    root: &std::path::Path,
+    args: &ProfileArgs,
+) -> Result<ProfileOptions, Vec<Problem>> {
+    let adhoc = match (&args.context, &args.context_file) {
+        (Some(json), _) => Some(AdhocContext::Inline(json.clone())),
+        (None, Some(path)) => {
+            let full = root.join(path);
+            let display = workspace::display_path(root, &full);
+            let text = std::fs::read_to_string(&full).map_err(|e| {
+                vec![Problem::new(format!(
+                    "failed to read `{display}`: {}",
+                    workspace::io_reason(&e)
+                ))]
+            })?;
+            Some(AdhocContext::File(crate::diag::SourceFile::new(display, text)))
+        }
+        (None, None) => None,
+    };
+    Ok(ProfileOptions {
+        names: args.profiles.clone(),
+        adhoc,
+    })
+}
+
+/// Writes a rendered document, exit 0; a renderer that could not render is a bug (exit 2).
+fn emit(text: Option<String>, color: bool) -> Exit {
+    match text {
+        Some(t) => finish(write_stdout(&t), Exit::Ok),
+        None => fail(
+            &[Problem::new(
+                "internal error: the output could not be rendered; please report this",
+            )],
+            color,
+        ),
     }
 }
 

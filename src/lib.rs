@@ -6,6 +6,7 @@
 //! [`report`] one renderer per output format.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod diag;

@@ -9,7 +9,7 @@
 //! - **who_can_impersonate: T**: the exact set of identities that reach T within `max_chain`.
 //! - **impersonatable_by: P**: the exact set of accounts P reaches within `max_chain`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cedar_policy::EntityUid;
@@ -129,6 +129,18 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
     }
 }
 
+/// The `defaults.context` of a scenario file, if it has one (the implicit `default` profile is
+/// the one all scenario files share, DESIGN §6).
+pub fn defaults_context(file: &Arc<SourceFile>) -> Result<Option<ContextMap>, Problem> {
+    let doc = serde_saphyr::from_str::<FileDoc>(&file.text).map_err(|e| Problem::from_yaml(file, &e))?;
+    Ok(doc.defaults.and_then(|d| d.context).map(|c| {
+        c.into_iter()
+            .filter(|(_, v)| !v.value.is_null())
+            .map(|(k, v)| (k, v.value))
+            .collect()
+    }))
+}
+
 struct Checker<'a> {
     engine: &'a Engine,
     file: &'a Arc<SourceFile>,
@@ -152,47 +164,8 @@ impl Checker<'_> {
                 return None;
             }
         };
-        if self
-            .engine
-            .schema
-            .entity_types()
-            .all(|t| t != uid.type_name())
-        {
-            let types: Vec<String> = self
-                .engine
-                .schema
-                .entity_types()
-                .map(ToString::to_string)
-                .collect();
-            let help = crate::suggest::closest(
-                &uid.type_name().to_string(),
-                types.iter().map(String::as_str),
-            )
-            .map(|s| format!("did you mean `{s}`?"));
-            let p = self.problem(
-                &v.referenced,
-                format!("entity type `{}` is not in the schema", uid.type_name()),
-            );
-            p.help = help;
-            return None;
-        }
-        if !self.engine.contains(&uid) {
-            let same_type: Vec<String> = self
-                .engine
-                .entities
-                .iter()
-                .map(|e| e.uid())
-                .filter(|u| u.type_name() == uid.type_name())
-                .map(|u| u.to_string())
-                .collect();
-            let help =
-                crate::suggest::closest(&uid.to_string(), same_type.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"));
-            let p = self.problem(
-                &v.referenced,
-                format!("entity `{uid}` is not in the inventory"),
-            );
-            p.help = help.or_else(|| Some("add it to the entities file, or fix the name".into()));
+        if let Err(issue) = self.engine.known_entity(&uid) {
+            self.problem(&v.referenced, issue.message).help = issue.help;
             return None;
         }
         Some(uid)
@@ -493,81 +466,31 @@ impl Checker<'_> {
         actions: &[EntityUid],
         c: &CaseDoc,
     ) -> Option<ContextMap> {
-        let before = self.problems.len();
-        let infos: Vec<(&EntityUid, &crate::schema::ActionInfo)> = actions
+        let values: ContextMap = context
             .iter()
-            .filter_map(|a| self.engine.action(a).map(|i| (a, i)))
+            .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
-        for (name, value) in context {
-            let declared: Vec<_> = infos
-                .iter()
-                .filter_map(|(a, i)| i.context.get(name).map(|t| (*a, t)))
-                .collect();
-            if declared.is_empty() {
-                let known: HashSet<&str> = infos
-                    .iter()
-                    .flat_map(|(_, i)| i.context.keys().map(String::as_str))
-                    .collect();
-                let help = crate::suggest::closest(name, known.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"));
-                let names: Vec<String> = actions.iter().map(|a| format!("`{a}`")).collect();
-                self.problem(
-                    &value.referenced,
-                    format!(
-                        "context attribute `{name}` is not declared by {}",
-                        names.join(", ")
-                    ),
-                )
-                .help = help;
-                continue;
-            }
-            for (action, attr) in declared {
-                if let Err(e) =
-                    self.engine
-                        .info
-                        .check_value(&value.value, &attr.ty, &namespace_of(action))
-                {
-                    self.problem(
-                        &value.referenced,
-                        format!("context attribute `{name}` of `{action}`: {e}"),
-                    );
-                    break;
-                }
-            }
+        let issues = self.engine.check_context(&values, actions, actions);
+        for issue in &issues {
+            let at = match issue.attribute.as_ref().and_then(|a| context.get(a)) {
+                Some(v) => v.referenced,
+                None => c
+                    .context
+                    .as_ref()
+                    .map_or(principal_location(c), |x| x.referenced),
+            };
+            let help = issue.help.clone().or_else(|| {
+                issue
+                    .attribute
+                    .is_none()
+                    .then(|| "set it in the case's `context` or in `defaults.context`".into())
+            });
+            self.problem(&at, issue.message.clone()).help = help;
         }
-        for (action, info) in &infos {
-            for (name, attr) in &info.context {
-                if attr.required
-                    && name != IMPERSONATOR
-                    && name != DELEGATION_CHAIN
-                    && !context.contains_key(name)
-                {
-                    let at = c
-                        .context
-                        .as_ref()
-                        .map_or(principal_location(c), |x| x.referenced);
-                    self.problem(
-                        &at,
-                        format!("context attribute `{name}` is required by `{action}` but missing"),
-                    )
-                    .help = Some("set it in the case's `context` or in `defaults.context`".into());
-                }
-            }
-        }
-        (self.problems.len() == before).then(|| {
-            context
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect()
-        })
+        issues.is_empty().then_some(values)
     }
 }
 
 fn principal_location(c: &CaseDoc) -> Location {
     c.name.referenced
-}
-
-fn namespace_of(action: &EntityUid) -> String {
-    let ty = action.type_name().to_string();
-    ty.strip_suffix("::Action").unwrap_or("").to_string()
 }

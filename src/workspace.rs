@@ -41,7 +41,7 @@ struct ConfigDoc {
     #[allow(dead_code, reason = "read by `suffice`, not yet built")]
     tasks: Option<Vec<Spanned<String>>>,
     impersonation: Option<ImpersonationDoc>,
-    profiles: Option<BTreeMap<String, Spanned<Map<String, Value>>>>,
+    profiles: Option<BTreeMap<String, Spanned<BTreeMap<String, Spanned<Value>>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,10 +246,7 @@ impl Loader {
         } else {
             vec![(DEFAULT_ACTION.to_string(), None)]
         };
-        let mut profiles = BTreeMap::new();
-        for (name, ctx) in config.profiles.unwrap_or_default() {
-            profiles.insert(name, ctx.value);
-        }
+        let profile_docs = config.profiles.unwrap_or_default();
 
         // Schema.
         let schema_path = match (&ov.schema, &config.schema) {
@@ -324,6 +321,7 @@ impl Loader {
         } else {
             human_types
         };
+        let profiles = self.check_profiles(&engine, cfg, profile_docs);
         Some(Workspace {
             root: self.root.clone(),
             engine,
@@ -332,6 +330,24 @@ impl Loader {
             profiles,
             human_types,
         })
+    }
+
+    fn check_profiles(
+        &mut self,
+        engine: &Engine,
+        cfg: Option<&Arc<SourceFile>>,
+        docs: BTreeMap<String, Spanned<BTreeMap<String, Spanned<Value>>>>,
+    ) -> BTreeMap<String, Map<String, Value>> {
+        let mut profiles = BTreeMap::new();
+        let Some(file) = cfg else {
+            return profiles;
+        };
+        for (name, doc) in docs {
+            let (context, problems) = check_profile(engine, file, &name, &doc);
+            self.problems.extend(problems);
+            profiles.insert(name, context);
+        }
+        profiles
     }
 
     fn named(&self, cfg: Option<&Arc<SourceFile>>, s: &Spanned<String>) -> NamedPath {
@@ -814,6 +830,48 @@ impl NamedPath {
 }
 
 /// Moves a problem without a place to the place a setting was written.
+/// A profile's context as written, with the place of each value.
+pub type ProfileDoc = Spanned<BTreeMap<String, Spanned<Value>>>;
+
+/// Checks one profile. Profiles are complete contexts (DESIGN §6): each attribute must be
+/// declared by some action and typed as declared, every attribute an impersonation action
+/// requires must be set (reports evaluate hops under each profile), and the impersonation
+/// attributes are left to actas.
+pub fn check_profile(
+    engine: &Engine,
+    file: &Arc<SourceFile>,
+    name: &str,
+    doc: &ProfileDoc,
+) -> (Map<String, Value>, Vec<Problem>) {
+    let every_action: Vec<EntityUid> = engine.info.actions.keys().cloned().collect();
+    let context: Map<String, Value> = doc
+        .value
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    let mut problems = Vec::new();
+    for key in [crate::engine::IMPERSONATOR, crate::engine::DELEGATION_CHAIN] {
+        if let Some(v) = doc.value.get(key) {
+            problems.push(Problem::at_location(
+                file,
+                &v.referenced,
+                format!("profile `{name}` may not set `{key}`: actas fills it from the chain"),
+            ));
+        }
+    }
+    for issue in engine.check_context(&context, &every_action, &engine.actions) {
+        let at = issue
+            .attribute
+            .as_ref()
+            .and_then(|a| doc.value.get(a))
+            .map_or(doc.referenced, |v| v.referenced);
+        let mut p = Problem::at_location(file, &at, format!("profile `{name}`: {}", issue.message));
+        p.help = issue.help;
+        problems.push(p);
+    }
+    (context, problems)
+}
+
 fn relocate(mut p: Problem, file: &Arc<SourceFile>, span: (usize, usize)) -> Problem {
     p = p.with_file(file);
     p.span = Some(span);
@@ -867,6 +925,27 @@ pub fn scenario_files(
     let files = l.collect(paths, &["yaml", "yml", "json"], "scenario");
     problems.extend(l.problems);
     files
+}
+
+/// Reads the scenario files under `paths` (files or folders, sorted), each named by its display
+/// path; unreadable ones become problems.
+pub fn scenario_sources(
+    root: &Path,
+    paths: &[NamedPath],
+    problems: &mut Vec<Problem>,
+) -> Vec<Arc<SourceFile>> {
+    let mut sources = Vec::new();
+    for path in scenario_files(root, paths, problems) {
+        let display = display_path(root, &path);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => sources.push(SourceFile::new(display, text)),
+            Err(e) => problems.push(Problem::new(format!(
+                "failed to read `{display}`: {}",
+                io_reason(&e)
+            ))),
+        }
+    }
+    sources
 }
 
 /// A path relative to the workspace with `/` separators, as shown everywhere (`../` where a

@@ -1,4 +1,6 @@
 //! One module per subcommand; each returns data for a renderer and an exit status.
 
 pub mod check;
+pub mod report;
 pub mod test;
+pub mod who_can;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
-use crate::diag::{Problem, SourceFile};
+use crate::diag::Problem;
 use crate::engine::{Engine, Evaluation, HopOutcome};
 use crate::scenario::{self, Case, CaseKind, RequestCase};
 use crate::workspace::{self, Workspace};
@@ -86,21 +86,8 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
             .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
             .collect()
     };
-    let files = workspace::scenario_files(&ws.root, &paths, &mut problems);
     let mut cases = Vec::new();
-    for path in files {
-        let display = workspace::display_path(&ws.root, &path);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Problem::new(format!(
-                    "failed to read `{display}`: {}",
-                    workspace::io_reason(&e)
-                )));
-                continue;
-            }
-        };
-        let file = SourceFile::new(display, text);
+    for file in workspace::scenario_sources(&ws.root, &paths, &mut problems) {
         match scenario::load(&ws.engine, &file) {
             Ok(c) => cases.extend(c),
             Err(p) => problems.extend(p),

@@ -2,7 +2,12 @@
 
 use std::fmt::Write;
 
+use std::collections::BTreeMap;
+
 use crate::commands::check::CheckResult;
+use crate::commands::report::ReportResult;
+use crate::commands::who_can::WhoCanResult;
+use crate::report::json::{report_doc, who_can_doc, PathDoc, PathRefDoc, PolicyDoc, ProfileDoc};
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
@@ -13,7 +18,7 @@ pub struct Human {
 }
 
 impl Renderer for Human {
-    fn test(&self, run: &TestRun) -> String {
+    fn test(&self, run: &TestRun) -> Option<String> {
         let mut out = String::new();
         for o in &run.outcomes {
             let status = if o.passed { "PASS" } else { "FAIL" };
@@ -28,7 +33,7 @@ impl Renderer for Human {
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "{} passed, {} failed", run.passed(), run.failed());
-        out
+        Some(out)
     }
 
     fn check(&self, r: &CheckResult) -> Option<String> {
@@ -52,6 +57,310 @@ impl Renderer for Human {
             let _ = writeln!(out, "{} found", plural(r.findings.len(), "error", "errors"));
         }
         Some(out)
+    }
+
+    fn who_can(&self, r: &WhoCanResult) -> Option<String> {
+        Some(self.who_can_text(r))
+    }
+
+    fn report(&self, r: &ReportResult) -> Option<String> {
+        Some(self.report_text(r))
+    }
+}
+
+impl Human {
+    fn who_can_text(&self, r: &WhoCanResult) -> String {
+        let doc = who_can_doc(r);
+        let mut out = String::new();
+        let humans = doc.paths.iter().filter(|p| p.human).count();
+        let within = format!("within {}", plural(doc.max_chain as usize, "hop", "hops"));
+        let by_target = doc.query.target.is_some();
+        if let Some(t) = &doc.query.target {
+            let _ = writeln!(
+                out,
+                "Who can act as {t}: {}, {humans} human, {within}",
+                plural(doc.paths.len(), "identity", "identities")
+            );
+        } else if let Some(p) = &doc.query.principal {
+            let _ = writeln!(
+                out,
+                "What {p} can act as: {} {within}",
+                plural(doc.paths.len(), "account", "accounts")
+            );
+        }
+        profiles_line(&mut out, &doc.profiles);
+        let _ = writeln!(out);
+        let policies = index(&doc.policies);
+        let several_actions = r.access.paths.iter().any(|p| {
+            p.routes
+                .iter()
+                .flat_map(|r| &r.hops)
+                .any(|h| h.actions.len() > 1)
+        }) || doc.paths.is_empty();
+        for (i, p) in doc.paths.iter().enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            if by_target {
+                let human = if p.human { " (human)" } else { "" };
+                let _ = writeln!(out, "{}{human}", p.principal);
+            } else {
+                let _ = writeln!(out, "{}", p.target);
+            }
+            path_detail(&mut out, p, &policies, several_actions);
+        }
+        if doc.paths.is_empty() {
+            let _ = writeln!(out, "nobody, under any profile");
+        }
+        out
+    }
+
+    fn report_text(&self, r: &ReportResult) -> String {
+        let doc = report_doc(r);
+        let s = &doc.summary;
+        let mut out = String::new();
+        let _ = writeln!(out, "Impersonation report");
+        profiles_line(&mut out, &doc.profiles);
+        let _ = writeln!(
+            out,
+            "max chain: {}; human types: {}",
+            plural(doc.max_chain as usize, "hop", "hops"),
+            list_or_none(&doc.human_types)
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} can impersonate; {} of {} impersonable accounts are reachable; {} in all",
+            plural(s.identities, "identity", "identities"),
+            s.accounts_reached,
+            s.accounts,
+            plural(s.paths, "path", "paths")
+        );
+        let _ = writeln!(out);
+
+        let _ = writeln!(out, "Who can reach each account");
+        let mut header = vec!["account".to_string(), "reached by".into(), "humans".into()];
+        header.extend(doc.profiles.iter().map(|p| p.name.clone()));
+        let mut rows = vec![header];
+        for a in &s.reach_by_account {
+            let mut row = vec![
+                a.account.clone(),
+                a.reached_by.to_string(),
+                a.humans.len().to_string(),
+            ];
+            row.extend(a.per_profile.iter().map(|c| c.count.to_string()));
+            rows.push(row);
+        }
+        table(&mut out, &rows);
+
+        section(&mut out, "Reachable by humans", &s.human_paths);
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Reachable under some profiles only");
+        if s.conditional_accounts.is_empty() {
+            let _ = writeln!(out, "  (none)");
+        }
+        for a in &s.conditional_accounts {
+            let under = s
+                .reach_by_account
+                .iter()
+                .find(|x| &x.account == a)
+                .map(|x| {
+                    x.per_profile
+                        .iter()
+                        .filter(|c| c.count > 0)
+                        .map(|c| c.profile.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  account {a}: only under {}", under.join(", "));
+        }
+        for p in &s.conditional_paths {
+            let _ = writeln!(out, "  {}", path_ref(p));
+        }
+        section(
+            &mut out,
+            &format!(
+                "Longest shortest chains ({})",
+                plural(s.longest_chain, "hop", "hops")
+            ),
+            &s.longest_paths,
+        );
+        section(
+            &mut out,
+            "Through another account (delegation)",
+            &s.delegated_paths,
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Widest reach");
+        if s.widest_reach.is_empty() {
+            let _ = writeln!(out, "  (none)");
+        }
+        let rows: Vec<Vec<String>> = s
+            .widest_reach
+            .iter()
+            .take(WIDEST)
+            .map(|w| {
+                vec![
+                    w.identity.clone(),
+                    plural(w.accounts, "account", "accounts"),
+                ]
+            })
+            .collect();
+        table(&mut out, &rows);
+        if s.widest_reach.len() > WIDEST {
+            let _ = writeln!(
+                out,
+                "  … and {} more (see --format json)",
+                s.widest_reach.len() - WIDEST
+            );
+        }
+
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Paths");
+        if doc.paths.is_empty() {
+            let _ = writeln!(out, "  (none)");
+        }
+        let policies = index(&doc.policies);
+        let several_actions = r.matrix.access.paths.iter().any(|p| {
+            p.routes
+                .iter()
+                .flat_map(|r| &r.hops)
+                .any(|h| h.actions.len() > 1)
+        });
+        for (i, p) in doc.paths.iter().enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(
+                out,
+                "{} → {}{}",
+                p.principal,
+                p.target,
+                if p.human { " (human)" } else { "" }
+            );
+            path_detail(&mut out, p, &policies, several_actions);
+        }
+        out
+    }
+}
+
+/// How many identities the human report lists under "Widest reach".
+const WIDEST: usize = 10;
+
+fn profiles_line(out: &mut String, profiles: &[ProfileDoc]) {
+    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    let mut sources: Vec<&str> = profiles.iter().map(|p| p.source.as_str()).collect();
+    sources.dedup();
+    let _ = writeln!(
+        out,
+        "profiles: {} (from {})",
+        names.join(", "),
+        sources.join(", ")
+    );
+    if profiles.iter().any(|p| p.source == "scenario defaults") {
+        let _ = writeln!(
+            out,
+            "note: no profiles are configured in actas.yaml, so the scenario files' shared `defaults.context` is used as profile `default`"
+        );
+    }
+}
+
+fn index(policies: &[PolicyDoc]) -> BTreeMap<&str, &PolicyDoc> {
+    policies.iter().map(|p| (p.id.as_str(), p)).collect()
+}
+
+/// A path's routes: under which profiles, by which chain, allowed by which policies.
+fn path_detail(
+    out: &mut String,
+    p: &PathDoc,
+    policies: &BTreeMap<&str, &PolicyDoc>,
+    show_actions: bool,
+) {
+    for r in &p.routes {
+        let _ = writeln!(
+            out,
+            "  under {}: {}",
+            r.profiles.join(", "),
+            plural(r.hops, "hop", "hops")
+        );
+        for step in &r.steps {
+            let via = if show_actions {
+                format!(" via {}", step.actions.join(", "))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "    {} → {}{via}", step.from, step.to);
+            for id in &step.policies {
+                let _ = writeln!(out, "      allowed by {}", policy_label(id, policies));
+            }
+        }
+    }
+    if !p.not_under.is_empty() {
+        let _ = writeln!(out, "  not under {}", p.not_under.join(", "));
+    }
+}
+
+/// `id (link of template): description`.
+fn policy_label(id: &str, policies: &BTreeMap<&str, &PolicyDoc>) -> String {
+    let Some(p) = policies.get(id) else {
+        return id.to_string();
+    };
+    let mut s = id.to_string();
+    if let Some(t) = &p.template {
+        let _ = write!(s, " (link of {t})");
+    }
+    if let Some(d) = &p.description {
+        let _ = write!(s, ": {d}");
+    }
+    s
+}
+
+fn path_ref(p: &PathRefDoc) -> String {
+    let mut s = p.principal.clone();
+    for c in &p.chain {
+        let _ = write!(s, " → {c}");
+    }
+    let _ = write!(s, "  [{}]", p.profiles.join(", "));
+    s
+}
+
+fn section(out: &mut String, title: &str, paths: &[PathRefDoc]) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{title}");
+    if paths.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for p in paths {
+        let _ = writeln!(out, "  {}", path_ref(p));
+    }
+}
+
+/// Left-aligned columns, two spaces apart, indented by two.
+fn table(out: &mut String, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::from(" ");
+        for (cell, w) in row.iter().zip(&widths) {
+            let _ = write!(line, " {cell:<w$} ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+fn list_or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "(none)".into()
+    } else {
+        list.join(", ")
     }
 }
 

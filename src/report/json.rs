@@ -5,7 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::access::{Path, Query};
+use crate::analysis::profiles::Profile;
 use crate::commands::check::CheckResult;
+use crate::commands::report::ReportResult;
+use crate::commands::who_can::WhoCanResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::engine::{Evaluation, HopOutcome};
 use crate::report::{decision, Renderer};
@@ -92,10 +96,311 @@ pub struct FindingDoc {
     pub help: Option<String>,
 }
 
+/// `actas who-can --format json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhoCanDoc {
+    pub version: u32,
+    /// `{"target": uid}` or `{"principal": uid}`.
+    pub query: QueryDoc,
+    pub max_chain: u32,
+    pub profiles: Vec<ProfileDoc>,
+    pub paths: Vec<PathDoc>,
+    /// Every policy that allows some hop above, by id.
+    pub policies: Vec<PolicyDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+}
+
+/// A profile: a named context, and where it came from (`actas.yaml`, `scenario defaults`,
+/// `command line`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDoc {
+    pub name: String,
+    pub source: String,
+    pub context: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A (principal, target) pair reachable under at least one profile.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathDoc {
+    pub principal: String,
+    pub target: String,
+    /// Whether the principal is of a human type (`impersonation.human_types`).
+    pub human: bool,
+    /// Profiles under which the path exists, and those under which it does not.
+    pub profiles: Vec<String>,
+    pub not_under: Vec<String>,
+    /// One per distinct (shortest chain, hop policies), shortest first.
+    pub routes: Vec<RouteDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDoc {
+    /// Hops: the length of `chain`.
+    pub hops: usize,
+    /// The accounts after the principal, the target last.
+    pub chain: Vec<String>,
+    pub profiles: Vec<String>,
+    pub steps: Vec<StepDoc>,
+}
+
+/// One hop: the impersonation actions that allow it and their determining policies.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDoc {
+    pub from: String,
+    pub to: String,
+    pub actions: Vec<String>,
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    pub id: String,
+    pub template: Option<String>,
+    pub description: Option<String>,
+    pub file: String,
+    /// Cedar text (a link's template text).
+    pub text: String,
+}
+
+/// `actas report --format json`: the summary, then every path as `who-can` shows it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDoc {
+    pub version: u32,
+    pub max_chain: u32,
+    pub human_types: Vec<String>,
+    pub profiles: Vec<ProfileDoc>,
+    pub summary: SummaryDoc,
+    pub paths: Vec<PathDoc>,
+    pub policies: Vec<PolicyDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryDoc {
+    /// Inventory identities that may impersonate.
+    pub identities: usize,
+    /// Impersonable inventory accounts, and how many of them anyone reaches.
+    pub accounts: usize,
+    pub accounts_reached: usize,
+    pub paths: usize,
+    pub longest_chain: usize,
+    /// Every impersonable account, most reached first.
+    pub reach_by_account: Vec<AccountDoc>,
+    /// Accounts reached under some profiles only.
+    pub conditional_accounts: Vec<String>,
+    pub human_paths: Vec<PathRefDoc>,
+    pub conditional_paths: Vec<PathRefDoc>,
+    pub longest_paths: Vec<PathRefDoc>,
+    pub delegated_paths: Vec<PathRefDoc>,
+    /// Identities by how many accounts they reach, widest first.
+    pub widest_reach: Vec<ReachDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDoc {
+    pub account: String,
+    pub reached_by: usize,
+    pub humans: Vec<String>,
+    /// Identities reaching it under each profile, in profile order.
+    pub per_profile: Vec<ProfileCountDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileCountDoc {
+    pub profile: String,
+    pub count: usize,
+}
+
+/// A path named in the summary: its longest route's chain and its profiles.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathRefDoc {
+    pub principal: String,
+    pub target: String,
+    pub chain: Vec<String>,
+    pub profiles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachDoc {
+    pub identity: String,
+    pub accounts: usize,
+}
+
+pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
+    let subject = r.subject().map(ToString::to_string);
+    let is_target = matches!(r.query, Query::Target(_));
+    WhoCanDoc {
+        version: VERSION,
+        query: QueryDoc {
+            target: subject.clone().filter(|_| is_target),
+            principal: subject.filter(|_| !is_target),
+        },
+        max_chain: r.max_chain,
+        profiles: profile_docs(&r.access.profiles),
+        paths: r.access.paths.iter().map(|p| path_doc(r, p)).collect(),
+        policies: policy_docs(r),
+    }
+}
+
+pub fn report_doc(r: &ReportResult) -> ReportDoc {
+    let m = &r.matrix;
+    let s = &r.summary;
+    let refs = |list: &[usize]| -> Vec<PathRefDoc> {
+        list.iter()
+            .map(|i| {
+                let p = &m.access.paths[*i];
+                let longest = p.routes.iter().max_by_key(|r| r.chain.len());
+                PathRefDoc {
+                    principal: p.principal.to_string(),
+                    target: p.target.to_string(),
+                    chain: longest
+                        .map(|r| r.chain.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    profiles: strings(p.profiles(&m.access.profiles)),
+                }
+            })
+            .collect()
+    };
+    ReportDoc {
+        version: VERSION,
+        max_chain: m.max_chain,
+        human_types: m.human_types.clone(),
+        profiles: profile_docs(&m.access.profiles),
+        summary: SummaryDoc {
+            identities: s.identities,
+            accounts: s.accounts.len(),
+            accounts_reached: s.accounts.iter().filter(|a| a.reached_by > 0).count(),
+            paths: m.access.paths.len(),
+            longest_chain: s.longest_chain,
+            reach_by_account: s
+                .accounts
+                .iter()
+                .map(|a| AccountDoc {
+                    account: a.account.to_string(),
+                    reached_by: a.reached_by,
+                    humans: a.humans.iter().map(ToString::to_string).collect(),
+                    per_profile: m
+                        .access
+                        .profiles
+                        .iter()
+                        .zip(&a.per_profile)
+                        .map(|(p, c)| ProfileCountDoc {
+                            profile: p.name.clone(),
+                            count: *c,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            conditional_accounts: s
+                .conditional_accounts
+                .iter()
+                .map(|i| s.accounts[*i].account.to_string())
+                .collect(),
+            human_paths: refs(&s.human_paths),
+            conditional_paths: refs(&s.conditional_paths),
+            longest_paths: refs(&s.longest_paths),
+            delegated_paths: refs(&s.delegated_paths),
+            widest_reach: s
+                .widest
+                .iter()
+                .map(|(u, n)| ReachDoc {
+                    identity: u.to_string(),
+                    accounts: *n,
+                })
+                .collect(),
+        },
+        paths: m.access.paths.iter().map(|p| path_doc(m, p)).collect(),
+        policies: policy_docs(m),
+    }
+}
+
+fn strings(list: Vec<&str>) -> Vec<String> {
+    list.into_iter().map(String::from).collect()
+}
+
+fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
+    profiles
+        .iter()
+        .map(|p| ProfileDoc {
+            name: p.name.clone(),
+            source: p.origin.describe().into(),
+            context: p.context.clone(),
+        })
+        .collect()
+}
+
+fn path_doc(r: &WhoCanResult, p: &Path) -> PathDoc {
+    let under = p.profiles(&r.access.profiles);
+    PathDoc {
+        principal: p.principal.to_string(),
+        target: p.target.to_string(),
+        human: r.is_human(&p.principal),
+        not_under: r
+            .access
+            .profiles
+            .iter()
+            .filter(|x| !under.contains(&x.name.as_str()))
+            .map(|x| x.name.clone())
+            .collect(),
+        profiles: strings(under),
+        routes: p
+            .routes
+            .iter()
+            .map(|route| RouteDoc {
+                hops: route.chain.len(),
+                chain: route.chain.iter().map(ToString::to_string).collect(),
+                profiles: route.profiles.clone(),
+                steps: route
+                    .hops
+                    .iter()
+                    .map(|h| StepDoc {
+                        from: h.from.to_string(),
+                        to: h.to.to_string(),
+                        actions: h.actions.iter().map(ToString::to_string).collect(),
+                        policies: h.policies.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn policy_docs(r: &WhoCanResult) -> Vec<PolicyDoc> {
+    r.policies
+        .values()
+        .map(|p| PolicyDoc {
+            id: p.id.clone(),
+            template: p.template.clone(),
+            description: p.description.clone(),
+            file: p.file.clone(),
+            text: p.text.clone(),
+        })
+        .collect()
+}
+
 pub struct Json;
 
 impl Renderer for Json {
-    fn test(&self, run: &TestRun) -> String {
+    fn test(&self, run: &TestRun) -> Option<String> {
         let doc = TestDoc {
             version: VERSION,
             summary: Summary {
@@ -105,7 +410,7 @@ impl Renderer for Json {
             },
             cases: run.outcomes.iter().map(case_doc).collect(),
         };
-        to_string(&doc)
+        Some(to_string(&doc))
     }
 
     fn check(&self, r: &CheckResult) -> Option<String> {
@@ -134,9 +439,17 @@ impl Renderer for Json {
             skipped: r.skipped.clone(),
         }))
     }
+
+    fn who_can(&self, r: &WhoCanResult) -> Option<String> {
+        Some(to_string(&who_can_doc(r)))
+    }
+
+    fn report(&self, r: &ReportResult) -> Option<String> {
+        Some(to_string(&report_doc(r)))
+    }
 }
 
-fn to_string<T: Serialize>(doc: &T) -> String {
+pub fn to_string<T: Serialize>(doc: &T) -> String {
     let mut s =
         serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');

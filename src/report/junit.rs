@@ -3,7 +3,6 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::commands::check::CheckResult;
 use crate::commands::test::TestRun;
 use crate::report::human::Human;
 use crate::report::Renderer;
@@ -11,7 +10,7 @@ use crate::report::Renderer;
 pub struct Junit;
 
 impl Renderer for Junit {
-    fn test(&self, run: &TestRun) -> String {
+    fn test(&self, run: &TestRun) -> Option<String> {
         let mut report = Report::new("actas");
         let mut files: Vec<&str> = run.outcomes.iter().map(|o| o.file.as_str()).collect();
         files.dedup();
@@ -25,7 +24,7 @@ impl Renderer for Junit {
                     let single = TestRun {
                         outcomes: vec![o.clone()],
                     };
-                    let text = Human { color: false }.test(&single);
+                    let text = Human { color: false }.test(&single).unwrap_or_default();
                     let detail: Vec<&str> =
                         text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
                     s.set_message(detail.first().map_or("failed", |l| l.trim()));
@@ -44,10 +43,6 @@ impl Renderer for Junit {
             }
             report.add_test_suite(suite);
         }
-        report.to_string().unwrap_or_default()
-    }
-
-    fn check(&self, _: &CheckResult) -> Option<String> {
-        None
+        Some(report.to_string().unwrap_or_default())
     }
 }

@@ -1,12 +1,18 @@
 //! Renderers: one module per output format. Each turns a command's result into the text for
 //! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
 
+pub mod csv;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod markdown;
+mod template;
 
 use crate::commands::check::CheckResult;
+use crate::commands::report::ReportResult;
 use crate::commands::test::TestRun;
+use crate::commands::who_can::WhoCanResult;
 
 /// `--format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,13 +20,26 @@ pub enum Format {
     Human,
     Json,
     Junit,
+    Markdown,
+    Csv,
+    Html,
 }
 
-/// A renderer for one output format.
+/// A renderer for one output format. A method returns `None` when its format does not apply to
+/// that command (clap offers each command only the formats it has).
 pub trait Renderer {
-    fn test(&self, run: &TestRun) -> String;
-    /// `None` when the format does not apply to `check`.
-    fn check(&self, result: &CheckResult) -> Option<String>;
+    fn test(&self, _run: &TestRun) -> Option<String> {
+        None
+    }
+    fn check(&self, _result: &CheckResult) -> Option<String> {
+        None
+    }
+    fn who_can(&self, _result: &WhoCanResult) -> Option<String> {
+        None
+    }
+    fn report(&self, _result: &ReportResult) -> Option<String> {
+        None
+    }
 }
 
 pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
@@ -28,6 +47,9 @@ pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
         Format::Human => Box::new(human::Human { color }),
         Format::Json => Box::new(json::Json),
         Format::Junit => Box::new(junit::Junit),
+        Format::Markdown => Box::new(markdown::Markdown),
+        Format::Csv => Box::new(csv::Csv),
+        Format::Html => Box::new(html::Html),
     }
 }
 

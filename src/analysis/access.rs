@@ -1,0 +1,184 @@
+//! Impersonation paths per profile: who can reach which account, by which shortest chain, with
+//! each hop's determining policies (DESIGN §2 "effective access", the paths half).
+//!
+//! A path is a (principal, target) pair reachable within `max_chain` hops under at least one
+//! profile. Its shortest chain (ties broken by the chain's uid strings) and the policies that
+//! allow each hop may differ between profiles, so a path holds one [`Route`] per distinct
+//! (chain, hops) and each route lists the profiles that produce it. "Under which conditions"
+//! is answered by those profiles and by the policies, never by paraphrasing conditions in code.
+
+use std::collections::BTreeMap;
+
+use cedar_policy::EntityUid;
+use rayon::prelude::*;
+
+use crate::analysis::profiles::Profile;
+use crate::engine::Engine;
+
+/// Which paths to compute.
+#[derive(Debug, Clone)]
+pub enum Query {
+    /// Every identity that can reach this account.
+    Target(EntityUid),
+    /// Every account this identity can reach.
+    Principal(EntityUid),
+    /// The whole matrix.
+    All,
+}
+
+/// One hop of a route, as evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub from: EntityUid,
+    pub to: EntityUid,
+    /// The impersonation actions that allowed it, in configuration order.
+    pub actions: Vec<EntityUid>,
+    /// The determining policies of the allowing requests, sorted.
+    pub policies: Vec<String>,
+}
+
+/// A shortest chain and how each hop is allowed, under the profiles listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The accounts after the principal, the target last.
+    pub chain: Vec<EntityUid>,
+    pub hops: Vec<Hop>,
+    /// The profiles under which this is the shortest chain, in profile order.
+    pub profiles: Vec<String>,
+}
+
+/// A (principal, target) pair reachable under at least one profile.
+#[derive(Debug, Clone)]
+pub struct Path {
+    pub principal: EntityUid,
+    pub target: EntityUid,
+    /// Shortest first, then by chain; each profile appears in exactly one route.
+    pub routes: Vec<Route>,
+}
+
+impl Path {
+    /// The profiles under which the path exists, in profile order.
+    pub fn profiles<'a>(&'a self, order: &'a [Profile]) -> Vec<&'a str> {
+        order
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|n| self.routes.iter().any(|r| r.profiles.iter().any(|x| x == n)))
+            .collect()
+    }
+
+    /// The longest of its routes' hop counts.
+    pub fn longest(&self) -> usize {
+        self.routes.iter().map(|r| r.chain.len()).max().unwrap_or(0)
+    }
+}
+
+/// The paths matching a query, sorted by (principal, target) uid strings.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub profiles: Vec<Profile>,
+    pub paths: Vec<Path>,
+}
+
+/// Computes the paths of `query` under every profile, in parallel.
+pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
+    let principals = match query {
+        Query::Principal(p) => vec![p.clone()],
+        Query::Target(_) | Query::All => engine.impersonators(),
+    };
+    let target_key = match query {
+        Query::Target(t) => Some(t.to_string()),
+        _ => None,
+    };
+    let jobs: Vec<(usize, &EntityUid)> = (0..profiles.len())
+        .flat_map(|i| principals.iter().map(move |p| (i, p)))
+        .collect();
+    // (profile index, principal, target, route) for every reachable pair.
+    let found: Vec<(usize, EntityUid, EntityUid, Route)> = jobs
+        .into_par_iter()
+        .flat_map_iter(|(i, principal)| {
+            let profile = &profiles[i];
+            let reach = engine.reach_from(principal, &profile.context);
+            let mut out = Vec::new();
+            for (key, (target, chain)) in reach {
+                if target_key.as_ref().is_some_and(|t| *t != key) {
+                    continue;
+                }
+                let hops = explain(engine, principal, &chain, profile);
+                out.push((
+                    i,
+                    principal.clone(),
+                    target,
+                    Route {
+                        chain,
+                        hops,
+                        profiles: vec![profile.name.clone()],
+                    },
+                ));
+            }
+            out
+        })
+        .collect();
+
+    let mut paths: BTreeMap<(String, String), Path> = BTreeMap::new();
+    let mut sorted = found;
+    sorted.sort_by_key(|(i, ..)| *i);
+    for (_, principal, target, route) in sorted {
+        let key = (principal.to_string(), target.to_string());
+        let path = paths.entry(key).or_insert_with(|| Path {
+            principal,
+            target,
+            routes: Vec::new(),
+        });
+        match path
+            .routes
+            .iter_mut()
+            .find(|r| r.chain == route.chain && r.hops == route.hops)
+        {
+            Some(same) => same.profiles.extend(route.profiles),
+            None => path.routes.push(route),
+        }
+    }
+    let mut paths: Vec<Path> = paths.into_values().collect();
+    for p in &mut paths {
+        // Stable: routes of equal chains keep profile order.
+        p.routes.sort_by_cached_key(|r| {
+            (
+                r.chain.len(),
+                r.chain.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            )
+        });
+    }
+    Access {
+        profiles: profiles.to_vec(),
+        paths,
+    }
+}
+
+/// Evaluates each hop of a reachable chain again, for the actions and policies that allow it.
+fn explain(engine: &Engine, principal: &EntityUid, chain: &[EntityUid], profile: &Profile) -> Vec<Hop> {
+    let Ok(prepared) = engine.prepare_chain(principal, chain, &profile.context) else {
+        // Reachability only follows hops that prepared and were allowed, so this cannot fail;
+        // an empty explanation would still show the chain.
+        return Vec::new();
+    };
+    prepared
+        .iter()
+        .map(|h| {
+            let outcome = engine.evaluate_hop(h);
+            let mut policies: Vec<String> = outcome
+                .evaluations
+                .iter()
+                .filter(|e| e.allowed)
+                .flat_map(|e| e.reasons.iter().cloned())
+                .collect();
+            policies.sort();
+            policies.dedup();
+            Hop {
+                from: outcome.from,
+                to: outcome.to,
+                actions: outcome.allowing,
+                policies,
+            }
+        })
+        .collect()
+}

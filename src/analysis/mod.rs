@@ -1,0 +1,68 @@
+//! Analyses over the whole inventory: profiles, impersonation paths, summary figures.
+
+pub mod access;
+pub mod profiles;
+pub mod summary;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cedar_policy::PolicyId;
+
+use crate::analysis::access::Access;
+use crate::workspace::Workspace;
+
+/// What a report shows of a policy, so readers see the conditions themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInfo {
+    pub id: String,
+    /// The template a link was made from.
+    pub template: Option<String>,
+    /// The `@description` annotation (a link's is its template's).
+    pub description: Option<String>,
+    /// The file it was read from (a link: the links file).
+    pub file: String,
+    /// The policy's Cedar text (a link: its template's text under a comment with the slots).
+    pub text: String,
+}
+
+/// The policies that determine some hop of `access`, by id.
+pub fn policies_used(ws: &Workspace, access: &Access) -> BTreeMap<String, PolicyInfo> {
+    let ids: BTreeSet<&str> = access
+        .paths
+        .iter()
+        .flat_map(|p| &p.routes)
+        .flat_map(|r| &r.hops)
+        .flat_map(|h| &h.policies)
+        .map(String::as_str)
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| Some((id.to_string(), policy_info(ws, id)?)))
+        .collect()
+}
+
+fn policy_info(ws: &Workspace, id: &str) -> Option<PolicyInfo> {
+    let meta = ws.policies.get(id)?;
+    let set = &ws.engine.policies;
+    let policy = set.policy(&PolicyId::new(id))?;
+    // A link shows its template as written, under a comment with the slot values, rather
+    // than Cedar's one-line rendering of the linked policy.
+    let text = match (&meta.template, policy.template_links()) {
+        (Some(t), Some(slots)) => {
+            let mut slots: Vec<String> = slots
+                .iter()
+                .map(|(slot, uid)| format!("{slot} = {uid}"))
+                .collect();
+            slots.sort();
+            let template = set.template(&PolicyId::new(t))?;
+            format!("// link `{id}`: {}\n{template}", slots.join(", "))
+        }
+        _ => policy.to_string(),
+    };
+    Some(PolicyInfo {
+        id: id.to_string(),
+        template: meta.template.clone(),
+        description: meta.description.clone(),
+        file: meta.file.clone(),
+        text,
+    })
+}

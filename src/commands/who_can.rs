@@ -1,0 +1,97 @@
+//! `actas who-can TARGET` and `actas who-can --principal P`: who can act as an account, or what
+//! an identity can act as, per profile, with the shortest chain and the determining policies.
+
+use std::collections::BTreeMap;
+
+use cedar_policy::EntityUid;
+use serde_json::Value;
+
+use crate::analysis::access::{self, Access, Query};
+use crate::analysis::profiles::{self, AdhocContext};
+use crate::analysis::{policies_used, PolicyInfo};
+use crate::diag::Problem;
+use crate::uid::parse_uid;
+use crate::workspace::Workspace;
+
+/// Which profiles to run under.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileOptions {
+    /// `--profile` names (empty: all).
+    pub names: Vec<String>,
+    /// `--context` / `--context-file`.
+    pub adhoc: Option<AdhocContext>,
+}
+
+/// Everything a renderer needs.
+#[derive(Debug, Clone)]
+pub struct WhoCanResult {
+    pub query: Query,
+    pub access: Access,
+    pub policies: BTreeMap<String, PolicyInfo>,
+    pub max_chain: u32,
+    pub human_types: Vec<String>,
+}
+
+impl WhoCanResult {
+    /// The uid the question is about.
+    pub fn subject(&self) -> Option<&EntityUid> {
+        match &self.query {
+            Query::Target(u) | Query::Principal(u) => Some(u),
+            Query::All => None,
+        }
+    }
+
+    pub fn is_human(&self, uid: &EntityUid) -> bool {
+        self.human_types.contains(&uid.type_name().to_string())
+    }
+}
+
+/// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.
+pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Problem> {
+    let what = if is_target { "TARGET" } else { "--principal" };
+    let uid = parse_uid(&Value::String(text.to_string()))
+        .map_err(|e| Problem::new(format!("{what}: {e}")).with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#))?;
+    if let Err(issue) = ws.engine.known_entity(&uid) {
+        let mut p = Problem::new(format!("{what}: {}", issue.message));
+        p.help = issue.help;
+        return Err(p);
+    }
+    let (types, role) = if is_target {
+        (ws.engine.impersonable_types(), "impersonable")
+    } else {
+        (
+            ws.engine.impersonator_types(),
+            "a principal of an impersonation action",
+        )
+    };
+    if !types.contains(uid.type_name()) {
+        let actions: Vec<String> = ws.engine.actions.iter().map(|a| format!("`{a}`")).collect();
+        let list: Vec<String> = types.iter().map(|t| format!("`{t}`")).collect();
+        return Err(Problem::new(format!(
+            "{what}: `{uid}` is not {role} under the impersonation actions {}",
+            actions.join(", ")
+        ))
+        .with_help(format!("types that are: {}", list.join(", "))));
+    }
+    Ok(if is_target {
+        Query::Target(uid)
+    } else {
+        Query::Principal(uid)
+    })
+}
+
+pub fn run(
+    ws: &Workspace,
+    query: Query,
+    opts: &ProfileOptions,
+) -> Result<WhoCanResult, Vec<Problem>> {
+    let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
+    let access = access::compute(&ws.engine, &profiles, &query);
+    Ok(WhoCanResult {
+        policies: policies_used(ws, &access),
+        query,
+        access,
+        max_chain: ws.engine.max_chain,
+        human_types: ws.human_types.clone(),
+    })
+}
