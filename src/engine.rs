@@ -501,13 +501,15 @@ impl Engine {
                     .iter()
                     .flat_map(|(_, i)| i.context.keys().map(String::as_str))
                     .collect();
-                let names: Vec<String> = declaring.iter().map(|a| format!("`{a}`")).collect();
+                let by = if declaring.len() == self.info.actions.len() && declaring.len() > 1 {
+                    "any action of the schema".to_string()
+                } else {
+                    let names: Vec<String> = declaring.iter().map(|a| format!("`{a}`")).collect();
+                    names.join(", ")
+                };
                 issues.push(Issue {
                     attribute: Some(name.clone()),
-                    message: format!(
-                        "context attribute `{name}` is not declared by {}",
-                        names.join(", ")
-                    ),
+                    message: format!("context attribute `{name}` is not declared by {by}"),
                     help: crate::suggest::closest(name, known.iter().copied())
                         .map(|s| format!("did you mean `{s}`?")),
                 });

@@ -1,0 +1,244 @@
+//! Seeded random workspaces for differential tests: team and folder hierarchies, people, robots
+//! and accounts, permits and forbids built from `==`/`in`/`is` scopes and `when`/`unless`
+//! conditions, two impersonation actions, three profiles. The world is written as files, so the
+//! tool loads it as a user's workspace, and described as data, so an oracle can evaluate it with
+//! raw Cedar without going through actas.
+
+use std::fmt::Write;
+use std::path::Path;
+
+/// A small deterministic generator (splitmix64); the seed names the world.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())].clone()
+    }
+}
+
+/// The impersonation actions and the principal types each applies to (resources: `Account`).
+pub const ACTIONS: [(&str, &[&str]); 2] = [
+    ("impersonate", &["Person", "Robot", "Account"]),
+    ("signJwt", &["Person", "Account"]),
+];
+
+/// The profiles, as JSON contexts.
+pub const PROFILES: [(&str, &str); 3] = [
+    ("routine", r#"{"ticket": "CHG-1", "hours": 2, "mfa": true}"#),
+    ("night", r#"{"ticket": "CHG-2", "hours": 8, "mfa": false}"#),
+    ("break_glass", r#"{"ticket": "BG-1", "hours": 1, "mfa": true}"#),
+];
+
+pub struct World {
+    pub schema: String,
+    pub policies: String,
+    pub entities: String,
+    /// Identities that may impersonate, as uid strings.
+    pub principals: Vec<String>,
+    /// Accounts, as uid strings.
+    pub accounts: Vec<String>,
+    /// Whether the context declares `impersonator` and `delegation_chain`.
+    pub path_dependent: bool,
+    pub max_chain: u32,
+}
+
+pub struct Size {
+    pub teams: usize,
+    pub people: usize,
+    pub robots: usize,
+    pub folders: usize,
+    pub accounts: usize,
+    pub policies: usize,
+}
+
+impl Size {
+    pub const SMALL: Size = Size {
+        teams: 3,
+        people: 5,
+        robots: 2,
+        folders: 3,
+        accounts: 7,
+        policies: 14,
+    };
+    /// For worlds whose hops depend on the path: every simple path is explored, by actas and
+    /// by the oracle, so fewer accounts keep the test quick in a debug build.
+    pub const TINY: Size = Size {
+        teams: 3,
+        people: 4,
+        robots: 1,
+        folders: 2,
+        accounts: 5,
+        policies: 12,
+    };
+}
+
+fn uid(ty: &str, id: &str) -> String {
+    format!("{ty}::\"{id}\"")
+}
+
+pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
+    let mut r = Rng::new(seed);
+    let teams: Vec<String> = (0..size.teams).map(|i| format!("t{i}")).collect();
+    let folders: Vec<String> = (0..size.folders).map(|i| format!("f{i}")).collect();
+    let people: Vec<String> = (0..size.people).map(|i| format!("p{i}")).collect();
+    let robots: Vec<String> = (0..size.robots).map(|i| format!("r{i}")).collect();
+    let accounts: Vec<String> = (0..size.accounts).map(|i| format!("a{i}")).collect();
+
+    let mut schema = String::from(
+        "entity Team in [Team];\n\
+         entity Person in [Team] { level: Long };\n\
+         entity Robot in [Team];\n\
+         entity Folder in [Folder];\n\
+         entity Account in [Folder] { tier: Long, sensitive: Bool };\n",
+    );
+    schema.push_str("type Ctx = { ticket: String, hours: Long, mfa: Bool");
+    if path_dependent {
+        schema.push_str(", impersonator?: Person, delegation_chain?: Set<Account>");
+    }
+    schema.push_str(" };\n");
+    for (action, principals) in ACTIONS {
+        let _ = writeln!(
+            schema,
+            "action {action} appliesTo {{ principal: [{}], resource: [Account], context: Ctx }};",
+            principals.join(", ")
+        );
+    }
+
+    // Entities: hierarchies point to earlier members only, so they are acyclic.
+    let mut entities = Vec::new();
+    let parents = |r: &mut Rng, ty: &str, pool: &[String], upto: usize| -> Vec<serde_json::Value> {
+        (0..upto)
+            .filter(|_| r.chance(45))
+            .map(|i| serde_json::json!({"type": ty, "id": pool[i]}))
+            .collect()
+    };
+    for (i, t) in teams.iter().enumerate() {
+        let p = parents(&mut r, "Team", &teams, i);
+        entities.push(serde_json::json!({"uid": {"type": "Team", "id": t}, "attrs": {}, "parents": p}));
+    }
+    for (i, f) in folders.iter().enumerate() {
+        let p = parents(&mut r, "Folder", &folders, i);
+        entities.push(serde_json::json!({"uid": {"type": "Folder", "id": f}, "attrs": {}, "parents": p}));
+    }
+    for p in &people {
+        let ps = parents(&mut r, "Team", &teams, teams.len());
+        let level = r.below(4);
+        entities.push(serde_json::json!({"uid": {"type": "Person", "id": p}, "attrs": {"level": level}, "parents": ps}));
+    }
+    for b in &robots {
+        let ps = parents(&mut r, "Team", &teams, teams.len());
+        entities.push(serde_json::json!({"uid": {"type": "Robot", "id": b}, "attrs": {}, "parents": ps}));
+    }
+    for a in &accounts {
+        let ps = parents(&mut r, "Folder", &folders, folders.len());
+        let tier = r.below(4);
+        let sensitive = r.chance(30);
+        entities.push(serde_json::json!({"uid": {"type": "Account", "id": a}, "attrs": {"tier": tier, "sensitive": sensitive}, "parents": ps}));
+    }
+
+    // Policies.
+    let mut policies = String::new();
+    for i in 0..size.policies {
+        let forbid = r.chance(25);
+        let principal = match r.below(6) {
+            0 => "principal".to_string(),
+            1 => format!("principal == {}", uid("Person", &r.pick(&people))),
+            2 => format!("principal == {}", uid("Account", &r.pick(&accounts))),
+            3 => format!("principal in {}", uid("Team", &r.pick(&teams))),
+            4 => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
+            _ => format!("principal is Account in {}", uid("Folder", &r.pick(&folders))),
+        };
+        let action = match r.below(3) {
+            0 => "action == Action::\"impersonate\"".to_string(),
+            1 => "action == Action::\"signJwt\"".to_string(),
+            _ => "action in [Action::\"impersonate\", Action::\"signJwt\"]".to_string(),
+        };
+        let resource = match r.below(4) {
+            0 if forbid => "resource".to_string(),
+            0 => format!("resource == {}", uid("Account", &r.pick(&accounts))),
+            1 => format!("resource == {}", uid("Account", &r.pick(&accounts))),
+            2 => format!("resource in {}", uid("Folder", &r.pick(&folders))),
+            _ => "resource is Account".to_string(),
+        };
+        let mut conditions: Vec<String> = Vec::new();
+        for _ in 0..r.below(3) {
+            let c = match r.below(if path_dependent { 8 } else { 6 }) {
+                0 => "when { context.mfa }".to_string(),
+                1 => format!("when {{ context.hours <= {} }}", 1 + r.below(8)),
+                2 => "unless { resource.sensitive }".to_string(),
+                3 => "when { principal has level && principal.level >= resource.tier }".to_string(),
+                4 => format!("when {{ context.ticket like \"{}\" }}", r.pick(&["CHG-*", "BG-*", "*-1"])),
+                5 => format!("unless {{ principal in {} }}", uid("Team", &r.pick(&teams))),
+                6 => "when { context has impersonator }".to_string(),
+                _ => format!(
+                    "unless {{ context has delegation_chain && context.delegation_chain.contains({}) }}",
+                    uid("Account", &r.pick(&accounts))
+                ),
+            };
+            conditions.push(c);
+        }
+        let effect = if forbid { "forbid" } else { "permit" };
+        let _ = writeln!(
+            policies,
+            "@id(\"{effect}-{i}\")\n{effect} ({principal}, {action}, {resource}){};\n",
+            conditions
+                .iter()
+                .map(|c| format!("\n  {c}"))
+                .collect::<String>()
+        );
+    }
+
+    let mut principals: Vec<String> = people
+        .iter()
+        .map(|p| uid("Person", p))
+        .chain(robots.iter().map(|b| uid("Robot", b)))
+        .chain(accounts.iter().map(|a| uid("Account", a)))
+        .collect();
+    principals.sort();
+    let mut account_uids: Vec<String> = accounts.iter().map(|a| uid("Account", a)).collect();
+    account_uids.sort();
+    World {
+        schema,
+        policies,
+        entities: serde_json::to_string_pretty(&entities).unwrap(),
+        principals,
+        accounts: account_uids,
+        path_dependent,
+        max_chain: 3,
+    }
+}
+
+impl World {
+    /// Writes the world as a workspace in `dir`.
+    pub fn write(&self, dir: &Path) {
+        std::fs::create_dir_all(dir.join("policies")).unwrap();
+        std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+        std::fs::write(dir.join("policies/schema.cedarschema"), &self.schema).unwrap();
+        std::fs::write(dir.join("policies/world.cedar"), &self.policies).unwrap();
+        std::fs::write(dir.join("fixtures/entities.json"), &self.entities).unwrap();
+        let mut config = String::from(
+            "entities: [fixtures/entities.json]\nimpersonation:\n  actions: ['Action::\"impersonate\"', 'Action::\"signJwt\"']\n",
+        );
+        let _ = writeln!(config, "  max_chain: {}\nprofiles:", self.max_chain);
+        for (name, ctx) in PROFILES {
+            let _ = writeln!(config, "  {name}: {ctx}");
+        }
+        std::fs::write(dir.join("actas.yaml"), config).unwrap();
+    }
+}
