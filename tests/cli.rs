@@ -1,34 +1,12 @@
 //! Integration tests of the real binary: every output format on the bundled example, failing
 //! cases of every kind, each bad-input class, thread-count independence, a second workspace.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `actas` run in the repository root, with a clean environment.
-fn actas(args: &[&str]) -> Command {
-    let mut cmd = Command::new(get_cargo_bin("actas"));
-    cmd.current_dir(root())
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .args(args);
-    cmd
-}
-
-fn output(args: &[&str]) -> (i32, String, String) {
-    let out = actas(args).output().expect("actas runs");
-    let code = out.status.code().unwrap_or(-1);
-    (
-        code,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use insta_cmd::assert_cmd_snapshot;
+use support::{actas, output};
 
 #[test]
 fn example_human() {
@@ -210,4 +188,5 @@ broken! {
     broken_missing_path => "missing-path",
     broken_empty_policy_folder => "empty-policy-folder",
     broken_no_schema => "no-schema",
+    broken_profile_wrong_type => "profile-wrong-type",
 }

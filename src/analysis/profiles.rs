@@ -129,7 +129,10 @@ fn scenario_default(ws: &Workspace) -> Result<Profile, Vec<Problem>> {
                 Some((first, from)) if *first != ctx => problems.push(
                     Problem::in_file(
                         file,
-                        format!("its `defaults.context` differs from that of `{from}`, so there is no single default profile"),
+                        format!(
+                            "`{}`: its `defaults.context` differs from that of `{from}`, so there is no single default profile",
+                            file.path
+                        ),
                     )
                     .with_help("configure `profiles:` in actas.yaml, or pass --context"),
                 ),

@@ -56,22 +56,19 @@ pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query,
         p.help = issue.help;
         return Err(p);
     }
-    let (types, role) = if is_target {
-        (ws.engine.impersonable_types(), "impersonable")
+    let (types, cannot, side) = if is_target {
+        (ws.engine.impersonable_types(), "cannot be impersonated", "resources")
     } else {
-        (
-            ws.engine.impersonator_types(),
-            "a principal of an impersonation action",
-        )
+        (ws.engine.impersonator_types(), "cannot impersonate", "principals")
     };
     if !types.contains(uid.type_name()) {
         let actions: Vec<String> = ws.engine.actions.iter().map(|a| format!("`{a}`")).collect();
         let list: Vec<String> = types.iter().map(|t| format!("`{t}`")).collect();
         return Err(Problem::new(format!(
-            "{what}: `{uid}` is not {role} under the impersonation actions {}",
-            actions.join(", ")
-        ))
-        .with_help(format!("types that are: {}", list.join(", "))));
+            "{what}: `{uid}` {cannot}: the impersonation actions ({}) apply to {side} of type {}",
+            actions.join(", "),
+            list.join(", ")
+        )));
     }
     Ok(if is_target {
         Query::Target(uid)

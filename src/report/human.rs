@@ -75,18 +75,24 @@ impl Human {
         let humans = doc.paths.iter().filter(|p| p.human).count();
         let within = format!("within {}", plural(doc.max_chain as usize, "hop", "hops"));
         let by_target = doc.query.target.is_some();
+        let none = doc.paths.is_empty();
         if let Some(t) = &doc.query.target {
-            let _ = writeln!(
-                out,
-                "Who can act as {t}: {}, {humans} human, {within}",
-                plural(doc.paths.len(), "identity", "identities")
-            );
+            let who = if none {
+                "nobody".to_string()
+            } else {
+                format!(
+                    "{}, {humans} human,",
+                    plural(doc.paths.len(), "identity", "identities")
+                )
+            };
+            let _ = writeln!(out, "Who can act as {t}: {who} {within}");
         } else if let Some(p) = &doc.query.principal {
-            let _ = writeln!(
-                out,
-                "What {p} can act as: {} {within}",
+            let what = if none {
+                "nothing".to_string()
+            } else {
                 plural(doc.paths.len(), "account", "accounts")
-            );
+            };
+            let _ = writeln!(out, "What {p} can act as: {what} {within}");
         }
         profiles_line(&mut out, &doc.profiles);
         let _ = writeln!(out);
@@ -108,9 +114,6 @@ impl Human {
                 let _ = writeln!(out, "{}", p.target);
             }
             path_detail(&mut out, p, &policies, several_actions);
-        }
-        if doc.paths.is_empty() {
-            let _ = writeln!(out, "nobody, under any profile");
         }
         out
     }
@@ -248,15 +251,15 @@ impl Human {
 const WIDEST: usize = 10;
 
 fn profiles_line(out: &mut String, profiles: &[ProfileDoc]) {
-    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
     let mut sources: Vec<&str> = profiles.iter().map(|p| p.source.as_str()).collect();
     sources.dedup();
-    let _ = writeln!(
-        out,
-        "profiles: {} (from {})",
-        names.join(", "),
-        sources.join(", ")
-    );
+    let _ = writeln!(out, "profiles (from {}):", sources.join(", "));
+    let width = profiles.iter().map(|p| p.name.len()).max().unwrap_or(0) + 1;
+    for p in profiles {
+        let name = format!("{}:", p.name);
+        let context = serde_json::to_string(&p.context).unwrap_or_default();
+        let _ = writeln!(out, "  {name:<width$} {context}");
+    }
     if profiles.iter().any(|p| p.source == "scenario defaults") {
         let _ = writeln!(
             out,

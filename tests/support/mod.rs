@@ -1,1 +1,34 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, reason = "each test crate uses part of it")]
+
 pub mod world;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use insta_cmd::get_cargo_bin;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `actas` run in the repository root, with a clean environment.
+pub fn actas(args: &[&str]) -> Command {
+    let mut cmd = Command::new(get_cargo_bin("actas"));
+    cmd.current_dir(root())
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .args(args);
+    cmd
+}
+
+/// Exit code, stdout and stderr.
+pub fn output(args: &[&str]) -> (i32, String, String) {
+    let out = actas(args).output().expect("actas runs");
+    let code = out.status.code().unwrap_or(-1);
+    (
+        code,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

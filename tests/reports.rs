@@ -1,0 +1,242 @@
+//! `actas who-can` and `actas report` on the bundled example: every format snapshotted, the
+//! JSON documents read back into their documented types, profiles chosen every way, and each
+//! bad input with its exit code and message.
+
+mod support;
+
+use insta_cmd::assert_cmd_snapshot;
+use support::{actas, output};
+
+const DEPLOYER: &str = r#"ServiceAccount::"prod-deployer""#;
+
+#[test]
+fn who_can_target_human() {
+    assert_cmd_snapshot!(actas(&["who-can", DEPLOYER]));
+}
+
+#[test]
+fn who_can_target_json() {
+    assert_cmd_snapshot!(actas(&["who-can", DEPLOYER, "--format", "json"]));
+}
+
+#[test]
+fn who_can_principal_human() {
+    assert_cmd_snapshot!(actas(&["who-can", "--principal", r#"User::"erin""#]));
+}
+
+#[test]
+fn who_can_nobody() {
+    // The agent's account is only reachable by the agent, and never by a person.
+    let (code, stdout, _) = output(&[
+        "who-can",
+        "--principal",
+        r#"User::"bob""#,
+        "--profile",
+        "routine",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("What User::\"bob\" can act as: 1 account"), "{stdout}");
+    assert_cmd_snapshot!(actas(&[
+        "who-can",
+        r#"ServiceAccount::"staging-deployer""#,
+        "--profile",
+        "adhoc",
+        "--context",
+        r#"{"duration_minutes": 90, "mfa": true, "justification": "CHG-1"}"#
+    ]));
+}
+
+#[test]
+fn report_human() {
+    assert_cmd_snapshot!(actas(&["report"]));
+}
+
+#[test]
+fn report_json() {
+    assert_cmd_snapshot!(actas(&["report", "--format", "json"]));
+}
+
+#[test]
+fn report_markdown() {
+    assert_cmd_snapshot!(actas(&["report", "--format", "markdown"]));
+}
+
+#[test]
+fn report_csv() {
+    assert_cmd_snapshot!(actas(&["report", "--format", "csv"]));
+}
+
+/// The page without its inline stylesheet and script (kept out of the snapshot so it shows the
+/// content; the browser test exercises them).
+#[test]
+fn report_html() {
+    let (code, stdout, stderr) = output(&["report", "--format", "html"]);
+    assert_eq!(code, 0, "{stderr}");
+    for banned in ["http://", "https://", "<link", "src="] {
+        assert!(
+            !stdout.contains(banned),
+            "the page must not load anything: found {banned}"
+        );
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"(?s)<style>.*</style>", "<style>[inline stylesheet]</style>");
+    settings.add_filter(r"(?s)<script>.*</script>", "<script>[inline script]</script>");
+    settings.bind(|| insta::assert_snapshot!(stdout));
+}
+
+#[test]
+fn json_documents_follow_the_documented_schema() {
+    let (_, stdout, _) = output(&["report", "--format", "json"]);
+    let doc: actas::report::json::ReportDoc = serde_json::from_str(&stdout).expect("ReportDoc");
+    assert_eq!(doc.version, 1);
+    assert_eq!(doc.summary.paths, doc.paths.len());
+    // Every policy a step names is described.
+    for p in &doc.paths {
+        for r in &p.routes {
+            assert_eq!(r.hops, r.chain.len());
+            assert_eq!(r.chain.last(), Some(&p.target));
+            for s in &r.steps {
+                for id in &s.policies {
+                    assert!(doc.policies.iter().any(|x| &x.id == id), "{id}");
+                }
+            }
+        }
+    }
+    let (_, stdout, _) = output(&["who-can", DEPLOYER, "--format", "json"]);
+    let doc: actas::report::json::WhoCanDoc = serde_json::from_str(&stdout).expect("WhoCanDoc");
+    assert_eq!(doc.query.target.as_deref(), Some(DEPLOYER));
+}
+
+#[test]
+fn the_example_report_is_interesting() {
+    // A chain, a break-glass-only path, a path open to a human: what an auditor must see.
+    let (_, stdout, _) = output(&["report", "--format", "json"]);
+    let doc: actas::report::json::ReportDoc = serde_json::from_str(&stdout).unwrap();
+    let s = &doc.summary;
+    assert!(s.longest_chain >= 2);
+    assert!(!s.delegated_paths.is_empty());
+    assert!(s
+        .conditional_paths
+        .iter()
+        .any(|p| p.profiles == ["break_glass"]));
+    assert!(!s.human_paths.is_empty());
+}
+
+#[test]
+fn who_can_agrees_with_report() {
+    let (_, report, _) = output(&["report", "--format", "json"]);
+    let report: actas::report::json::ReportDoc = serde_json::from_str(&report).unwrap();
+    let (_, who, _) = output(&["who-can", DEPLOYER, "--format", "json"]);
+    let who: actas::report::json::WhoCanDoc = serde_json::from_str(&who).unwrap();
+    let from_report: Vec<String> = report
+        .paths
+        .iter()
+        .filter(|p| p.target == DEPLOYER)
+        .map(|p| serde_json::to_string(p).unwrap())
+        .collect();
+    let from_who: Vec<String> = who
+        .paths
+        .iter()
+        .map(|p| serde_json::to_string(p).unwrap())
+        .collect();
+    assert_eq!(from_report, from_who);
+}
+
+#[test]
+fn profiles_can_be_restricted() {
+    assert_cmd_snapshot!(actas(&[
+        "who-can",
+        DEPLOYER,
+        "--profile",
+        "routine",
+        "--profile",
+        "break_glass"
+    ]));
+}
+
+#[test]
+fn an_adhoc_context_is_added_as_a_profile() {
+    let (code, stdout, _) = output(&[
+        "who-can",
+        DEPLOYER,
+        "--context",
+        r#"{"duration_minutes": 10, "mfa": true, "justification": "BG-9"}"#,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let doc: actas::report::json::WhoCanDoc = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = doc.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["break_glass", "incident", "routine", "adhoc"]);
+    assert_eq!(doc.profiles[3].source, "command line");
+}
+
+#[test]
+fn a_context_file_is_read_relative_to_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ctx.yaml"),
+        "duration_minutes: 10\nmfa: true\njustification: BG-9\n",
+    )
+    .unwrap();
+    let path = dir.path().join("ctx.yaml");
+    let (code, stdout, stderr) = output(&[
+        "report",
+        "--profile",
+        "adhoc",
+        "--context-file",
+        path.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(r#""User::""erin""","ServiceAccount::""prod-deployer""",true,1"#));
+}
+
+#[test]
+fn without_profiles_the_scenario_defaults_are_the_profile() {
+    assert_cmd_snapshot!(actas(&[
+        "-C",
+        "tests/fixtures/other-world",
+        "who-can",
+        r#"Aws::Role::"reader""#
+    ]));
+}
+
+#[test]
+fn output_is_identical_with_one_and_two_threads() {
+    for format in ["human", "json", "markdown", "csv", "html"] {
+        let one = output(&["--threads", "1", "report", "--format", format]);
+        let two = output(&["--threads", "2", "report", "--format", format]);
+        assert_eq!(one, two, "{format}");
+    }
+}
+
+/// Bad input: exit 2, no document on stdout, the message (and its place) on stderr.
+macro_rules! bad_input {
+    ($($name:ident => [$($arg:expr),*],)*) => {$(
+        #[test]
+        fn $name() {
+            let (code, stdout, stderr) = output(&[$($arg),*]);
+            assert_eq!(code, 2, "{stderr}");
+            assert!(stdout.is_empty(), "{stdout}");
+            insta::assert_snapshot!(stderr);
+        }
+    )*};
+}
+
+bad_input! {
+    bad_unknown_target => ["who-can", r#"ServiceAccount::"prod-deployr""#],
+    bad_target_not_impersonable => ["who-can", r#"User::"alice""#],
+    bad_malformed_target => ["who-can", r#"ServiceAccount:"x""#],
+    bad_unknown_principal => ["who-can", "--principal", r#"User::"alise""#],
+    bad_principal_type => ["who-can", "--principal", r#"Cluster::"prod""#],
+    bad_unknown_profile => ["report", "--profile", "routin"],
+    bad_adhoc_without_context => ["report", "--profile", "adhoc"],
+    bad_malformed_context => ["report", "--context", r#"{"mfa": true, "duration_minutes": 30"#],
+    bad_context_fails_schema => ["report", "--context", r#"{"mfa": "yes", "duration_minutes": 30, "justification": "x", "ticket": 1}"#],
+    bad_context_missing_attribute => ["who-can", DEPLOYER, "--context", r#"{"mfa": true}"#],
+    bad_profiles_in_actas_yaml => ["-C", "fixtures/broken/profile-wrong-type", "report"],
+    bad_scenario_defaults_differ => ["-C", "tests/fixtures/defaults-differ", "report"],
+    bad_missing_context_file => ["report", "--context-file", "no/such/file.yaml"],
+}
