@@ -68,7 +68,11 @@ pub enum Command {
     #[command(name = "who-can")]
     WhoCan {
         /// The account, e.g. 'ServiceAccount::"prod-deployer"'.
-        #[arg(value_name = "TARGET", required_unless_present = "principal", conflicts_with = "principal")]
+        #[arg(
+            value_name = "TARGET",
+            required_unless_present = "principal",
+            conflicts_with = "principal"
+        )]
         target: Option<String>,
         /// Show what this identity can act as instead.
         #[arg(long, value_name = "UID")]
@@ -239,12 +243,10 @@ pub fn run(cli: Cli) -> Exit {
                 // clap requires one of them.
                 (None, None) => return Exit::CannotRun,
             };
-            let result = who_can::parse_query(&ws, text, is_target)
-                .map_err(|p| vec![p])
-                .and_then(|q| {
-                    let opts = profile_options(&root, &profiles)?;
-                    who_can::run(&ws, q, &opts)
-                });
+            let result = who_can::parse_query(&ws, text, is_target).and_then(|q| {
+                let opts = profile_options(&root, &profiles)?;
+                who_can::run(&ws, q, &opts)
+            });
             match result {
                 Ok(r) => emit(renderer(format, color).who_can(&r), color),
                 Err(p) => fail(&p, color),
@@ -262,8 +264,7 @@ pub fn run(cli: Cli) -> Exit {
                 Ok(ws) => ws,
                 Err(p) => return fail(&p, color),
             };
-            let result =
-                profile_options(&root, &profiles).and_then(|opts| report::run(&ws, &opts));
+            let result = profile_options(&root, &profiles).and_then(|opts| report::run(&ws, &opts));
             match result {
                 Ok(r) => emit(renderer(format, color).report(&r), color),
                 Err(p) => fail(&p, color),
@@ -297,7 +298,9 @@ fn profile_options(
                     workspace::io_reason(&e)
                 ))]
             })?;
-            Some(AdhocContext::File(crate::diag::SourceFile::new(display, text)))
+            Some(AdhocContext::File(crate::diag::SourceFile::new(
+                display, text,
+            )))
         }
         (None, None) => None,
     };

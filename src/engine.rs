@@ -516,7 +516,10 @@ impl Engine {
                 continue;
             }
             for (action, attr) in declared {
-                if let Err(e) = self.info.check_value(value, &attr.ty, &namespace_of(action)) {
+                if let Err(e) = self
+                    .info
+                    .check_value(value, &attr.ty, &namespace_of(action))
+                {
                     issues.push(Issue {
                         attribute: Some(name.clone()),
                         message: format!("context attribute `{name}` of `{action}`: {e}"),
@@ -554,7 +557,11 @@ impl Engine {
     /// Whether `uid` names an inventory entity; if not, why, with a "did you mean".
     pub fn known_entity(&self, uid: &EntityUid) -> Result<(), Issue> {
         if self.schema.entity_types().all(|t| t != uid.type_name()) {
-            let types: Vec<String> = self.schema.entity_types().map(ToString::to_string).collect();
+            let types: Vec<String> = self
+                .schema
+                .entity_types()
+                .map(ToString::to_string)
+                .collect();
             return Err(Issue {
                 attribute: None,
                 message: format!("entity type `{}` is not in the schema", uid.type_name()),

@@ -131,8 +131,9 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
 
 /// The `defaults.context` of a scenario file, if it has one (the implicit `default` profile is
 /// the one all scenario files share, DESIGN §6).
-pub fn defaults_context(file: &Arc<SourceFile>) -> Result<Option<ContextMap>, Problem> {
-    let doc = serde_saphyr::from_str::<FileDoc>(&file.text).map_err(|e| Problem::from_yaml(file, &e))?;
+pub fn defaults_context(file: &Arc<SourceFile>) -> Result<Option<ContextMap>, Vec<Problem>> {
+    let doc = serde_saphyr::from_str::<FileDoc>(&file.text)
+        .map_err(|e| vec![Problem::from_yaml(file, &e)])?;
     Ok(doc.defaults.and_then(|d| d.context).map(|c| {
         c.into_iter()
             .filter(|(_, v)| !v.value.is_null())

@@ -41,7 +41,7 @@ struct ConfigDoc {
     #[allow(dead_code, reason = "read by `suffice`, not yet built")]
     tasks: Option<Vec<Spanned<String>>>,
     impersonation: Option<ImpersonationDoc>,
-    profiles: Option<BTreeMap<String, Spanned<BTreeMap<String, Spanned<Value>>>>>,
+    profiles: Option<BTreeMap<String, ProfileDoc>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -336,7 +336,7 @@ impl Loader {
         &mut self,
         engine: &Engine,
         cfg: Option<&Arc<SourceFile>>,
-        docs: BTreeMap<String, Spanned<BTreeMap<String, Spanned<Value>>>>,
+        docs: BTreeMap<String, ProfileDoc>,
     ) -> BTreeMap<String, Map<String, Value>> {
         let mut profiles = BTreeMap::new();
         let Some(file) = cfg else {

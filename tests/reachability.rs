@@ -12,7 +12,9 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema};
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema,
+};
 use serde_json::{json, Value};
 use support::world::{generate, Size, World, ACTIONS, PROFILES};
 
@@ -135,7 +137,11 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
     assert!(
         loaded.problems.is_empty(),
         "generated world does not load: {:?}",
-        loaded.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+        loaded
+            .problems
+            .iter()
+            .map(|p| &p.message)
+            .collect::<Vec<_>>()
     );
     let ws = loaded.workspace.unwrap();
     let report = actas::commands::report::run(&ws, &Default::default()).expect("report");
@@ -159,7 +165,11 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
 }
 
 fn compare(seed: u64, path_dependent: bool) -> usize {
-    let size = if path_dependent { &Size::TINY } else { &Size::SMALL };
+    let size = if path_dependent {
+        &Size::TINY
+    } else {
+        &Size::SMALL
+    };
     let world = generate(seed, size, path_dependent);
     let dir = tempfile::tempdir().unwrap();
     world.write(dir.path());
@@ -210,5 +220,8 @@ fn some_generated_chains_are_longer_than_one_hop() {
         .map(Vec::len)
         .max()
         .unwrap_or(0);
-    assert!(longest >= 2, "seed 7 has no chain: the generator is too sparse");
+    assert!(
+        longest >= 2,
+        "seed 7 has no chain: the generator is too sparse"
+    );
 }

@@ -35,7 +35,10 @@ fn who_can_nobody() {
         "routine",
     ]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("What User::\"bob\" can act as: 1 account"), "{stdout}");
+    assert!(
+        stdout.contains("What User::\"bob\" can act as: 1 account"),
+        "{stdout}"
+    );
     assert_cmd_snapshot!(actas(&[
         "who-can",
         r#"ServiceAccount::"staging-deployer""#,
@@ -79,8 +82,14 @@ fn report_html() {
         );
     }
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"(?s)<style>.*</style>", "<style>[inline stylesheet]</style>");
-    settings.add_filter(r"(?s)<script>.*</script>", "<script>[inline script]</script>");
+    settings.add_filter(
+        r"(?s)<style>.*</style>",
+        "<style>[inline stylesheet]</style>",
+    );
+    settings.add_filter(
+        r"(?s)<script>.*</script>",
+        "<script>[inline script]</script>",
+    );
     settings.bind(|| insta::assert_snapshot!(stdout));
 }
 

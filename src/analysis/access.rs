@@ -62,7 +62,11 @@ impl Path {
         order
             .iter()
             .map(|p| p.name.as_str())
-            .filter(|n| self.routes.iter().any(|r| r.profiles.iter().any(|x| x == n)))
+            .filter(|n| {
+                self.routes
+                    .iter()
+                    .any(|r| r.profiles.iter().any(|x| x == n))
+            })
             .collect()
     }
 
@@ -155,7 +159,12 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 }
 
 /// Evaluates each hop of a reachable chain again, for the actions and policies that allow it.
-fn explain(engine: &Engine, principal: &EntityUid, chain: &[EntityUid], profile: &Profile) -> Vec<Hop> {
+fn explain(
+    engine: &Engine,
+    principal: &EntityUid,
+    chain: &[EntityUid],
+    profile: &Profile,
+) -> Vec<Hop> {
     let Ok(prepared) = engine.prepare_chain(principal, chain, &profile.context) else {
         // Reachability only follows hops that prepared and were allowed, so this cannot fail;
         // an empty explanation would still show the chain.

@@ -8,7 +8,6 @@
 //!
 //! Every context is checked against the schema, with the place of a bad value.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -84,8 +83,10 @@ pub fn select(
         let is_adhoc = name == ADHOC;
         if is_adhoc && adhoc.is_none() && problems.is_empty() {
             problems.push(
-                Problem::new(format!("profile `{ADHOC}` needs `--context` or `--context-file`"))
-                    .with_help("pass the context to test, e.g. --context '{\"mfa\": true}'"),
+                Problem::new(format!(
+                    "profile `{ADHOC}` needs `--context` or `--context-file`"
+                ))
+                .with_help("pass the context to test, e.g. --context '{\"mfa\": true}'"),
             );
         } else if !is_adhoc && !available.contains(name) {
             let help = crate::suggest::closest(name, available.iter().map(String::as_str))
@@ -138,7 +139,7 @@ fn scenario_default(ws: &Workspace) -> Result<Profile, Vec<Problem>> {
                 ),
                 Some(_) => {}
             },
-            Err(p) => problems.push(p),
+            Err(mut p) => problems.append(&mut p),
         }
     }
     if !problems.is_empty() {
@@ -152,8 +153,11 @@ fn scenario_default(ws: &Workspace) -> Result<Profile, Vec<Problem>> {
         return Err(issues
             .into_iter()
             .map(|i| {
-                Problem::new(format!("profile `{DEFAULT}` (from the scenario defaults): {}", i.message))
-                    .with_help("configure `profiles:` in actas.yaml, or pass --context")
+                Problem::new(format!(
+                    "profile `{DEFAULT}` (from the scenario defaults): {}",
+                    i.message
+                ))
+                .with_help("configure `profiles:` in actas.yaml, or pass --context")
             })
             .collect());
     }
@@ -177,7 +181,9 @@ fn parse_adhoc(ws: &Workspace, adhoc: &AdhocContext) -> Result<Profile, Vec<Prob
                     (offset, 0),
                     format!("malformed `--context`: {}", strip_position(&e.to_string())),
                 )
-                .with_help(r#"give a JSON object, e.g. '{"mfa": true, "duration_minutes": 30}'"#)]);
+                .with_help(
+                    r#"give a JSON object, e.g. '{"mfa": true, "duration_minutes": 30}'"#,
+                )]);
             }
             file
         }
@@ -203,9 +209,4 @@ fn strip_position(message: &str) -> &str {
     message
         .rfind(" at line ")
         .map_or(message, |i| message.get(..i).unwrap_or(message))
-}
-
-/// Profiles by name, for lookups.
-pub fn by_name(profiles: &[Profile]) -> BTreeMap<&str, &Profile> {
-    profiles.iter().map(|p| (p.name.as_str(), p)).collect()
 }

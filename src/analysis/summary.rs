@@ -62,7 +62,10 @@ pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Su
         .impersonable()
         .into_iter()
         .map(|account| {
-            let paths: Vec<usize> = reached.get(&account.to_string()).cloned().unwrap_or_default();
+            let paths: Vec<usize> = reached
+                .get(&account.to_string())
+                .cloned()
+                .unwrap_or_default();
             let per_profile: Vec<usize> = profile_names
                 .iter()
                 .map(|n| {
@@ -112,7 +115,9 @@ pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Su
         human_paths: indices(access, |p| is_human(&p.principal)),
         conditional_paths,
         conditional_accounts,
-        longest_paths: indices(access, |p| longest_chain > 0 && p.longest() == longest_chain),
+        longest_paths: indices(access, |p| {
+            longest_chain > 0 && p.longest() == longest_chain
+        }),
         longest_chain,
         widest,
         delegated_paths: indices(access, |p| p.longest() > 1),

@@ -47,28 +47,38 @@ impl WhoCanResult {
 }
 
 /// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.
-pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Problem> {
+pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Vec<Problem>> {
     let what = if is_target { "TARGET" } else { "--principal" };
-    let uid = parse_uid(&Value::String(text.to_string()))
-        .map_err(|e| Problem::new(format!("{what}: {e}")).with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#))?;
+    let uid = parse_uid(&Value::String(text.to_string())).map_err(|e| {
+        vec![Problem::new(format!("{what}: {e}"))
+            .with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#)]
+    })?;
     if let Err(issue) = ws.engine.known_entity(&uid) {
         let mut p = Problem::new(format!("{what}: {}", issue.message));
         p.help = issue.help;
-        return Err(p);
+        return Err(vec![p]);
     }
     let (types, cannot, side) = if is_target {
-        (ws.engine.impersonable_types(), "cannot be impersonated", "resources")
+        (
+            ws.engine.impersonable_types(),
+            "cannot be impersonated",
+            "resources",
+        )
     } else {
-        (ws.engine.impersonator_types(), "cannot impersonate", "principals")
+        (
+            ws.engine.impersonator_types(),
+            "cannot impersonate",
+            "principals",
+        )
     };
     if !types.contains(uid.type_name()) {
         let actions: Vec<String> = ws.engine.actions.iter().map(|a| format!("`{a}`")).collect();
         let list: Vec<String> = types.iter().map(|t| format!("`{t}`")).collect();
-        return Err(Problem::new(format!(
+        return Err(vec![Problem::new(format!(
             "{what}: `{uid}` {cannot}: the impersonation actions ({}) apply to {side} of type {}",
             actions.join(", "),
             list.join(", ")
-        )));
+        ))]);
     }
     Ok(if is_target {
         Query::Target(uid)

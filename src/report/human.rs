@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use crate::commands::check::CheckResult;
 use crate::commands::report::ReportResult;
-use crate::commands::who_can::WhoCanResult;
-use crate::report::json::{report_doc, who_can_doc, PathDoc, PathRefDoc, PolicyDoc, ProfileDoc};
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
+use crate::commands::who_can::WhoCanResult;
 use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
+use crate::report::json::{report_doc, who_can_doc, PathDoc, PathRefDoc, PolicyDoc, ProfileDoc};
 use crate::report::{decision, Renderer};
 
 pub struct Human {

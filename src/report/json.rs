@@ -9,8 +9,8 @@ use crate::analysis::access::{Path, Query};
 use crate::analysis::profiles::Profile;
 use crate::commands::check::CheckResult;
 use crate::commands::report::ReportResult;
-use crate::commands::who_can::WhoCanResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
+use crate::commands::who_can::WhoCanResult;
 use crate::engine::{Evaluation, HopOutcome};
 use crate::report::{decision, Renderer};
 

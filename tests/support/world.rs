@@ -42,7 +42,10 @@ pub const ACTIONS: [(&str, &[&str]); 2] = [
 pub const PROFILES: [(&str, &str); 3] = [
     ("routine", r#"{"ticket": "CHG-1", "hours": 2, "mfa": true}"#),
     ("night", r#"{"ticket": "CHG-2", "hours": 8, "mfa": false}"#),
-    ("break_glass", r#"{"ticket": "BG-1", "hours": 1, "mfa": true}"#),
+    (
+        "break_glass",
+        r#"{"ticket": "BG-1", "hours": 1, "mfa": true}"#,
+    ),
 ];
 
 pub struct World {
@@ -130,11 +133,14 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     };
     for (i, t) in teams.iter().enumerate() {
         let p = parents(&mut r, "Team", &teams, i);
-        entities.push(serde_json::json!({"uid": {"type": "Team", "id": t}, "attrs": {}, "parents": p}));
+        entities
+            .push(serde_json::json!({"uid": {"type": "Team", "id": t}, "attrs": {}, "parents": p}));
     }
     for (i, f) in folders.iter().enumerate() {
         let p = parents(&mut r, "Folder", &folders, i);
-        entities.push(serde_json::json!({"uid": {"type": "Folder", "id": f}, "attrs": {}, "parents": p}));
+        entities.push(
+            serde_json::json!({"uid": {"type": "Folder", "id": f}, "attrs": {}, "parents": p}),
+        );
     }
     for p in &people {
         let ps = parents(&mut r, "Team", &teams, teams.len());
@@ -143,7 +149,9 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     }
     for b in &robots {
         let ps = parents(&mut r, "Team", &teams, teams.len());
-        entities.push(serde_json::json!({"uid": {"type": "Robot", "id": b}, "attrs": {}, "parents": ps}));
+        entities.push(
+            serde_json::json!({"uid": {"type": "Robot", "id": b}, "attrs": {}, "parents": ps}),
+        );
     }
     for a in &accounts {
         let ps = parents(&mut r, "Folder", &folders, folders.len());
@@ -162,7 +170,10 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             2 => format!("principal == {}", uid("Account", &r.pick(&accounts))),
             3 => format!("principal in {}", uid("Team", &r.pick(&teams))),
             4 => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
-            _ => format!("principal is Account in {}", uid("Folder", &r.pick(&folders))),
+            _ => format!(
+                "principal is Account in {}",
+                uid("Folder", &r.pick(&folders))
+            ),
         };
         let action = match r.below(3) {
             0 => "action == Action::\"impersonate\"".to_string(),
