@@ -96,25 +96,14 @@ impl Human {
         }
         profiles_line(&mut out, &doc.profiles);
         let _ = writeln!(out);
-        let policies = index(&doc.policies);
-        let several_actions = r.access.paths.iter().any(|p| {
-            p.routes
-                .iter()
-                .flat_map(|r| &r.hops)
-                .any(|h| h.actions.len() > 1)
-        }) || doc.paths.is_empty();
-        for (i, p) in doc.paths.iter().enumerate() {
-            if i > 0 {
-                let _ = writeln!(out);
-            }
+        path_list(&mut out, &doc.paths, &doc.policies, |p| {
             if by_target {
                 let human = if p.human { " (human)" } else { "" };
-                let _ = writeln!(out, "{}{human}", p.principal);
+                format!("{}{human}", p.principal)
             } else {
-                let _ = writeln!(out, "{}", p.target);
+                p.target.clone()
             }
-            path_detail(&mut out, p, &policies, several_actions);
-        }
+        });
         out
     }
 
@@ -223,26 +212,10 @@ impl Human {
         if doc.paths.is_empty() {
             let _ = writeln!(out, "  (none)");
         }
-        let policies = index(&doc.policies);
-        let several_actions = r.matrix.access.paths.iter().any(|p| {
-            p.routes
-                .iter()
-                .flat_map(|r| &r.hops)
-                .any(|h| h.actions.len() > 1)
+        path_list(&mut out, &doc.paths, &doc.policies, |p| {
+            let human = if p.human { " (human)" } else { "" };
+            format!("{} → {}{human}", p.principal, p.target)
         });
-        for (i, p) in doc.paths.iter().enumerate() {
-            if i > 0 {
-                let _ = writeln!(out);
-            }
-            let _ = writeln!(
-                out,
-                "{} → {}{}",
-                p.principal,
-                p.target,
-                if p.human { " (human)" } else { "" }
-            );
-            path_detail(&mut out, p, &policies, several_actions);
-        }
         out
     }
 }
@@ -268,8 +241,28 @@ fn profiles_line(out: &mut String, profiles: &[ProfileDoc]) {
     }
 }
 
-fn index(policies: &[PolicyDoc]) -> BTreeMap<&str, &PolicyDoc> {
-    policies.iter().map(|p| (p.id.as_str(), p)).collect()
+/// Every path with its routes, a blank line between, each under its `heading`. Hops show their
+/// impersonation actions when some hop is allowed by more than one.
+fn path_list(
+    out: &mut String,
+    paths: &[PathDoc],
+    policies: &[PolicyDoc],
+    heading: impl Fn(&PathDoc) -> String,
+) {
+    let policies: BTreeMap<&str, &PolicyDoc> =
+        policies.iter().map(|p| (p.id.as_str(), p)).collect();
+    let show_actions = paths
+        .iter()
+        .flat_map(|p| &p.routes)
+        .flat_map(|r| &r.steps)
+        .any(|s| s.actions.len() > 1);
+    for (i, p) in paths.iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "{}", heading(p));
+        path_detail(out, p, &policies, show_actions);
+    }
 }
 
 /// A path's routes: under which profiles, by which chain, allowed by which policies.
