@@ -429,6 +429,14 @@ impl Engine {
         reach
     }
 
+    /// Computes the hop graph for `ctx` now, using every worker. Reachability computes it on
+    /// first use, but from inside a parallel job the other workers would wait on it idle.
+    pub fn warm(&self, ctx: &ContextMap) {
+        if !self.hops_depend_on_path() {
+            self.graph(ctx);
+        }
+    }
+
     /// The hop graph over the inventory under `ctx`, computed once per context.
     fn graph(&self, ctx: &ContextMap) -> Arc<OnceLock<HopGraph>> {
         let key = Value::Object(ctx.clone()).to_string();
@@ -441,9 +449,13 @@ impl Engine {
         };
         cell.get_or_init(|| {
             let targets = self.impersonable();
-            self.impersonators()
+            // Accounts that can impersonate are in both lists: evaluate their hops once.
+            let mut sources = self.impersonators();
+            sources.extend(targets.iter().cloned());
+            sources.sort_by_cached_key(ToString::to_string);
+            sources.dedup();
+            sources
                 .into_par_iter()
-                .chain(targets.clone().into_par_iter())
                 .map(|from| {
                     let to: Vec<EntityUid> = targets
                         .iter()

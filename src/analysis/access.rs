@@ -7,7 +7,7 @@
 //! (chain, hops) and each route lists the profiles that produce it. "Under which conditions"
 //! is answered by those profiles and by the policies, never by paraphrasing conditions in code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
@@ -93,38 +93,38 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
         Query::Target(t) => Some(t.to_string()),
         _ => None,
     };
+    for p in profiles {
+        engine.warm(&p.context);
+    }
     let jobs: Vec<(usize, &EntityUid)> = (0..profiles.len())
         .flat_map(|i| principals.iter().map(move |p| (i, p)))
         .collect();
-    // (profile index, principal, target, route) for every reachable pair.
-    let found: Vec<(usize, EntityUid, EntityUid, Route)> = jobs
+    // (profile index, principal, target, chain) for every reachable pair.
+    let found: Vec<(usize, EntityUid, EntityUid, Vec<EntityUid>)> = jobs
         .into_par_iter()
         .flat_map_iter(|(i, principal)| {
-            let profile = &profiles[i];
-            let reach = engine.reach_from(principal, &profile.context);
-            let mut out = Vec::new();
-            for (key, (target, chain)) in reach {
-                if target_key.as_ref().is_some_and(|t| *t != key) {
-                    continue;
-                }
-                let hops = explain(engine, principal, &chain, profile);
-                out.push((
-                    i,
-                    principal.clone(),
-                    target,
-                    Route {
-                        chain,
-                        hops,
-                        profiles: vec![profile.name.clone()],
-                    },
-                ));
-            }
-            out
+            engine
+                .reach_from(principal, &profiles[i].context)
+                .into_iter()
+                .filter(|(key, _)| target_key.as_ref().is_none_or(|t| t == key))
+                .map(move |(_, (target, chain))| (i, principal.clone(), target, chain))
         })
         .collect();
+    let explained = explain_all(engine, profiles, &found);
+    let found = found
+        .into_iter()
+        .zip(explained)
+        .map(|((i, principal, target, chain), hops)| {
+            let route = Route {
+                chain,
+                hops,
+                profiles: vec![profiles[i].name.clone()],
+            };
+            (i, principal, target, route)
+        });
 
     let mut paths: BTreeMap<(String, String), Path> = BTreeMap::new();
-    let mut sorted = found;
+    let mut sorted: Vec<_> = found.collect();
     sorted.sort_by_key(|(i, ..)| *i);
     for (_, principal, target, route) in sorted {
         let key = (principal.to_string(), target.to_string());
@@ -156,6 +156,51 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
         profiles: profiles.to_vec(),
         paths,
     }
+}
+
+/// Each found chain's hops with the actions and policies that allow them. When hop decisions do
+/// not depend on the path, a hop is the same in every chain it appears in, so each distinct
+/// (profile, from, to) is evaluated once; otherwise every chain is evaluated along its path.
+fn explain_all(
+    engine: &Engine,
+    profiles: &[Profile],
+    found: &[(usize, EntityUid, EntityUid, Vec<EntityUid>)],
+) -> Vec<Vec<Hop>> {
+    if engine.hops_depend_on_path() {
+        return found
+            .par_iter()
+            .map(|(i, principal, _, chain)| explain(engine, principal, chain, &profiles[*i]))
+            .collect();
+    }
+    let mut distinct: HashSet<(usize, &EntityUid, &EntityUid)> = HashSet::new();
+    for (i, principal, _, chain) in found {
+        let mut from = principal;
+        for to in chain {
+            distinct.insert((*i, from, to));
+            from = to;
+        }
+    }
+    let hops: HashMap<(usize, &EntityUid, &EntityUid), Hop> = distinct
+        .into_par_iter()
+        .filter_map(|(i, from, to)| {
+            let hop = explain(engine, from, std::slice::from_ref(to), &profiles[i]).pop()?;
+            Some(((i, from, to), hop))
+        })
+        .collect();
+    found
+        .iter()
+        .map(|(i, principal, _, chain)| {
+            let mut from = principal;
+            chain
+                .iter()
+                .filter_map(|to| {
+                    let hop = hops.get(&(*i, from, to)).cloned();
+                    from = to;
+                    hop
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Evaluates each hop of a reachable chain again, for the actions and policies that allow it.

@@ -116,6 +116,13 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
 
 /// Runs cases in parallel; outcomes come back in the cases' order whatever the thread count.
 pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
+    // Set cases share hop graphs per context: build each once, with every worker.
+    for case in cases {
+        if let CaseKind::WhoCan { context, .. } | CaseKind::ReachableBy { context, .. } = &case.kind
+        {
+            engine.warm(context);
+        }
+    }
     let outcomes = cases.par_iter().map(|c| judge(engine, c, strict)).collect();
     TestRun { outcomes }
 }
