@@ -236,3 +236,55 @@ fn explain(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::profiles::select;
+
+    fn uid(s: &str) -> EntityUid {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn routes_group_profiles_and_keep_each_hops_policies() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = crate::workspace::load(root, &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let profiles = select(&ws, &[], None).unwrap();
+        let deployer = uid(r#"ServiceAccount::"prod-deployer""#);
+        let access = compute(&ws.engine, &profiles, &Query::Target(deployer.clone()));
+        assert!(access.paths.iter().all(|p| p.target == deployer));
+        let carol = access
+            .paths
+            .iter()
+            .find(|p| p.principal == uid(r#"User::"carol""#))
+            .unwrap();
+        // One route, two hops, under routine only (the CI runner's hop needs a change ticket).
+        assert_eq!(carol.routes.len(), 1);
+        assert_eq!(carol.routes[0].profiles, ["routine"]);
+        assert_eq!(carol.profiles(&profiles), ["routine"]);
+        let policies: Vec<&[String]> = carol.routes[0]
+            .hops
+            .iter()
+            .map(|h| h.policies.as_slice())
+            .collect();
+        assert_eq!(
+            policies,
+            [
+                &["carol-mints-ci-runner".to_string()][..],
+                &["ci-runner-deploys".to_string()][..]
+            ]
+        );
+        // alice is allowed by the on-call policy under two profiles: one route lists both.
+        let alice = access
+            .paths
+            .iter()
+            .find(|p| p.principal == uid(r#"User::"alice""#))
+            .unwrap();
+        assert_eq!(alice.routes.len(), 1);
+        assert_eq!(alice.routes[0].profiles, ["incident", "routine"]);
+    }
+}

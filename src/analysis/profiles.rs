@@ -210,3 +210,48 @@ fn strip_position(message: &str) -> &str {
         .rfind(" at line ")
         .map_or(message, |i| message.get(..i).unwrap_or(message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Workspace {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        crate::workspace::load(root, &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap()
+    }
+
+    #[test]
+    fn configured_profiles_come_sorted_then_adhoc() {
+        let ws = example();
+        let adhoc = AdhocContext::Inline(
+            r#"{"duration_minutes": 5, "mfa": true, "justification": "BG-1"}"#.into(),
+        );
+        let all = select(&ws, &[], Some(&adhoc)).unwrap();
+        let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["break_glass", "incident", "routine", "adhoc"]);
+        let only = select(&ws, &["adhoc".into()], Some(&adhoc)).unwrap();
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0].origin, Origin::CommandLine);
+    }
+
+    #[test]
+    fn unknown_names_and_bad_contexts_are_refused() {
+        let ws = example();
+        let err = select(&ws, &["incidnet".into()], None).unwrap_err();
+        assert_eq!(err[0].help.as_deref(), Some("did you mean `incident`?"));
+        let bad = AdhocContext::Inline(r#"{"mfa": 1}"#.into());
+        let err = select(&ws, &[], Some(&bad)).unwrap_err();
+        assert!(err.iter().any(|p| p.message.contains("expected a boolean")));
+    }
+
+    #[test]
+    fn json_positions_are_left_to_the_span() {
+        assert_eq!(
+            strip_position("EOF while parsing an object at line 1 column 12"),
+            "EOF while parsing an object"
+        );
+    }
+}

@@ -134,3 +134,47 @@ fn indices(access: &Access, keep: impl Fn(&crate::analysis::access::Path) -> boo
         .map(|(i, _)| i)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::access::{compute, Query};
+    use crate::analysis::profiles::select;
+
+    #[test]
+    fn figures_of_the_example() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = crate::workspace::load(root, &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let profiles = select(&ws, &[], None).unwrap();
+        let access = compute(&ws.engine, &profiles, &Query::All);
+        let s = summarize(&ws.engine, &access, &ws.human_types);
+        assert_eq!(s.longest_chain, 2);
+        assert_eq!(s.longest_paths.len(), 2);
+        assert_eq!(s.delegated_paths, s.longest_paths);
+        // The billing admin's own account is reachable under break glass only.
+        let conditional: Vec<String> = s
+            .conditional_accounts
+            .iter()
+            .map(|i| s.accounts[*i].account.to_string())
+            .collect();
+        assert_eq!(conditional, [r#"ServiceAccount::"billing-admin""#]);
+        // Most reached first; counts per profile never exceed the total.
+        assert_eq!(
+            s.accounts[0].account.to_string(),
+            r#"ServiceAccount::"prod-deployer""#
+        );
+        assert!(s
+            .accounts
+            .iter()
+            .all(|a| a.per_profile.iter().all(|c| *c <= a.reached_by)));
+        // Humans are Users only: the agent's path is not a human path.
+        assert!(s
+            .human_paths
+            .iter()
+            .all(|i| access.paths[*i].principal.type_name().to_string() == "User"));
+        assert_eq!(s.widest[0].0.to_string(), r#"User::"erin""#);
+    }
+}
