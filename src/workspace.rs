@@ -308,7 +308,23 @@ impl Loader {
                 .push("validation of the entities: no usable schema".into());
         }
 
-        let human_types = match imp.human_types {
+        if let (Some(list), Some((schema, _)), Some(file)) = (&imp.human_types, &schema, cfg) {
+            let types: Vec<String> = schema.entity_types().map(ToString::to_string).collect();
+            for t in list.iter().filter(|t| !types.contains(&t.value)) {
+                let mut p = Problem::at_location(
+                    file,
+                    &t.referenced,
+                    format!(
+                        "human type `{}` is not an entity type of the schema",
+                        t.value
+                    ),
+                );
+                p.help = crate::suggest::closest(&t.value, types.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.problems.push(p);
+            }
+        }
+        let human_types: Vec<String> = match imp.human_types {
             Some(list) => list.into_iter().map(|s| s.value).collect(),
             None => Vec::new(),
         };
