@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analysis::profiles::AdhocContext;
 use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
-use crate::commands::{check, report};
+use crate::commands::{check, report, suffice};
 use crate::diag::{render, Problem};
 use crate::exit::Exit;
 use crate::report::{renderer, Format};
@@ -82,6 +82,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = WhoCanFormat::Human)]
         format: WhoCanFormat,
     },
+    /// Is the acting identity's permission set enough for each task; what it holds beyond it.
+    Suffice {
+        /// Task files or folders (default: `tasks:` of actas.yaml, else `fixtures/tasks/`).
+        tasks: Vec<PathBuf>,
+        /// Add the policies of this file, validated against the schema (repeatable): does the
+        /// task become sufficient, and what else does the change grant?
+        #[arg(long, value_name = "FILE.cedar")]
+        with: Vec<PathBuf>,
+        /// Remove this policy, link or template (repeatable): what breaks?
+        #[arg(long, value_name = "POLICY_ID")]
+        without: Vec<String>,
+        #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
+        format: SufficeFormat,
+    },
     /// The whole can-impersonate matrix, per profile, with summary figures, for auditors.
     Report {
         #[command(flatten)]
@@ -118,6 +132,13 @@ pub enum ReportFormat {
     Markdown,
     Csv,
     Html,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SufficeFormat {
+    Human,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -165,6 +186,7 @@ pub fn run(cli: Cli) -> Exit {
         scenarios: Vec::new(),
         max_chain: cli.max_chain,
         impersonation_actions: cli.impersonation_actions.clone(),
+        extra_policies: Vec::new(),
     };
     match cli.command {
         Command::Check { format } => {
@@ -249,6 +271,41 @@ pub fn run(cli: Cli) -> Exit {
             });
             match result {
                 Ok(r) => emit(renderer(format, color).who_can(&r), color),
+                Err(p) => fail(&p, color),
+            }
+        }
+        Command::Suffice {
+            tasks,
+            with,
+            without,
+            format,
+        } => {
+            let format = match format {
+                SufficeFormat::Human => Format::Human,
+                SufficeFormat::Json => Format::Json,
+                SufficeFormat::Markdown => Format::Markdown,
+            };
+            let ws = match load(&root, &overrides) {
+                Ok(ws) => ws,
+                Err(p) => return fail(&p, color),
+            };
+            let opts = suffice::SufficeOptions {
+                files: tasks,
+                with,
+                without,
+            };
+            match suffice::run(&root, &overrides, &ws, &opts) {
+                Ok(r) => {
+                    let exit = if r.sufficient() {
+                        Exit::Ok
+                    } else {
+                        Exit::Failed
+                    };
+                    match renderer(format, color).suffice(&r) {
+                        Some(t) => finish(write_stdout(&t), exit),
+                        None => emit(None, color),
+                    }
+                }
                 Err(p) => fail(&p, color),
             }
         }

@@ -126,6 +126,19 @@ impl Engine {
         }
     }
 
+    /// The same inventory and settings with another policy set (what-if analyses).
+    pub fn with_policies(&self, policies: PolicySet, meta: &BTreeMap<String, PolicyMeta>) -> Self {
+        Self::new(
+            self.schema.clone(),
+            self.info.clone(),
+            policies,
+            self.entities.clone(),
+            self.actions.clone(),
+            self.max_chain,
+            meta,
+        )
+    }
+
     pub fn action(&self, action: &EntityUid) -> Option<&ActionInfo> {
         self.info.actions.get(action)
     }
@@ -349,7 +362,8 @@ impl Engine {
             .count()
     }
 
-    fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
+    /// Inventory entities of the given types, sorted by uid string.
+    pub fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
         let mut out: Vec<EntityUid> = self
             .entities
             .iter()

@@ -16,5 +16,6 @@ pub mod report;
 pub mod scenario;
 pub mod schema;
 pub mod suggest;
+pub mod task;
 pub mod uid;
 pub mod workspace;

@@ -88,7 +88,9 @@ pub struct RequestCase {
 }
 
 /// The merged context of a case with the place each value was written.
-type Sourced = BTreeMap<String, Spanned<Value>>;
+const CASE_MISSING_HELP: &str = "set it in the case's `context` or in `defaults.context`";
+
+pub(crate) type Sourced = BTreeMap<String, Spanned<Value>>;
 
 /// Reads and checks one scenario file; all problems are returned, not only the first.
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
@@ -142,14 +144,15 @@ pub fn defaults_context(file: &Arc<SourceFile>) -> Result<Option<ContextMap>, Ve
     }))
 }
 
-struct Checker<'a> {
-    engine: &'a Engine,
-    file: &'a Arc<SourceFile>,
-    problems: Vec<Problem>,
+/// Checks entity, action and context references of one file, collecting problems with places.
+pub(crate) struct Checker<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) file: &'a Arc<SourceFile>,
+    pub(crate) problems: Vec<Problem>,
 }
 
 impl Checker<'_> {
-    fn problem(&mut self, at: &Location, message: impl Into<String>) -> &mut Problem {
+    pub(crate) fn problem(&mut self, at: &Location, message: impl Into<String>) -> &mut Problem {
         self.problems
             .push(Problem::at(self.file, span_of(self.file, at), message));
         let last = self.problems.len() - 1;
@@ -157,7 +160,7 @@ impl Checker<'_> {
     }
 
     /// An inventory entity named by a case.
-    fn entity(&mut self, v: &Spanned<Value>) -> Option<EntityUid> {
+    pub(crate) fn entity(&mut self, v: &Spanned<Value>) -> Option<EntityUid> {
         let uid = match parse_uid(&v.value) {
             Ok(u) => u,
             Err(e) => {
@@ -172,7 +175,7 @@ impl Checker<'_> {
         Some(uid)
     }
 
-    fn action(&mut self, v: &Spanned<Value>) -> Option<EntityUid> {
+    pub(crate) fn action(&mut self, v: &Spanned<Value>) -> Option<EntityUid> {
         let uid = match parse_uid(&v.value) {
             Ok(u) => u,
             Err(e) => {
@@ -342,7 +345,14 @@ impl Checker<'_> {
             from = to;
         }
         used.extend(action.iter().cloned());
-        let ctx = self.check_context(context, &used, c)?;
+        let ctx = self.check_context(
+            context,
+            &used,
+            None,
+            principal_location(c),
+            c.context.as_ref().map(|x| x.referenced),
+            CASE_MISSING_HELP,
+        )?;
 
         let hops = match self.engine.prepare_chain(&principal, &chain, &ctx) {
             Ok(h) => h,
@@ -442,7 +452,14 @@ impl Checker<'_> {
         };
         let (uid, mut expect) = (uid?, expect?);
         let actions = self.engine.actions.clone();
-        let ctx = self.check_context(context, &actions, c)?;
+        let ctx = self.check_context(
+            context,
+            &actions,
+            None,
+            principal_location(c),
+            c.context.as_ref().map(|x| x.referenced),
+            CASE_MISSING_HELP,
+        )?;
         expect.sort_by_cached_key(ToString::to_string);
         Some(if is_target {
             CaseKind::WhoCan {
@@ -461,31 +478,34 @@ impl Checker<'_> {
 
     /// Checks the merged context against the actions a case uses: every attribute declared by
     /// one of them, with a value of the declared type; required ones present.
-    fn check_context(
+    /// Checks a merged context against the actions that use it (`requiring`, when given, are
+    /// those whose required attributes must be present); a missing attribute is shown at the
+    /// `context` block, else at `fallback`.
+    pub(crate) fn check_context(
         &mut self,
         context: &Sourced,
         actions: &[EntityUid],
-        c: &CaseDoc,
+        requiring: Option<&[EntityUid]>,
+        fallback: Location,
+        block: Option<Location>,
+        missing_help: &str,
     ) -> Option<ContextMap> {
         let values: ContextMap = context
             .iter()
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
-        let issues = self.engine.check_context(&values, actions, actions);
+        let issues = self
+            .engine
+            .check_context(&values, actions, requiring.unwrap_or(actions));
         for issue in &issues {
             let at = match issue.attribute.as_ref().and_then(|a| context.get(a)) {
                 Some(v) => v.referenced,
-                None => c
-                    .context
-                    .as_ref()
-                    .map_or(principal_location(c), |x| x.referenced),
+                None => block.unwrap_or(fallback),
             };
-            let help = issue.help.clone().or_else(|| {
-                issue
-                    .attribute
-                    .is_none()
-                    .then(|| "set it in the case's `context` or in `defaults.context`".into())
-            });
+            let help = issue
+                .help
+                .clone()
+                .or_else(|| issue.attribute.is_none().then(|| missing_help.to_string()));
             self.problem(&at, issue.message.clone()).help = help;
         }
         issues.is_empty().then_some(values)

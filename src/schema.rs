@@ -33,7 +33,7 @@ impl ActionInfo {
 }
 
 /// Per-action facts, keyed by action uid.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SchemaInfo {
     pub actions: HashMap<EntityUid, ActionInfo>,
     common: HashMap<String, Value>,

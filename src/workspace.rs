@@ -37,8 +37,7 @@ struct ConfigDoc {
     entities: Option<Vec<Spanned<String>>>,
     scenarios: Option<Vec<Spanned<String>>>,
     links: Option<Vec<Spanned<String>>>,
-    /// Task files for `actas suffice` (read by that command; accepted here so the file validates).
-    #[allow(dead_code, reason = "read by `suffice`, not yet built")]
+    /// Task files for `actas suffice`.
     tasks: Option<Vec<Spanned<String>>>,
     impersonation: Option<ImpersonationDoc>,
     profiles: Option<BTreeMap<String, ProfileDoc>>,
@@ -83,6 +82,8 @@ pub struct Overrides {
     pub scenarios: Vec<PathBuf>,
     pub max_chain: Option<u32>,
     pub impersonation_actions: Vec<String>,
+    /// Policy files added to the workspace's (`suffice --with`).
+    pub extra_policies: Vec<PathBuf>,
 }
 
 /// What is known about one policy, for reasons, findings and reports.
@@ -118,6 +119,8 @@ pub struct Workspace {
     pub engine: Engine,
     pub policies: BTreeMap<String, PolicyMeta>,
     pub scenarios: Vec<NamedPath>,
+    /// Task files or folders for `suffice` (default `fixtures/tasks/`).
+    pub tasks: Vec<NamedPath>,
     pub profiles: BTreeMap<String, Map<String, Value>>,
     pub human_types: Vec<String>,
 }
@@ -207,6 +210,7 @@ impl Loader {
         let entity_paths = paths(&ov.entities, &config.entities, &["fixtures/entities.yaml"]);
         let scenarios = paths(&ov.scenarios, &config.scenarios, &["fixtures/scenarios"]);
         let link_paths = paths(&[], &config.links, &["policies/bindings.yaml"]);
+        let tasks = paths(&[], &config.tasks, &["fixtures/tasks"]);
 
         // Settings.
         let imp = config.impersonation.unwrap_or_default();
@@ -257,7 +261,14 @@ impl Loader {
         let schema = schema_path.and_then(|p| self.load_schema(&p));
 
         // Policies and links.
-        let policy_files = self.collect(&policy_paths, &["cedar"], "policy");
+        let mut policy_files = self.collect(&policy_paths, &["cedar"], "policy");
+        // Candidate policies (`suffice --with`) come after the workspace's, validated alike.
+        let extra: Vec<NamedPath> = ov
+            .extra_policies
+            .iter()
+            .map(|p| NamedPath::plain(p.clone()))
+            .collect();
+        policy_files.extend(self.collect(&extra, &["cedar"], "policy"));
         let (policies, meta, sources) = self.load_policies(&policy_files, &link_paths);
         if let (Some((schema, _)), Some(policies)) = (&schema, &policies) {
             self.validate_policies(schema, policies, &meta, &sources);
@@ -343,6 +354,7 @@ impl Loader {
             engine,
             policies: meta,
             scenarios,
+            tasks,
             profiles,
             human_types,
         })
@@ -928,10 +940,12 @@ fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Scenario files under the given paths (`.yaml`, `.yml`, `.json`), with missing paths reported.
+/// Scenario (or task, as `what` says) files under the given paths (`.yaml`, `.yml`, `.json`),
+/// with missing paths reported.
 pub fn scenario_files(
     root: &Path,
     paths: &[NamedPath],
+    what: &str,
     problems: &mut Vec<Problem>,
 ) -> Vec<PathBuf> {
     let mut l = Loader {
@@ -939,20 +953,21 @@ pub fn scenario_files(
         problems: Vec::new(),
         skipped: Vec::new(),
     };
-    let files = l.collect(paths, &["yaml", "yml", "json"], "scenario");
+    let files = l.collect(paths, &["yaml", "yml", "json"], what);
     problems.extend(l.problems);
     files
 }
 
-/// Reads the scenario files under `paths` (files or folders, sorted), each named by its display
-/// path; unreadable ones become problems.
+/// Reads the scenario (or task) files under `paths` (files or folders, sorted), each named by
+/// its display path; unreadable ones become problems.
 pub fn scenario_sources(
     root: &Path,
     paths: &[NamedPath],
+    what: &str,
     problems: &mut Vec<Problem>,
 ) -> Vec<Arc<SourceFile>> {
     let mut sources = Vec::new();
-    for path in scenario_files(root, paths, problems) {
+    for path in scenario_files(root, paths, what, problems) {
         let display = display_path(root, &path);
         match std::fs::read_to_string(&path) {
             Ok(text) => sources.push(SourceFile::new(display, text)),

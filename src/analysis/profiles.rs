@@ -120,7 +120,7 @@ pub fn select(
 /// The implicit `default` profile: the `defaults.context` that all scenario files share.
 fn scenario_default(ws: &Workspace) -> Result<Profile, Vec<Problem>> {
     let mut problems = Vec::new();
-    let sources = workspace::scenario_sources(&ws.root, &ws.scenarios, &mut problems);
+    let sources = workspace::scenario_sources(&ws.root, &ws.scenarios, "scenario", &mut problems);
     let mut shared: Option<(ContextMap, String)> = None;
     for file in &sources {
         match scenario::defaults_context(file) {

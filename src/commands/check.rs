@@ -3,6 +3,7 @@
 //! Problems *in* the inputs are what `check` looks for, so they are findings (exit 1); only a
 //! missing workspace makes it exit 2. Checks that depend on a broken input are skipped with a note.
 
+use crate::commands::suffice::load_tasks;
 use crate::commands::test::{load_cases, TestOptions};
 use crate::diag::Problem;
 use crate::workspace::{self, Loaded, NoWorkspace, Overrides};
@@ -15,6 +16,7 @@ pub struct CheckResult {
     pub policies: usize,
     pub entities: usize,
     pub cases: usize,
+    pub tasks: usize,
 }
 
 pub fn run(
@@ -27,7 +29,7 @@ pub fn run(
         mut problems,
         mut skipped,
     } = workspace::load(root, overrides)?;
-    let (mut policies, mut entities, mut cases) = (0, 0, 0);
+    let (mut policies, mut entities, mut cases, mut tasks) = (0, 0, 0, 0);
     match &workspace {
         Some(ws) => {
             policies = ws.policies.values().filter(|m| !m.is_template).count();
@@ -40,8 +42,16 @@ pub fn run(
                         && p.iter().all(|p| p.message.starts_with("no cases found")) => {}
                 Err(p) => problems.extend(p),
             }
+            match load_tasks(ws, &[]) {
+                Ok(t) => tasks = t.len(),
+                Err(p)
+                    if p.len() == 1
+                        && p.iter()
+                            .all(|p| p.message.starts_with("no task files found")) => {}
+                Err(p) => problems.extend(p),
+            }
         }
-        None => skipped.push("scenario files: the workspace did not load".into()),
+        None => skipped.push("scenario and task files: the workspace did not load".into()),
     }
     Ok(CheckResult {
         findings: problems,
@@ -49,5 +59,6 @@ pub fn run(
         policies,
         entities,
         cases,
+        tasks,
     })
 }

@@ -2,5 +2,6 @@
 
 pub mod check;
 pub mod report;
+pub mod suffice;
 pub mod test;
 pub mod who_can;

@@ -87,7 +87,7 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
             .collect()
     };
     let mut cases = Vec::new();
-    for file in workspace::scenario_sources(&ws.root, &paths, &mut problems) {
+    for file in workspace::scenario_sources(&ws.root, &paths, "scenario", &mut problems) {
         match scenario::load(&ws.engine, &file) {
             Ok(c) => cases.extend(c),
             Err(p) => problems.extend(p),

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 
 use crate::commands::check::CheckResult;
 use crate::commands::report::ReportResult;
+use crate::commands::suffice::SufficeResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::commands::who_can::WhoCanResult;
 use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
-use crate::report::json::{report_doc, who_can_doc, PathDoc, PathRefDoc, PolicyDoc, ProfileDoc};
+use crate::report::json::{
+    report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc, PolicyDoc, ProfileDoc,
+};
 use crate::report::{decision, Renderer};
 
 pub struct Human {
@@ -48,10 +51,11 @@ impl Renderer for Human {
         if r.findings.is_empty() {
             let _ = writeln!(
                 out,
-                "checked {}, {}, {}: no problems found",
+                "checked {}, {}, {}, {}: no problems found",
                 plural(r.policies, "policy", "policies"),
                 plural(r.entities, "entity", "entities"),
-                plural(r.cases, "case", "cases")
+                plural(r.cases, "case", "cases"),
+                plural(r.tasks, "task", "tasks")
             );
         } else {
             let _ = writeln!(out, "{} found", plural(r.findings.len(), "error", "errors"));
@@ -65,6 +69,126 @@ impl Renderer for Human {
 
     fn report(&self, r: &ReportResult) -> Option<String> {
         Some(self.report_text(r))
+    }
+
+    fn suffice(&self, r: &SufficeResult) -> Option<String> {
+        Some(suffice_text(r))
+    }
+}
+
+fn suffice_text(r: &SufficeResult) -> String {
+    let doc = suffice_doc(r);
+    let mut out = String::new();
+    for (t, o) in doc.tasks.iter().zip(&r.outcomes) {
+        let status = if t.sufficient {
+            "SUFFICIENT"
+        } else {
+            "NOT SUFFICIENT"
+        };
+        let _ = writeln!(out, "{status} {} › {}", t.file, t.name);
+        if let Some(before) = t.sufficient_before {
+            let word = |b: bool| if b { "sufficient" } else { "not sufficient" };
+            let _ = writeln!(
+                out,
+                "     with the change: {} before, {} after",
+                word(before),
+                word(t.sufficient)
+            );
+        }
+        let mut who = t.principal.clone();
+        for c in &t.chain {
+            let _ = write!(who, " → {c}");
+        }
+        let _ = writeln!(out, "     runs as {} ({who})", t.acting);
+        for (i, h) in o.hops.iter().enumerate() {
+            hop_line(&mut out, i + 1, h);
+        }
+        for (i, e) in o.steps.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "     step {} {} on {}: {}",
+                i + 1,
+                e.action,
+                e.resource,
+                verdict(e)
+            );
+        }
+        if t.excess.is_empty() {
+            let _ = writeln!(out, "     excess: none (every allowed request is a step)");
+        } else {
+            let _ = writeln!(
+                out,
+                "     excess: {} allowed but never used by the task",
+                plural(t.excess_total, "request", "requests")
+            );
+            for g in &t.excess {
+                let _ = writeln!(
+                    out,
+                    "       {} on {} ×{}: {}",
+                    g.action,
+                    g.resource_type,
+                    g.count,
+                    g.resources.join(", ")
+                );
+            }
+        }
+        for s in &t.excess_skipped {
+            let _ = writeln!(out, "     excess not evaluated: {s}");
+        }
+    }
+    if let Some(w) = &doc.what_if {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "What if: added {}; removed {}",
+            list_or_none(&w.added_policies),
+            list_or_none(&w.removed_policies)
+        );
+        for (title, list) in [("it grants", &w.gained), ("it takes away", &w.lost)] {
+            let _ = writeln!(
+                out,
+                "  {title} {} over the inventory",
+                plural(list.len(), "path or grant", "paths and grants")
+            );
+            for c in list {
+                let _ = writeln!(out, "    {}", change_line(c));
+            }
+        }
+    }
+    let sufficient = doc.tasks.iter().filter(|t| t.sufficient).count();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{sufficient} sufficient, {} not sufficient",
+        doc.tasks.len() - sufficient
+    );
+    out
+}
+
+/// `[routine] path P → S1 → T (by a, b)` or `[routine] P as S: A on R (by a)`.
+pub fn change_line(c: &ChangeDoc) -> String {
+    let by = if c.policies.is_empty() {
+        String::new()
+    } else {
+        format!(" (by {})", c.policies.join(", "))
+    };
+    if c.kind == "path" {
+        let mut s = format!("[{}] path {}", c.profile, c.principal);
+        for x in &c.chain {
+            let _ = write!(s, " → {x}");
+        }
+        s + &by
+    } else {
+        let who = match &c.acting_as {
+            Some(a) => format!("{} as {a}", c.principal),
+            None => c.principal.clone(),
+        };
+        format!(
+            "[{}] {who}: {} on {}{by}",
+            c.profile,
+            c.action.as_deref().unwrap_or_default(),
+            c.resource.as_deref().unwrap_or_default()
+        )
     }
 }
 

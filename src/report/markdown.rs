@@ -1,8 +1,9 @@
-//! `actas report --format markdown`: the human report as a Markdown document (for pull requests,
-//! wikis and audit folders), from a template over the JSON document.
+//! `--format markdown` of `report` and `suffice`: Markdown documents (for pull requests, wikis
+//! and audit folders), from templates over the JSON documents.
 
 use crate::commands::report::ReportResult;
-use crate::report::json::report_doc;
+use crate::commands::suffice::SufficeResult;
+use crate::report::json::{report_doc, suffice_doc};
 use crate::report::{template, Renderer};
 
 pub struct Markdown;
@@ -13,6 +14,14 @@ impl Renderer for Markdown {
             "report.md",
             include_str!("templates/report.md"),
             &report_doc(r),
+        )
+    }
+
+    fn suffice(&self, r: &SufficeResult) -> Option<String> {
+        template::render(
+            "suffice.md",
+            include_str!("templates/suffice.md"),
+            &suffice_doc(r),
         )
     }
 }

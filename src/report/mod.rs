@@ -11,6 +11,7 @@ mod template;
 
 use crate::commands::check::CheckResult;
 use crate::commands::report::ReportResult;
+use crate::commands::suffice::SufficeResult;
 use crate::commands::test::TestRun;
 use crate::commands::who_can::WhoCanResult;
 
@@ -38,6 +39,9 @@ pub trait Renderer {
         None
     }
     fn report(&self, _result: &ReportResult) -> Option<String> {
+        None
+    }
+    fn suffice(&self, _result: &SufficeResult) -> Option<String> {
         None
     }
 }

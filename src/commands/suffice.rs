@@ -1,0 +1,302 @@
+//! `actas suffice TASK…`: is the acting identity's permission set enough for a task, what is
+//! missing, and what it holds that the task never uses. `--with FILE.cedar` and
+//! `--without POLICY_ID` ask the same under a changed policy set and report the blast radius of
+//! the change: every path and grant it adds or removes over the whole inventory, per profile.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cedar_policy::{EntityUid, PolicyId};
+
+use crate::analysis::effective::{self, allowed_requests, Effective, Grant, PathKey};
+use crate::analysis::profiles;
+use crate::diag::Problem;
+use crate::engine::{Engine, Evaluation, HopOutcome};
+use crate::task::{self, Task};
+use crate::workspace::{self, Overrides, Workspace};
+
+#[derive(Debug, Default, Clone)]
+pub struct SufficeOptions {
+    /// Task files or folders (default: the workspace's `tasks:`).
+    pub files: Vec<PathBuf>,
+    /// Candidate policy files to add.
+    pub with: Vec<PathBuf>,
+    /// Policy, link or template ids to remove (a template takes its links along).
+    pub without: Vec<String>,
+}
+
+/// Allowed requests the task never makes, for one action and resource type.
+#[derive(Debug, Clone)]
+pub struct ExcessGroup {
+    pub action: EntityUid,
+    pub resource_type: String,
+    pub resources: Vec<EntityUid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskOutcome {
+    pub file: String,
+    pub name: String,
+    pub principal: EntityUid,
+    pub chain: Vec<EntityUid>,
+    pub hops: Vec<HopOutcome>,
+    pub steps: Vec<Evaluation>,
+    pub sufficient: bool,
+    pub excess: Vec<ExcessGroup>,
+    /// Actions the excess could not cover (the task's context lacks what they require).
+    pub excess_skipped: Vec<String>,
+}
+
+/// A path or grant a policy change adds or removes, under one profile.
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a few per what-if, built once; boxing buys nothing"
+)]
+pub enum Change {
+    Path {
+        profile: String,
+        key: PathKey,
+        chain: Vec<EntityUid>,
+        policies: Vec<String>,
+    },
+    Grant {
+        profile: String,
+        grant: Grant,
+        policies: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct WhatIf {
+    /// Policy ids the candidate files add.
+    pub added: Vec<String>,
+    /// Policy ids removed.
+    pub removed: Vec<String>,
+    /// Each task's verdict before the change, in task order.
+    pub sufficient_before: Vec<bool>,
+    pub gained: Vec<Change>,
+    pub lost: Vec<Change>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SufficeResult {
+    /// Under the changed policies when there is a what-if.
+    pub outcomes: Vec<TaskOutcome>,
+    pub what_if: Option<WhatIf>,
+}
+
+impl SufficeResult {
+    pub fn sufficient(&self) -> bool {
+        self.outcomes.iter().all(|o| o.sufficient)
+    }
+}
+
+/// Loads the tasks (every one checked before anything runs).
+pub fn load_tasks(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<Task>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let paths: Vec<workspace::NamedPath> = if files.is_empty() {
+        ws.tasks.clone()
+    } else {
+        files
+            .iter()
+            .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
+            .collect()
+    };
+    let mut tasks = Vec::new();
+    for file in workspace::scenario_sources(&ws.root, &paths, "task", &mut problems) {
+        match task::load(&ws.engine, &file) {
+            Ok(t) => tasks.push(t),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() && tasks.is_empty() {
+        problems.push(
+            Problem::new("no task files found: nothing to check").with_help(
+                "name task files, or put them in `fixtures/tasks/` (`tasks:` in actas.yaml)",
+            ),
+        );
+    }
+    if problems.is_empty() {
+        Ok(tasks)
+    } else {
+        Err(problems)
+    }
+}
+
+pub fn run(
+    root: &Path,
+    overrides: &Overrides,
+    ws: &Workspace,
+    opts: &SufficeOptions,
+) -> Result<SufficeResult, Vec<Problem>> {
+    let tasks = load_tasks(ws, &opts.files)?;
+    if opts.with.is_empty() && opts.without.is_empty() {
+        return Ok(SufficeResult {
+            outcomes: tasks.iter().map(|t| evaluate(&ws.engine, t)).collect(),
+            what_if: None,
+        });
+    }
+
+    // The changed workspace: candidate files validated like the workspace's own policies.
+    let changed = if opts.with.is_empty() {
+        None
+    } else {
+        let mut ov = overrides.clone();
+        ov.extra_policies = opts.with.iter().map(|p| root.join(p)).collect();
+        let loaded = workspace::load(root, &ov).map_err(|e| vec![Problem::new(e.to_string())])?;
+        match loaded.workspace {
+            Some(w) if loaded.problems.is_empty() => Some(w),
+            _ => return Err(loaded.problems),
+        }
+    };
+    let base = changed.as_ref().unwrap_or(ws);
+    let added: Vec<String> = base
+        .policies
+        .keys()
+        .filter(|id| !ws.policies.contains_key(*id))
+        .cloned()
+        .collect();
+    let (engine, removed) = without(base, &opts.without)?;
+    // Tasks are checked against the original policies; their requests stay valid.
+    let outcomes = tasks.iter().map(|t| evaluate(&engine, t)).collect();
+    let sufficient_before = tasks
+        .iter()
+        .map(|t| evaluate(&ws.engine, t).sufficient)
+        .collect();
+    let profiles = profiles::select(ws, &[], None)?;
+    let before = effective::compute(&ws.engine, &profiles);
+    let after = effective::compute(&engine, &profiles);
+    Ok(SufficeResult {
+        outcomes,
+        what_if: Some(WhatIf {
+            added,
+            removed,
+            sufficient_before,
+            gained: changes(&after, &before),
+            lost: changes(&before, &after),
+        }),
+    })
+}
+
+/// The engine without the given policies; unknown ids are bad input.
+fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<Problem>> {
+    let mut set = ws.engine.policies.clone();
+    let mut meta = ws.policies.clone();
+    let mut removed = Vec::new();
+    let mut problems = Vec::new();
+    for id in ids {
+        let Some(m) = ws.policies.get(id) else {
+            let help = crate::suggest::closest(id, ws.engine.policy_ids())
+                .map(|s| format!("did you mean `{s}`?"));
+            let mut p = Problem::new(format!("--without: unknown policy id `{id}`"));
+            p.help = help;
+            problems.push(p);
+            continue;
+        };
+        let pid = PolicyId::new(id);
+        let ok = if m.is_template {
+            let links: Vec<String> = ws
+                .policies
+                .values()
+                .filter(|l| l.template.as_deref() == Some(id))
+                .map(|l| l.id.clone())
+                .collect();
+            for l in &links {
+                let _ = set.unlink(PolicyId::new(l));
+                meta.remove(l);
+                removed.push(l.clone());
+            }
+            set.remove_template(pid).is_ok()
+        } else if m.template.is_some() {
+            set.unlink(pid).is_ok()
+        } else {
+            set.remove_static(pid).is_ok()
+        };
+        if ok {
+            meta.remove(id);
+            removed.push(id.clone());
+        } else {
+            problems.push(Problem::new(format!("--without: could not remove `{id}`")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    removed.sort();
+    removed.dedup();
+    Ok((ws.engine.with_policies(set, &meta), removed))
+}
+
+/// Runs a task: every hop, every step, and what the acting identity holds beyond the steps.
+pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
+    let hops: Vec<HopOutcome> = t.hops.iter().map(|h| engine.evaluate_hop(h)).collect();
+    let steps: Vec<Evaluation> = t
+        .steps
+        .iter()
+        .map(|s| engine.evaluate(&s.request))
+        .collect();
+    let sufficient = hops.iter().all(|h| h.allowed) && steps.iter().all(|s| s.allowed);
+    let used: BTreeSet<(String, String)> = steps
+        .iter()
+        .map(|s| (s.action.to_string(), s.resource.to_string()))
+        .collect();
+    let mut every_action: Vec<EntityUid> = engine.info.actions.keys().cloned().collect();
+    every_action.sort_by_cached_key(ToString::to_string);
+    let (allowed, excess_skipped) =
+        allowed_requests(engine, t.acting(), &every_action, &t.context, t.behind());
+    let mut groups: BTreeMap<(String, String), ExcessGroup> = BTreeMap::new();
+    for (action, resource, _) in allowed {
+        if used.contains(&(action.to_string(), resource.to_string())) {
+            continue;
+        }
+        let resource_type = resource.type_name().to_string();
+        groups
+            .entry((action.to_string(), resource_type.clone()))
+            .or_insert_with(|| ExcessGroup {
+                action: action.clone(),
+                resource_type,
+                resources: Vec::new(),
+            })
+            .resources
+            .push(resource);
+    }
+    TaskOutcome {
+        file: t.file.clone(),
+        name: t.name.clone(),
+        principal: t.principal.clone(),
+        chain: t.chain.clone(),
+        hops,
+        steps,
+        sufficient,
+        excess: groups.into_values().collect(),
+        excess_skipped,
+    }
+}
+
+/// What `a` has that `b` does not, per profile.
+fn changes(a: &Effective, b: &Effective) -> Vec<Change> {
+    let mut out = Vec::new();
+    for ((profile, x), y) in a.profiles.iter().zip(&a.access).zip(&b.access) {
+        for (key, (chain, policies)) in &x.paths {
+            if !y.paths.contains_key(key) {
+                out.push(Change::Path {
+                    profile: profile.name.clone(),
+                    key: key.clone(),
+                    chain: chain.clone(),
+                    policies: policies.clone(),
+                });
+            }
+        }
+        for (grant, policies) in &x.grants {
+            if !y.grants.contains_key(grant) {
+                out.push(Change::Grant {
+                    profile: profile.name.clone(),
+                    grant: grant.clone(),
+                    policies: policies.clone(),
+                });
+            }
+        }
+    }
+    out
+}
