@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analysis::profiles::AdhocContext;
 use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
-use crate::commands::{check, report, suffice};
+use crate::commands::{check, drift, report, suffice};
 use crate::diag::{render, Problem};
 use crate::exit::Exit;
 use crate::report::{renderer, Format};
@@ -96,6 +96,32 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
         format: SufficeFormat,
     },
+    /// Record the workspace's effective access (paths and grants per profile) as the baseline.
+    Snapshot {
+        /// Where to write it (default `actas.baseline.json` in the workspace).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Compare the current policies with the baseline, and with a usage log.
+    Drift {
+        /// The baseline to compare with (default `actas.baseline.json`).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Rewrite the baseline to the current access after reporting.
+        #[arg(long)]
+        accept: bool,
+        /// A JSON Lines usage log: granted but unused access, used but now denied.
+        #[arg(long, value_name = "LOG.jsonl")]
+        usage: Option<PathBuf>,
+        /// Only log entries at or after this RFC 3339 time.
+        #[arg(long, value_name = "TIME", requires = "usage")]
+        since: Option<String>,
+        /// Skip and count malformed log lines instead of failing.
+        #[arg(long, requires = "usage")]
+        lenient: bool,
+        #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
+        format: SufficeFormat,
+    },
     /// The whole can-impersonate matrix, per profile, with summary figures, for auditors.
     Report {
         #[command(flatten)]
@@ -134,6 +160,7 @@ pub enum ReportFormat {
     Html,
 }
 
+/// `--format` of `suffice` and `drift`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SufficeFormat {
     Human,
@@ -302,6 +329,59 @@ pub fn run(cli: Cli) -> Exit {
                         Exit::Failed
                     };
                     match renderer(format, color).suffice(&r) {
+                        Some(t) => finish(write_stdout(&t), exit),
+                        None => emit(None, color),
+                    }
+                }
+                Err(p) => fail(&p, color),
+            }
+        }
+        Command::Snapshot { output } => {
+            let ws = match load(&root, &overrides) {
+                Ok(ws) => ws,
+                Err(p) => return fail(&p, color),
+            };
+            match drift::snapshot(&ws, output.as_ref()) {
+                Ok((path, b)) => finish(
+                    write_stdout(&format!(
+                        "wrote {path}: {}, {}, {}\n",
+                        crate::diag::plural(b.profiles.len(), "profile", "profiles"),
+                        crate::diag::plural(b.paths.len(), "path", "paths"),
+                        crate::diag::plural(b.grants.len(), "grant", "grants")
+                    )),
+                    Exit::Ok,
+                ),
+                Err(p) => fail(&p, color),
+            }
+        }
+        Command::Drift {
+            baseline,
+            accept,
+            usage,
+            since,
+            lenient,
+            format,
+        } => {
+            let format = match format {
+                SufficeFormat::Human => Format::Human,
+                SufficeFormat::Json => Format::Json,
+                SufficeFormat::Markdown => Format::Markdown,
+            };
+            let ws = match load(&root, &overrides) {
+                Ok(ws) => ws,
+                Err(p) => return fail(&p, color),
+            };
+            let opts = drift::DriftOptions {
+                baseline,
+                accept,
+                usage,
+                since,
+                lenient,
+            };
+            match drift::drift(&ws, &opts) {
+                Ok(r) => {
+                    let exit = if r.failing() { Exit::Failed } else { Exit::Ok };
+                    match renderer(format, color).drift(&r) {
                         Some(t) => finish(write_stdout(&t), exit),
                         None => emit(None, color),
                     }

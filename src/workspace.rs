@@ -41,6 +41,51 @@ struct ConfigDoc {
     tasks: Option<Vec<Spanned<String>>>,
     impersonation: Option<ImpersonationDoc>,
     profiles: Option<BTreeMap<String, ProfileDoc>>,
+    drift: Option<DriftDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DriftDoc {
+    /// Resources in (Cedar `in`) these entities are sensitive.
+    sensitive: Option<Vec<Spanned<Value>>>,
+    /// The lowest severity that makes `drift` exit 1.
+    fail_on: Option<Spanned<String>>,
+}
+
+/// How much a drift item matters (DESIGN §4, README "Drift").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Severity {
+    /// Access taken away.
+    #[default]
+    Low,
+    /// Access added.
+    Medium,
+    /// Access added for a human to, or through an account that acts on, a sensitive resource.
+    High,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Severity::Low, Severity::Medium, Severity::High]
+            .into_iter()
+            .find(|x| x.name() == s)
+    }
+}
+
+/// `drift:` of actas.yaml, checked.
+#[derive(Debug, Clone, Default)]
+pub struct DriftSettings {
+    pub sensitive: Vec<EntityUid>,
+    pub fail_on: Severity,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +166,7 @@ pub struct Workspace {
     pub scenarios: Vec<NamedPath>,
     /// Task files or folders for `suffice` (default `fixtures/tasks/`).
     pub tasks: Vec<NamedPath>,
+    pub drift: DriftSettings,
     pub profiles: BTreeMap<String, Map<String, Value>>,
     pub human_types: Vec<String>,
 }
@@ -349,15 +395,57 @@ impl Loader {
             human_types
         };
         let profiles = self.check_profiles(&engine, cfg, profile_docs);
+        let drift = self.check_drift(&engine, cfg, config.drift.unwrap_or_default());
         Some(Workspace {
             root: self.root.clone(),
             engine,
             policies: meta,
             scenarios,
             tasks,
+            drift,
             profiles,
             human_types,
         })
+    }
+
+    fn check_drift(
+        &mut self,
+        engine: &Engine,
+        cfg: Option<&Arc<SourceFile>>,
+        doc: DriftDoc,
+    ) -> DriftSettings {
+        let mut settings = DriftSettings::default();
+        let Some(file) = cfg else {
+            return settings;
+        };
+        for v in doc.sensitive.unwrap_or_default() {
+            let problem = match crate::uid::parse_uid(&v.value) {
+                Ok(uid) => match engine.known_entity(&uid) {
+                    Ok(()) => {
+                        settings.sensitive.push(uid);
+                        continue;
+                    }
+                    Err(issue) => {
+                        let mut p = Problem::at_location(file, &v.referenced, issue.message);
+                        p.help = issue.help;
+                        p
+                    }
+                },
+                Err(e) => Problem::at_location(file, &v.referenced, e),
+            };
+            self.problems.push(problem);
+        }
+        if let Some(f) = doc.fail_on {
+            match Severity::parse(&f.value) {
+                Some(s) => settings.fail_on = s,
+                None => self.problems.push(Problem::at_location(
+                    file,
+                    &f.referenced,
+                    format!("`fail_on` must be low, medium or high, not `{}`", f.value),
+                )),
+            }
+        }
+        settings
     }
 
     fn check_profiles(

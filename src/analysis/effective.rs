@@ -151,7 +151,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                 own.insert(identity, allowed);
             }
             // This profile's paths, with the chain each acting-as request is evaluated along.
-            let mut mine: Vec<(&EntityUid, &EntityUid, &Vec<EntityUid>)> = Vec::new();
+            let mut mine: Vec<(&EntityUid, &EntityUid, &Vec<EntityUid>, Vec<String>)> = Vec::new();
             for p in &paths.paths {
                 let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name))
                 else {
@@ -166,9 +166,9 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                         principal: p.principal.clone(),
                         target: p.target.clone(),
                     },
-                    (route.chain.clone(), policies),
+                    (route.chain.clone(), policies.clone()),
                 );
-                mine.push((&p.principal, &p.target, &route.chain));
+                mine.push((&p.principal, &p.target, &route.chain, policies));
             }
             let aware: Vec<EntityUid> = others
                 .iter()
@@ -178,7 +178,15 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                 .collect();
             let acting: Vec<Vec<(Grant, Vec<String>)>> = mine
                 .par_iter()
-                .map(|(principal, target, chain)| {
+                .map(|(principal, target, chain, path_policies)| {
+                    // An acting-as grant is caused by the path as much as by the request.
+                    let both = |reasons: &[String]| {
+                        let mut all: Vec<String> =
+                            path_policies.iter().chain(reasons).cloned().collect();
+                        all.sort();
+                        all.dedup();
+                        all
+                    };
                     let mut grants = Vec::new();
                     // Actions blind to the path: the account's own grants.
                     for (action, resource, reasons) in own.get(target).into_iter().flatten() {
@@ -190,7 +198,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                                     action: action.clone(),
                                     resource: resource.clone(),
                                 },
-                                reasons.clone(),
+                                both(reasons),
                             ));
                         }
                     }
@@ -207,7 +215,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                                 action,
                                 resource,
                             },
-                            reasons,
+                            both(&reasons),
                         ));
                     }
                     grants

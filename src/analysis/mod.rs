@@ -1,6 +1,7 @@
 //! Analyses over the whole inventory: profiles, impersonation paths, summary figures.
 
 pub mod access;
+pub mod baseline;
 pub mod effective;
 pub mod profiles;
 pub mod summary;

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::collections::BTreeMap;
 
 use crate::commands::check::CheckResult;
+use crate::commands::drift::DriftResult;
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
@@ -12,7 +13,8 @@ use crate::commands::who_can::WhoCanResult;
 use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
 use crate::report::json::{
-    report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc, PolicyDoc, ProfileDoc,
+    drift_doc, report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc, PolicyDoc,
+    ProfileDoc,
 };
 use crate::report::{decision, Renderer};
 
@@ -74,6 +76,129 @@ impl Renderer for Human {
     fn suffice(&self, r: &SufficeResult) -> Option<String> {
         Some(suffice_text(r))
     }
+
+    fn drift(&self, r: &DriftResult) -> Option<String> {
+        Some(drift_text(r))
+    }
+}
+
+fn drift_text(r: &DriftResult) -> String {
+    let doc = drift_doc(r);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Drift against {} (fails on: {} and above)",
+        doc.baseline, doc.fail_on
+    );
+    for n in &doc.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    for (title, items) in [("new", &doc.new), ("removed", &doc.removed)] {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{title} ({}):", items.len());
+        for i in items {
+            let change = ChangeDoc {
+                profile: i.profile.clone(),
+                kind: i.kind.clone(),
+                principal: i.principal.clone(),
+                target: i.target.clone(),
+                chain: i.chain.clone(),
+                acting_as: i.acting_as.clone(),
+                action: i.action.clone(),
+                resource: i.resource.clone(),
+                policies: i.policies.clone(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<6} {}",
+                i.severity.to_uppercase(),
+                change_line(&change)
+            );
+        }
+    }
+    if let Some(u) = &doc.usage {
+        let _ = writeln!(out);
+        let window = match (&u.first, &u.last) {
+            (Some(a), Some(b)) => format!(", from {a} to {b}"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "usage log {}: {}, {} in the window{window}",
+            u.file,
+            plural(u.lines, "line", "lines"),
+            u.considered
+        );
+        let _ = writeln!(out, "  used but now denied ({}):", u.used_but_denied.len());
+        for d in &u.used_but_denied {
+            let mut who = d.principal.clone();
+            for c in &d.chain {
+                let _ = write!(who, " → {c}");
+            }
+            let why = if d.reasons.is_empty() {
+                "no permit matched".to_string()
+            } else {
+                format!("forbidden by {}", d.reasons.join(", "))
+            };
+            let lines: Vec<String> = d.lines.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "    {who}: {} on {} ({why}); {}: {}",
+                d.action,
+                d.resource,
+                plural(d.lines.len(), "time, line", "times, lines"),
+                lines.join(", ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  granted but unused ({}):",
+            u.granted_but_unused.len()
+        );
+        for x in &u.granted_but_unused {
+            let who = match &x.acting_as {
+                Some(a) => format!("{} as {a}", x.principal),
+                None => x.principal.clone(),
+            };
+            let _ = writeln!(
+                out,
+                "    {who}: {} ×{}: {}",
+                x.action,
+                x.count,
+                x.resources.join(", ")
+            );
+        }
+        for n in &u.unknown_entities {
+            let _ = writeln!(out, "  line {}: skipped, {}", n.line, n.reason);
+        }
+        if !u.skipped_lines.is_empty() {
+            let lines: Vec<String> = u.skipped_lines.iter().map(|n| n.line.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  {} skipped (--lenient): lines {}",
+                plural(u.skipped_lines.len(), "malformed line", "malformed lines"),
+                lines.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let verdict = if doc.failing {
+        "drift"
+    } else {
+        "no failing drift"
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {} new, {} removed{}",
+        doc.new.len(),
+        doc.removed.len(),
+        if doc.accepted {
+            "; baseline updated (--accept)"
+        } else {
+            ""
+        }
+    );
+    out
 }
 
 fn suffice_text(r: &SufficeResult) -> String {

@@ -1,9 +1,10 @@
 //! `--format markdown` of `report` and `suffice`: Markdown documents (for pull requests, wikis
 //! and audit folders), from templates over the JSON documents.
 
+use crate::commands::drift::DriftResult;
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
-use crate::report::json::{report_doc, suffice_doc};
+use crate::report::json::{drift_doc, report_doc, suffice_doc};
 use crate::report::{template, Renderer};
 
 pub struct Markdown;
@@ -22,6 +23,14 @@ impl Renderer for Markdown {
             "suffice.md",
             include_str!("templates/suffice.md"),
             &suffice_doc(r),
+        )
+    }
+
+    fn drift(&self, r: &DriftResult) -> Option<String> {
+        template::render(
+            "drift.md",
+            include_str!("templates/drift.md"),
+            &drift_doc(r),
         )
     }
 }

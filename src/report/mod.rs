@@ -10,6 +10,7 @@ pub mod markdown;
 mod template;
 
 use crate::commands::check::CheckResult;
+use crate::commands::drift::DriftResult;
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
 use crate::commands::test::TestRun;
@@ -42,6 +43,9 @@ pub trait Renderer {
         None
     }
     fn suffice(&self, _result: &SufficeResult) -> Option<String> {
+        None
+    }
+    fn drift(&self, _result: &DriftResult) -> Option<String> {
         None
     }
 }

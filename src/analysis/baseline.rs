@@ -1,0 +1,325 @@
+//! The baseline file of `actas snapshot` / `actas drift`: the workspace's effective access per
+//! profile, sorted, one entry per line (diff-friendly), versioned, tied to the schema it was
+//! computed under, and written atomically (a temporary file in the same folder, synced, then
+//! renamed over the old one: an interrupted run never leaves a truncated baseline).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::analysis::effective::Effective;
+use crate::engine::Engine;
+
+pub const FORMAT: &str = "actas-baseline";
+pub const VERSION: u32 = 1;
+/// Where `snapshot` writes and `drift` reads, relative to the workspace.
+pub const DEFAULT_PATH: &str = "actas.baseline.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub format: String,
+    pub version: u32,
+    /// A fingerprint of the schema's entity types and actions (FNV-1a, 64 bits, hex).
+    pub schema: String,
+    pub max_chain: u32,
+    pub impersonation_actions: Vec<String>,
+    pub profiles: Vec<ProfileEntry>,
+    pub paths: Vec<PathEntry>,
+    pub grants: Vec<GrantEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileEntry {
+    pub name: String,
+    pub context: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathEntry {
+    pub profile: String,
+    pub principal: String,
+    pub target: String,
+    pub chain: Vec<String>,
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantEntry {
+    pub profile: String,
+    pub principal: String,
+    /// The account acted as; `null` for the principal's own (direct) grant.
+    pub acting_as: Option<String>,
+    pub action: String,
+    pub resource: String,
+    pub policies: Vec<String>,
+}
+
+impl PathEntry {
+    pub fn key(&self) -> (&str, &str, &str) {
+        (&self.profile, &self.principal, &self.target)
+    }
+}
+
+impl GrantEntry {
+    pub fn key(&self) -> (&str, &str, Option<&str>, &str, &str) {
+        (
+            &self.profile,
+            &self.principal,
+            self.acting_as.as_deref(),
+            &self.action,
+            &self.resource,
+        )
+    }
+}
+
+/// FNV-1a 64-bit, the documented hash for fingerprints.
+pub fn fnv1a(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The schema's fingerprint: entity types, and each action's principal and resource types and
+/// context attributes, in sorted order. Comments and layout do not change it.
+pub fn schema_fingerprint(engine: &Engine) -> String {
+    let mut text = String::new();
+    let mut types: Vec<String> = engine
+        .schema
+        .entity_types()
+        .map(ToString::to_string)
+        .collect();
+    types.sort();
+    let _ = writeln!(text, "types {}", types.join(","));
+    let mut actions: Vec<_> = engine.info.actions.iter().collect();
+    actions.sort_by_cached_key(|(a, _)| a.to_string());
+    for (a, info) in actions {
+        let names = |v: &[cedar_policy::EntityTypeName]| {
+            let mut s: Vec<String> = v.iter().map(ToString::to_string).collect();
+            s.sort();
+            s.join(",")
+        };
+        let _ = write!(
+            text,
+            "action {a} principals {} resources {} context",
+            names(&info.principals),
+            names(&info.resources)
+        );
+        for (name, attr) in &info.context {
+            let _ = write!(text, " {name}:{}:{}", attr.required, attr.ty);
+        }
+        text.push('\n');
+    }
+    format!("{:016x}", fnv1a(&text))
+}
+
+/// The baseline of an effective access computation.
+pub fn from_effective(engine: &Engine, e: &Effective) -> Baseline {
+    let mut paths = Vec::new();
+    let mut grants = Vec::new();
+    for (profile, access) in e.profiles.iter().zip(&e.access) {
+        for (key, (chain, policies)) in &access.paths {
+            paths.push(PathEntry {
+                profile: profile.name.clone(),
+                principal: key.principal.to_string(),
+                target: key.target.to_string(),
+                chain: chain.iter().map(ToString::to_string).collect(),
+                policies: policies.clone(),
+            });
+        }
+        for (g, policies) in &access.grants {
+            grants.push(GrantEntry {
+                profile: profile.name.clone(),
+                principal: g.principal.to_string(),
+                acting_as: g.acting_as.as_ref().map(ToString::to_string),
+                action: g.action.to_string(),
+                resource: g.resource.to_string(),
+                policies: policies.clone(),
+            });
+        }
+    }
+    paths.sort();
+    grants.sort();
+    let mut profiles: Vec<ProfileEntry> = e
+        .profiles
+        .iter()
+        .map(|p| ProfileEntry {
+            name: p.name.clone(),
+            context: p.context.clone(),
+        })
+        .collect();
+    profiles.sort_by(|a, b| a.name.cmp(&b.name));
+    Baseline {
+        format: FORMAT.into(),
+        version: VERSION,
+        schema: schema_fingerprint(engine),
+        max_chain: engine.max_chain,
+        impersonation_actions: engine.actions.iter().map(ToString::to_string).collect(),
+        profiles,
+        paths,
+        grants,
+    }
+}
+
+/// The file's text: top-level fields one per line, each list entry on a line of its own.
+pub fn render(b: &Baseline) -> String {
+    fn list<T: Serialize>(out: &mut String, name: &str, items: &[T], last: bool) {
+        let _ = write!(out, "  \"{name}\": [");
+        for (i, item) in items.iter().enumerate() {
+            let sep = if i + 1 < items.len() { "," } else { "" };
+            let line = serde_json::to_string(item).unwrap_or_default();
+            let _ = write!(out, "\n    {line}{sep}");
+        }
+        if !items.is_empty() {
+            out.push_str("\n  ");
+        }
+        out.push(']');
+        out.push_str(if last { "\n" } else { ",\n" });
+    }
+    let mut out = String::from("{\n");
+    let field = |out: &mut String, name: &str, v: Value| {
+        let _ = writeln!(out, "  \"{name}\": {v},");
+    };
+    field(&mut out, "format", Value::from(b.format.clone()));
+    field(&mut out, "version", Value::from(b.version));
+    field(&mut out, "schema", Value::from(b.schema.clone()));
+    field(&mut out, "max_chain", Value::from(b.max_chain));
+    field(
+        &mut out,
+        "impersonation_actions",
+        Value::from(b.impersonation_actions.clone()),
+    );
+    list(&mut out, "profiles", &b.profiles, false);
+    list(&mut out, "paths", &b.paths, false);
+    list(&mut out, "grants", &b.grants, true);
+    out.push_str("}\n");
+    out
+}
+
+/// Why a baseline file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    Io(String),
+    /// Not JSON, or not a baseline at all.
+    Malformed(String),
+    /// Another format version.
+    Version(u64),
+}
+
+/// Reads a baseline, checking its format and version before its fields.
+pub fn read(path: &Path) -> Result<Baseline, ReadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ReadError::Io(crate::workspace::io_reason(&e)))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| ReadError::Malformed(e.to_string()))?;
+    if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(ReadError::Malformed(format!(
+            "not an actas baseline (no `\"format\": \"{FORMAT}\"`)"
+        )));
+    }
+    match value.get("version").and_then(Value::as_u64) {
+        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) => return Err(ReadError::Version(v)),
+        None => return Err(ReadError::Malformed("no `version`".into())),
+    }
+    serde_json::from_value(value).map_err(|e| ReadError::Malformed(e.to_string()))
+}
+
+/// Writes `text` to `path` atomically: `.<name>.tmp` beside it (created new, so two runs never
+/// write the same temporary file), synced, then renamed over `path`. On failure the temporary
+/// file is removed and `path` is untouched.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "baseline".into());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!(
+                    "`.{name}.tmp` exists beside it: another actas run is writing this baseline, or one was interrupted (then remove it)"
+                ),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let result = f
+        .write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_vectors() {
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn rendering_reads_back_and_keeps_one_entry_per_line() {
+        let b = Baseline {
+            format: FORMAT.into(),
+            version: VERSION,
+            schema: "00".into(),
+            max_chain: 3,
+            impersonation_actions: vec![r#"Action::"x""#.into()],
+            profiles: vec![],
+            paths: vec![PathEntry {
+                profile: "p".into(),
+                principal: r#"User::"a""#.into(),
+                target: r#"Account::"b""#.into(),
+                chain: vec![r#"Account::"b""#.into()],
+                policies: vec!["x".into()],
+            }],
+            grants: vec![],
+        };
+        let text = render(&b);
+        let back: Baseline = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, b);
+        assert!(text.contains("\n    {\"profile\":\"p\",\"principal\":\"User::\\\"a\\\"\""));
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-folder").join("b.json");
+        assert!(write_atomically(&path, "new").is_err());
+        let ok = dir.path().join("b.json");
+        std::fs::write(&ok, "old").unwrap();
+        write_atomically(&ok, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&ok).unwrap(), "new");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}

@@ -1,0 +1,520 @@
+//! `actas snapshot` and `actas drift`: record the workspace's effective access, and compare the
+//! current policies with that record (new and removed paths and grants, each with the policies
+//! behind it and a severity) and with a usage log (granted but unused, used but now denied).
+//!
+//! Severity (README "Drift"): removed access is `low`; added access is `medium`, or `high` when a
+//! human gains a path to an account that holds a direct grant on a sensitive resource, or a
+//! human gains a grant (own or acting as an account) on a sensitive resource. Sensitive
+//! resources are those `in` an entity of `drift.sensitive` in actas.yaml. `drift.fail_on`
+//! (default `low`) is the lowest severity that makes `drift` exit 1.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::EntityUid;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::analysis::baseline::{self, Baseline, GrantEntry, PathEntry, ReadError};
+use crate::analysis::effective;
+use crate::analysis::profiles::{self, Profile};
+use crate::diag::Problem;
+use crate::engine::{Behind, Engine};
+use crate::uid::parse_uid;
+use crate::workspace::{Severity, Workspace};
+
+/// One new or removed path or grant.
+#[derive(Debug, Clone)]
+pub struct DriftItem {
+    pub severity: Severity,
+    pub path: Option<PathEntry>,
+    pub grant: Option<GrantEntry>,
+}
+
+/// A request of the usage log that the current policies deny, with every line it is on.
+#[derive(Debug, Clone)]
+pub struct UsageDenied {
+    pub lines: Vec<usize>,
+    pub principal: String,
+    pub chain: Vec<String>,
+    pub action: String,
+    pub resource: String,
+    /// The forbids that fired under each profile tried (empty: no permit matched).
+    pub reasons: Vec<String>,
+}
+
+/// Granted (under some profile) but not used in the log's window, per identity and action.
+#[derive(Debug, Clone)]
+pub struct Unused {
+    pub principal: String,
+    pub acting_as: Option<String>,
+    pub action: String,
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UsageReport {
+    pub file: String,
+    pub lines: usize,
+    /// Entries inside the window (after `--since`).
+    pub considered: usize,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// Malformed lines skipped under `--lenient`: (line, why).
+    pub skipped: Vec<(usize, String)>,
+    /// Entries naming entities not in the inventory: (line, why). Reported, not fatal.
+    pub unknown: Vec<(usize, String)>,
+    pub denied: Vec<UsageDenied>,
+    pub unused: Vec<Unused>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DriftResult {
+    pub baseline: String,
+    pub new: Vec<DriftItem>,
+    pub removed: Vec<DriftItem>,
+    /// Profiles added, removed or changed since the baseline.
+    pub notes: Vec<String>,
+    pub fail_on: Severity,
+    pub accepted: bool,
+    pub usage: Option<UsageReport>,
+}
+
+impl DriftResult {
+    /// Drift that fails the run: an item at or above `fail_on`, or a used request now denied.
+    pub fn failing(&self) -> bool {
+        self.new
+            .iter()
+            .chain(&self.removed)
+            .any(|i| i.severity >= self.fail_on)
+            || self.usage.as_ref().is_some_and(|u| !u.denied.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DriftOptions {
+    pub baseline: Option<PathBuf>,
+    pub accept: bool,
+    pub usage: Option<PathBuf>,
+    pub since: Option<String>,
+    pub lenient: bool,
+}
+
+fn current(ws: &Workspace) -> Result<(Vec<Profile>, Baseline), Vec<Problem>> {
+    let profiles = profiles::select(ws, &[], None)?;
+    let effective = effective::compute(&ws.engine, &profiles);
+    Ok((profiles, baseline::from_effective(&ws.engine, &effective)))
+}
+
+fn baseline_path(ws: &Workspace, given: Option<&PathBuf>) -> PathBuf {
+    ws.root
+        .join(given.map_or(Path::new(baseline::DEFAULT_PATH), |p| p.as_path()))
+}
+
+/// `actas snapshot`: writes the baseline; returns its display path and figures.
+pub fn snapshot(
+    ws: &Workspace,
+    output: Option<&PathBuf>,
+) -> Result<(String, Baseline), Vec<Problem>> {
+    let (_, b) = current(ws)?;
+    let path = baseline_path(ws, output);
+    let display = crate::workspace::display_path(&ws.root, &path);
+    baseline::write_atomically(&path, &baseline::render(&b)).map_err(|e| {
+        vec![Problem::new(format!(
+            "failed to write `{display}`: {}; the previous baseline, if any, is unchanged",
+            crate::workspace::io_reason(&e)
+        ))]
+    })?;
+    Ok((display, b))
+}
+
+pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Problem>> {
+    let path = baseline_path(ws, opts.baseline.as_ref());
+    let display = crate::workspace::display_path(&ws.root, &path);
+    let old = baseline::read(&path).map_err(|e| {
+        let p = match e {
+            ReadError::Io(why) => {
+                Problem::new(format!("failed to read baseline `{display}`: {why}"))
+                    .with_help("record one with `actas snapshot`")
+            }
+            ReadError::Malformed(why) => {
+                Problem::new(format!("`{display}` is not a usable baseline: {why}"))
+            }
+            ReadError::Version(v) => Problem::new(format!(
+                "`{display}` is a version {v} baseline; this actas reads version {}",
+                baseline::VERSION
+            ))
+            .with_help("record a new one with `actas snapshot` (the old file is left as it is)"),
+        };
+        vec![p]
+    })?;
+    let (_, now) = current(ws)?;
+    if old.schema != now.schema {
+        return Err(vec![Problem::new(format!(
+            "`{display}` was recorded under another schema (fingerprint {}, now {})",
+            old.schema, now.schema
+        ))
+        .with_help(
+            "access cannot be compared across schemas; review the change, then record a new baseline with `actas snapshot` (nothing was overwritten)",
+        )]);
+    }
+    let usage = match &opts.usage {
+        Some(log) => Some(usage(ws, log, opts)?),
+        None => None,
+    };
+
+    let mut notes = Vec::new();
+    let old_profiles: BTreeMap<&str, &Map<String, Value>> = old
+        .profiles
+        .iter()
+        .map(|p| (p.name.as_str(), &p.context))
+        .collect();
+    for p in &now.profiles {
+        match old_profiles.get(p.name.as_str()) {
+            None => notes.push(format!("profile `{}` is new since the baseline", p.name)),
+            Some(c) if **c != p.context => notes.push(format!(
+                "profile `{}` has another context than in the baseline",
+                p.name
+            )),
+            Some(_) => {}
+        }
+    }
+    for p in &old.profiles {
+        if !now.profiles.iter().any(|x| x.name == p.name) {
+            notes.push(format!("profile `{}` is gone since the baseline", p.name));
+        }
+    }
+    if old.max_chain != now.max_chain {
+        notes.push(format!(
+            "max_chain was {} in the baseline, is {} now",
+            old.max_chain, now.max_chain
+        ));
+    }
+
+    let rate = Rater::new(ws, &now);
+    let new = diff(&now, &old)
+        .into_iter()
+        .map(|(path, grant)| DriftItem {
+            severity: rate.added(path.as_ref(), grant.as_ref()),
+            path,
+            grant,
+        })
+        .collect();
+    let removed = diff(&old, &now)
+        .into_iter()
+        .map(|(path, grant)| DriftItem {
+            severity: Severity::Low,
+            path,
+            grant,
+        })
+        .collect();
+    let mut result = DriftResult {
+        baseline: display.clone(),
+        new,
+        removed,
+        notes,
+        fail_on: ws.drift.fail_on,
+        accepted: false,
+        usage,
+    };
+    if opts.accept {
+        baseline::write_atomically(&path, &baseline::render(&now)).map_err(|e| {
+            vec![Problem::new(format!(
+                "failed to write `{display}`: {}; the previous baseline is unchanged",
+                crate::workspace::io_reason(&e)
+            ))]
+        })?;
+        result.accepted = true;
+    }
+    Ok(result)
+}
+
+/// Entries of `a` that `b` lacks, paths first.
+fn diff(a: &Baseline, b: &Baseline) -> Vec<(Option<PathEntry>, Option<GrantEntry>)> {
+    let paths: BTreeSet<_> = b.paths.iter().map(PathEntry::key).collect();
+    let grants: BTreeSet<_> = b.grants.iter().map(GrantEntry::key).collect();
+    a.paths
+        .iter()
+        .filter(|p| !paths.contains(&p.key()))
+        .map(|p| (Some(p.clone()), None))
+        .chain(
+            a.grants
+                .iter()
+                .filter(|g| !grants.contains(&g.key()))
+                .map(|g| (None, Some(g.clone()))),
+        )
+        .collect()
+}
+
+/// Severity of added access.
+struct Rater<'a> {
+    ws: &'a Workspace,
+    sensitive: BTreeSet<String>,
+    /// Per profile: accounts with a direct grant on a sensitive resource.
+    touching: BTreeSet<(String, String)>,
+}
+
+impl<'a> Rater<'a> {
+    fn new(ws: &'a Workspace, now: &Baseline) -> Self {
+        let targets: BTreeSet<String> =
+            ws.drift.sensitive.iter().map(ToString::to_string).collect();
+        let sensitive: BTreeSet<String> = ws
+            .engine
+            .entities
+            .iter()
+            .map(|e| e.uid())
+            .filter(|u| {
+                targets.contains(&u.to_string())
+                    || ws
+                        .engine
+                        .entities
+                        .ancestors(u)
+                        .is_some_and(|mut a| a.any(|x| targets.contains(&x.to_string())))
+            })
+            .map(|u| u.to_string())
+            .collect();
+        let touching = now
+            .grants
+            .iter()
+            .filter(|g| g.acting_as.is_none() && sensitive.contains(&g.resource))
+            .map(|g| (g.profile.clone(), g.principal.clone()))
+            .collect();
+        Self {
+            ws,
+            sensitive,
+            touching,
+        }
+    }
+
+    fn human(&self, uid: &str) -> bool {
+        EntityUid::from_str(uid)
+            .is_ok_and(|u| self.ws.human_types.contains(&u.type_name().to_string()))
+    }
+
+    fn added(&self, path: Option<&PathEntry>, grant: Option<&GrantEntry>) -> Severity {
+        let high = match (path, grant) {
+            (Some(p), _) => {
+                self.human(&p.principal)
+                    && self
+                        .touching
+                        .contains(&(p.profile.clone(), p.target.clone()))
+            }
+            (None, Some(g)) => self.human(&g.principal) && self.sensitive.contains(&g.resource),
+            (None, None) => false,
+        };
+        if high {
+            Severity::High
+        } else {
+            Severity::Medium
+        }
+    }
+}
+
+/// One line of a usage log (DESIGN §3).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageLine {
+    time: String,
+    principal: Value,
+    #[serde(default)]
+    chain: Vec<Value>,
+    action: Value,
+    resource: Value,
+    /// The request's context, when the log has it; else each profile is tried.
+    context: Option<Map<String, Value>>,
+}
+
+/// Streams the usage log line by line: what was used and is now denied, and what is granted
+/// but was never used in the window.
+fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport, Vec<Problem>> {
+    let display = crate::workspace::display_path(&ws.root, &ws.root.join(log));
+    let since = match &opts.since {
+        Some(s) => Some(jiff::Timestamp::from_str(s).map_err(|e| {
+            vec![Problem::new(format!("--since `{s}`: {e}"))
+                .with_help("give an RFC 3339 time, e.g. 2026-11-01T00:00:00Z")]
+        })?),
+        None => None,
+    };
+    let file = std::fs::File::open(ws.root.join(log)).map_err(|e| {
+        vec![Problem::new(format!(
+            "failed to read `{display}`: {}",
+            crate::workspace::io_reason(&e)
+        ))]
+    })?;
+    let profiles = profiles::select(ws, &[], None)?;
+    let engine = &ws.engine;
+    let mut report = UsageReport {
+        file: display.clone(),
+        ..UsageReport::default()
+    };
+    let mut used: BTreeSet<(String, Option<String>, String, String)> = BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut window: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let n = i + 1;
+        report.lines = n;
+        let line = line.map_err(|e| {
+            vec![Problem::new(format!(
+                "failed to read `{display}` at line {n}: {}",
+                crate::workspace::io_reason(&e)
+            ))]
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry = serde_json::from_str::<UsageLine>(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|u| {
+                let t = jiff::Timestamp::from_str(&u.time)
+                    .map_err(|e| format!("`time` `{}`: {e}", u.time))?;
+                Ok((u, t))
+            });
+        let (entry, time) = match entry {
+            Ok(x) => x,
+            Err(why) if opts.lenient => {
+                report.skipped.push((n, why));
+                continue;
+            }
+            Err(why) => {
+                problems.push(
+                    Problem::new(format!("`{display}` line {n}: {why}")).with_help(
+                        "fix the line, or pass --lenient to skip and count malformed lines",
+                    ),
+                );
+                continue;
+            }
+        };
+        if since.is_some_and(|s| time < s) {
+            continue;
+        }
+        report.considered += 1;
+        window = Some(match window {
+            None => (time, time),
+            Some((a, b)) => (a.min(time), b.max(time)),
+        });
+        match usage_entry(engine, &profiles, &entry) {
+            Err(why) => report.unknown.push((n, why)),
+            Ok((principal, chain, action, resource, denied)) => {
+                let acting = chain.last().map(ToString::to_string);
+                if let Some(reasons) = denied {
+                    let d = UsageDenied {
+                        lines: vec![n],
+                        principal: principal.to_string(),
+                        chain: chain.iter().map(ToString::to_string).collect(),
+                        action: action.to_string(),
+                        resource: resource.to_string(),
+                        reasons,
+                    };
+                    let same = report.denied.iter_mut().find(|x| {
+                        (&x.principal, &x.chain, &x.action, &x.resource, &x.reasons)
+                            == (&d.principal, &d.chain, &d.action, &d.resource, &d.reasons)
+                    });
+                    match same {
+                        Some(x) => x.lines.push(n),
+                        None => report.denied.push(d),
+                    }
+                }
+                used.insert((
+                    principal.to_string(),
+                    acting,
+                    action.to_string(),
+                    resource.to_string(),
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    report.first = window.map(|(a, _)| a.to_string());
+    report.last = window.map(|(_, b)| b.to_string());
+
+    // Granted under some profile, never used in the window: direct and acting-as grants.
+    let effective = effective::compute(engine, &profiles);
+    let mut unused: BTreeMap<(String, Option<String>, String), BTreeSet<String>> = BTreeMap::new();
+    for access in &effective.access {
+        for g in access.grants.keys() {
+            let key = (
+                g.principal.to_string(),
+                g.acting_as.as_ref().map(ToString::to_string),
+                g.action.to_string(),
+                g.resource.to_string(),
+            );
+            if !used.contains(&key) {
+                unused
+                    .entry((key.0, key.1, key.2))
+                    .or_default()
+                    .insert(key.3);
+            }
+        }
+    }
+    report.unused = unused
+        .into_iter()
+        .map(|((principal, acting_as, action), resources)| Unused {
+            principal,
+            acting_as,
+            action,
+            resources: resources.into_iter().collect(),
+        })
+        .collect();
+    Ok(report)
+}
+
+type Checked = (
+    EntityUid,
+    Vec<EntityUid>,
+    EntityUid,
+    EntityUid,
+    Option<Vec<String>>,
+);
+
+/// Checks one usage entry against the inventory and evaluates it now: allowed under its own
+/// context, or under any profile when it has none. `Some(reasons)` when denied.
+fn usage_entry(engine: &Engine, profiles: &[Profile], u: &UsageLine) -> Result<Checked, String> {
+    let entity = |v: &Value| -> Result<EntityUid, String> {
+        let uid = parse_uid(v)?;
+        engine.known_entity(&uid).map_err(|i| i.message)?;
+        Ok(uid)
+    };
+    let principal = entity(&u.principal)?;
+    let chain = u.chain.iter().map(entity).collect::<Result<Vec<_>, _>>()?;
+    let action = parse_uid(&u.action)?;
+    if engine.action(&action).is_none() {
+        return Err(format!("action `{action}` is not in the schema"));
+    }
+    let resource = entity(&u.resource)?;
+    let contexts: Vec<&Map<String, Value>> = match &u.context {
+        Some(c) => vec![c],
+        None => profiles.iter().map(|p| &p.context).collect(),
+    };
+    let acting = chain.last().unwrap_or(&principal);
+    let behind = (!chain.is_empty()).then_some(Behind {
+        origin: &principal,
+        chain: &chain,
+    });
+    let mut reasons = BTreeSet::new();
+    let mut allowed = false;
+    for ctx in contexts {
+        let hops = engine.prepare_chain(&principal, &chain, ctx)?;
+        let hops_ok = hops.iter().all(|h| {
+            let o = engine.evaluate_hop(h);
+            if !o.allowed {
+                reasons.extend(o.evaluations.iter().flat_map(|e| e.reasons.clone()));
+            }
+            o.allowed
+        });
+        let request = engine.prepare(acting, &action, &resource, ctx, behind)?;
+        let e = engine.evaluate(&request);
+        if !e.allowed {
+            reasons.extend(e.reasons.clone());
+        }
+        if hops_ok && e.allowed {
+            allowed = true;
+            break;
+        }
+    }
+    let denied = (!allowed).then(|| reasons.into_iter().collect());
+    Ok((principal, chain, action, resource, denied))
+}
