@@ -30,6 +30,7 @@ fn main() {
         folders: (accounts / 10).max(2),
         accounts,
         policies: number(3, 100),
+        grants: 0,
     };
     let w = world::generate(number(4, 1) as u64, &size, false);
     w.write(std::path::Path::new(dir));

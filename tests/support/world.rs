@@ -56,6 +56,8 @@ pub struct World {
     pub principals: Vec<String>,
     /// Accounts, as uid strings.
     pub accounts: Vec<String>,
+    /// Folders (the resources of `read`), as uid strings.
+    pub folders: Vec<String>,
     /// Whether the context declares `impersonator` and `delegation_chain`.
     pub path_dependent: bool,
     pub max_chain: u32,
@@ -68,6 +70,9 @@ pub struct Size {
     pub folders: usize,
     pub accounts: usize,
     pub policies: usize,
+    /// Policies on the non-impersonation action `read` (over folders); with none, the schema
+    /// has no such action.
+    pub grants: usize,
 }
 
 impl Size {
@@ -78,6 +83,17 @@ impl Size {
         folders: 3,
         accounts: 7,
         policies: 14,
+        grants: 0,
+    };
+    /// SMALL with a `read` action and policies on it: worlds with direct and acting-as grants.
+    pub const WITH_GRANTS: Size = Size {
+        teams: 3,
+        people: 5,
+        robots: 2,
+        folders: 3,
+        accounts: 7,
+        policies: 14,
+        grants: 8,
     };
     /// For worlds whose hops depend on the path: every simple path is explored, by actas and
     /// by the oracle, so fewer accounts keep the test quick in a debug build.
@@ -88,6 +104,7 @@ impl Size {
         folders: 2,
         accounts: 5,
         policies: 12,
+        grants: 0,
     };
 }
 
@@ -120,6 +137,12 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             schema,
             "action {action} appliesTo {{ principal: [{}], resource: [Account], context: Ctx }};",
             principals.join(", ")
+        );
+    }
+
+    if size.grants > 0 {
+        schema.push_str(
+            "action read appliesTo { principal: [Person, Robot, Account], resource: [Folder], context: Ctx };\n",
         );
     }
 
@@ -215,6 +238,36 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
         );
     }
 
+    // Policies on `read`, drawn after the others so worlds without grants stay as they were.
+    for i in 0..size.grants {
+        let forbid = r.chance(25);
+        let principal = match r.below(4) {
+            0 => "principal".to_string(),
+            1 => format!("principal == {}", uid("Person", &r.pick(&people))),
+            2 => format!("principal in {}", uid("Team", &r.pick(&teams))),
+            _ => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
+        };
+        let resource = match r.below(3) {
+            0 => "resource".to_string(),
+            1 => format!("resource == {}", uid("Folder", &r.pick(&folders))),
+            _ => format!("resource in {}", uid("Folder", &r.pick(&folders))),
+        };
+        let condition = match r.below(4) {
+            0 => String::new(),
+            1 => "\n  when { context.mfa }".to_string(),
+            2 => format!("\n  when {{ context.hours <= {} }}", 1 + r.below(8)),
+            _ => format!(
+                "\n  unless {{ principal in {} }}",
+                uid("Team", &r.pick(&teams))
+            ),
+        };
+        let effect = if forbid { "forbid" } else { "permit" };
+        let _ = writeln!(
+            policies,
+            "@id(\"read-{effect}-{i}\")\n{effect} ({principal}, action == Action::\"read\", {resource}){condition};\n"
+        );
+    }
+
     let mut principals: Vec<String> = people
         .iter()
         .map(|p| uid("Person", p))
@@ -230,6 +283,11 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
         entities: serde_json::to_string_pretty(&entities).unwrap(),
         principals,
         accounts: account_uids,
+        folders: {
+            let mut f: Vec<String> = folders.iter().map(|x| uid("Folder", x)).collect();
+            f.sort();
+            f
+        },
         path_dependent,
         max_chain: 3,
     }
