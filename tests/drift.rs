@@ -28,6 +28,17 @@ fn the_committed_baseline_is_current() {
 }
 
 #[test]
+fn snapshot_human() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("baseline.json");
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"wrote \S*baseline\.json", "wrote [TEMP]/baseline.json");
+    settings.bind(|| {
+        assert_cmd_snapshot!(actas(&["snapshot", "--output", out.to_str().unwrap()]));
+    });
+}
+
+#[test]
 fn drift_human() {
     assert_cmd_snapshot!(actas(&[
         "-C",
