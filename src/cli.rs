@@ -297,7 +297,7 @@ pub fn run(cli: Cli) -> Exit {
                 who_can::run(&ws, q, &opts)
             });
             match result {
-                Ok(r) => emit(renderer(format, color).who_can(&r), color),
+                Ok(r) => emit(renderer(format, color).who_can(&r), Exit::Ok, color),
                 Err(p) => fail(&p, color),
             }
         }
@@ -328,10 +328,7 @@ pub fn run(cli: Cli) -> Exit {
                     } else {
                         Exit::Failed
                     };
-                    match renderer(format, color).suffice(&r) {
-                        Some(t) => finish(write_stdout(&t), exit),
-                        None => emit(None, color),
-                    }
+                    emit(renderer(format, color).suffice(&r), exit, color)
                 }
                 Err(p) => fail(&p, color),
             }
@@ -381,10 +378,7 @@ pub fn run(cli: Cli) -> Exit {
             match drift::drift(&ws, &opts) {
                 Ok(r) => {
                     let exit = if r.failing() { Exit::Failed } else { Exit::Ok };
-                    match renderer(format, color).drift(&r) {
-                        Some(t) => finish(write_stdout(&t), exit),
-                        None => emit(None, color),
-                    }
+                    emit(renderer(format, color).drift(&r), exit, color)
                 }
                 Err(p) => fail(&p, color),
             }
@@ -403,7 +397,7 @@ pub fn run(cli: Cli) -> Exit {
             };
             let result = profile_options(&root, &profiles).and_then(|opts| report::run(&ws, &opts));
             match result {
-                Ok(r) => emit(renderer(format, color).report(&r), color),
+                Ok(r) => emit(renderer(format, color).report(&r), Exit::Ok, color),
                 Err(p) => fail(&p, color),
             }
         }
@@ -447,10 +441,11 @@ fn profile_options(
     })
 }
 
-/// Writes a rendered document, exit 0; a renderer that could not render is a bug (exit 2).
-fn emit(text: Option<String>, color: bool) -> Exit {
+/// Writes a rendered document and exits with `exit`; a renderer that could not render is a bug
+/// (exit 2).
+fn emit(text: Option<String>, exit: Exit, color: bool) -> Exit {
     match text {
-        Some(t) => finish(write_stdout(&t), Exit::Ok),
+        Some(t) => finish(write_stdout(&t), exit),
         None => fail(
             &[Problem::new(
                 "internal error: the output could not be rendered; please report this",

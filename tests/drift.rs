@@ -197,18 +197,6 @@ fn drift_between_equal_inputs_is_empty_whatever_the_threads() {
     assert_eq!(one, two);
 }
 
-macro_rules! bad_input {
-    ($($name:ident => [$($arg:expr),*],)*) => {$(
-        #[test]
-        fn $name() {
-            let (code, stdout, stderr) = output(&[$($arg),*]);
-            assert_eq!(code, 2, "{stderr}");
-            assert!(stdout.is_empty(), "{stdout}");
-            insta::assert_snapshot!(stderr);
-        }
-    )*};
-}
-
 bad_input! {
     bad_baseline_version => ["drift", "--baseline", "tests/fixtures/baselines/v99.json", "--accept"],
     bad_baseline_schema => ["-C", "tests/fixtures/other-world", "drift", "--baseline", BASELINE, "--accept"],

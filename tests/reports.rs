@@ -221,19 +221,6 @@ fn output_is_identical_with_one_and_two_threads() {
     }
 }
 
-/// Bad input: exit 2, no document on stdout, the message (and its place) on stderr.
-macro_rules! bad_input {
-    ($($name:ident => [$($arg:expr),*],)*) => {$(
-        #[test]
-        fn $name() {
-            let (code, stdout, stderr) = output(&[$($arg),*]);
-            assert_eq!(code, 2, "{stderr}");
-            assert!(stdout.is_empty(), "{stdout}");
-            insta::assert_snapshot!(stderr);
-        }
-    )*};
-}
-
 bad_input! {
     bad_unknown_target => ["who-can", r#"ServiceAccount::"prod-deployr""#],
     bad_target_not_impersonable => ["who-can", r#"User::"alice""#],

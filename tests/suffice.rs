@@ -129,18 +129,6 @@ fn check_reports_bad_tasks_as_findings() {
     insta::assert_snapshot!(stdout);
 }
 
-macro_rules! bad_input {
-    ($($name:ident => [$($arg:expr),*],)*) => {$(
-        #[test]
-        fn $name() {
-            let (code, stdout, stderr) = output(&[$($arg),*]);
-            assert_eq!(code, 2, "{stderr}");
-            assert!(stdout.is_empty(), "{stdout}");
-            insta::assert_snapshot!(stderr);
-        }
-    )*};
-}
-
 bad_input! {
     bad_task_files => ["-C", "fixtures/broken/bad-task", "suffice"],
     bad_candidate_fails_validation => ["suffice", "--with", "tests/fixtures/candidates/invalid.cedar"],

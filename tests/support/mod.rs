@@ -32,3 +32,17 @@ pub fn output(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Bad input: exit 2, no document on stdout, the message (and its place) on stderr, snapshotted.
+#[macro_export]
+macro_rules! bad_input {
+    ($($name:ident => [$($arg:expr),*],)*) => {$(
+        #[test]
+        fn $name() {
+            let (code, stdout, stderr) = $crate::support::output(&[$($arg),*]);
+            assert_eq!(code, 2, "{stderr}");
+            assert!(stdout.is_empty(), "{stdout}");
+            insta::assert_snapshot!(stderr);
+        }
+    )*};
+}
