@@ -1,10 +1,11 @@
 //! Writes a generated workspace (the differential tests' generator, scaled up) for timing runs:
 //!
 //! ```sh
-//! cargo run --release --example gen_world -- /tmp/world 2000 400 300 [SEED]
+//! cargo run --release --example gen_world -- /tmp/world 2000 400 300 [SEED] [GRANT_POLICIES]
 //! actas -C /tmp/world report --format json > /dev/null
 //! ```
-//! Arguments: folder, people, accounts, policies, seed (default 1).
+//! Arguments: folder, people, accounts, policies, seed (default 1), policies on a `read` action
+//! over folders (default 0: no such action, so no grants).
 
 #[path = "../tests/support/world.rs"]
 #[allow(dead_code, reason = "shared with the tests, which use all of it")]
@@ -18,7 +19,7 @@ fn main() {
             .unwrap_or(default)
     };
     let Some(dir) = args.first() else {
-        eprintln!("usage: gen_world DIR [PEOPLE] [ACCOUNTS] [POLICIES] [SEED]");
+        eprintln!("usage: gen_world DIR [PEOPLE] [ACCOUNTS] [POLICIES] [SEED] [GRANT_POLICIES]");
         std::process::exit(2);
     };
     let people = number(1, 200);
@@ -30,7 +31,7 @@ fn main() {
         folders: (accounts / 10).max(2),
         accounts,
         policies: number(3, 100),
-        grants: 0,
+        grants: number(5, 0),
     };
     let w = world::generate(number(4, 1) as u64, &size, false);
     w.write(std::path::Path::new(dir));

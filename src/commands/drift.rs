@@ -352,6 +352,8 @@ fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport,
     let mut used: BTreeSet<(String, Option<String>, String, String)> = BTreeSet::new();
     let mut problems = Vec::new();
     let mut window: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
+    let mut cache: std::collections::HashMap<String, Result<Checked, String>> =
+        std::collections::HashMap::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
         let n = i + 1;
         report.lines = n;
@@ -394,7 +396,20 @@ fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport,
             None => (time, time),
             Some((a, b)) => (a.min(time), b.max(time)),
         });
-        match usage_entry(engine, &profiles, &entry) {
+        // Logs repeat the same requests: evaluate each distinct one once.
+        let key = serde_json::to_string(&(
+            &entry.principal,
+            &entry.chain,
+            &entry.action,
+            &entry.resource,
+            &entry.context,
+        ))
+        .unwrap_or_default();
+        let checked = cache
+            .entry(key)
+            .or_insert_with(|| usage_entry(engine, &profiles, &entry))
+            .clone();
+        match checked {
             Err(why) => report.unknown.push((n, why)),
             Ok((principal, chain, action, resource, denied)) => {
                 let acting = chain.last().map(ToString::to_string);

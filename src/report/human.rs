@@ -168,8 +168,21 @@ fn drift_text(r: &DriftResult) -> String {
                 x.resources.join(", ")
             );
         }
+        // The same unknown entity tends to recur: one line per reason, the first lines named.
+        let mut unknown: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for n in &u.unknown_entities {
-            let _ = writeln!(out, "  line {}: skipped, {}", n.line, n.reason);
+            unknown.entry(&n.reason).or_default().push(n.line);
+        }
+        for (reason, lines) in unknown {
+            let shown: Vec<String> = lines.iter().take(10).map(ToString::to_string).collect();
+            let more = if lines.len() > 10 { ", …" } else { "" };
+            let word = if lines.len() == 1 { "line" } else { "lines" };
+            let _ = writeln!(
+                out,
+                "  skipped {} ({word} {}{more}): {reason}",
+                plural(lines.len(), "entry", "entries"),
+                shown.join(", ")
+            );
         }
         if !u.skipped_lines.is_empty() {
             let lines: Vec<String> = u.skipped_lines.iter().map(|n| n.line.to_string()).collect();
