@@ -63,6 +63,10 @@ pub enum Command {
         /// Fail cases whose requests had evaluation errors.
         #[arg(long)]
         strict: bool,
+        /// Run shard i of n (1-based), by a stable hash of "<file>::<name>", to split a suite
+        /// across CI machines.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<test::Shard>,
     },
     /// Who can act as TARGET (directly or through a chain), or what `--principal` can act as.
     #[command(name = "who-can")]
@@ -239,6 +243,7 @@ pub fn run(cli: Cli) -> Exit {
             filter,
             format,
             strict,
+            shard,
         } => {
             let format = match format {
                 TestFormat::Human => Format::Human,
@@ -258,11 +263,20 @@ pub fn run(cli: Cli) -> Exit {
                 files,
                 filters: filter,
                 strict,
+                shard,
             };
             let cases = match test::load_cases(&ws, &opts) {
                 Ok(c) => c,
                 Err(p) => return fail(&p, color),
             };
+            if let (Some(s), true) = (shard, cases.is_empty()) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: shard {}/{} has no cases (more shards than cases?)",
+                    s.index,
+                    s.count
+                );
+            }
             let run = test::run(&ws.engine, &cases, opts.strict);
             let text = renderer(format, color).test(&run).unwrap_or_default();
             let exit = if run.failed() == 0 {

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::schema::{entity_type_of, set_element_type_of, ActionInfo, SchemaInfo};
+use crate::slice::Slicer;
 use crate::uid::entity_value;
 use crate::workspace::PolicyMeta;
 
@@ -96,6 +97,8 @@ pub struct Engine {
     policy_id_list: Vec<String>,
     /// Hop graphs by context, when hops do not depend on the path.
     graphs: Mutex<HashMap<String, Arc<OnceLock<HopGraph>>>>,
+    /// Per-request policy slices (see `slice.rs`).
+    slicer: Slicer,
 }
 
 impl Engine {
@@ -113,6 +116,7 @@ impl Engine {
             .filter_map(|m| Some((m.id.clone(), m.template.clone()?)))
             .collect();
         Self {
+            slicer: Slicer::new(&policies),
             schema,
             info,
             policies,
@@ -291,11 +295,29 @@ impl Engine {
         Ok(hops)
     }
 
-    /// Evaluates one request with Cedar.
+    /// Evaluates one request with Cedar, against the policies whose scope can match it.
     pub fn evaluate(&self, p: &Prepared) -> Evaluation {
+        let slice = self
+            .slicer
+            .slice(&self.entities, &p.principal, &p.action, &p.resource);
+        self.evaluate_with(p, &slice)
+    }
+
+    /// Evaluates one request against the whole policy set, as Cedar alone would (differential
+    /// tests and benchmarks compare it with [`Engine::evaluate`]).
+    pub fn evaluate_unsliced(&self, p: &Prepared) -> Evaluation {
+        self.evaluate_with(p, &self.policies)
+    }
+
+    /// Distinct policy slices built so far.
+    pub fn slices(&self) -> usize {
+        self.slicer.slices()
+    }
+
+    fn evaluate_with(&self, p: &Prepared, policies: &PolicySet) -> Evaluation {
         let response = self
             .authorizer
-            .is_authorized(&p.request, &self.policies, &self.entities);
+            .is_authorized(&p.request, policies, &self.entities);
         let mut reasons: Vec<String> = response
             .diagnostics()
             .reason()

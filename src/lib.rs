@@ -15,6 +15,7 @@ pub mod exit;
 pub mod report;
 pub mod scenario;
 pub mod schema;
+pub mod slice;
 pub mod suggest;
 pub mod task;
 pub mod uid;

@@ -190,3 +190,47 @@ broken! {
     broken_no_schema => "no-schema",
     broken_profile_wrong_type => "profile-wrong-type",
 }
+
+#[test]
+fn shards_split_the_cases_without_overlap() {
+    let names = |args: &[&str]| -> Vec<String> {
+        let (code, stdout, _) = output(args);
+        assert_eq!(code, 0);
+        let doc: actas::report::json::TestDoc = serde_json::from_str(&stdout).unwrap();
+        doc.cases
+            .into_iter()
+            .map(|c| format!("{}::{}", c.file, c.name))
+            .collect()
+    };
+    let all = names(&["test", "--format", "json"]);
+    let mut union = Vec::new();
+    for i in 1..=3 {
+        let shard = format!("{i}/3");
+        let part = names(&["test", "--shard", &shard, "--format", "json"]);
+        assert!(!part.is_empty(), "shard {shard} is empty");
+        union.extend(part);
+    }
+    union.sort();
+    let mut all_sorted = all.clone();
+    all_sorted.sort();
+    assert_eq!(union, all_sorted, "the shards are a partition of the cases");
+}
+
+#[test]
+fn an_empty_shard_warns_and_passes() {
+    let (code, stdout, stderr) = output(&[
+        "test",
+        "fixtures/scenarios/break-glass.yaml",
+        "--shard",
+        "7/40",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("0 passed, 0 failed"));
+    assert!(
+        stderr.contains("warning: shard 7/40 has no cases"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = output(&["test", "--shard", "4/3"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("shards are numbered 1 to n"), "{stderr}");
+}

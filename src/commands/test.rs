@@ -19,6 +19,8 @@ pub struct TestOptions {
     pub filters: Vec<String>,
     /// A case with evaluation errors fails.
     pub strict: bool,
+    /// Run one shard of the selected cases.
+    pub shard: Option<Shard>,
 }
 
 /// The judged result of one case.
@@ -111,7 +113,46 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
         return Err(vec![Problem::new(format!("{why}: nothing to test"))
             .with_help("scenario files are read from `scenarios:` in actas.yaml (default `fixtures/scenarios/`) or the FILES given")]);
     }
-    Ok(selected)
+    // An empty shard is fine (more shards than cases); the caller warns.
+    Ok(match opts.shard {
+        Some(shard) => selected
+            .into_iter()
+            .filter(|c| shard.contains(&c.file, &c.name))
+            .collect(),
+        None => selected,
+    })
+}
+
+/// `--shard i/n`: this run takes the cases whose FNV-1a 64-bit hash of `"<file>::<name>"` is
+/// `i - 1` modulo `n` (DESIGN §6). Stable across runs, machines and thread counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub fn contains(&self, file: &str, name: &str) -> bool {
+        crate::analysis::baseline::fnv1a(&format!("{file}::{name}")) % self.count == self.index - 1
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("expected i/n, e.g. 1/3, not `{s}`"))?;
+        let index: u64 = i.parse().map_err(|_| format!("`{i}` is not a number"))?;
+        let count: u64 = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!(
+                "shards are numbered 1 to n, with n at least 1: `{s}`"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// Runs cases in parallel; outcomes come back in the cases' order whatever the thread count.

@@ -252,10 +252,12 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             1 => format!("resource == {}", uid("Folder", &r.pick(&folders))),
             _ => format!("resource in {}", uid("Folder", &r.pick(&folders))),
         };
-        let condition = match r.below(4) {
+        let condition = match r.below(5) {
             0 => String::new(),
             1 => "\n  when { context.mfa }".to_string(),
             2 => format!("\n  when {{ context.hours <= {} }}", 1 + r.below(8)),
+            // Overflows (an evaluation error) when hours >= 2: errors must survive slicing.
+            3 => "\n  when { context.hours * 4611686018427387904 > 0 }".to_string(),
             _ => format!(
                 "\n  unless {{ principal in {} }}",
                 uid("Team", &r.pick(&teams))
