@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Entities, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
+    ActionConstraint, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
 
