@@ -40,6 +40,9 @@ pub struct Cli {
     /// Worker threads (default: one per core; `RAYON_NUM_THREADS` also works).
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
+    /// No progress bar (it only ever shows on a terminal, outside CI, after about a second).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -208,6 +211,10 @@ pub fn run(cli: Cli) -> Exit {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build_global();
+    }
+    let ci = std::env::var("CI").ok();
+    if crate::progress::wanted(std::io::stderr().is_terminal(), ci.as_deref(), cli.quiet) {
+        crate::progress::install(Box::new(Bar::new()));
     }
     let root = cli.workspace.clone().unwrap_or_else(|| PathBuf::from("."));
     let overrides = Overrides {
@@ -496,5 +503,46 @@ fn finish(written: Result<(), Exit>, exit: Exit) -> Exit {
     match written {
         Ok(()) => exit,
         Err(e) => e,
+    }
+}
+
+/// An indicatif bar on stderr that stays hidden until a phase has run for a second, so quick
+/// runs never flicker.
+struct Bar {
+    bar: indicatif::ProgressBar,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self { bar }
+    }
+}
+
+impl crate::progress::Progress for Bar {
+    fn start(&self, what: &str, total: u64) {
+        self.bar
+            .set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        self.bar.reset();
+        self.bar.set_length(total);
+        self.bar.set_message(what.to_string());
+    }
+
+    fn advance(&self, units: u64) {
+        self.bar.inc(units);
+        if self.bar.is_hidden() && self.bar.elapsed() > std::time::Duration::from_secs(1) {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }

@@ -490,7 +490,8 @@ impl Engine {
             sources.extend(targets.iter().cloned());
             sources.sort_by_cached_key(ToString::to_string);
             sources.dedup();
-            sources
+            crate::progress::start("hops", sources.len() as u64);
+            let graph = sources
                 .into_par_iter()
                 .map(|from| {
                     let to: Vec<EntityUid> = targets
@@ -498,9 +499,12 @@ impl Engine {
                         .filter(|t| **t != from && self.hop_allowed(&from, t, ctx, None))
                         .cloned()
                         .collect();
+                    crate::progress::advance(1);
                     (from, to)
                 })
-                .collect()
+                .collect();
+            crate::progress::finish();
+            graph
         });
         cell
     }

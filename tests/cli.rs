@@ -234,3 +234,11 @@ fn an_empty_shard_warns_and_passes() {
     assert_eq!(code, 2);
     assert!(stderr.contains("shards are numbered 1 to n"), "{stderr}");
 }
+
+#[test]
+fn quiet_changes_nothing_but_the_progress_bar() {
+    // Tests never run on a terminal, so no bar shows either way; the flag must still be accepted
+    // everywhere and leave the results alone.
+    assert_eq!(output(&["test"]), output(&["-q", "test"]));
+    assert_eq!(output(&["report"]), output(&["report", "--quiet"]));
+}

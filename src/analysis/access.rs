@@ -100,16 +100,19 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
         .flat_map(|i| principals.iter().map(move |p| (i, p)))
         .collect();
     // (profile index, principal, target, chain) for every reachable pair.
+    crate::progress::start("identities", jobs.len() as u64);
     let found: Vec<(usize, EntityUid, EntityUid, Vec<EntityUid>)> = jobs
         .into_par_iter()
         .flat_map_iter(|(i, principal)| {
-            engine
-                .reach_from(principal, &profiles[i].context)
+            let reach = engine.reach_from(principal, &profiles[i].context);
+            crate::progress::advance(1);
+            reach
                 .into_iter()
                 .filter(|(key, _)| target_key.as_ref().is_none_or(|t| t == key))
                 .map(move |(_, (target, chain))| (i, principal.clone(), target, chain))
         })
         .collect();
+    crate::progress::finish();
     let explained = explain_all(engine, profiles, &found);
     let found = found
         .into_iter()

@@ -164,7 +164,16 @@ pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
             engine.warm(context);
         }
     }
-    let outcomes = cases.par_iter().map(|c| judge(engine, c, strict)).collect();
+    crate::progress::start("cases", cases.len() as u64);
+    let outcomes = cases
+        .par_iter()
+        .map(|c| {
+            let o = judge(engine, c, strict);
+            crate::progress::advance(1);
+            o
+        })
+        .collect();
+    crate::progress::finish();
     TestRun { outcomes }
 }
 
