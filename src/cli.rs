@@ -257,14 +257,9 @@ pub fn run(cli: Cli) -> Exit {
                 TestFormat::Json => Format::Json,
                 TestFormat::Junit => Format::Junit,
             };
-            let loaded = match workspace::load(&root, &overrides) {
-                Ok(l) => l,
-                Err(e) => return fail(&[crate::diag::Problem::new(e.to_string())], color),
-            };
-            let (ws, problems) = (loaded.workspace, loaded.problems);
-            let ws = match ws {
-                Some(ws) if problems.is_empty() => ws,
-                _ => return fail(&problems, color),
+            let ws = match load(&root, &overrides) {
+                Ok(ws) => ws,
+                Err(p) => return fail(&p, color),
             };
             let opts = TestOptions {
                 files,

@@ -143,6 +143,13 @@ impl Engine {
         )
     }
 
+    /// Every action of the schema, sorted by uid string.
+    pub fn schema_actions(&self) -> Vec<EntityUid> {
+        let mut actions: Vec<EntityUid> = self.info.actions.keys().cloned().collect();
+        actions.sort_by_cached_key(ToString::to_string);
+        actions
+    }
+
     pub fn action(&self, action: &EntityUid) -> Option<&ActionInfo> {
         self.info.actions.get(action)
     }

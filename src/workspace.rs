@@ -959,8 +959,7 @@ pub fn check_profile(
     name: &str,
     doc: &ProfileDoc,
 ) -> (Map<String, Value>, Vec<Problem>) {
-    let mut every_action: Vec<EntityUid> = engine.info.actions.keys().cloned().collect();
-    every_action.sort_by_cached_key(ToString::to_string);
+    let every_action = engine.schema_actions();
     let context: Map<String, Value> = doc
         .value
         .iter()

@@ -52,14 +52,8 @@ pub type Allowed = (EntityUid, EntityUid, Vec<String>);
 
 /// The actions that are not impersonation actions, sorted.
 fn other_actions(engine: &Engine) -> Vec<EntityUid> {
-    let mut actions: Vec<EntityUid> = engine
-        .info
-        .actions
-        .keys()
-        .filter(|a| !engine.actions.contains(a))
-        .cloned()
-        .collect();
-    actions.sort_by_cached_key(ToString::to_string);
+    let mut actions = engine.schema_actions();
+    actions.retain(|a| !engine.actions.contains(a));
     actions
 }
 

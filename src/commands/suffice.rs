@@ -241,8 +241,7 @@ pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
         .iter()
         .map(|s| (s.action.to_string(), s.resource.to_string()))
         .collect();
-    let mut every_action: Vec<EntityUid> = engine.info.actions.keys().cloned().collect();
-    every_action.sort_by_cached_key(ToString::to_string);
+    let every_action = engine.schema_actions();
     let (allowed, excess_skipped) =
         allowed_requests(engine, t.acting(), &every_action, &t.context, t.behind());
     let mut groups: BTreeMap<(String, String), ExcessGroup> = BTreeMap::new();
