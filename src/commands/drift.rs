@@ -150,7 +150,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         };
         vec![p]
     })?;
-    let (_, now) = current(ws)?;
+    let (profiles, now) = current(ws)?;
     if old.schema != now.schema {
         return Err(vec![Problem::new(format!(
             "`{display}` was recorded under another schema (fingerprint {}, now {})",
@@ -161,7 +161,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         )]);
     }
     let usage = match &opts.usage {
-        Some(log) => Some(usage(ws, log, opts)?),
+        Some(log) => Some(usage(ws, log, opts, &profiles, &now)?),
         None => None,
     };
 
@@ -328,7 +328,14 @@ struct UsageLine {
 
 /// Streams the usage log line by line: what was used and is now denied, and what is granted
 /// but was never used in the window.
-fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport, Vec<Problem>> {
+/// `profiles` and `now` (the current effective access) are those `drift` already computed.
+fn usage(
+    ws: &Workspace,
+    log: &Path,
+    opts: &DriftOptions,
+    profiles: &[Profile],
+    now: &Baseline,
+) -> Result<UsageReport, Vec<Problem>> {
     let display = crate::workspace::display_path(&ws.root, &ws.root.join(log));
     let since = match &opts.since {
         Some(s) => Some(jiff::Timestamp::from_str(s).map_err(|e| {
@@ -343,7 +350,6 @@ fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport,
             crate::workspace::io_reason(&e)
         ))]
     })?;
-    let profiles = profiles::select(ws, &[], None)?;
     let engine = &ws.engine;
     let mut report = UsageReport {
         file: display.clone(),
@@ -407,7 +413,7 @@ fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport,
         .unwrap_or_default();
         let checked = cache
             .entry(key)
-            .or_insert_with(|| usage_entry(engine, &profiles, &entry))
+            .or_insert_with(|| usage_entry(engine, profiles, &entry))
             .clone();
         match checked {
             Err(why) => report.unknown.push((n, why)),
@@ -447,22 +453,19 @@ fn usage(ws: &Workspace, log: &Path, opts: &DriftOptions) -> Result<UsageReport,
     report.last = window.map(|(_, b)| b.to_string());
 
     // Granted under some profile, never used in the window: direct and acting-as grants.
-    let effective = effective::compute(engine, &profiles);
     let mut unused: BTreeMap<(String, Option<String>, String), BTreeSet<String>> = BTreeMap::new();
-    for access in &effective.access {
-        for g in access.grants.keys() {
-            let key = (
-                g.principal.to_string(),
-                g.acting_as.as_ref().map(ToString::to_string),
-                g.action.to_string(),
-                g.resource.to_string(),
-            );
-            if !used.contains(&key) {
-                unused
-                    .entry((key.0, key.1, key.2))
-                    .or_default()
-                    .insert(key.3);
-            }
+    for g in &now.grants {
+        let key = (
+            g.principal.clone(),
+            g.acting_as.clone(),
+            g.action.clone(),
+            g.resource.clone(),
+        );
+        if !used.contains(&key) {
+            unused
+                .entry((key.0, key.1, key.2))
+                .or_default()
+                .insert(key.3);
         }
     }
     report.unused = unused

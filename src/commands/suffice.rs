@@ -160,10 +160,8 @@ pub fn run(
     let (engine, removed) = without(base, &opts.without)?;
     // Tasks are checked against the original policies; their requests stay valid.
     let outcomes = tasks.iter().map(|t| evaluate(&engine, t)).collect();
-    let sufficient_before = tasks
-        .iter()
-        .map(|t| evaluate(&ws.engine, t).sufficient)
-        .collect();
+    // Only the verdict: the excess before the change is not reported.
+    let sufficient_before = tasks.iter().map(|t| verdict(&ws.engine, t).2).collect();
     let profiles = profiles::select(ws, &[], None)?;
     let before = effective::compute(&ws.engine, &profiles);
     let after = effective::compute(&engine, &profiles);
@@ -228,8 +226,8 @@ fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<
     Ok((ws.engine.with_policies(set, &meta), removed))
 }
 
-/// Runs a task: every hop, every step, and what the acting identity holds beyond the steps.
-pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
+/// Every hop and every step of a task, and whether all are allowed.
+fn verdict(engine: &Engine, t: &Task) -> (Vec<HopOutcome>, Vec<Evaluation>, bool) {
     let hops: Vec<HopOutcome> = t.hops.iter().map(|h| engine.evaluate_hop(h)).collect();
     let steps: Vec<Evaluation> = t
         .steps
@@ -237,6 +235,12 @@ pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
         .map(|s| engine.evaluate(&s.request))
         .collect();
     let sufficient = hops.iter().all(|h| h.allowed) && steps.iter().all(|s| s.allowed);
+    (hops, steps, sufficient)
+}
+
+/// Runs a task: every hop, every step, and what the acting identity holds beyond the steps.
+pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
+    let (hops, steps, sufficient) = verdict(engine, t);
     let used: BTreeSet<(String, String)> = steps
         .iter()
         .map(|s| (s.action.to_string(), s.resource.to_string()))
