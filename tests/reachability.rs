@@ -61,23 +61,31 @@ impl Oracle {
             .iter()
             .filter(|(_, principals)| principals.contains(&from_type.as_str()))
             .any(|(action, _)| {
-                let a: EntityUid = format!("Action::\"{action}\"").parse().unwrap();
-                let context =
-                    Context::from_json_value(Value::Object(ctx.clone()), Some((&self.schema, &a)))
-                        .unwrap();
-                let request = Request::new(
-                    from_uid.clone(),
-                    a,
-                    to.parse().unwrap(),
-                    context,
-                    Some(&self.schema),
+                self.allows(
+                    from,
+                    &format!("Action::\"{action}\""),
+                    to,
+                    Value::Object(ctx.clone()),
                 )
-                .unwrap();
-                self.authorizer
-                    .is_authorized(&request, &self.policies, &self.entities)
-                    .decision()
-                    == Decision::Allow
             })
+    }
+
+    /// Raw Cedar's decision on one request.
+    fn allows(&self, principal: &str, action: &str, resource: &str, context: Value) -> bool {
+        let a: EntityUid = action.parse().unwrap();
+        let context = Context::from_json_value(context, Some((&self.schema, &a))).unwrap();
+        let request = Request::new(
+            principal.parse().unwrap(),
+            a,
+            resource.parse().unwrap(),
+            context,
+            Some(&self.schema),
+        )
+        .unwrap();
+        self.authorizer
+            .is_authorized(&request, &self.policies, &self.entities)
+            .decision()
+            == Decision::Allow
     }
 
     /// Every simple path from every principal, the best chain per target kept.
@@ -136,20 +144,7 @@ type GrantKeys = BTreeSet<(String, String, Option<String>, String, String)>;
 impl Oracle {
     /// Whether `principal` may `read` `folder` as itself under `profile`.
     fn read(&self, principal: &str, folder: &str, profile: &Value) -> bool {
-        let a: EntityUid = r#"Action::"read""#.parse().unwrap();
-        let context = Context::from_json_value(profile.clone(), Some((&self.schema, &a))).unwrap();
-        let request = Request::new(
-            principal.parse().unwrap(),
-            a,
-            folder.parse().unwrap(),
-            context,
-            Some(&self.schema),
-        )
-        .unwrap();
-        self.authorizer
-            .is_authorized(&request, &self.policies, &self.entities)
-            .decision()
-            == Decision::Allow
+        self.allows(principal, READ, folder, profile.clone())
     }
 
     /// Brute-force effective access (worlds whose hops do not depend on the path, so an
