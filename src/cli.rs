@@ -188,6 +188,56 @@ pub enum TestFormat {
     Junit,
 }
 
+impl From<CheckFormat> for Format {
+    fn from(f: CheckFormat) -> Self {
+        match f {
+            CheckFormat::Human => Format::Human,
+            CheckFormat::Json => Format::Json,
+        }
+    }
+}
+
+impl From<TestFormat> for Format {
+    fn from(f: TestFormat) -> Self {
+        match f {
+            TestFormat::Human => Format::Human,
+            TestFormat::Json => Format::Json,
+            TestFormat::Junit => Format::Junit,
+        }
+    }
+}
+
+impl From<WhoCanFormat> for Format {
+    fn from(f: WhoCanFormat) -> Self {
+        match f {
+            WhoCanFormat::Human => Format::Human,
+            WhoCanFormat::Json => Format::Json,
+        }
+    }
+}
+
+impl From<SufficeFormat> for Format {
+    fn from(f: SufficeFormat) -> Self {
+        match f {
+            SufficeFormat::Human => Format::Human,
+            SufficeFormat::Json => Format::Json,
+            SufficeFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Human => Format::Human,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Markdown => Format::Markdown,
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Html => Format::Html,
+        }
+    }
+}
+
 /// Parses the command line and runs it.
 pub fn main() -> Exit {
     let cli = match Cli::try_parse() {
@@ -228,10 +278,7 @@ pub fn run(cli: Cli) -> Exit {
     };
     match cli.command {
         Command::Check { format } => {
-            let format = match format {
-                CheckFormat::Human => Format::Human,
-                CheckFormat::Json => Format::Json,
-            };
+            let format = Format::from(format);
             match check::run(&root, &overrides, &TestOptions::default()) {
                 Ok(result) => {
                     let text = renderer(format, color).check(&result).unwrap_or_default();
@@ -252,11 +299,7 @@ pub fn run(cli: Cli) -> Exit {
             strict,
             shard,
         } => {
-            let format = match format {
-                TestFormat::Human => Format::Human,
-                TestFormat::Json => Format::Json,
-                TestFormat::Junit => Format::Junit,
-            };
+            let format = Format::from(format);
             let ws = match load(&root, &overrides) {
                 Ok(ws) => ws,
                 Err(p) => return fail(&p, color),
@@ -294,10 +337,7 @@ pub fn run(cli: Cli) -> Exit {
             profiles,
             format,
         } => {
-            let format = match format {
-                WhoCanFormat::Human => Format::Human,
-                WhoCanFormat::Json => Format::Json,
-            };
+            let format = Format::from(format);
             let ws = match load(&root, &overrides) {
                 Ok(ws) => ws,
                 Err(p) => return fail(&p, color),
@@ -323,11 +363,7 @@ pub fn run(cli: Cli) -> Exit {
             without,
             format,
         } => {
-            let format = match format {
-                SufficeFormat::Human => Format::Human,
-                SufficeFormat::Json => Format::Json,
-                SufficeFormat::Markdown => Format::Markdown,
-            };
+            let format = Format::from(format);
             let ws = match load(&root, &overrides) {
                 Ok(ws) => ws,
                 Err(p) => return fail(&p, color),
@@ -375,11 +411,7 @@ pub fn run(cli: Cli) -> Exit {
             lenient,
             format,
         } => {
-            let format = match format {
-                SufficeFormat::Human => Format::Human,
-                SufficeFormat::Json => Format::Json,
-                SufficeFormat::Markdown => Format::Markdown,
-            };
+            let format = Format::from(format);
             let ws = match load(&root, &overrides) {
                 Ok(ws) => ws,
                 Err(p) => return fail(&p, color),
@@ -400,13 +432,7 @@ pub fn run(cli: Cli) -> Exit {
             }
         }
         Command::Report { profiles, format } => {
-            let format = match format {
-                ReportFormat::Human => Format::Human,
-                ReportFormat::Json => Format::Json,
-                ReportFormat::Markdown => Format::Markdown,
-                ReportFormat::Csv => Format::Csv,
-                ReportFormat::Html => Format::Html,
-            };
+            let format = Format::from(format);
             let ws = match load(&root, &overrides) {
                 Ok(ws) => ws,
                 Err(p) => return fail(&p, color),
