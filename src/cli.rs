@@ -49,10 +49,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse and strictly validate policies, schema, entities and scenario files.
+    /// Validate every input and run the impersonation lint rules (exit 1 on error-level findings).
     Check {
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
+        /// Print a rule's documentation (by name or code, e.g. `unbounded-impersonation`,
+        /// `IMP001`) and exit.
+        #[arg(long, value_name = "RULE")]
+        explain: Option<String>,
     },
     /// Run scenario cases.
     Test {
@@ -179,6 +183,10 @@ pub enum SufficeFormat {
 pub enum CheckFormat {
     Human,
     Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions annotations (workflow commands).
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -193,6 +201,8 @@ impl From<CheckFormat> for Format {
         match f {
             CheckFormat::Human => Format::Human,
             CheckFormat::Json => Format::Json,
+            CheckFormat::Sarif => Format::Sarif,
+            CheckFormat::Github => Format::Github,
         }
     }
 }
@@ -277,12 +287,39 @@ pub fn run(cli: Cli) -> Exit {
         extra_policies: Vec::new(),
     };
     match cli.command {
-        Command::Check { format } => {
+        Command::Check {
+            explain: Some(name),
+            ..
+        } => match crate::lint::find_rule(&name) {
+            Some(rule) => finish(write_stdout(rule.doc), Exit::Ok),
+            None => {
+                let names = crate::lint::RULES.iter().map(|r| r.name);
+                let mut p = crate::diag::Problem::new(format!("unknown rule `{name}`"));
+                let prefixed: Vec<&str> = crate::lint::RULES
+                    .iter()
+                    .map(|r| r.name)
+                    .filter(|r| r.starts_with(name.as_str()))
+                    .collect();
+                let guess = match prefixed.as_slice() {
+                    [one] => Some(*one),
+                    _ => crate::suggest::closest(&name, names),
+                };
+                p.help = Some(match guess {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "the rules: {}",
+                        crate::lint::RULES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+                fail(&[p], color)
+            }
+        },
+        Command::Check { format, .. } => {
             let format = Format::from(format);
             match check::run(&root, &overrides, &TestOptions::default()) {
                 Ok(result) => {
                     let text = renderer(format, color).check(&result).unwrap_or_default();
-                    let exit = if result.findings.is_empty() {
+                    let exit = if !result.failed() {
                         Exit::Ok
                     } else {
                         Exit::Failed

@@ -58,6 +58,10 @@ pub struct Problem {
     pub span: Option<(usize, usize)>,
     pub label: Option<String>,
     pub help: Option<String>,
+    /// The lint rule that found it (`IMP001 (unbounded-impersonation)`), for `check`.
+    pub code: Option<String>,
+    /// Warning or error; `None` renders as an error.
+    pub severity: Option<miette::Severity>,
     named: Option<NamedSource<Arc<str>>>,
 }
 
@@ -70,6 +74,8 @@ impl Problem {
             span: None,
             label: None,
             help: None,
+            code: None,
+            severity: None,
             named: None,
         }
     }
@@ -137,11 +143,29 @@ impl Problem {
         p
     }
 
+    /// The file path and the 1-based start and end (line, column) of the span, for SARIF and
+    /// annotations. The end is exclusive, as SARIF's `endColumn`.
+    pub fn region(&self) -> Option<(String, Option<Region>)> {
+        let file = self.file.as_ref()?;
+        let region = self.span.map(|(o, l)| Region {
+            start: file.line_col(o),
+            end: file.line_col(o + l),
+        });
+        Some((file.path.clone(), region))
+    }
+
     /// The file path, line and column, for machine-readable output.
     pub fn location(&self) -> Option<(String, Option<(usize, usize)>)> {
         let file = self.file.as_ref()?;
         Some((file.path.clone(), self.span.map(|(o, _)| file.line_col(o))))
     }
+}
+
+/// A span as 1-based (line, column) pairs; `end` is exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub start: (usize, usize),
+    pub end: (usize, usize),
 }
 
 /// Byte span of a serde-saphyr location (its byte offset when known, else from line and column).
@@ -176,6 +200,16 @@ impl fmt::Display for Problem {
 impl std::error::Error for Problem {}
 
 impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.severity
+    }
+
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help
             .as_ref()

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod diag;
 pub mod engine;
 pub mod exit;
+pub mod lint;
 pub mod progress;
 pub mod report;
 pub mod scenario;

@@ -42,6 +42,8 @@ struct ConfigDoc {
     impersonation: Option<ImpersonationDoc>,
     profiles: Option<BTreeMap<String, ProfileDoc>>,
     drift: Option<DriftDoc>,
+    /// Lint rule levels and the context attributes the rules look for.
+    lint: Option<crate::lint::settings::LintDoc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,6 +96,8 @@ struct ImpersonationDoc {
     actions: Option<Vec<Spanned<String>>>,
     max_chain: Option<Spanned<i64>>,
     human_types: Option<Vec<Spanned<String>>>,
+    /// Actions that hand over an account's identity without impersonation (lint).
+    unattributed: Option<Vec<crate::lint::settings::UnattributedDoc>>,
 }
 
 /// A template link (role binding) in a links file.
@@ -169,6 +173,10 @@ pub struct Workspace {
     pub drift: DriftSettings,
     pub profiles: BTreeMap<String, Map<String, Value>>,
     pub human_types: Vec<String>,
+    pub lint: crate::lint::settings::LintSettings,
+    /// The policy files by display path, for findings that point into them.
+    pub policy_files: HashMap<String, Arc<SourceFile>>,
+    pub schema_file: Option<Arc<SourceFile>>,
 }
 
 /// The result of loading: the workspace when everything needed to build it loaded, and every
@@ -204,6 +212,7 @@ pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
         root: root.to_path_buf(),
         problems: Vec::new(),
         skipped: Vec::new(),
+        schema_file: None,
     };
     let workspace = l.load(has_config, overrides);
     Ok(Loaded {
@@ -217,6 +226,7 @@ struct Loader {
     root: PathBuf,
     problems: Vec<Problem>,
     skipped: Vec<String>,
+    schema_file: Option<Arc<SourceFile>>,
 }
 
 impl Loader {
@@ -396,6 +406,9 @@ impl Loader {
         };
         let profiles = self.check_profiles(&engine, cfg, profile_docs);
         let drift = self.check_drift(&engine, cfg, config.drift.unwrap_or_default());
+        let (lint, problems) =
+            crate::lint::settings::check(&engine, cfg, config.lint, imp.unattributed);
+        self.problems.extend(problems);
         Some(Workspace {
             root: self.root.clone(),
             engine,
@@ -405,6 +418,9 @@ impl Loader {
             drift,
             profiles,
             human_types,
+            lint,
+            policy_files: sources,
+            schema_file: self.schema_file.clone(),
         })
     }
 
@@ -567,6 +583,7 @@ impl Loader {
 
     fn load_schema(&mut self, p: &NamedPath) -> Option<(Schema, SchemaInfo)> {
         let file = self.read(p)?;
+        self.schema_file = Some(file.clone());
         // Context types are read from the schema's JSON form with types resolved, which Cedar
         // produces from the human-readable form; a JSON schema goes through that form too.
         let (schema, text) = if file.path.ends_with(".json") {
@@ -1039,6 +1056,7 @@ pub fn scenario_files(
         root: root.to_path_buf(),
         problems: Vec::new(),
         skipped: Vec::new(),
+        schema_file: None,
     };
     let files = l.collect(paths, &["yaml", "yml", "json"], what);
     problems.extend(l.problems);

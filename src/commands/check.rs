@@ -5,18 +5,31 @@
 
 use crate::commands::suffice::load_tasks;
 use crate::commands::test::{load_cases, TestOptions};
-use crate::diag::Problem;
+use crate::lint::{self, Finding, Level, Suppression};
 use crate::workspace::{self, Loaded, NoWorkspace, Overrides};
 
-/// The result of `actas check`.
+/// The result of `actas check`: problems in the inputs first (in the order they were found),
+/// then the lint findings by place.
 #[derive(Debug)]
 pub struct CheckResult {
-    pub findings: Vec<Problem>,
+    pub findings: Vec<Finding>,
+    pub suppressions: Vec<Suppression>,
     pub skipped: Vec<String>,
     pub policies: usize,
     pub entities: usize,
     pub cases: usize,
     pub tasks: usize,
+}
+
+impl CheckResult {
+    pub fn count(&self, level: Level) -> usize {
+        self.findings.iter().filter(|f| f.level == level).count()
+    }
+
+    /// Exit 1 when any finding is at error level.
+    pub fn failed(&self) -> bool {
+        self.count(Level::Error) > 0
+    }
 }
 
 pub fn run(
@@ -30,6 +43,7 @@ pub fn run(
         mut skipped,
     } = workspace::load(root, overrides)?;
     let (mut policies, mut entities, mut cases, mut tasks) = (0, 0, 0, 0);
+    let mut linted = lint::Lint::default();
     match &workspace {
         Some(ws) => {
             policies = ws.policies.values().filter(|m| !m.is_template).count();
@@ -50,11 +64,19 @@ pub fn run(
                             .all(|p| p.message.starts_with("no task files found")) => {}
                 Err(p) => problems.extend(p),
             }
+            linted = lint::run(ws);
+            skipped.append(&mut linted.skipped);
         }
-        None => skipped.push("scenario and task files: the workspace did not load".into()),
+        None => {
+            skipped.push("scenario and task files: the workspace did not load".into());
+            skipped.push("the lint rules: the workspace did not load".into());
+        }
     }
+    let mut findings: Vec<Finding> = problems.into_iter().map(Finding::input).collect();
+    findings.append(&mut linted.findings);
     Ok(CheckResult {
-        findings: problems,
+        findings,
+        suppressions: linted.suppressions,
         skipped,
         policies,
         entities,

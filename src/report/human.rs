@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::collections::BTreeMap;
 
 use crate::commands::check::CheckResult;
+use crate::lint::Level;
 use crate::commands::drift::DriftResult;
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
@@ -44,13 +45,34 @@ impl Renderer for Human {
     fn check(&self, r: &CheckResult) -> Option<String> {
         let mut out = String::new();
         for f in &r.findings {
-            out.push_str(&render(f, self.color));
+            out.push_str(&render(&f.problem, self.color));
+            for p in &f.related {
+                let place = p.location().map_or_else(String::new, |(file, lc)| match lc {
+                    Some((l, c)) => format!(" ({file}:{l}:{c})"),
+                    None => format!(" ({file})"),
+                });
+                let _ = writeln!(out, "  also: {}{place}", p.message);
+            }
             out.push('\n');
         }
         for s in &r.skipped {
             let _ = writeln!(out, "note: skipped {s}");
         }
-        if r.findings.is_empty() {
+        if !r.suppressions.is_empty() {
+            let _ = writeln!(out, "suppressed by `@actas_allow`:");
+            for s in &r.suppressions {
+                let _ = writeln!(
+                    out,
+                    "  {} on `{}` ({}): {}",
+                    s.rule.name,
+                    s.policy,
+                    plural(s.suppressed.len(), "finding", "findings"),
+                    s.reason.as_deref().unwrap_or("no reason given")
+                );
+            }
+        }
+        let (errors, warnings) = (r.count(Level::Error), r.count(Level::Warning));
+        if errors + warnings == 0 {
             let _ = writeln!(
                 out,
                 "checked {}, {}, {}, {}: no problems found",
@@ -60,7 +82,12 @@ impl Renderer for Human {
                 plural(r.tasks, "task", "tasks")
             );
         } else {
-            let _ = writeln!(out, "{} found", plural(r.findings.len(), "error", "errors"));
+            let counts: Vec<String> = [(errors, "error", "errors"), (warnings, "warning", "warnings")]
+                .into_iter()
+                .filter(|(n, _, _)| *n > 0)
+                .map(|(n, one, many)| plural(n, one, many))
+                .collect();
+            let _ = writeln!(out, "{} found", counts.join(", "));
         }
         Some(out)
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::access::{Path, Query};
 use crate::analysis::profiles::Profile;
 use crate::commands::check::CheckResult;
+use crate::lint::Level;
 use crate::commands::drift::{DriftItem, DriftResult};
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::{Change, SufficeResult};
@@ -83,19 +84,64 @@ pub struct EvaluationDoc {
 #[serde(deny_unknown_fields)]
 pub struct CheckDoc {
     pub version: u32,
+    pub summary: CheckSummary,
+    /// Problems in the inputs (rule `invalid-input`) first, then lint findings by place.
     pub findings: Vec<FindingDoc>,
+    pub suppressions: Vec<SuppressionDoc>,
     pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct CheckSummary {
+    pub errors: usize,
+    pub warnings: usize,
+    /// Findings suppressed by `@actas_allow`.
+    pub suppressed: usize,
+}
+
+/// One finding. `line`/`column` start the span, `end_line`/`end_column` end it (exclusive).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FindingDoc {
+    pub rule: String,
+    pub code: String,
+    /// `error` or `warning`.
     pub level: String,
     pub message: String,
     pub file: Option<String>,
     pub line: Option<usize>,
     pub column: Option<usize>,
+    pub end_line: Option<usize>,
+    pub end_column: Option<usize>,
     pub help: Option<String>,
+    /// The policies the finding is about (any of them may suppress it).
+    pub policies: Vec<String>,
+    /// Further places that make up the finding.
+    pub related: Vec<PlaceDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceDoc {
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+/// An `@actas_allow` annotation and the findings it suppressed (by message).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionDoc {
+    pub policy: String,
+    pub rule: String,
+    pub code: String,
+    pub reason: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub suppressed: Vec<String>,
 }
 
 /// `actas who-can --format json`.
@@ -725,28 +771,69 @@ impl Renderer for Json {
     }
 
     fn check(&self, r: &CheckResult) -> Option<String> {
+        let place = |p: &crate::diag::Problem| match p.region() {
+            Some((f, region)) => (Some(f), region),
+            None => (None, None),
+        };
         let findings = r
             .findings
             .iter()
-            .map(|p| {
-                let loc = p.location();
-                let (file, lc) = match loc {
-                    Some((f, lc)) => (Some(f), lc),
-                    None => (None, None),
-                };
+            .map(|f| {
+                let (file, region) = place(&f.problem);
                 FindingDoc {
-                    level: "error".into(),
-                    message: p.message.clone(),
+                    rule: f.rule.name.into(),
+                    code: f.rule.code.into(),
+                    level: f.level.name().into(),
+                    message: f.problem.message.clone(),
                     file,
+                    line: region.map(|r| r.start.0),
+                    column: region.map(|r| r.start.1),
+                    end_line: region.map(|r| r.end.0),
+                    end_column: region.map(|r| r.end.1),
+                    help: f.problem.help.clone(),
+                    policies: f.policies.clone(),
+                    related: f
+                        .related
+                        .iter()
+                        .map(|p| {
+                            let (file, region) = place(p);
+                            PlaceDoc {
+                                message: p.message.clone(),
+                                file,
+                                line: region.map(|r| r.start.0),
+                                column: region.map(|r| r.start.1),
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let suppressions = r
+            .suppressions
+            .iter()
+            .map(|s| {
+                let lc = s.file.as_ref().zip(s.span).map(|(f, (o, _))| f.line_col(o));
+                SuppressionDoc {
+                    policy: s.policy.clone(),
+                    rule: s.rule.name.into(),
+                    code: s.rule.code.into(),
+                    reason: s.reason.clone(),
+                    file: s.file.as_ref().map(|f| f.path.clone()),
                     line: lc.map(|(l, _)| l),
                     column: lc.map(|(_, c)| c),
-                    help: p.help.clone(),
+                    suppressed: s.suppressed.iter().map(|f| f.problem.message.clone()).collect(),
                 }
             })
             .collect();
         Some(to_string(&CheckDoc {
             version: VERSION,
+            summary: CheckSummary {
+                errors: r.count(Level::Error),
+                warnings: r.count(Level::Warning),
+                suppressed: r.suppressions.iter().map(|s| s.suppressed.len()).sum(),
+            },
             findings,
+            suppressions,
             skipped: r.skipped.clone(),
         }))
     }

@@ -2,11 +2,13 @@
 //! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
 
 pub mod csv;
+pub mod github;
 pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod sarif;
 mod template;
 
 use crate::commands::check::CheckResult;
@@ -25,6 +27,8 @@ pub enum Format {
     Markdown,
     Csv,
     Html,
+    Sarif,
+    Github,
 }
 
 /// A renderer for one output format. A method returns `None` when its format does not apply to
@@ -58,6 +62,8 @@ pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Csv => Box::new(csv::Csv),
         Format::Html => Box::new(html::Html),
+        Format::Sarif => Box::new(sarif::Sarif),
+        Format::Github => Box::new(github::Github),
     }
 }
 

@@ -1,0 +1,362 @@
+//! Rules that evaluate access through the engine, over the inventory and every profile:
+//! escalating-chain, impersonation-cycle and dead-policy (from effective access, DESIGN §6), and
+//! non-attributable-path (the configured identity-granting actions, evaluated as plain requests).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cedar_policy::{EntityUid, EvalResult};
+
+use super::policy_rules::Policies;
+use super::settings::AccountRef;
+use super::{rule_named, Finding};
+use crate::analysis::effective::{self, Effective, Grant, PathKey};
+use crate::analysis::profiles;
+use crate::workspace::Workspace;
+
+/// Shown items per finding before "and N more".
+const SHOWN: usize = 3;
+
+pub fn lint(
+    ws: &Workspace,
+    policies: &Policies<'_>,
+    on: &dyn Fn(&str) -> bool,
+    skipped: &mut Vec<String>,
+) -> Vec<Finding> {
+    let uses_access = ["escalating-chain", "impersonation-cycle", "dead-policy"];
+    let wanted = uses_access.iter().any(|r| on(r))
+        || (on("non-attributable-path") && !ws.lint.unattributed.is_empty());
+    if !wanted {
+        return Vec::new();
+    }
+    let profiles = match profiles::select(ws, &[], None) {
+        Ok(p) => p,
+        Err(problems) => {
+            let why = problems
+                .first()
+                .map_or_else(String::new, |p| p.message.clone());
+            skipped.push(format!(
+                "the access rules ({}, non-attributable-path): no profiles to evaluate under: {why}",
+                uses_access.join(", ")
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    if uses_access.iter().any(|r| on(r)) {
+        let eff = effective::compute(&ws.engine, &profiles);
+        let names: Vec<&str> = eff.profiles.iter().map(|p| p.name.as_str()).collect();
+        if on("escalating-chain") {
+            out.extend(escalating_chains(ws, policies, &eff));
+        }
+        if on("impersonation-cycle") {
+            out.extend(cycles(policies, &eff));
+        }
+        if on("dead-policy") {
+            out.extend(dead_policies(ws, policies, &eff, &names));
+        }
+    }
+    if on("non-attributable-path") {
+        out.extend(non_attributable(ws, policies, &profiles));
+    }
+    out
+}
+
+fn is_human(ws: &Workspace, uid: &EntityUid) -> bool {
+    ws.human_types.contains(&uid.type_name().to_string())
+}
+
+/// "`a`, `b`, `c` and 2 more".
+fn some<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let all: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
+    let mut text = all.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if all.len() > SHOWN {
+        text.push_str(&format!(" and {} more", all.len() - SHOWN));
+    }
+    text
+}
+
+fn chain_text(principal: &EntityUid, chain: &[EntityUid]) -> String {
+    std::iter::once(principal)
+        .chain(chain)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// A finding at the first of `ids` with the others as related places.
+fn at_policies(
+    policies: &Policies<'_>,
+    rule: &str,
+    ids: &[String],
+    message: String,
+    help: &str,
+) -> Finding {
+    let first = ids.first().map_or("", String::as_str);
+    let mut f = Finding::new(
+        rule_named(rule),
+        policies.at(first, message).with_help(help),
+    );
+    f.related = ids
+        .iter()
+        .skip(1)
+        .map(|id| policies.at(id, format!("`{id}` is part of it")))
+        .collect();
+    f.policies = ids.to_vec();
+    f
+}
+
+/// Per (account, target) with profiles in order: what the rules below gather across profiles.
+#[derive(Default)]
+struct Gathered {
+    profiles: Vec<String>,
+    chain: Vec<EntityUid>,
+    items: BTreeSet<String>,
+    policies: BTreeSet<String>,
+}
+
+fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
+    let mut found: BTreeMap<(EntityUid, EntityUid), Gathered> = BTreeMap::new();
+    for (profile, access) in eff.profiles.iter().zip(&eff.access) {
+        for (grant, _) in &access.grants {
+            let Some(target) = &grant.acting_as else {
+                continue;
+            };
+            if is_human(ws, &grant.principal) {
+                continue;
+            }
+            let own = Grant {
+                acting_as: None,
+                ..grant.clone()
+            };
+            if access.grants.contains_key(&own) {
+                continue;
+            }
+            let key = PathKey {
+                principal: grant.principal.clone(),
+                target: target.clone(),
+            };
+            let Some((chain, path_policies)) = access.paths.get(&key) else {
+                continue;
+            };
+            let g = found
+                .entry((grant.principal.clone(), target.clone()))
+                .or_default();
+            if g.profiles.last() != Some(&profile.name) {
+                g.profiles.push(profile.name.clone());
+            }
+            if g.chain.is_empty() {
+                g.chain = chain.clone();
+            }
+            g.items
+                .insert(format!("{} on {}", grant.action, grant.resource));
+            g.policies.extend(path_policies.iter().cloned());
+        }
+    }
+    found
+        .into_iter()
+        .map(|((principal, target), g)| {
+            let ids: Vec<String> = g.policies.into_iter().collect();
+            at_policies(
+                policies,
+                "escalating-chain",
+                &ids,
+                format!(
+                    "`{principal}` gains {} by acting as `{target}` ({}) that it does not hold itself: {} (profiles: {})",
+                    crate::diag::plural(g.items.len(), "grant", "grants"),
+                    chain_text(&principal, &g.chain),
+                    some(&g.items),
+                    g.profiles.join(", ")
+                ),
+                "if the delegation is meant, grant the account what it needs directly or suppress this on the hop's policy with a reason; otherwise narrow the impersonation permit",
+            )
+        })
+        .collect()
+}
+
+fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
+    let mut found: BTreeMap<Vec<EntityUid>, Gathered> = BTreeMap::new();
+    for (profile, access) in eff.profiles.iter().zip(&eff.access) {
+        let reach = |a: &EntityUid, b: &EntityUid| {
+            access.paths.get(&PathKey {
+                principal: a.clone(),
+                target: b.clone(),
+            })
+        };
+        for key in access.paths.keys() {
+            let a = &key.principal;
+            let Some(back) = reach(&key.target, a) else {
+                continue;
+            };
+            // One finding per cycle class: its members, each reaching and reached by `a`.
+            let mut members: Vec<EntityUid> = access
+                .paths
+                .keys()
+                .filter(|k| &k.principal == a && reach(&k.target, a).is_some())
+                .map(|k| k.target.clone())
+                .chain(std::iter::once(a.clone()))
+                .collect();
+            members.sort_by_cached_key(ToString::to_string);
+            if members.first() != Some(a) {
+                continue;
+            }
+            let g = found.entry(members).or_default();
+            if g.profiles.last() != Some(&profile.name) {
+                g.profiles.push(profile.name.clone());
+            }
+            if g.chain.is_empty() {
+                // a → … → target → … → a
+                let (there, p1) = &access.paths[key];
+                g.chain = there.iter().chain(&back.0).cloned().collect();
+                g.policies.extend(p1.iter().cloned());
+                g.policies.extend(back.1.iter().cloned());
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(members, g)| {
+            let ids: Vec<String> = g.policies.into_iter().collect();
+            at_policies(
+                policies,
+                "impersonation-cycle",
+                &ids,
+                format!(
+                    "{} can impersonate each other in a cycle: {} (profiles: {})",
+                    members
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    chain_text(&members[0], &g.chain),
+                    g.profiles.join(", ")
+                ),
+                "a cycle lets either account regain the other's identity and hides who started a chain; break it by narrowing one of the permits",
+            )
+        })
+        .collect()
+}
+
+fn dead_policies(
+    ws: &Workspace,
+    policies: &Policies<'_>,
+    eff: &Effective,
+    profiles: &[&str],
+) -> Vec<Finding> {
+    let mut live: BTreeSet<&str> = BTreeSet::new();
+    for access in &eff.access {
+        for (_, ids) in access.paths.values() {
+            live.extend(ids.iter().map(String::as_str));
+        }
+        for ids in access.grants.values() {
+            live.extend(ids.iter().map(String::as_str));
+        }
+    }
+    let mut out = Vec::new();
+    for p in ws.engine.policies.policies() {
+        let id = p.id().to_string();
+        if p.effect() != cedar_policy::Effect::Permit || live.contains(id.as_str()) {
+            continue;
+        }
+        let what = match policies.links.iter().find(|l| l.id == id) {
+            Some(l) => {
+                let slot = |name: &str, v: &Option<EntityUid>| {
+                    v.as_ref().map(|u| format!("{name} `{u}`"))
+                };
+                let slots: Vec<String> = [slot("principal", &l.principal), slot("resource", &l.resource)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                format!("link `{id}` of template `{}` ({})", l.template, slots.join(", "))
+            }
+            None => format!("permit `{id}`"),
+        };
+        out.push(at_policies(
+            policies,
+            "dead-policy",
+            std::slice::from_ref(&id),
+            format!(
+                "{what} decides no request over the inventory under any profile ({})",
+                profiles.join(", ")
+            ),
+            "it never applies to an inventory request, or a forbid overrides it wherever it does; remove it, or add to the inventory (and scenarios) what it is meant for",
+        ));
+    }
+    out
+}
+
+fn non_attributable(
+    ws: &Workspace,
+    policies: &Policies<'_>,
+    profiles: &[profiles::Profile],
+) -> Vec<Finding> {
+    let engine = &ws.engine;
+    // (account, action, resource) → principals, profiles, policies
+    let mut found: BTreeMap<(String, String, String), (Gathered, BTreeSet<String>)> =
+        BTreeMap::new();
+    for u in &ws.lint.unattributed {
+        let Some(info) = engine.action(&u.action) else {
+            continue;
+        };
+        let principals = engine.inventory_of(&info.principals);
+        let resources = engine.inventory_of(&info.resources);
+        for profile in profiles {
+            for resource in &resources {
+                let account = match &u.account {
+                    AccountRef::Resource => Some(resource.clone()),
+                    AccountRef::Attribute(attr) => engine
+                        .entities
+                        .get(resource)
+                        .and_then(|e| e.attr(attr.as_str()))
+                        .and_then(Result::ok)
+                        .and_then(|v| match v {
+                            EvalResult::EntityUid(uid) => Some(uid),
+                            _ => None,
+                        }),
+                };
+                let Some(account) = account else {
+                    continue;
+                };
+                for principal in principals.iter().filter(|p| **p != account) {
+                    let Ok(req) = engine.prepare(principal, &u.action, resource, &profile.context, None)
+                    else {
+                        continue;
+                    };
+                    let e = engine.evaluate(&req);
+                    if !e.allowed {
+                        continue;
+                    }
+                    let (g, who) = found
+                        .entry((account.to_string(), u.action.to_string(), resource.to_string()))
+                        .or_default();
+                    if !g.profiles.contains(&profile.name) {
+                        g.profiles.push(profile.name.clone());
+                    }
+                    g.policies.extend(e.reasons);
+                    who.insert(principal.to_string());
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|((account, action, resource), (g, who))| {
+            let ids: Vec<String> = g.policies.into_iter().collect();
+            let via = if account == resource {
+                String::new()
+            } else {
+                format!(" on `{resource}`")
+            };
+            at_policies(
+                policies,
+                "non-attributable-path",
+                &ids,
+                format!(
+                    "{} can take on `{account}`'s identity through `{action}`{via} without impersonating it (profiles: {})",
+                    some(&who),
+                    g.profiles.join(", ")
+                ),
+                "such access bypasses the impersonation controls (duration, justification, MFA) and audit shows the account alone; grant it only to the account's owners, or route the need through impersonation",
+            )
+        })
+        .collect()
+}

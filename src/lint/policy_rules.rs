@@ -1,0 +1,571 @@
+//! Rules read from the policies' AST and the schema: unbounded-impersonation,
+//! unjustified-impersonation, open-impersonation, human-without-mfa, invisible-impersonator;
+//! and the `@actas_allow` suppressions.
+//!
+//! A permit "on an impersonation action" is one whose action scope covers a configured
+//! impersonation action (`==`, `in [..]` with action groups, or an open `action`). A guarantee
+//! (a bound, a justification, MFA) may come from the permit's own condition or from a forbid
+//! that covers every request the permit could allow for that action: open principal (or `is`
+//! every human type, for MFA), open resource, and a condition that fires whenever the guarantee
+//! fails (`forbid … when { context.duration_minutes > 60 }`). See `conditions` for what counts.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::EntityUid;
+use cedar_policy_core::ast::{
+    self, ActionConstraint, AnyId, Effect, EntityReference, PrincipalOrResourceConstraint, Var,
+};
+
+use super::conditions::{must, Want};
+use super::{find_rule, rule_named, Finding, Suppression};
+use crate::diag::{Problem, SourceFile};
+use crate::engine::{Engine, IMPERSONATOR};
+use crate::workspace::Workspace;
+
+/// The annotation that suppresses rules on a policy.
+pub const ALLOW: &str = "actas_allow";
+
+/// A policy or template body with where it is written.
+pub struct Body<'a> {
+    pub id: String,
+    pub ast: &'a ast::Template,
+    pub is_template: bool,
+    place: Option<(Arc<SourceFile>, (usize, usize))>,
+}
+
+/// A template link: its id, template and slot values.
+pub struct Link {
+    pub id: String,
+    pub template: String,
+    pub principal: Option<EntityUid>,
+    pub resource: Option<EntityUid>,
+}
+
+/// The workspace's policies as the rules see them.
+pub struct Policies<'a> {
+    pub bodies: Vec<Body<'a>>,
+    pub links: Vec<Link>,
+}
+
+impl<'a> Policies<'a> {
+    pub fn read(ws: &'a Workspace) -> Self {
+        let set: &ast::PolicySet = ws.engine.policies.as_ref();
+        let mut bodies: Vec<Body<'a>> = set
+            .all_templates()
+            .map(|t| {
+                let id = t.id().to_string();
+                let file = ws
+                    .policies
+                    .get(&id)
+                    .and_then(|m| ws.policy_files.get(&m.file))
+                    .cloned();
+                let place = file.and_then(|f| {
+                    let loc = t.loc()?;
+                    Some((f.clone(), head(&f.text, loc.span.offset(), loc.span.len())))
+                });
+                Body {
+                    id,
+                    ast: t,
+                    is_template: !t.is_static(),
+                    place,
+                }
+            })
+            .collect();
+        bodies.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut links: Vec<Link> = ws
+            .engine
+            .policies
+            .policies()
+            .filter(|p| !p.is_static())
+            .filter_map(|p| {
+                let values = p.template_links()?;
+                Some(Link {
+                    id: p.id().to_string(),
+                    template: p.template_id()?.to_string(),
+                    principal: values.get(&cedar_policy::SlotId::principal()).cloned(),
+                    resource: values.get(&cedar_policy::SlotId::resource()).cloned(),
+                })
+            })
+            .collect();
+        links.sort_by(|a, b| a.id.cmp(&b.id));
+        Self { bodies, links }
+    }
+
+    /// The body a policy id is written in: a link's template, else itself.
+    pub fn owner<'s>(&'s self, id: &'s str) -> &'s str {
+        self.links
+            .iter()
+            .find(|l| l.id == id)
+            .map_or(id, |l| l.template.as_str())
+    }
+
+    fn body(&self, id: &str) -> Option<&Body<'a>> {
+        let owner = self.owner(id);
+        self.bodies.iter().find(|b| b.id == owner)
+    }
+
+    /// A problem at the policy's head (`permit (…)`), or without a place when it has none.
+    pub fn at(&self, id: &str, message: String) -> Problem {
+        match self.body(id).and_then(|b| b.place.as_ref()) {
+            Some((file, span)) => Problem::at(file, *span, message),
+            None => Problem::new(message),
+        }
+    }
+
+    /// Every `@actas_allow` annotation, and the problems in them (unknown rule names).
+    pub fn suppressions(&self) -> (Vec<Suppression>, Vec<Problem>) {
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        let Ok(key) = AnyId::from_str(ALLOW) else {
+            return (out, problems);
+        };
+        for b in &self.bodies {
+            let Some(a) = b.ast.annotation(&key) else {
+                continue;
+            };
+            let file = b.place.as_ref().map(|(f, _)| f.clone());
+            let span = a.loc.as_ref().map(|l| (l.span.offset(), l.span.len()));
+            let (names, reason) = match a.val.split_once(':') {
+                Some((n, r)) => (n, Some(r.trim().to_string()).filter(|r| !r.is_empty())),
+                None => (a.val.as_str(), None),
+            };
+            for name in names.split(',').map(str::trim) {
+                match find_rule(name) {
+                    Some(rule) if rule.configurable => out.push(Suppression {
+                        policy: b.id.clone(),
+                        rule,
+                        reason: reason.clone(),
+                        file: file.clone(),
+                        span,
+                        suppressed: Vec::new(),
+                    }),
+                    _ => {
+                        let message =
+                            format!("`@{ALLOW}` on `{}` names unknown rule `{name}`", b.id);
+                        let mut p = match (&file, span) {
+                            (Some(f), Some(s)) => Problem::at(f, s, message),
+                            _ => Problem::new(message),
+                        };
+                        let names = super::RULES.iter().filter(|r| r.configurable).map(|r| r.name);
+                        p.help = Some(match crate::suggest::closest(name, names) {
+                            Some(s) => format!("did you mean `{s}`? write `@{ALLOW}(\"{s}: why\")`"),
+                            None => format!("write `@{ALLOW}(\"rule-name: why\")`; `actas check --explain RULE` lists what each rule finds"),
+                        });
+                        problems.push(p);
+                    }
+                }
+            }
+        }
+        (out, problems)
+    }
+
+    /// The policy and schema rules that are on.
+    pub fn lint(&self, ws: &Workspace, on: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+        let engine = &ws.engine;
+        let s = &ws.lint;
+        let mut out = Vec::new();
+        let forbids: Vec<&Body<'_>> = self
+            .bodies
+            .iter()
+            .filter(|b| b.ast.effect() == Effect::Forbid && !b.is_template)
+            .collect();
+        for b in self.bodies.iter().filter(|b| b.ast.effect() == Effect::Permit) {
+            let actions: Vec<&EntityUid> = engine
+                .actions
+                .iter()
+                .filter(|a| covers_action(engine, b.ast.action_constraint(), a))
+                .collect();
+            if actions.is_empty() {
+                continue;
+            }
+            let cond = b.ast.non_scope_constraints();
+            let holds = |want: Want<'_>| cond.is_some_and(|c| must(c, true, want));
+            let guarded = |want: Want<'_>, action: &EntityUid, humans: Option<&[String]>| {
+                forbids.iter().any(|f| {
+                    covers_action(engine, f.ast.action_constraint(), action)
+                        && covers_principals(f.ast, humans)
+                        && matches!(
+                            f.ast.resource_constraint().as_inner(),
+                            PrincipalOrResourceConstraint::Any
+                        )
+                        && f.ast.non_scope_constraints().is_none_or(|c| must(c, false, want))
+                })
+            };
+            let kind = if b.is_template { "template" } else { "permit" };
+            for (rule, attr, want) in [
+                (
+                    "unbounded-impersonation",
+                    &s.duration_attribute,
+                    Want::UpperBound(&s.duration_attribute),
+                ),
+                (
+                    "unjustified-impersonation",
+                    &s.justification_attribute,
+                    Want::Justified(&s.justification_attribute),
+                ),
+            ] {
+                if !on(rule) || holds(want) {
+                    continue;
+                }
+                let open: Vec<&EntityUid> = actions
+                    .iter()
+                    .copied()
+                    .filter(|a| !guarded(want, a, None))
+                    .collect();
+                if open.is_empty() {
+                    continue;
+                }
+                let what = if rule == "unbounded-impersonation" {
+                    format!("without bounding `context.{attr}`")
+                } else {
+                    format!("without requiring a justification in `context.{attr}`")
+                };
+                let undeclared: Vec<String> = open
+                    .iter()
+                    .filter(|a| !declares(engine, a, attr))
+                    .map(|a| format!("`{a}`"))
+                    .collect();
+                let help = if !undeclared.is_empty() {
+                    format!(
+                        "the context of {} does not declare `{attr}`: declare it and test it, or name the attribute with `lint.{}` in actas.yaml",
+                        undeclared.join(", "),
+                        if rule == "unbounded-impersonation" { "duration_attribute" } else { "justification_attribute" }
+                    )
+                } else if rule == "unbounded-impersonation" {
+                    format!("add `&& context.{attr} <= N` to the condition, or forbid the action `when {{ context.{attr} > N }}`")
+                } else {
+                    format!("add `&& context.{attr} like \"INC-*\"` (or your ticket pattern) to the condition")
+                };
+                out.push(self.finding(
+                    rule,
+                    &b.id,
+                    format!(
+                        "{kind} `{}` allows impersonation ({}) {what}",
+                        b.id,
+                        list(&open)
+                    ),
+                    help,
+                ));
+            }
+            if on("open-impersonation") {
+                let open = |scope: &PrincipalOrResourceConstraint, var| {
+                    matches!(scope, PrincipalOrResourceConstraint::Any)
+                        && !holds(Want::Mentions(var))
+                };
+                let who = open(b.ast.principal_constraint().as_inner(), Var::Principal);
+                let whom = open(b.ast.resource_constraint().as_inner(), Var::Resource);
+                if who || whom {
+                    let text = match (who, whom) {
+                        (true, true) => "any principal impersonate any account",
+                        (true, false) => "any principal impersonate",
+                        _ => "its principals impersonate any account",
+                    };
+                    out.push(self.finding(
+                        "open-impersonation",
+                        &b.id,
+                        format!("{kind} `{}` lets {text} ({})", b.id, list(&actions)),
+                        "narrow the scope (`principal in Group::\"…\"`, `resource in Project::\"…\"`, `is`), or test the principal or resource in the condition".into(),
+                    ));
+                }
+            }
+            if on("human-without-mfa") {
+                for action in &actions {
+                    let humans = self.humans(ws, b, action);
+                    if humans.is_empty() || holds(Want::True(&s.mfa_attribute)) {
+                        continue;
+                    }
+                    let types: Vec<String> = {
+                        let mut t: Vec<String> =
+                            humans.iter().map(|h| h.type_name().to_string()).collect();
+                        t.sort();
+                        t.dedup();
+                        t
+                    };
+                    if guarded(Want::True(&s.mfa_attribute), action, Some(&types)) {
+                        continue;
+                    }
+                    let shown: Vec<String> =
+                        humans.iter().take(3).map(|h| format!("`{h}`")).collect();
+                    let more = if humans.len() > 3 {
+                        format!(" and {} more", humans.len() - 3)
+                    } else {
+                        String::new()
+                    };
+                    out.push(self.finding(
+                        "human-without-mfa",
+                        &b.id,
+                        format!(
+                            "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}{more}",
+                            b.id,
+                            s.mfa_attribute,
+                            shown.join(", ")
+                        ),
+                        format!("add `&& context.{}` to the condition, or `forbid (principal is {}, action == {action}, resource) unless {{ context.{} }};`", s.mfa_attribute, types.join(" | "), s.mfa_attribute),
+                    ));
+                }
+            }
+        }
+        if on("invisible-impersonator") {
+            out.extend(invisible_impersonator(ws));
+        }
+        out
+    }
+
+    /// The inventory's people this permit may apply to for `action` (through its scope, or
+    /// through its links' principals for a template).
+    fn humans(&self, ws: &Workspace, b: &Body<'_>, action: &EntityUid) -> Vec<EntityUid> {
+        let engine = &ws.engine;
+        let Some(info) = engine.action(action) else {
+            return Vec::new();
+        };
+        let types: Vec<_> = info
+            .principals
+            .iter()
+            .filter(|t| ws.human_types.contains(&t.to_string()))
+            .cloned()
+            .collect();
+        let people = engine.inventory_of(&types);
+        let scope_targets: Vec<Option<EntityUid>> = match entity_ref(b.ast.principal_constraint().as_inner()) {
+            Some(EntityReference::Slot(_)) => self
+                .links
+                .iter()
+                .filter(|l| l.template == b.id)
+                .map(|l| l.principal.clone())
+                .collect(),
+            Some(EntityReference::EUID(e)) => vec![to_api(e)],
+            None => vec![None],
+        };
+        let type_ok = |p: &EntityUid| match b.ast.principal_constraint().as_inner() {
+            PrincipalOrResourceConstraint::Is(t) | PrincipalOrResourceConstraint::IsIn(t, _) => {
+                p.type_name().to_string() == t.to_string()
+            }
+            _ => true,
+        };
+        let is_eq = matches!(
+            b.ast.principal_constraint().as_inner(),
+            PrincipalOrResourceConstraint::Eq(_)
+        );
+        people
+            .into_iter()
+            .filter(|p| type_ok(p))
+            .filter(|p| {
+                scope_targets.iter().any(|t| match t {
+                    None => entity_ref(b.ast.principal_constraint().as_inner()).is_none(),
+                    Some(t) if is_eq => p == t,
+                    Some(t) => p == t || engine.entities.is_ancestor_of(t, p),
+                })
+            })
+            .collect()
+    }
+
+    fn finding(&self, rule: &str, id: &str, message: String, help: String) -> Finding {
+        let mut f = Finding::new(rule_named(rule), self.at(id, message).with_help(help));
+        f.policies = vec![id.to_string()];
+        f
+    }
+}
+
+fn entity_ref(c: &PrincipalOrResourceConstraint) -> Option<&EntityReference> {
+    match c {
+        PrincipalOrResourceConstraint::In(r)
+        | PrincipalOrResourceConstraint::Eq(r)
+        | PrincipalOrResourceConstraint::IsIn(_, r) => Some(r),
+        _ => None,
+    }
+}
+
+fn to_api(e: &ast::EntityUID) -> Option<EntityUid> {
+    EntityUid::from_str(&e.to_string()).ok()
+}
+
+/// Whether an action scope covers `action` (action groups through the entity store).
+fn covers_action(engine: &Engine, c: &ActionConstraint, action: &EntityUid) -> bool {
+    match c {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(e) => to_api(e).as_ref() == Some(action),
+        ActionConstraint::In(list) => list.iter().filter_map(|e| to_api(e)).any(|e| {
+            &e == action || engine.entities.is_ancestor_of(&e, action)
+        }),
+        #[allow(unreachable_patterns, reason = "cedar's tolerant-ast feature adds a variant")]
+        _ => false,
+    }
+}
+
+/// Whether a forbid's principal scope covers every principal (`humans: None`) or every person
+/// of the given types.
+fn covers_principals(forbid: &ast::Template, humans: Option<&[String]>) -> bool {
+    match (forbid.principal_constraint().as_inner(), humans) {
+        (PrincipalOrResourceConstraint::Any, _) => true,
+        (PrincipalOrResourceConstraint::Is(t), Some(types)) => {
+            types.iter().all(|h| *h == t.to_string())
+        }
+        _ => false,
+    }
+}
+
+fn declares(engine: &Engine, action: &EntityUid, path: &str) -> bool {
+    let first = path.split('.').next().unwrap_or(path);
+    engine
+        .action(action)
+        .is_some_and(|i| i.context.contains_key(first))
+}
+
+fn list(actions: &[&EntityUid]) -> String {
+    actions
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Actions an account can perform (their principals include an impersonable type), so they
+/// run while someone acts as it, whose context cannot carry `impersonator`.
+fn invisible_impersonator(ws: &Workspace) -> Vec<Finding> {
+    let engine = &ws.engine;
+    let impersonable = engine.impersonable_types();
+    let mut out = Vec::new();
+    for action in engine.schema_actions() {
+        let Some(info) = engine.action(&action) else {
+            continue;
+        };
+        let accounts: Vec<String> = info
+            .principals
+            .iter()
+            .filter(|t| impersonable.contains(t))
+            .map(ToString::to_string)
+            .collect();
+        if accounts.is_empty() || info.context.contains_key(IMPERSONATOR) {
+            continue;
+        }
+        let message = format!(
+            "`{action}` runs as {} while someone acts as it, but its context does not declare `{IMPERSONATOR}`: audit would show the account alone",
+            accounts.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+        );
+        let name = action.id().unescaped().to_string();
+        let p = match &ws.schema_file {
+            Some(f) => match action_span(&f.text, &name) {
+                Some(span) => Problem::at(f, span, message),
+                None => Problem::in_file(f, message),
+            },
+            None => Problem::new(message),
+        };
+        let humans = if ws.human_types.is_empty() {
+            "User".to_string()
+        } else {
+            ws.human_types.join(" | ")
+        };
+        out.push(Finding::new(
+            rule_named("invisible-impersonator"),
+            p.with_help(format!(
+                "declare `{IMPERSONATOR}?: {humans}` and `delegation_chain?: Set<{}>` in its context; actas fills them along every chain",
+                accounts.join(" | ")
+            )),
+        ));
+    }
+    out
+}
+
+/// The place an action is declared in a schema: in the JSON form the quoted name after
+/// `"actions"`; in the human form the name (bare or quoted) between an `action` keyword and
+/// that declaration's `appliesTo` or `;`.
+fn action_span(text: &str, name: &str) -> Option<(usize, usize)> {
+    let quoted = format!("\"{name}\"");
+    if text.trim_start().starts_with('{') {
+        let actions = text.find("\"actions\"")?;
+        let at = actions + text[actions..].find(&quoted)?;
+        return Some((at, quoted.len()));
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    for (kw, _) in text.match_indices("action") {
+        let after_kw = kw + "action".len();
+        if word(text[..kw].chars().next_back()) || word(text[after_kw..].chars().next()) {
+            continue;
+        }
+        let rest = &text[after_kw..];
+        let end = [rest.find("appliesTo"), rest.find(';')]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
+        let names = &rest[..end];
+        if let Some(i) = names.find(&quoted) {
+            return Some((after_kw + i, quoted.len()));
+        }
+        for (i, _) in names.match_indices(name) {
+            if !word(names[..i].chars().next_back()) && !word(names[i + name.len()..].chars().next()) {
+                return Some((after_kw + i, name.len()));
+            }
+        }
+    }
+    None
+}
+
+/// The head of a policy statement, `permit (…)` / `forbid (…)`, within its span (annotations
+/// and comments skipped); the whole span when it cannot be read.
+fn head(text: &str, offset: usize, len: usize) -> (usize, usize) {
+    let whole = (offset, len);
+    let Some(stmt) = text.get(offset..offset + len) else {
+        return whole;
+    };
+    let bytes = stmt.as_bytes();
+    let mut i = 0;
+    let mut in_string = false;
+    let mut depth = 0usize;
+    let mut start = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            in_string = true;
+        } else if c == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if c == b'(' {
+            // Annotations' parentheses open and close before the effect keyword.
+            depth += 1;
+        } else if c == b')' {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                if let Some(s) = start {
+                    return (offset + s, i + 1 - s);
+                }
+            }
+        } else if depth == 0
+            && start.is_none()
+            && (bytes[i..].starts_with(b"permit") || bytes[i..].starts_with(b"forbid"))
+        {
+            start = Some(i);
+        }
+        i += 1;
+    }
+    whole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_skips_annotations_and_comments() {
+        let text = "// x\n@id(\"permit (a)\")\n@description(\"b\")\npermit (principal, action, resource in P::\"(\")\nwhen { true };";
+        let (o, l) = head(text, 0, text.len());
+        assert_eq!(&text[o..o + l], "permit (principal, action, resource in P::\"(\")");
+    }
+
+    #[test]
+    fn action_declarations_are_found() {
+        let text = "entity A;\naction read, push appliesTo { principal: [A], resource: [A] };\naction \"deploy now\" appliesTo {};";
+        let (o, l) = action_span(text, "push").unwrap();
+        assert_eq!(&text[o..o + l], "push");
+        let (o, l) = action_span(text, "deploy now").unwrap();
+        assert_eq!(&text[o..o + l], "\"deploy now\"");
+        assert_eq!(action_span(text, "A"), None);
+    }
+}

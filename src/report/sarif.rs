@@ -1,0 +1,247 @@
+//! `actas check --format sarif`: SARIF 2.1.0 for code scanning (GitHub uploads it with
+//! `github/codeql-action/upload-sarif`). Every rule is described in `tool.driver.rules` with its
+//! doc page as help; findings carry precise regions (columns in Unicode code points, as
+//! `columnKind` says) and their related places; suppressed findings are kept as results with an
+//! `inSource` suppression and its reason, as the format intends. Paths are relative to the
+//! workspace (`uriBaseId` `%SRCROOT%`).
+
+use serde::Serialize;
+
+use crate::commands::check::CheckResult;
+use crate::diag::Problem;
+use crate::lint::{Finding, Level, RULES};
+use crate::report::Renderer;
+
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+pub struct Sarif;
+
+#[derive(Serialize)]
+struct Log {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: Vec<Run>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run {
+    tool: Tool,
+    column_kind: &'static str,
+    results: Vec<SarifResult>,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver {
+    name: &'static str,
+    version: &'static str,
+    semantic_version: &'static str,
+    rules: Vec<RuleDescriptor>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleDescriptor {
+    id: &'static str,
+    name: &'static str,
+    short_description: Text,
+    full_description: Text,
+    help: Help,
+    default_configuration: Configuration,
+    properties: Properties,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Help {
+    text: &'static str,
+    markdown: &'static str,
+}
+
+#[derive(Serialize)]
+struct Configuration {
+    level: &'static str,
+}
+
+#[derive(Serialize)]
+struct Properties {
+    tags: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult {
+    rule_id: &'static str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    locations: Vec<Location>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<Location>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<Suppression>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<usize>,
+    physical_location: PhysicalLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Text>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation {
+    artifact_location: ArtifactLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<Region>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactLocation {
+    uri: String,
+    uri_base_id: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: usize,
+    start_column: usize,
+    end_line: usize,
+    end_column: usize,
+}
+
+#[derive(Serialize)]
+struct Suppression {
+    kind: &'static str,
+    justification: String,
+}
+
+fn level(l: Level) -> &'static str {
+    match l {
+        Level::Error => "error",
+        Level::Warning => "warning",
+        Level::Off => "none",
+    }
+}
+
+fn location(p: &Problem, id: Option<usize>, message: Option<Text>) -> Option<Location> {
+    let (uri, region) = p.region()?;
+    Some(Location {
+        id,
+        physical_location: PhysicalLocation {
+            artifact_location: ArtifactLocation {
+                uri,
+                uri_base_id: "%SRCROOT%",
+            },
+            region: region.map(|r| Region {
+                start_line: r.start.0,
+                start_column: r.start.1,
+                end_line: r.end.0,
+                end_column: r.end.1,
+            }),
+        },
+        message,
+    })
+}
+
+fn result(f: &Finding, suppressed: Option<&str>) -> SarifResult {
+    let mut text = f.problem.message.clone();
+    if let Some(h) = &f.problem.help {
+        text.push_str("\nhelp: ");
+        text.push_str(h);
+    }
+    SarifResult {
+        rule_id: f.rule.code,
+        rule_index: RULES.iter().position(|r| r.code == f.rule.code).unwrap_or(0),
+        level: level(f.level),
+        message: Text { text },
+        locations: location(&f.problem, None, None).into_iter().collect(),
+        related_locations: f
+            .related
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                location(p, Some(i + 1), Some(Text {
+                    text: p.message.clone(),
+                }))
+            })
+            .collect(),
+        suppressions: suppressed
+            .map(|why| Suppression {
+                kind: "inSource",
+                justification: why.to_string(),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+impl Renderer for Sarif {
+    fn check(&self, r: &CheckResult) -> Option<String> {
+        let rules = RULES
+            .iter()
+            .map(|rule| RuleDescriptor {
+                id: rule.code,
+                name: rule.name,
+                short_description: Text {
+                    text: rule.summary.to_string(),
+                },
+                full_description: Text {
+                    text: rule.summary.to_string(),
+                },
+                help: Help {
+                    text: rule.doc,
+                    markdown: rule.doc,
+                },
+                default_configuration: Configuration {
+                    level: level(rule.level),
+                },
+                properties: Properties {
+                    tags: vec!["security", "impersonation"],
+                },
+            })
+            .collect();
+        let mut results: Vec<SarifResult> = r.findings.iter().map(|f| result(f, None)).collect();
+        for s in &r.suppressions {
+            let why = s.reason.as_deref().unwrap_or("no reason given");
+            results.extend(s.suppressed.iter().map(|f| result(f, Some(why))));
+        }
+        let log = Log {
+            schema: SCHEMA,
+            version: "2.1.0",
+            runs: vec![Run {
+                tool: Tool {
+                    driver: Driver {
+                        name: "actas",
+                        version: env!("CARGO_PKG_VERSION"),
+                        semantic_version: env!("CARGO_PKG_VERSION"),
+                        rules,
+                    },
+                },
+                column_kind: "unicodeCodePoints",
+                results,
+            }],
+        };
+        let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+        text.push('\n');
+        Some(text)
+    }
+}
