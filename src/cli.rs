@@ -295,20 +295,15 @@ pub fn run(cli: Cli) -> Exit {
             None => {
                 let names = crate::lint::RULES.iter().map(|r| r.name);
                 let mut p = crate::diag::Problem::new(format!("unknown rule `{name}`"));
-                let prefixed: Vec<&str> = crate::lint::RULES
-                    .iter()
-                    .map(|r| r.name)
-                    .filter(|r| r.starts_with(name.as_str()))
-                    .collect();
-                let guess = match prefixed.as_slice() {
-                    [one] => Some(*one),
-                    _ => crate::suggest::closest(&name, names),
-                };
-                p.help = Some(match guess {
+                p.help = Some(match crate::suggest::closest(&name, names) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "the rules: {}",
-                        crate::lint::RULES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                        crate::lint::RULES
+                            .iter()
+                            .map(|r| r.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
                 fail(&[p], color)

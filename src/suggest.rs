@@ -1,14 +1,26 @@
 //! "Did you mean …?" for near-miss names.
 
-/// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo.
+/// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo;
+/// else the only candidate `name` (three characters or more) begins, for shortened names such
+/// as `unbounded` for `unbounded-impersonation`.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (distance(name, c), c))
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let near = candidates
+        .iter()
+        .map(|c| (distance(name, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min()
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    near.or_else(|| {
+        let mut prefixed = candidates
+            .iter()
+            .filter(|c| name.chars().count() >= 3 && c.starts_with(name));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(one), None) => Some(*one),
+            _ => None,
+        }
+    })
 }
 
 /// Levenshtein distance over characters.

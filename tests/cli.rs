@@ -24,7 +24,7 @@ fn example_junit() {
 }
 
 #[test]
-fn example_check_is_clean() {
+fn example_check_has_no_errors() {
     assert_cmd_snapshot!(actas(&["check"]));
 }
 

@@ -64,8 +64,14 @@ pub fn run(
                             .all(|p| p.message.starts_with("no task files found")) => {}
                 Err(p) => problems.extend(p),
             }
-            linted = lint::run(ws);
-            skipped.append(&mut linted.skipped);
+            // Like a compiler's lints after a type error, the rules would reason about inputs
+            // that are known to be wrong: they run once the inputs are clean.
+            if problems.is_empty() {
+                linted = lint::run(ws);
+                skipped.append(&mut linted.skipped);
+            } else {
+                skipped.push("the lint rules: the inputs have problems; fix them first".into());
+            }
         }
         None => {
             skipped.push("scenario and task files: the workspace did not load".into());

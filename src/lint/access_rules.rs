@@ -68,7 +68,12 @@ fn is_human(ws: &Workspace, uid: &EntityUid) -> bool {
 /// "`a`, `b`, `c` and 2 more".
 fn some<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
     let all: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
-    let mut text = all.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut text = all
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if all.len() > SHOWN {
         text.push_str(&format!(" and {} more", all.len() - SHOWN));
     }
@@ -117,7 +122,7 @@ struct Gathered {
 fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<(EntityUid, EntityUid), Gathered> = BTreeMap::new();
     for (profile, access) in eff.profiles.iter().zip(&eff.access) {
-        for (grant, _) in &access.grants {
+        for grant in access.grants.keys() {
             let Some(target) = &grant.acting_as else {
                 continue;
             };
@@ -259,14 +264,20 @@ fn dead_policies(
         }
         let what = match policies.links.iter().find(|l| l.id == id) {
             Some(l) => {
-                let slot = |name: &str, v: &Option<EntityUid>| {
-                    v.as_ref().map(|u| format!("{name} `{u}`"))
-                };
-                let slots: Vec<String> = [slot("principal", &l.principal), slot("resource", &l.resource)]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                format!("link `{id}` of template `{}` ({})", l.template, slots.join(", "))
+                let slot =
+                    |name: &str, v: &Option<EntityUid>| v.as_ref().map(|u| format!("{name} `{u}`"));
+                let slots: Vec<String> = [
+                    slot("principal", &l.principal),
+                    slot("resource", &l.resource),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                format!(
+                    "link `{id}` of template `{}` ({})",
+                    l.template,
+                    slots.join(", ")
+                )
             }
             None => format!("permit `{id}`"),
         };
@@ -317,7 +328,8 @@ fn non_attributable(
                     continue;
                 };
                 for principal in principals.iter().filter(|p| **p != account) {
-                    let Ok(req) = engine.prepare(principal, &u.action, resource, &profile.context, None)
+                    let Ok(req) =
+                        engine.prepare(principal, &u.action, resource, &profile.context, None)
                     else {
                         continue;
                     };
@@ -326,7 +338,11 @@ fn non_attributable(
                         continue;
                     }
                     let (g, who) = found
-                        .entry((account.to_string(), u.action.to_string(), resource.to_string()))
+                        .entry((
+                            account.to_string(),
+                            u.action.to_string(),
+                            resource.to_string(),
+                        ))
                         .or_default();
                     if !g.profiles.contains(&profile.name) {
                         g.profiles.push(profile.name.clone());

@@ -101,9 +101,7 @@ fn justified(e: &Expr, pol: bool, path: &str) -> bool {
     match e.expr_kind() {
         ExprKind::Like { expr, pattern } => {
             pol && is_context(expr, path)
-                && pattern
-                    .iter()
-                    .any(|p| matches!(p, PatternElem::Char(_)))
+                && pattern.iter().any(|p| matches!(p, PatternElem::Char(_)))
         }
         ExprKind::BinaryApp {
             op: BinaryOp::Eq,
@@ -229,7 +227,11 @@ mod tests {
     #[test]
     fn justification_and_flags() {
         let j = Want::Justified("justification");
-        assert!(must(&cond(r#"context.justification like "INC-*""#), true, j));
+        assert!(must(
+            &cond(r#"context.justification like "INC-*""#),
+            true,
+            j
+        ));
         assert!(must(&cond(r#"context.justification != """#), true, j));
         assert!(!must(&cond(r#"context.justification like "*""#), true, j));
         assert!(!must(&cond(r#"context.justification == """#), true, j));
@@ -247,8 +249,16 @@ mod tests {
     fn narrowing_the_principal() {
         let p = Want::Mentions(Var::Principal);
         assert!(must(&cond("principal in Group::\"sre\""), true, p));
-        assert!(must(&cond("context.mfa && principal.team == \"sre\""), true, p));
-        assert!(!must(&cond("context.mfa || principal.team == \"sre\""), true, p));
+        assert!(must(
+            &cond("context.mfa && principal.team == \"sre\""),
+            true,
+            p
+        ));
+        assert!(!must(
+            &cond("context.mfa || principal.team == \"sre\""),
+            true,
+            p
+        ));
         assert!(!must(&cond("resource.privileged"), true, p));
     }
 }

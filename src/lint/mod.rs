@@ -173,7 +173,8 @@ pub fn run(ws: &Workspace) -> Lint {
     let mut lint = Lint::default();
     let policies = policy_rules::Policies::read(ws);
     let (mut suppressions, problems) = policies.suppressions();
-    lint.findings.extend(problems.into_iter().map(Finding::input));
+    lint.findings
+        .extend(problems.into_iter().map(Finding::input));
     let mut found = policies.lint(ws, &on);
     found.extend(access_rules::lint(ws, &policies, &on, &mut lint.skipped));
 
@@ -198,7 +199,8 @@ pub fn run(ws: &Workspace) -> Lint {
                 ))
                 .with_help("the rule no longer finds anything here: remove the annotation");
                 if let (Some(file), Some(span)) = (&s.file, s.span) {
-                    p = Problem::at(file, span, p.message.clone()).with_help(p.help.unwrap_or_default());
+                    p = Problem::at(file, span, p.message.clone())
+                        .with_help(p.help.unwrap_or_default());
                 }
                 let mut f = Finding::new(unused, p);
                 f.level = ws.lint.level(unused);

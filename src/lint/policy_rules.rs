@@ -147,7 +147,10 @@ impl<'a> Policies<'a> {
                             (Some(f), Some(s)) => Problem::at(f, s, message),
                             _ => Problem::new(message),
                         };
-                        let names = super::RULES.iter().filter(|r| r.configurable).map(|r| r.name);
+                        let names = super::RULES
+                            .iter()
+                            .filter(|r| r.configurable)
+                            .map(|r| r.name);
                         p.help = Some(match crate::suggest::closest(name, names) {
                             Some(s) => format!("did you mean `{s}`? write `@{ALLOW}(\"{s}: why\")`"),
                             None => format!("write `@{ALLOW}(\"rule-name: why\")`; `actas check --explain RULE` lists what each rule finds"),
@@ -170,7 +173,11 @@ impl<'a> Policies<'a> {
             .iter()
             .filter(|b| b.ast.effect() == Effect::Forbid && !b.is_template)
             .collect();
-        for b in self.bodies.iter().filter(|b| b.ast.effect() == Effect::Permit) {
+        for b in self
+            .bodies
+            .iter()
+            .filter(|b| b.ast.effect() == Effect::Permit)
+        {
             let actions: Vec<&EntityUid> = engine
                 .actions
                 .iter()
@@ -189,7 +196,9 @@ impl<'a> Policies<'a> {
                             f.ast.resource_constraint().as_inner(),
                             PrincipalOrResourceConstraint::Any
                         )
-                        && f.ast.non_scope_constraints().is_none_or(|c| must(c, false, want))
+                        && f.ast
+                            .non_scope_constraints()
+                            .is_none_or(|c| must(c, false, want))
                 })
             };
             let kind = if b.is_template { "template" } else { "permit" };
@@ -326,16 +335,17 @@ impl<'a> Policies<'a> {
             .cloned()
             .collect();
         let people = engine.inventory_of(&types);
-        let scope_targets: Vec<Option<EntityUid>> = match entity_ref(b.ast.principal_constraint().as_inner()) {
-            Some(EntityReference::Slot(_)) => self
-                .links
-                .iter()
-                .filter(|l| l.template == b.id)
-                .map(|l| l.principal.clone())
-                .collect(),
-            Some(EntityReference::EUID(e)) => vec![to_api(e)],
-            None => vec![None],
-        };
+        let scope_targets: Vec<Option<EntityUid>> =
+            match entity_ref(b.ast.principal_constraint().as_inner()) {
+                Some(EntityReference::Slot(_)) => self
+                    .links
+                    .iter()
+                    .filter(|l| l.template == b.id)
+                    .map(|l| l.principal.clone())
+                    .collect(),
+                Some(EntityReference::EUID(e)) => vec![to_api(e)],
+                None => vec![None],
+            };
         let type_ok = |p: &EntityUid| match b.ast.principal_constraint().as_inner() {
             PrincipalOrResourceConstraint::Is(t) | PrincipalOrResourceConstraint::IsIn(t, _) => {
                 p.type_name().to_string() == t.to_string()
@@ -384,10 +394,14 @@ fn covers_action(engine: &Engine, c: &ActionConstraint, action: &EntityUid) -> b
     match c {
         ActionConstraint::Any => true,
         ActionConstraint::Eq(e) => to_api(e).as_ref() == Some(action),
-        ActionConstraint::In(list) => list.iter().filter_map(|e| to_api(e)).any(|e| {
-            &e == action || engine.entities.is_ancestor_of(&e, action)
-        }),
-        #[allow(unreachable_patterns, reason = "cedar's tolerant-ast feature adds a variant")]
+        ActionConstraint::In(list) => list
+            .iter()
+            .filter_map(|e| to_api(e))
+            .any(|e| &e == action || engine.entities.is_ancestor_of(&e, action)),
+        #[allow(
+            unreachable_patterns,
+            reason = "cedar's tolerant-ast feature adds a variant"
+        )]
         _ => false,
     }
 }
@@ -439,7 +453,7 @@ fn invisible_impersonator(ws: &Workspace) -> Vec<Finding> {
             continue;
         }
         let message = format!(
-            "`{action}` runs as {} while someone acts as it, but its context does not declare `{IMPERSONATOR}`: audit would show the account alone",
+            "`{action}` may be performed by an account ({}) that someone is acting as, but its context does not declare `{IMPERSONATOR}`: audit would show the account alone",
             accounts.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
         );
         let name = action.id().unescaped().to_string();
@@ -493,7 +507,9 @@ fn action_span(text: &str, name: &str) -> Option<(usize, usize)> {
             return Some((after_kw + i, quoted.len()));
         }
         for (i, _) in names.match_indices(name) {
-            if !word(names[..i].chars().next_back()) && !word(names[i + name.len()..].chars().next()) {
+            if !word(names[..i].chars().next_back())
+                && !word(names[i + name.len()..].chars().next())
+            {
                 return Some((after_kw + i, name.len()));
             }
         }
@@ -556,7 +572,10 @@ mod tests {
     fn head_skips_annotations_and_comments() {
         let text = "// x\n@id(\"permit (a)\")\n@description(\"b\")\npermit (principal, action, resource in P::\"(\")\nwhen { true };";
         let (o, l) = head(text, 0, text.len());
-        assert_eq!(&text[o..o + l], "permit (principal, action, resource in P::\"(\")");
+        assert_eq!(
+            &text[o..o + l],
+            "permit (principal, action, resource in P::\"(\")"
+        );
     }
 
     #[test]

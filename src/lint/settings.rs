@@ -196,14 +196,14 @@ pub fn check(
                         &doc.account.referenced,
                         format!("the resources of `{action}` are not accounts anyone impersonates"),
                     )
-                    .with_help("name the resource attribute that holds the account: `resource.ATTRIBUTE`"),
+                    .with_help(
+                        "name the resource attribute that holds the account: `resource.ATTRIBUTE`",
+                    ),
                 );
                 continue;
             }
         }
-        settings
-            .unattributed
-            .push(Unattributed { action, account });
+        settings.unattributed.push(Unattributed { action, account });
     }
     (settings, problems)
 }

@@ -13,7 +13,9 @@ use crate::report::Renderer;
 pub struct Github;
 
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn property(s: &str) -> String {
@@ -39,7 +41,11 @@ impl Renderer for Github {
     fn check(&self, r: &CheckResult) -> Option<String> {
         let mut out = String::new();
         for f in &r.findings {
-            let kind = if f.level == Level::Error { "error" } else { "warning" };
+            let kind = if f.level == Level::Error {
+                "error"
+            } else {
+                "warning"
+            };
             let mut text = f.problem.message.clone();
             if let Some(h) = &f.problem.help {
                 text.push_str("\nhelp: ");

@@ -5,7 +5,6 @@ use std::fmt::Write;
 use std::collections::BTreeMap;
 
 use crate::commands::check::CheckResult;
-use crate::lint::Level;
 use crate::commands::drift::DriftResult;
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
@@ -13,6 +12,7 @@ use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::commands::who_can::WhoCanResult;
 use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
+use crate::lint::Level;
 use crate::report::json::{
     drift_doc, report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc, PolicyDoc,
     ProfileDoc,
@@ -47,10 +47,12 @@ impl Renderer for Human {
         for f in &r.findings {
             out.push_str(&render(&f.problem, self.color));
             for p in &f.related {
-                let place = p.location().map_or_else(String::new, |(file, lc)| match lc {
-                    Some((l, c)) => format!(" ({file}:{l}:{c})"),
-                    None => format!(" ({file})"),
-                });
+                let place = p
+                    .location()
+                    .map_or_else(String::new, |(file, lc)| match lc {
+                        Some((l, c)) => format!(" ({file}:{l}:{c})"),
+                        None => format!(" ({file})"),
+                    });
                 let _ = writeln!(out, "  also: {}{place}", p.message);
             }
             out.push('\n');
@@ -82,11 +84,14 @@ impl Renderer for Human {
                 plural(r.tasks, "task", "tasks")
             );
         } else {
-            let counts: Vec<String> = [(errors, "error", "errors"), (warnings, "warning", "warnings")]
-                .into_iter()
-                .filter(|(n, _, _)| *n > 0)
-                .map(|(n, one, many)| plural(n, one, many))
-                .collect();
+            let counts: Vec<String> = [
+                (errors, "error", "errors"),
+                (warnings, "warning", "warnings"),
+            ]
+            .into_iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| plural(n, one, many))
+            .collect();
             let _ = writeln!(out, "{} found", counts.join(", "));
         }
         Some(out)

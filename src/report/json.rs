@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::access::{Path, Query};
 use crate::analysis::profiles::Profile;
 use crate::commands::check::CheckResult;
-use crate::lint::Level;
 use crate::commands::drift::{DriftItem, DriftResult};
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::{Change, SufficeResult};
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::commands::who_can::WhoCanResult;
 use crate::engine::{Evaluation, HopOutcome};
+use crate::lint::Level;
 use crate::report::{decision, Renderer};
 
 pub const VERSION: u32 = 1;
@@ -821,7 +821,11 @@ impl Renderer for Json {
                     file: s.file.as_ref().map(|f| f.path.clone()),
                     line: lc.map(|(l, _)| l),
                     column: lc.map(|(_, c)| c),
-                    suppressed: s.suppressed.iter().map(|f| f.problem.message.clone()).collect(),
+                    suppressed: s
+                        .suppressed
+                        .iter()
+                        .map(|f| f.problem.message.clone())
+                        .collect(),
                 }
             })
             .collect();

@@ -170,7 +170,10 @@ fn result(f: &Finding, suppressed: Option<&str>) -> SarifResult {
     }
     SarifResult {
         rule_id: f.rule.code,
-        rule_index: RULES.iter().position(|r| r.code == f.rule.code).unwrap_or(0),
+        rule_index: RULES
+            .iter()
+            .position(|r| r.code == f.rule.code)
+            .unwrap_or(0),
         level: level(f.level),
         message: Text { text },
         locations: location(&f.problem, None, None).into_iter().collect(),
@@ -179,9 +182,13 @@ fn result(f: &Finding, suppressed: Option<&str>) -> SarifResult {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                location(p, Some(i + 1), Some(Text {
-                    text: p.message.clone(),
-                }))
+                location(
+                    p,
+                    Some(i + 1),
+                    Some(Text {
+                        text: p.message.clone(),
+                    }),
+                )
             })
             .collect(),
         suppressions: suppressed
