@@ -101,6 +101,24 @@ impl Problem {
         Self::at(file, span_of(file, location), message)
     }
 
+    /// A problem at the place when there is one, else without a file.
+    pub fn at_place(
+        place: Option<(&Arc<SourceFile>, (usize, usize))>,
+        message: impl Into<String>,
+    ) -> Self {
+        match place {
+            Some((file, span)) => Self::at(file, span, message),
+            None => Self::new(message),
+        }
+    }
+
+    /// The same problem, moved to a byte span of `file` (for problems found away from it).
+    pub fn placed(mut self, file: &Arc<SourceFile>, span: (usize, usize)) -> Self {
+        self = self.with_file(file);
+        self.span = Some(span);
+        self
+    }
+
     pub fn with_file(mut self, file: &Arc<SourceFile>) -> Self {
         self.named = Some(NamedSource::new(file.path.clone(), file.text.clone()));
         self.file = Some(file.clone());

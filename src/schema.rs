@@ -8,6 +8,7 @@ use std::str::FromStr;
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, Schema};
 use serde_json::{Map, Value};
 
+use crate::diag::Problem;
 use crate::uid::describe;
 
 /// A context attribute an action declares.
@@ -40,6 +41,25 @@ pub struct SchemaInfo {
 }
 
 impl SchemaInfo {
+    /// An action uid written in a setting (`what` names the setting in messages): the action,
+    /// or the problem (without its place) with the nearest declared action as a suggestion.
+    pub fn parse_action(&self, text: &str, what: &str) -> Result<EntityUid, Box<Problem>> {
+        match EntityUid::from_str(text) {
+            Ok(uid) if self.actions.contains_key(&uid) => Ok(uid),
+            Ok(uid) => {
+                let known: Vec<String> = self.actions.keys().map(ToString::to_string).collect();
+                let mut p = Problem::new(format!("{what} `{uid}` is not in the schema"));
+                p.help =
+                    crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"));
+                Err(Box::new(p))
+            }
+            Err(e) => Err(Box::new(Problem::new(format!(
+                "malformed {what} `{text}`: {e}"
+            )))),
+        }
+    }
+
     /// Builds the table from the schema's JSON form (`schema_str_to_json_with_resolved_types`).
     pub fn new(schema: &Schema, json: &Value) -> Self {
         let mut info = SchemaInfo::default();

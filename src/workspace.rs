@@ -335,33 +335,15 @@ impl Loader {
 
         // Impersonation actions.
         let mut actions = Vec::new();
-        if let Some((schema, info)) = &schema {
+        if let Some((_, info)) = &schema {
             for (text, origin) in &action_texts {
-                let problem = match EntityUid::from_str(text) {
-                    Ok(uid) if info.actions.contains_key(&uid) => {
-                        actions.push(uid);
-                        continue;
-                    }
-                    Ok(uid) => {
-                        let known: Vec<String> =
-                            schema.actions().map(ToString::to_string).collect();
-                        let mut p = Problem::new(format!(
-                            "impersonation action `{uid}` is not in the schema"
-                        ));
-                        if let Some(s) = crate::suggest::closest(
-                            &uid.to_string(),
-                            known.iter().map(String::as_str),
-                        ) {
-                            p = p.with_help(format!("did you mean `{s}`?"));
-                        }
-                        p
-                    }
-                    Err(e) => Problem::new(format!("malformed impersonation action `{text}`: {e}")),
-                };
-                self.problems.push(match origin {
-                    Some((file, span)) => relocate(problem, file, *span),
-                    None => problem,
-                });
+                match info.parse_action(text, "impersonation action") {
+                    Ok(uid) => actions.push(uid),
+                    Err(problem) => self.problems.push(match origin {
+                        Some((file, span)) => problem.placed(file, *span),
+                        None => *problem,
+                    }),
+                }
             }
         }
 
@@ -1003,12 +985,6 @@ pub fn check_profile(
         problems.push(p);
     }
     (context, problems)
-}
-
-fn relocate(mut p: Problem, file: &Arc<SourceFile>, span: (usize, usize)) -> Problem {
-    p = p.with_file(file);
-    p.span = Some(span);
-    p
 }
 
 /// A duplicate-id problem at the `@id("…")` annotation when the text has it.

@@ -8,13 +8,10 @@ use cedar_policy::{EntityUid, EvalResult};
 
 use super::policy_rules::Policies;
 use super::settings::AccountRef;
-use super::{rule_named, Finding};
+use super::{first_few, rule_named, Finding};
 use crate::analysis::effective::{self, Effective, Grant, PathKey};
 use crate::analysis::profiles;
 use crate::workspace::Workspace;
-
-/// Shown items per finding before "and N more".
-const SHOWN: usize = 3;
 
 pub fn lint(
     ws: &Workspace,
@@ -65,21 +62,6 @@ fn is_human(ws: &Workspace, uid: &EntityUid) -> bool {
     ws.human_types.contains(&uid.type_name().to_string())
 }
 
-/// "`a`, `b`, `c` and 2 more".
-fn some<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    let all: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
-    let mut text = all
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if all.len() > SHOWN {
-        text.push_str(&format!(" and {} more", all.len() - SHOWN));
-    }
-    text
-}
-
 fn chain_text(principal: &EntityUid, chain: &[EntityUid]) -> String {
     std::iter::once(principal)
         .chain(chain)
@@ -119,6 +101,15 @@ struct Gathered {
     policies: BTreeSet<String>,
 }
 
+impl Gathered {
+    /// Notes that the finding holds under `profile` (each profile once, in order).
+    fn under(&mut self, profile: &str) {
+        if !self.profiles.iter().any(|p| p == profile) {
+            self.profiles.push(profile.to_string());
+        }
+    }
+}
+
 fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<(EntityUid, EntityUid), Gathered> = BTreeMap::new();
     for (profile, access) in eff.profiles.iter().zip(&eff.access) {
@@ -146,9 +137,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
             let g = found
                 .entry((grant.principal.clone(), target.clone()))
                 .or_default();
-            if g.profiles.last() != Some(&profile.name) {
-                g.profiles.push(profile.name.clone());
-            }
+            g.under(&profile.name);
             if g.chain.is_empty() {
                 g.chain = chain.clone();
             }
@@ -169,7 +158,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
                     "`{principal}` gains {} by acting as `{target}` ({}) that it does not hold itself: {} (profiles: {})",
                     crate::diag::plural(g.items.len(), "grant", "grants"),
                     chain_text(&principal, &g.chain),
-                    some(&g.items),
+                    first_few(&g.items),
                     g.profiles.join(", ")
                 ),
                 "if the delegation is meant, grant the account what it needs directly or suppress this on the hop's policy with a reason; otherwise narrow the impersonation permit",
@@ -205,9 +194,7 @@ fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
                 continue;
             }
             let g = found.entry(members).or_default();
-            if g.profiles.last() != Some(&profile.name) {
-                g.profiles.push(profile.name.clone());
-            }
+            g.under(&profile.name);
             if g.chain.is_empty() {
                 // a → … → target → … → a
                 let (there, p1) = &access.paths[key];
@@ -344,9 +331,7 @@ fn non_attributable(
                             resource.to_string(),
                         ))
                         .or_default();
-                    if !g.profiles.contains(&profile.name) {
-                        g.profiles.push(profile.name.clone());
-                    }
+                    g.under(&profile.name);
                     g.policies.extend(e.reasons);
                     who.insert(principal.to_string());
                 }
@@ -368,7 +353,7 @@ fn non_attributable(
                 &ids,
                 format!(
                     "{} can take on `{account}`'s identity through `{action}`{via} without impersonating it (profiles: {})",
-                    some(&who),
+                    first_few(&who),
                     g.profiles.join(", ")
                 ),
                 "such access bypasses the impersonation controls (duration, justification, MFA) and audit shows the account alone; grant it only to the account's owners, or route the need through impersonation",

@@ -108,17 +108,10 @@ fn justified(e: &Expr, pol: bool, path: &str) -> bool {
             arg1,
             arg2,
         } => {
-            let literal = |x: &Expr| match x.expr_kind() {
+            let empty = compared_with(arg1, arg2, path).and_then(|x| match x.expr_kind() {
                 ExprKind::Lit(Literal::String(s)) => Some(s.is_empty()),
                 _ => None,
-            };
-            let empty = if is_context(arg1, path) {
-                literal(arg2)
-            } else if is_context(arg2, path) {
-                literal(arg1)
-            } else {
-                None
-            };
+            });
             // `== "INC-1"` names one; `!= ""` at least asks for something.
             matches!((empty, pol), (Some(false), true) | (Some(true), false))
         }
@@ -140,17 +133,10 @@ fn is_true(e: &Expr, pol: bool, path: &str) -> bool {
             arg1,
             arg2,
         } => {
-            let flag = |x: &Expr| match x.expr_kind() {
+            let value = compared_with(arg1, arg2, path).and_then(|x| match x.expr_kind() {
                 ExprKind::Lit(Literal::Bool(b)) => Some(*b),
                 _ => None,
-            };
-            let value = if is_context(arg1, path) {
-                flag(arg2)
-            } else if is_context(arg2, path) {
-                flag(arg1)
-            } else {
-                None
-            };
+            });
             value == Some(pol)
         }
         _ => false,
@@ -161,6 +147,17 @@ fn is_true(e: &Expr, pol: bool, path: &str) -> bool {
 fn mentions(e: &Expr, var: Var) -> bool {
     e.subexpressions()
         .any(|s| matches!(s.expr_kind(), ExprKind::Var(v) if *v == var))
+}
+
+/// In `a == b`, the side compared with `context.<path>`, if either side is it.
+fn compared_with<'e>(a: &'e Expr, b: &'e Expr, path: &str) -> Option<&'e Expr> {
+    if is_context(a, path) {
+        Some(b)
+    } else if is_context(b, path) {
+        Some(a)
+    } else {
+        None
+    }
 }
 
 /// `e` is `context.a.b` for `path` = `a.b`.

@@ -98,6 +98,24 @@ fn rule_named(name: &str) -> &'static Rule {
         .unwrap_or_else(|| invalid_input())
 }
 
+/// Shown items per finding before "and N more".
+const SHOWN: usize = 3;
+
+/// "`a`, `b`, `c` and 2 more".
+fn first_few<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let all: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
+    let mut text = all
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > SHOWN {
+        text.push_str(&format!(" and {} more", all.len() - SHOWN));
+    }
+    text
+}
+
 /// A rule by name or code (`--explain`).
 pub fn find_rule(name_or_code: &str) -> Option<&'static Rule> {
     RULES
@@ -193,15 +211,14 @@ pub fn run(ws: &Workspace) -> Lint {
     if on(unused.name) {
         for s in &suppressions {
             if s.suppressed.is_empty() && ws.lint.level(s.rule) != Level::Off {
-                let mut p = Problem::new(format!(
-                    "`@actas_allow(\"{}\")` on `{}` suppresses nothing",
-                    s.rule.name, s.policy
-                ))
+                let p = Problem::at_place(
+                    s.file.as_ref().zip(s.span),
+                    format!(
+                        "`@actas_allow(\"{}\")` on `{}` suppresses nothing",
+                        s.rule.name, s.policy
+                    ),
+                )
                 .with_help("the rule no longer finds anything here: remove the annotation");
-                if let (Some(file), Some(span)) = (&s.file, s.span) {
-                    p = Problem::at(file, span, p.message.clone())
-                        .with_help(p.help.unwrap_or_default());
-                }
                 let mut f = Finding::new(unused, p);
                 f.level = ws.lint.level(unused);
                 f.policies = vec![s.policy.clone()];
@@ -216,8 +233,8 @@ pub fn run(ws: &Workspace) -> Lint {
 }
 
 /// Findings in (file, offset, rule code, message) order; findings without a file last.
-pub fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| key(a).cmp(&key(b)));
+fn sort(findings: &mut [Finding]) {
+    findings.sort_by_cached_key(key);
 }
 
 fn key(f: &Finding) -> (bool, String, usize, &'static str, String) {

@@ -18,7 +18,7 @@ use cedar_policy_core::ast::{
 };
 
 use super::conditions::{must, Want};
-use super::{find_rule, rule_named, Finding, Suppression};
+use super::{find_rule, first_few, rule_named, Finding, Suppression};
 use crate::diag::{Problem, SourceFile};
 use crate::engine::{Engine, IMPERSONATOR};
 use crate::workspace::Workspace;
@@ -107,10 +107,8 @@ impl<'a> Policies<'a> {
 
     /// A problem at the policy's head (`permit (…)`), or without a place when it has none.
     pub fn at(&self, id: &str, message: String) -> Problem {
-        match self.body(id).and_then(|b| b.place.as_ref()) {
-            Some((file, span)) => Problem::at(file, *span, message),
-            None => Problem::new(message),
-        }
+        let place = self.body(id).and_then(|b| b.place.as_ref());
+        Problem::at_place(place.map(|(file, span)| (file, *span)), message)
     }
 
     /// Every `@actas_allow` annotation, and the problems in them (unknown rule names).
@@ -143,10 +141,7 @@ impl<'a> Policies<'a> {
                     _ => {
                         let message =
                             format!("`@{ALLOW}` on `{}` names unknown rule `{name}`", b.id);
-                        let mut p = match (&file, span) {
-                            (Some(f), Some(s)) => Problem::at(f, s, message),
-                            _ => Problem::new(message),
-                        };
+                        let mut p = Problem::at_place(file.as_ref().zip(span), message);
                         let names = super::RULES
                             .iter()
                             .filter(|r| r.configurable)
@@ -294,21 +289,14 @@ impl<'a> Policies<'a> {
                     if guarded(Want::True(&s.mfa_attribute), action, Some(&types)) {
                         continue;
                     }
-                    let shown: Vec<String> =
-                        humans.iter().take(3).map(|h| format!("`{h}`")).collect();
-                    let more = if humans.len() > 3 {
-                        format!(" and {} more", humans.len() - 3)
-                    } else {
-                        String::new()
-                    };
                     out.push(self.finding(
                         "human-without-mfa",
                         &b.id,
                         format!(
-                            "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}{more}",
+                            "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}",
                             b.id,
                             s.mfa_attribute,
-                            shown.join(", ")
+                            first_few(&humans)
                         ),
                         format!("add `&& context.{}` to the condition, or `forbid (principal is {}, action == {action}, resource) unless {{ context.{} }};`", s.mfa_attribute, types.join(" | "), s.mfa_attribute),
                     ));
@@ -334,37 +322,36 @@ impl<'a> Policies<'a> {
             .filter(|t| ws.human_types.contains(&t.to_string()))
             .cloned()
             .collect();
-        let people = engine.inventory_of(&types);
-        let scope_targets: Vec<Option<EntityUid>> =
-            match entity_ref(b.ast.principal_constraint().as_inner()) {
-                Some(EntityReference::Slot(_)) => self
-                    .links
+        let scope = b.ast.principal_constraint().as_inner();
+        // What the scope compares the principal with: its entity, or for a slot the principals
+        // the template's links bind; nothing for an open scope or a bare `is`.
+        let targets: Option<Vec<EntityUid>> = match entity_ref(scope) {
+            None => None,
+            Some(EntityReference::EUID(e)) => Some(to_api(e).into_iter().collect()),
+            Some(EntityReference::Slot(_)) => Some(
+                self.links
                     .iter()
                     .filter(|l| l.template == b.id)
-                    .map(|l| l.principal.clone())
+                    .filter_map(|l| l.principal.clone())
                     .collect(),
-                Some(EntityReference::EUID(e)) => vec![to_api(e)],
-                None => vec![None],
-            };
-        let type_ok = |p: &EntityUid| match b.ast.principal_constraint().as_inner() {
+            ),
+        };
+        let is_eq = matches!(scope, PrincipalOrResourceConstraint::Eq(_));
+        let type_ok = |p: &EntityUid| match scope {
             PrincipalOrResourceConstraint::Is(t) | PrincipalOrResourceConstraint::IsIn(t, _) => {
                 p.type_name().to_string() == t.to_string()
             }
             _ => true,
         };
-        let is_eq = matches!(
-            b.ast.principal_constraint().as_inner(),
-            PrincipalOrResourceConstraint::Eq(_)
-        );
-        people
+        engine
+            .inventory_of(&types)
             .into_iter()
             .filter(|p| type_ok(p))
-            .filter(|p| {
-                scope_targets.iter().any(|t| match t {
-                    None => entity_ref(b.ast.principal_constraint().as_inner()).is_none(),
-                    Some(t) if is_eq => p == t,
-                    Some(t) => p == t || engine.entities.is_ancestor_of(t, p),
-                })
+            .filter(|p| match &targets {
+                None => true,
+                Some(targets) => targets
+                    .iter()
+                    .any(|t| p == t || (!is_eq && engine.entities.is_ancestor_of(t, p))),
             })
             .collect()
     }

@@ -13,7 +13,6 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::EntityUid;
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::{Level, Rule, RULES};
-use crate::diag::{Problem, SourceFile};
+use crate::diag::{span_of, Problem, SourceFile};
 use crate::engine::Engine;
 
 /// `lint:` as written: rule names and settings, each with its value's place.
@@ -139,30 +138,13 @@ pub fn check(
         }
     }
     for doc in unattributed.unwrap_or_default() {
-        let action = match EntityUid::from_str(&doc.action.value) {
-            Ok(a) if engine.action(&a).is_some() => a,
-            Ok(a) => {
-                let known: Vec<String> = engine
-                    .schema_actions()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                let mut p = Problem::at_location(
-                    file,
-                    &doc.action.referenced,
-                    format!("unattributed action `{a}` is not in the schema"),
-                );
-                p.help = crate::suggest::closest(&a.to_string(), known.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"));
-                problems.push(p);
-                continue;
-            }
-            Err(e) => {
-                problems.push(Problem::at_location(
-                    file,
-                    &doc.action.referenced,
-                    format!("malformed action `{}`: {e}", doc.action.value),
-                ));
+        let action = match engine
+            .info
+            .parse_action(&doc.action.value, "unattributed action")
+        {
+            Ok(a) => a,
+            Err(p) => {
+                problems.push(p.placed(file, span_of(file, &doc.action.referenced)));
                 continue;
             }
         };
