@@ -25,9 +25,9 @@ fn main() {
     let people = number(1, 200);
     let accounts = number(2, 100);
     let size = world::Size {
-        teams: (people / 10).max(3),
+        teams: (people / 40).max(3),
         people,
-        robots: (people / 10).max(1),
+        robots: (people / 20).max(1),
         folders: (accounts / 10).max(2),
         accounts,
         policies: number(3, 100),

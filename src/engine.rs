@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::schema::{entity_type_of, set_element_type_of, ActionInfo, SchemaInfo};
+use crate::matrix::HopMatrix;
 use crate::slice::Slicer;
 use crate::uid::entity_value;
 use crate::workspace::PolicyMeta;
@@ -80,8 +81,6 @@ pub struct HopOutcome {
 /// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
 pub type Reach = BTreeMap<String, (EntityUid, Vec<EntityUid>)>;
 
-/// Direct hops allowed between inventory identities under one context.
-type HopGraph = HashMap<EntityUid, Vec<EntityUid>>;
 
 pub struct Engine {
     pub schema: Schema,
@@ -95,8 +94,8 @@ pub struct Engine {
     /// Link id → template id, so a template id in `reasons` matches its links.
     templates: HashMap<String, String>,
     policy_id_list: Vec<String>,
-    /// Hop graphs by context, when hops do not depend on the path.
-    graphs: Mutex<HashMap<String, Arc<OnceLock<HopGraph>>>>,
+    /// Hop matrices by context, when hops do not depend on the path.
+    graphs: Mutex<HashMap<String, Arc<OnceLock<Arc<HopMatrix>>>>>,
     /// Per-request policy slices (see `slice.rs`).
     slicer: Slicer,
 }
@@ -316,6 +315,21 @@ impl Engine {
         self.evaluate_with(p, &self.policies)
     }
 
+    /// Whether policy `i` of the slicer's order is satisfied by the request (it determines
+    /// the request when evaluated alone; an evaluation error means not satisfied, as in Cedar).
+    pub fn satisfies(&self, i: usize, p: &Prepared) -> bool {
+        self.authorizer
+            .is_authorized(&p.request, self.slicer.alone(i), &self.entities)
+            .diagnostics()
+            .reason()
+            .next()
+            .is_some()
+    }
+
+    pub(crate) fn slicer(&self) -> &Slicer {
+        &self.slicer
+    }
+
     /// Distinct policy slices built so far.
     pub fn slices(&self) -> usize {
         self.slicer.slices()
@@ -420,11 +434,14 @@ impl Engine {
     /// Every identity `origin` can reach within `max_chain` hops over simple paths, with the
     /// shortest chain (ties broken by the chain's uid strings).
     pub fn reach_from(&self, origin: &EntityUid, ctx: &ContextMap) -> Reach {
+        if let Some(m) = self.matrix(ctx) {
+            return m.reach(origin, self.max_chain);
+        }
+        // Hops depend on the path behind them: every simple path is explored.
         let targets = self.impersonable();
         let mut reach = Reach::new();
         // Paths at the current depth, in the order of their uid strings.
         let mut frontier: Vec<Vec<EntityUid>> = vec![Vec::new()];
-        let graph = (!self.hops_depend_on_path()).then(|| self.graph(ctx));
         for _ in 0..self.max_chain {
             let mut next: Vec<Vec<EntityUid>> = Vec::new();
             for path in &frontier {
@@ -433,33 +450,17 @@ impl Engine {
                     origin,
                     chain: path,
                 });
-                let allowed: Vec<&EntityUid> = match &graph {
-                    Some(g) => g
-                        .get()
-                        .and_then(|g| g.get(from))
-                        .map(|v| v.iter().collect())
-                        .unwrap_or_default(),
-                    None => targets
-                        .iter()
-                        .filter(|t| self.hop_allowed(from, t, ctx, behind))
-                        .collect(),
-                };
-                for to in allowed {
-                    if to == origin || path.contains(to) {
+                for to in &targets {
+                    if to == origin || path.contains(to) || !self.hop_allowed(from, to, ctx, behind)
+                    {
                         continue;
                     }
-                    let key = to.to_string();
-                    let known = reach.contains_key(&key);
                     let mut chain = path.clone();
                     chain.push(to.clone());
-                    if !known {
-                        reach.insert(key, (to.clone(), chain.clone()));
-                    }
-                    // Hops that do not depend on the path make the first (shortest) chain to a
-                    // node the only one worth extending; otherwise every simple path is.
-                    if graph.is_none() || !known {
-                        next.push(chain);
-                    }
+                    reach
+                        .entry(to.to_string())
+                        .or_insert_with(|| (to.clone(), chain.clone()));
+                    next.push(chain);
                 }
             }
             next.sort_by_cached_key(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>());
@@ -472,16 +473,18 @@ impl Engine {
         reach
     }
 
-    /// Computes the hop graph for `ctx` now, using every worker. Reachability computes it on
+    /// Computes the hop matrix for `ctx` now, using every worker. Reachability computes it on
     /// first use, but from inside a parallel job the other workers would wait on it idle.
     pub fn warm(&self, ctx: &ContextMap) {
-        if !self.hops_depend_on_path() {
-            self.graph(ctx);
-        }
+        let _ = self.matrix(ctx);
     }
 
-    /// The hop graph over the inventory under `ctx`, computed once per context.
-    fn graph(&self, ctx: &ContextMap) -> Arc<OnceLock<HopGraph>> {
+    /// The hop matrix under `ctx` (see `matrix.rs`), computed once per context; `None` when
+    /// hops depend on the path behind them.
+    pub fn matrix(&self, ctx: &ContextMap) -> Option<Arc<HopMatrix>> {
+        if self.hops_depend_on_path() {
+            return None;
+        }
         let key = Value::Object(ctx.clone()).to_string();
         let cell = {
             let mut graphs = self
@@ -490,30 +493,10 @@ impl Engine {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             graphs.entry(key).or_default().clone()
         };
-        cell.get_or_init(|| {
-            let targets = self.impersonable();
-            // Accounts that can impersonate are in both lists: evaluate their hops once.
-            let mut sources = self.impersonators();
-            sources.extend(targets.iter().cloned());
-            sources.sort_by_cached_key(ToString::to_string);
-            sources.dedup();
-            crate::progress::start("hops", sources.len() as u64);
-            let graph = sources
-                .into_par_iter()
-                .map(|from| {
-                    let to: Vec<EntityUid> = targets
-                        .iter()
-                        .filter(|t| **t != from && self.hop_allowed(&from, t, ctx, None))
-                        .cloned()
-                        .collect();
-                    crate::progress::advance(1);
-                    (from, to)
-                })
-                .collect();
-            crate::progress::finish();
-            graph
-        });
-        cell
+        Some(
+            cell.get_or_init(|| Arc::new(HopMatrix::build(self, ctx)))
+                .clone(),
+        )
     }
 
     /// Identities that can reach `target` within `max_chain` hops, sorted by uid string.

@@ -13,6 +13,7 @@ pub mod diag;
 pub mod engine;
 pub mod exit;
 pub mod lint;
+pub mod matrix;
 pub mod progress;
 pub mod report;
 pub mod scenario;

@@ -11,10 +11,10 @@
 //! same shape share one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint,
+    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
 
@@ -28,6 +28,8 @@ pub struct Slicer {
     policies: Vec<(Policy, Scope)>,
     full: PolicySet,
     cache: RwLock<HashMap<Vec<u64>, Arc<PolicySet>>>,
+    /// Each policy alone (the hop matrix evaluates one policy at a time).
+    alone: Vec<OnceLock<PolicySet>>,
 }
 
 /// `uid in target`, as Cedar means it.
@@ -48,11 +50,51 @@ impl Slicer {
                 (p.clone(), scope)
             })
             .collect();
+        let alone = (0..set.policies().count()).map(|_| OnceLock::new()).collect();
         Self {
             policies,
             full: set.clone(),
             cache: RwLock::new(HashMap::new()),
+            alone,
         }
+    }
+
+    /// The number of policies (static and links), indexed `0..len()` in the set's order.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    pub fn policy(&self, i: usize) -> &Policy {
+        &self.policies[i].0
+    }
+
+    pub fn is_permit(&self, i: usize) -> bool {
+        self.policies[i].0.effect() == Effect::Permit
+    }
+
+    /// Policy `i` alone in a set (a link with its template).
+    pub fn alone(&self, i: usize) -> &PolicySet {
+        self.alone[i].get_or_init(|| {
+            let mut mask = vec![0u64; self.policies.len().div_ceil(64)];
+            mask[i / 64] |= 1 << (i % 64);
+            self.build(&mask)
+        })
+    }
+
+    pub fn principal_matches(&self, i: usize, entities: &Entities, principal: &EntityUid) -> bool {
+        principal_in_scope(entities, &self.policies[i].1, principal)
+    }
+
+    pub fn action_matches(&self, i: usize, entities: &Entities, action: &EntityUid) -> bool {
+        action_in_scope(entities, &self.policies[i].1, action)
+    }
+
+    pub fn resource_matches(&self, i: usize, entities: &Entities, resource: &EntityUid) -> bool {
+        resource_in_scope(entities, &self.policies[i].1, resource)
     }
 
     /// The policies whose scope can match the request.
@@ -127,7 +169,13 @@ fn matches(
     action: &EntityUid,
     resource: &EntityUid,
 ) -> bool {
-    let p = match &s.principal {
+    principal_in_scope(entities, s, principal)
+        && action_in_scope(entities, s, action)
+        && resource_in_scope(entities, s, resource)
+}
+
+fn principal_in_scope(entities: &Entities, s: &Scope, principal: &EntityUid) -> bool {
+    match &s.principal {
         PrincipalConstraint::Any => true,
         PrincipalConstraint::Eq(e) => principal == e,
         PrincipalConstraint::In(e) => is_in(entities, principal, e),
@@ -135,18 +183,23 @@ fn matches(
         PrincipalConstraint::IsIn(t, e) => {
             principal.type_name() == t && is_in(entities, principal, e)
         }
-    };
-    let a = match &s.action {
+    }
+}
+
+fn action_in_scope(entities: &Entities, s: &Scope, action: &EntityUid) -> bool {
+    match &s.action {
         ActionConstraint::Any => true,
         ActionConstraint::Eq(e) => action == e,
         ActionConstraint::In(list) => list.iter().any(|e| is_in(entities, action, e)),
-    };
-    let r = match &s.resource {
+    }
+}
+
+fn resource_in_scope(entities: &Entities, s: &Scope, resource: &EntityUid) -> bool {
+    match &s.resource {
         ResourceConstraint::Any => true,
         ResourceConstraint::Eq(e) => resource == e,
         ResourceConstraint::In(e) => is_in(entities, resource, e),
         ResourceConstraint::Is(t) => resource.type_name() == t,
         ResourceConstraint::IsIn(t, e) => resource.type_name() == t && is_in(entities, resource, e),
-    };
-    p && a && r
+    }
 }

@@ -343,16 +343,16 @@ fn paths_equal_brute_force_when_hops_depend_on_the_path() {
 
 #[test]
 fn some_generated_chains_are_longer_than_one_hop() {
-    let world = generate(7, &Size::SMALL, false);
-    let paths = Oracle::new(&world).paths(&world);
-    let longest = paths
-        .values()
-        .flat_map(|m| m.values())
-        .map(Vec::len)
-        .max()
-        .unwrap_or(0);
+    // Over the worlds the differential test compares, chains of several hops must occur.
+    let with_chains = (0..24)
+        .filter(|&seed| {
+            let world = generate(seed, &Size::SMALL, false);
+            let paths = Oracle::new(&world).paths(&world);
+            paths.values().flat_map(|m| m.values()).any(|c| c.len() >= 2)
+        })
+        .count();
     assert!(
-        longest >= 2,
-        "seed 7 has no chain: the generator is too sparse"
+        with_chains >= 4,
+        "only {with_chains} of 24 worlds have a chain: the generator is too sparse"
     );
 }

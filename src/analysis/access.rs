@@ -7,7 +7,7 @@
 //! (chain, hops) and each route lists the profiles that produce it. "Under which conditions"
 //! is answered by those profiles and by the policies, never by paraphrasing conditions in code.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
@@ -162,32 +162,39 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 }
 
 /// Each found chain's hops with the actions and policies that allow them. When hop decisions do
-/// not depend on the path, a hop is the same in every chain it appears in, so each distinct
-/// (profile, from, to) is evaluated once; otherwise every chain is evaluated along its path.
+/// not depend on the path, a hop is the same in every chain it appears in, and the same for
+/// every pair of its identities' hop-matrix classes (see `matrix.rs`), so each distinct
+/// (profile, class of `from`, class of `to`) is evaluated once, on its first pair; otherwise
+/// every chain is evaluated along its path.
 fn explain_all(
     engine: &Engine,
     profiles: &[Profile],
     found: &[(usize, EntityUid, EntityUid, Vec<EntityUid>)],
 ) -> Vec<Vec<Hop>> {
-    if engine.hops_depend_on_path() {
+    let matrices: Option<Vec<_>> = profiles.iter().map(|p| engine.matrix(&p.context)).collect();
+    let Some(matrices) = matrices else {
         return found
             .par_iter()
             .map(|(i, principal, _, chain)| explain(engine, principal, chain, &profiles[*i]))
             .collect();
-    }
-    let mut distinct: HashSet<(usize, &EntityUid, &EntityUid)> = HashSet::new();
+    };
+    let key = |i: usize, from: &EntityUid, to: &EntityUid| {
+        (i, matrices[i].class(from), matrices[i].class(to))
+    };
+    let mut distinct: HashMap<(usize, Option<u32>, Option<u32>), (&EntityUid, &EntityUid)> =
+        HashMap::new();
     for (i, principal, _, chain) in found {
         let mut from = principal;
         for to in chain {
-            distinct.insert((*i, from, to));
+            distinct.entry(key(*i, from, to)).or_insert((from, to));
             from = to;
         }
     }
-    let hops: HashMap<(usize, &EntityUid, &EntityUid), Hop> = distinct
+    let hops: HashMap<(usize, Option<u32>, Option<u32>), Hop> = distinct
         .into_par_iter()
-        .filter_map(|(i, from, to)| {
-            let hop = explain(engine, from, std::slice::from_ref(to), &profiles[i]).pop()?;
-            Some(((i, from, to), hop))
+        .filter_map(|(k, (from, to))| {
+            let hop = explain(engine, from, std::slice::from_ref(to), &profiles[k.0]).pop()?;
+            Some((k, hop))
         })
         .collect();
     found
@@ -197,7 +204,12 @@ fn explain_all(
             chain
                 .iter()
                 .filter_map(|to| {
-                    let hop = hops.get(&(*i, from, to)).cloned();
+                    let hop = hops.get(&key(*i, from, to)).map(|h| Hop {
+                        from: from.clone(),
+                        to: to.clone(),
+                        actions: h.actions.clone(),
+                        policies: h.policies.clone(),
+                    });
                     from = to;
                     hop
                 })

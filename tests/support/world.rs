@@ -122,7 +122,7 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
 
     let mut schema = String::from(
         "entity Team in [Team];\n\
-         entity Person in [Team] { level: Long };\n\
+         entity Person in [Team] { level: Long, department: String };\n\
          entity Robot in [Team];\n\
          entity Folder in [Folder];\n\
          entity Account in [Folder] { tier: Long, sensitive: Bool };\n",
@@ -146,38 +146,49 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
         );
     }
 
-    // Entities: hierarchies point to earlier members only, so they are acyclic.
+    // Entities, shaped like an organisation: team and folder trees (a parent among the earlier
+    // members, so acyclic), each person in one or two teams, each robot in one, each account
+    // in one folder (sometimes two). Attributes come from small domains, as roles and levels do;
+    // `department` is read by no policy.
     let mut entities = Vec::new();
-    let parents = |r: &mut Rng, ty: &str, pool: &[String], upto: usize| -> Vec<serde_json::Value> {
-        (0..upto)
-            .filter(|_| r.chance(45))
-            .map(|i| serde_json::json!({"type": ty, "id": pool[i]}))
-            .collect()
+    let tree = |r: &mut Rng, ty: &str, pool: &[String], i: usize| -> Vec<serde_json::Value> {
+        if i == 0 || !r.chance(60) {
+            return Vec::new();
+        }
+        vec![serde_json::json!({"type": ty, "id": pool[r.below(i)]})]
+    };
+    let some = |r: &mut Rng, ty: &str, pool: &[String], most: usize| -> Vec<serde_json::Value> {
+        let mut picked: Vec<&String> = (0..1 + r.below(most)).map(|_| &pool[r.below(pool.len())]).collect();
+        picked.sort();
+        picked.dedup();
+        picked.into_iter().map(|id| serde_json::json!({"type": ty, "id": id})).collect()
     };
     for (i, t) in teams.iter().enumerate() {
-        let p = parents(&mut r, "Team", &teams, i);
+        let p = tree(&mut r, "Team", &teams, i);
         entities
             .push(serde_json::json!({"uid": {"type": "Team", "id": t}, "attrs": {}, "parents": p}));
     }
     for (i, f) in folders.iter().enumerate() {
-        let p = parents(&mut r, "Folder", &folders, i);
+        let p = tree(&mut r, "Folder", &folders, i);
         entities.push(
             serde_json::json!({"uid": {"type": "Folder", "id": f}, "attrs": {}, "parents": p}),
         );
     }
     for p in &people {
-        let ps = parents(&mut r, "Team", &teams, teams.len());
+        let ps = some(&mut r, "Team", &teams, 2);
         let level = r.below(4);
-        entities.push(serde_json::json!({"uid": {"type": "Person", "id": p}, "attrs": {"level": level}, "parents": ps}));
+        let department = r.pick(&["eng", "ops", "sales", "finance", "legal", "support"]);
+        entities.push(serde_json::json!({"uid": {"type": "Person", "id": p}, "attrs": {"level": level, "department": department}, "parents": ps}));
     }
     for b in &robots {
-        let ps = parents(&mut r, "Team", &teams, teams.len());
+        let ps = some(&mut r, "Team", &teams, 1);
         entities.push(
             serde_json::json!({"uid": {"type": "Robot", "id": b}, "attrs": {}, "parents": ps}),
         );
     }
     for a in &accounts {
-        let ps = parents(&mut r, "Folder", &folders, folders.len());
+        let most = if r.chance(10) { 2 } else { 1 };
+        let ps = some(&mut r, "Folder", &folders, most);
         let tier = r.below(4);
         let sensitive = r.chance(30);
         entities.push(serde_json::json!({"uid": {"type": "Account", "id": a}, "attrs": {"tier": tier, "sensitive": sensitive}, "parents": ps}));
@@ -186,6 +197,17 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     // Policies.
     let mut policies = String::new();
     for i in 0..size.policies {
+        // The repeated shape of real policy sets: one team may act as one folder's accounts.
+        if r.chance(30) {
+            let _ = writeln!(
+                policies,
+                "@id(\"team-{i}\")\npermit (principal in {}, action == Action::\"impersonate\", resource in {})\n  when {{ context.hours <= {} }};\n",
+                uid("Team", &r.pick(&teams)),
+                uid("Folder", &r.pick(&folders)),
+                2 + r.below(6)
+            );
+            continue;
+        }
         let forbid = r.chance(25);
         let principal = match r.below(6) {
             0 => "principal".to_string(),

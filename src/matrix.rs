@@ -1,0 +1,602 @@
+//! The hop matrix: who may impersonate which account in one hop under one context, computed
+//! without evaluating every (identity, account) pair, and the shortest chains over it.
+//!
+//! Cedar allows a request when some permit is satisfied and no forbid is; a policy whose
+//! evaluation errors counts as not satisfied. So a hop's decision is known once every
+//! policy's satisfaction is known, and each policy can be evaluated on its own, over the
+//! pairs its scope admits.
+//!
+//! Many identities look alike to a policy. A policy can tell two entities apart only through
+//! what it can observe of them: their type; their uid, if it is written in the policy (scope,
+//! condition or link), appears in an attribute, tag or context value, or has descendants
+//! (then another request participant can be `in` it); the attributes the policy names (`.a`,
+//! `has a`) and, if it uses tags, the tags; and whether they are `in` the entities it can
+//! name. Cedar cannot turn an entity into a string, so nothing else shows. Two identities
+//! equal in all of that (their *key* for the policy) satisfy it on the same accounts; two
+//! accounts equal in theirs are satisfied by the same identities. Evaluating one
+//! representative pair per (identity key, account key) therefore gives the answer for every
+//! pair in the two groups. Self-hops are never asked: when both groups share members the
+//! representatives are distinct, and the answer holds for every distinct pair.
+//!
+//! Identities equal under the union of every policy's observations form *classes*; the matrix
+//! is a bitset per class of the classes it may hop to, the permits' rows OR-ed and the forbids'
+//! cleared. Breadth-first search over class rows gives each origin's shortest chains (ties
+//! broken by the chain's uid strings) in one pass over the reached classes; origins that can
+//! never be a target share their class's answer. `tests/reachability.rs` compares the result
+//! with raw Cedar over every simple path on generated worlds.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+use cedar_policy::{EntityUid, EvalResult};
+use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::engine::{ContextMap, Engine, Reach};
+
+/// What one policy can observe of an entity.
+struct Observes {
+    /// Uid strings written in the policy or its link.
+    literals: HashSet<String>,
+    /// Attribute names it reads or tests.
+    attrs: HashSet<String>,
+    tags: bool,
+}
+
+/// What can be observed of one identity (or account), values interned.
+#[derive(Clone)]
+struct Facts {
+    ty: u32,
+    /// `(name, value id)`, sorted by name.
+    attrs: Vec<(String, u32)>,
+    tags: Vec<(String, u32)>,
+    /// Indices (into `Universe::relevant`) of the relevant entities it is `in`, sorted.
+    within: Vec<u32>,
+    /// Its uid is observable to every policy (in a value, or it has descendants).
+    pinned: bool,
+}
+
+/// The key of an entity for one policy (or for all of them).
+#[derive(Hash, PartialEq, Eq)]
+struct Key {
+    ty: u32,
+    uid: Option<u32>,
+    attrs: Vec<(String, u32)>,
+    tags: Vec<(String, u32)>,
+    within: Vec<u32>,
+}
+
+pub struct HopMatrix {
+    /// Every identity that is a hop's principal or resource, sorted by uid string; its index
+    /// is its id.
+    ids: Vec<EntityUid>,
+    names: Vec<String>,
+    id_of: HashMap<EntityUid, u32>,
+    class_of: Vec<u32>,
+    /// Members of each class, by id (so in uid-string order).
+    members: Vec<Vec<u32>>,
+    /// Classes whose members can be impersonated.
+    target: Vec<bool>,
+    /// Per class: the classes its members may hop to (bit per class).
+    rows: Vec<Vec<u64>>,
+    /// Shortest chains of origins that cannot be targets, per class.
+    memo: Vec<OnceLock<Reach>>,
+    /// Policy evaluations spent building the matrix.
+    pub evaluations: usize,
+}
+
+fn words(n: usize) -> usize {
+    n.div_ceil(64)
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    bits.iter().enumerate().flat_map(|(w, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let b = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                w * 64 + b
+            })
+        })
+    })
+}
+
+/// The policies' observations, in the slicer's order.
+fn observations(engine: &Engine) -> Vec<Observes> {
+    let set: &ast::PolicySet = engine.policies.as_ref();
+    let mut by_id: HashMap<String, Observes> = HashMap::new();
+    for p in set.policies() {
+        let mut o = Observes {
+            literals: p.env().values().map(ToString::to_string).collect(),
+            attrs: HashSet::new(),
+            tags: false,
+        };
+        for e in p.condition().subexpressions() {
+            match e.expr_kind() {
+                ExprKind::Lit(Literal::EntityUID(u)) => {
+                    o.literals.insert(u.to_string());
+                }
+                ExprKind::GetAttr { attr, .. } | ExprKind::HasAttr { attr, .. } => {
+                    o.attrs.insert(attr.to_string());
+                }
+                ExprKind::ExtHasAttr { attrs, .. } => {
+                    o.attrs.extend(attrs.iter().map(ToString::to_string));
+                }
+                ExprKind::BinaryApp {
+                    op: BinaryOp::GetTag | BinaryOp::HasTag,
+                    ..
+                } => o.tags = true,
+                _ => {}
+            }
+        }
+        by_id.insert(p.id().to_string(), o);
+    }
+    let slicer = engine.slicer();
+    (0..slicer.len())
+        .map(|i| {
+            by_id
+                .remove(&slicer.policy(i).id().to_string())
+                .unwrap_or_else(|| Observes {
+                    // Not found in the AST (cannot happen): observe everything.
+                    literals: HashSet::new(),
+                    attrs: HashSet::new(),
+                    tags: true,
+                })
+        })
+        .collect()
+}
+
+/// Uids inside a value.
+fn uids_in(v: &EvalResult, out: &mut HashSet<String>) {
+    match v {
+        EvalResult::EntityUid(u) => {
+            out.insert(u.to_string());
+        }
+        EvalResult::Set(s) => s.iter().for_each(|x| uids_in(x, out)),
+        EvalResult::Record(r) => r.iter().for_each(|(_, x)| uids_in(x, out)),
+        _ => {}
+    }
+}
+
+fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Ok(u)) = m.get("__entity").map(|e| crate::uid::parse_uid(e)) {
+                out.insert(u.to_string());
+            }
+            if let (Some(Value::String(_)), Some(Value::String(_)), 2) =
+                (m.get("type"), m.get("id"), m.len())
+            {
+                if let Ok(u) = crate::uid::parse_uid(v) {
+                    out.insert(u.to_string());
+                }
+            }
+            m.values().for_each(|x| uids_in_json(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| uids_in_json(x, out)),
+        _ => {}
+    }
+}
+
+impl HopMatrix {
+    pub fn build(engine: &Engine, ctx: &ContextMap) -> Self {
+        let targets = engine.impersonable();
+        let mut ids = engine.impersonators();
+        ids.extend(targets.iter().cloned());
+        let mut names: Vec<String> = Vec::new();
+        {
+            let mut keyed: Vec<(String, EntityUid)> =
+                ids.into_iter().map(|u| (u.to_string(), u)).collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed.dedup_by(|a, b| a.0 == b.0);
+            ids = Vec::with_capacity(keyed.len());
+            for (n, u) in keyed {
+                names.push(n);
+                ids.push(u);
+            }
+        }
+        let id_of: HashMap<EntityUid, u32> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i as u32))
+            .collect();
+        let observes = observations(engine);
+
+        // Uids observable to every policy: in values, or with descendants among the identities.
+        let mut in_values: HashSet<String> = HashSet::new();
+        let mut parents: HashSet<String> = HashSet::new();
+        for e in engine.entities.iter() {
+            for (_, v) in e.attrs().chain(e.tags()) {
+                if let Ok(v) = v {
+                    uids_in(&v, &mut in_values);
+                }
+            }
+            if let Some(a) = engine.entities.ancestors(&e.uid()) {
+                parents.extend(a.map(ToString::to_string));
+            }
+        }
+        uids_in_json(&Value::Object(ctx.clone()), &mut in_values);
+        let pinned: HashSet<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| in_values.contains(*n) || parents.contains(*n))
+            .collect();
+        // The entities an `in` can name: literals, values, and identities with descendants.
+        let mut relevant: Vec<String> = observes
+            .iter()
+            .flat_map(|o| o.literals.iter().cloned())
+            .chain(in_values.iter().cloned())
+            .chain(pinned.iter().map(|s| s.to_string()))
+            .collect();
+        relevant.sort();
+        relevant.dedup();
+        let relevant_index: HashMap<&str, u32> = relevant
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i as u32))
+            .collect();
+        // Values and identities with descendants are observable to every policy.
+        let global: Vec<bool> = relevant
+            .iter()
+            .map(|s| in_values.contains(s) || pinned.contains(s.as_str()))
+            .collect();
+
+        // Facts per identity, values interned.
+        let mut values: BTreeMap<EvalResult, u32> = BTreeMap::new();
+        let mut types: HashMap<String, u32> = HashMap::new();
+        let mut intern = |v: EvalResult| {
+            let n = values.len() as u32;
+            *values.entry(v).or_insert(n)
+        };
+        let facts: Vec<Facts> = ids
+            .iter()
+            .zip(&names)
+            .map(|(u, name)| {
+                let n = types.len() as u32;
+                let ty = *types.entry(u.type_name().to_string()).or_insert(n);
+                let (mut attrs, mut tags) = (Vec::new(), Vec::new());
+                if let Some(e) = engine.entities.get(u) {
+                    for (k, v) in e.attrs() {
+                        if let Ok(v) = v {
+                            attrs.push((k.to_string(), intern(v)));
+                        }
+                    }
+                    for (k, v) in e.tags() {
+                        if let Ok(v) = v {
+                            tags.push((k.to_string(), intern(v)));
+                        }
+                    }
+                }
+                attrs.sort();
+                tags.sort();
+                let mut within: Vec<u32> = engine
+                    .entities
+                    .ancestors(u)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| relevant_index.get(a.to_string().as_str()).copied())
+                    .collect();
+                within.sort_unstable();
+                Facts {
+                    ty,
+                    attrs,
+                    tags,
+                    within,
+                    pinned: pinned.contains(name.as_str()),
+                }
+            })
+            .collect();
+
+        // Classes: equal keys under the union of all observations.
+        let all = Observes {
+            literals: observes.iter().flat_map(|o| o.literals.clone()).collect(),
+            attrs: observes.iter().flat_map(|o| o.attrs.clone()).collect(),
+            tags: observes.iter().any(|o| o.tags),
+        };
+        let all_relevant = vec![true; relevant.len()];
+        let mut class_index: HashMap<Key, u32> = HashMap::new();
+        let mut class_of = Vec::with_capacity(ids.len());
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        for (i, f) in facts.iter().enumerate() {
+            let key = key_of(f, i as u32, &names[i], &all, &all_relevant);
+            let n = class_index.len() as u32;
+            let c = *class_index.entry(key).or_insert(n);
+            if c as usize == members.len() {
+                members.push(Vec::new());
+            }
+            members[c as usize].push(i as u32);
+            class_of.push(c);
+        }
+        let classes = members.len();
+        let impersonable = engine.impersonable_types();
+        let target: Vec<bool> = members
+            .iter()
+            .map(|m| impersonable.contains(ids[m[0] as usize].type_name()))
+            .collect();
+
+        let mut matrix = HopMatrix {
+            memo: (0..classes).map(|_| OnceLock::new()).collect(),
+            rows: vec![vec![0; words(classes)]; classes],
+            ids,
+            names,
+            id_of,
+            class_of,
+            members,
+            target,
+            evaluations: 0,
+        };
+        let slicer = engine.slicer();
+        crate::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
+        for action in &engine.actions {
+            let Some(info) = engine.action(action) else {
+                crate::progress::advance(slicer.len() as u64);
+                continue;
+            };
+            let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
+                (0..classes as u32)
+                    .filter(|&c| types.contains(matrix.rep(c).type_name()))
+                    .collect()
+            };
+            let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
+            // The context either serves the action for every pair or for none.
+            let served = match (sources.first(), sinks.first()) {
+                (Some(&s), Some(&t)) => engine
+                    .prepare(matrix.rep(s), action, matrix.rep(t), ctx, None)
+                    .is_ok(),
+                _ => false,
+            };
+            if !served {
+                crate::progress::advance(slicer.len() as u64);
+                continue;
+            }
+            let per_policy: Vec<(bool, Vec<(Vec<u32>, Vec<u64>)>, usize)> = (0..slicer.len())
+                .into_par_iter()
+                .filter_map(|i| {
+                    let out = slicer
+                        .action_matches(i, &engine.entities, action)
+                        .then(|| {
+                            let o = &observes[i];
+                            let rows = matrix.satisfied(
+                                engine,
+                                i,
+                                o,
+                                action,
+                                ctx,
+                                (&sources, &sinks),
+                                (&facts, &relevant_index, &global),
+                            );
+                            (slicer.is_permit(i), rows.0, rows.1)
+                        });
+                    crate::progress::advance(1);
+                    out
+                })
+                .collect();
+            let mut permit = vec![vec![0u64; words(classes)]; classes];
+            let mut forbid = permit.clone();
+            for (is_permit, rows, spent) in per_policy {
+                matrix.evaluations += spent;
+                let into = if is_permit { &mut permit } else { &mut forbid };
+                for (group, bits) in rows {
+                    for c in group {
+                        for (w, b) in into[c as usize].iter_mut().zip(&bits) {
+                            *w |= b;
+                        }
+                    }
+                }
+            }
+            for ((row, p), f) in matrix.rows.iter_mut().zip(&permit).zip(&forbid) {
+                for ((w, p), f) in row.iter_mut().zip(p).zip(f) {
+                    *w |= p & !f;
+                }
+            }
+        }
+        crate::progress::finish();
+        matrix
+    }
+
+    fn rep(&self, class: u32) -> &EntityUid {
+        &self.ids[self.members[class as usize][0] as usize]
+    }
+
+    /// For policy `i` and `action`: the groups of source classes, each with the bitset of
+    /// target classes on which the policy is satisfied; and the evaluations spent.
+    #[allow(clippy::too_many_arguments)]
+    fn satisfied(
+        &self,
+        engine: &Engine,
+        i: usize,
+        o: &Observes,
+        action: &EntityUid,
+        ctx: &ContextMap,
+        (sources, sinks): (&[u32], &[u32]),
+        (facts, relevant_index, global): (&[Facts], &HashMap<&str, u32>, &[bool]),
+    ) -> (Vec<(Vec<u32>, Vec<u64>)>, usize) {
+        let slicer = engine.slicer();
+        let mut mask = global.to_vec();
+        for l in &o.literals {
+            if let Some(&k) = relevant_index.get(l.as_str()) {
+                mask[k as usize] = true;
+            }
+        }
+        let group = |classes: &[u32], in_scope: &dyn Fn(&EntityUid) -> bool| {
+            let mut index: HashMap<Key, usize> = HashMap::new();
+            let mut groups: Vec<Vec<u32>> = Vec::new();
+            for &c in classes {
+                let rep = self.members[c as usize][0];
+                if !in_scope(&self.ids[rep as usize]) {
+                    continue;
+                }
+                let f = &facts[rep as usize];
+                let key = key_of(f, rep, &self.names[rep as usize], o, &mask);
+                let n = groups.len();
+                let g = *index.entry(key).or_insert(n);
+                if g == groups.len() {
+                    groups.push(Vec::new());
+                }
+                groups[g].push(c);
+            }
+            groups
+        };
+        let from = group(sources, &|u| {
+            slicer.principal_matches(i, &engine.entities, u)
+        });
+        let to = group(sinks, &|u| slicer.resource_matches(i, &engine.entities, u));
+        let n = self.members.len();
+        let to_bits: Vec<Vec<u64>> = to
+            .iter()
+            .map(|g| {
+                let mut b = vec![0; words(n)];
+                g.iter().for_each(|&c| set_bit(&mut b, c as usize));
+                b
+            })
+            .collect();
+        let mut spent = 0;
+        let mut out = Vec::new();
+        for f in from {
+            let mut bits = vec![0u64; words(n)];
+            for (t, tb) in to.iter().zip(&to_bits) {
+                let Some((s, r)) = self.distinct_pair(&f, t) else {
+                    continue;
+                };
+                let Ok(p) = engine.prepare(&self.ids[s], action, &self.ids[r], ctx, None) else {
+                    continue;
+                };
+                spent += 1;
+                if engine.satisfies(i, &p) {
+                    for (w, b) in bits.iter_mut().zip(tb) {
+                        *w |= b;
+                    }
+                }
+            }
+            if bits.iter().any(|&w| w != 0) {
+                out.push((f, bits));
+            }
+        }
+        (out, spent)
+    }
+
+    /// Two distinct identities, one from each group of classes, if there are.
+    fn distinct_pair(&self, from: &[u32], to: &[u32]) -> Option<(usize, usize)> {
+        let s = self.members[from[0] as usize][0];
+        to.iter()
+            .flat_map(|&c| self.members[c as usize].iter().take(2))
+            .find(|&&t| t != s)
+            .map(|&t| (s as usize, t as usize))
+            .or_else(|| {
+                // `to` is s alone: another source then.
+                let t = self.members[to[0] as usize][0];
+                from.iter()
+                    .flat_map(|&c| self.members[c as usize].iter().take(2))
+                    .find(|&&x| x != t)
+                    .map(|&x| (x as usize, t as usize))
+            })
+    }
+
+    /// Identities and classes (for benchmarks and tests).
+    pub fn size(&self) -> (usize, usize) {
+        (self.ids.len(), self.members.len())
+    }
+
+    /// The class of an identity, if it takes part in hops.
+    pub fn class(&self, uid: &EntityUid) -> Option<u32> {
+        self.id_of.get(uid).map(|&i| self.class_of[i as usize])
+    }
+
+    /// Whether `from` may impersonate `to` in one hop.
+    pub fn allows(&self, from: &EntityUid, to: &EntityUid) -> bool {
+        match (self.id_of.get(from), self.id_of.get(to)) {
+            (Some(&f), Some(&t)) if f != t => {
+                let (cf, ct) = (self.class_of[f as usize], self.class_of[t as usize]);
+                self.target[ct as usize] && self.rows[cf as usize][ct as usize / 64] & (1 << (ct % 64)) != 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Every identity `origin` can reach within `max_chain` hops, with the shortest chain
+    /// (ties broken by the chain's uid strings).
+    pub fn reach(&self, origin: &EntityUid, max_chain: u32) -> Reach {
+        let Some(&o) = self.id_of.get(origin) else {
+            return Reach::new();
+        };
+        let class = self.class_of[o as usize] as usize;
+        if self.target[class] {
+            return self.search(o, max_chain);
+        }
+        // Every member reaches the same accounts by the same chains.
+        self.memo[class]
+            .get_or_init(|| self.search(o, max_chain))
+            .clone()
+    }
+
+    fn search(&self, origin: u32, max_chain: u32) -> Reach {
+        let mut reached = vec![false; self.members.len()];
+        let mut reach = Reach::new();
+        // Chains at the current depth, in the order of their uid strings, as ids.
+        let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
+        for _ in 0..max_chain {
+            let mut next: Vec<Vec<u32>> = Vec::new();
+            for chain in &frontier {
+                let from = chain.last().copied().unwrap_or(origin);
+                let row = &self.rows[self.class_of[from as usize] as usize];
+                let mut new: Vec<u32> = Vec::new();
+                for c in ones(row) {
+                    if !self.target[c] || reached[c] {
+                        continue;
+                    }
+                    // A class is reached whole: every member is allowed from `from` (which is
+                    // not among them: its own class was reached before).
+                    reached[c] = true;
+                    new.extend(self.members[c].iter().filter(|&&m| m != origin));
+                }
+                new.sort_unstable();
+                for m in new {
+                    let mut longer = chain.clone();
+                    longer.push(m);
+                    reach.insert(
+                        self.names[m as usize].clone(),
+                        (
+                            self.ids[m as usize].clone(),
+                            longer.iter().map(|&x| self.ids[x as usize].clone()).collect(),
+                        ),
+                    );
+                    next.push(longer);
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        reach
+    }
+}
+
+/// The key of identity `id` for a policy observing `o`, with `mask` the relevant entities it
+/// can name.
+fn key_of(f: &Facts, id: u32, name: &str, o: &Observes, mask: &[bool]) -> Key {
+    let named = f.pinned || o.literals.contains(name);
+    Key {
+        ty: f.ty,
+        uid: named.then_some(id),
+        attrs: f
+            .attrs
+            .iter()
+            .filter(|(k, _)| o.attrs.contains(k))
+            .cloned()
+            .collect(),
+        tags: if o.tags { f.tags.clone() } else { Vec::new() },
+        within: f
+            .within
+            .iter()
+            .copied()
+            .filter(|&k| mask[k as usize])
+            .collect(),
+    }
+}
