@@ -16,8 +16,8 @@ use cedar_policy::{
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::schema::{entity_type_of, set_element_type_of, ActionInfo, SchemaInfo};
 use crate::matrix::HopMatrix;
+use crate::schema::{entity_type_of, set_element_type_of, ActionInfo, SchemaInfo};
 use crate::slice::Slicer;
 use crate::uid::entity_value;
 use crate::workspace::PolicyMeta;
@@ -80,7 +80,6 @@ pub struct HopOutcome {
 
 /// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
 pub type Reach = BTreeMap<String, (EntityUid, Vec<EntityUid>)>;
-
 
 pub struct Engine {
     pub schema: Schema,

@@ -80,6 +80,11 @@ pub struct HopMatrix {
     target: Vec<bool>,
     /// Per class: the classes its members may hop to (bit per class).
     rows: Vec<Vec<u64>>,
+    /// The same per impersonation action (in configuration order), for explanations.
+    allowed: Vec<Vec<Vec<u64>>>,
+    /// Where each permit is satisfied, per action: (action index, policy index, the group
+    /// of each source class or `u32::MAX`, each group's target classes).
+    permits: Vec<(usize, usize, Vec<u32>, Vec<Vec<u64>>)>,
     /// Shortest chains of origins that cannot be targets, per class.
     memo: Vec<OnceLock<Reach>>,
     /// Policy evaluations spent building the matrix.
@@ -323,6 +328,8 @@ impl HopMatrix {
         let mut matrix = HopMatrix {
             memo: (0..classes).map(|_| OnceLock::new()).collect(),
             rows: vec![vec![0; words(classes)]; classes],
+            allowed: Vec::new(),
+            permits: Vec::new(),
             ids,
             names,
             id_of,
@@ -333,7 +340,8 @@ impl HopMatrix {
         };
         let slicer = engine.slicer();
         crate::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
-        for action in &engine.actions {
+        for (ai, action) in engine.actions.iter().enumerate() {
+            matrix.allowed.push(vec![vec![0; words(classes)]; classes]);
             let Some(info) = engine.action(action) else {
                 crate::progress::advance(slicer.len() as u64);
                 continue;
@@ -355,44 +363,58 @@ impl HopMatrix {
                 crate::progress::advance(slicer.len() as u64);
                 continue;
             }
-            let per_policy: Vec<(bool, Vec<(Vec<u32>, Vec<u64>)>, usize)> = (0..slicer.len())
+            let per_policy: Vec<(usize, bool, Vec<(Vec<u32>, Vec<u64>)>, usize)> = (0..slicer
+                .len())
                 .into_par_iter()
                 .filter_map(|i| {
-                    let out = slicer
-                        .action_matches(i, &engine.entities, action)
-                        .then(|| {
-                            let o = &observes[i];
-                            let rows = matrix.satisfied(
-                                engine,
-                                i,
-                                o,
-                                action,
-                                ctx,
-                                (&sources, &sinks),
-                                (&facts, &relevant_index, &global),
-                            );
-                            (slicer.is_permit(i), rows.0, rows.1)
-                        });
+                    let out = slicer.action_matches(i, &engine.entities, action).then(|| {
+                        let o = &observes[i];
+                        let rows = matrix.satisfied(
+                            engine,
+                            i,
+                            o,
+                            action,
+                            ctx,
+                            (&sources, &sinks),
+                            (&facts, &relevant_index, &global),
+                        );
+                        (i, slicer.is_permit(i), rows.0, rows.1)
+                    });
                     crate::progress::advance(1);
                     out
                 })
                 .collect();
             let mut permit = vec![vec![0u64; words(classes)]; classes];
             let mut forbid = permit.clone();
-            for (is_permit, rows, spent) in per_policy {
+            for (i, is_permit, rows, spent) in per_policy {
                 matrix.evaluations += spent;
                 let into = if is_permit { &mut permit } else { &mut forbid };
-                for (group, bits) in rows {
-                    for c in group {
-                        for (w, b) in into[c as usize].iter_mut().zip(&bits) {
+                for (group, bits) in &rows {
+                    for &c in group {
+                        for (w, b) in into[c as usize].iter_mut().zip(bits) {
                             *w |= b;
                         }
                     }
                 }
+                if is_permit && !rows.is_empty() {
+                    let mut group_of = vec![u32::MAX; classes];
+                    let mut bits = Vec::with_capacity(rows.len());
+                    for (g, (group, b)) in rows.into_iter().enumerate() {
+                        group.iter().for_each(|&c| group_of[c as usize] = g as u32);
+                        bits.push(b);
+                    }
+                    matrix.permits.push((ai, i, group_of, bits));
+                }
             }
-            for ((row, p), f) in matrix.rows.iter_mut().zip(&permit).zip(&forbid) {
+            let allowed = &mut matrix.allowed[ai];
+            for ((row, p), f) in allowed.iter_mut().zip(&permit).zip(&forbid) {
                 for ((w, p), f) in row.iter_mut().zip(p).zip(f) {
-                    *w |= p & !f;
+                    *w = p & !f;
+                }
+            }
+            for (row, a) in matrix.rows.iter_mut().zip(allowed.iter()) {
+                for (w, a) in row.iter_mut().zip(a) {
+                    *w |= a;
                 }
             }
         }
@@ -513,10 +535,49 @@ impl HopMatrix {
         match (self.id_of.get(from), self.id_of.get(to)) {
             (Some(&f), Some(&t)) if f != t => {
                 let (cf, ct) = (self.class_of[f as usize], self.class_of[t as usize]);
-                self.target[ct as usize] && self.rows[cf as usize][ct as usize / 64] & (1 << (ct % 64)) != 0
+                self.target[ct as usize]
+                    && self.rows[cf as usize][ct as usize / 64] & (1 << (ct % 64)) != 0
             }
             _ => false,
         }
+    }
+
+    /// How a hop is allowed: the impersonation actions that allow it (in configuration order)
+    /// and the permits satisfied by those requests (its determining policies, as Cedar
+    /// reports them: with no forbid satisfied, the satisfied permits), sorted. `None` when
+    /// the hop is not allowed.
+    pub fn explain(
+        &self,
+        engine: &Engine,
+        from: &EntityUid,
+        to: &EntityUid,
+    ) -> Option<(Vec<EntityUid>, Vec<String>)> {
+        if !self.allows(from, to) {
+            return None;
+        }
+        let cf = self.class_of[self.id_of[from] as usize] as usize;
+        let ct = self.class_of[self.id_of[to] as usize] as usize;
+        let bit = |bits: &[u64]| bits[ct / 64] & (1 << (ct % 64)) != 0;
+        let actions: Vec<usize> = (0..self.allowed.len())
+            .filter(|&a| bit(&self.allowed[a][cf]))
+            .collect();
+        let mut policies: Vec<String> = self
+            .permits
+            .iter()
+            .filter(|(a, _, group_of, bits)| {
+                actions.contains(a) && group_of[cf] != u32::MAX && bit(&bits[group_of[cf] as usize])
+            })
+            .map(|(_, i, ..)| engine.slicer().policy(*i).id().to_string())
+            .collect();
+        policies.sort();
+        policies.dedup();
+        Some((
+            actions
+                .into_iter()
+                .map(|a| engine.actions[a].clone())
+                .collect(),
+            policies,
+        ))
     }
 
     /// Every identity `origin` can reach within `max_chain` hops, with the shortest chain
@@ -563,7 +624,10 @@ impl HopMatrix {
                         self.names[m as usize].clone(),
                         (
                             self.ids[m as usize].clone(),
-                            longer.iter().map(|&x| self.ids[x as usize].clone()).collect(),
+                            longer
+                                .iter()
+                                .map(|&x| self.ids[x as usize].clone())
+                                .collect(),
                         ),
                     );
                     next.push(longer);

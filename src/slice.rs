@@ -50,7 +50,9 @@ impl Slicer {
                 (p.clone(), scope)
             })
             .collect();
-        let alone = (0..set.policies().count()).map(|_| OnceLock::new()).collect();
+        let alone = (0..set.policies().count())
+            .map(|_| OnceLock::new())
+            .collect();
         Self {
             policies,
             full: set.clone(),

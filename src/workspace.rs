@@ -846,7 +846,10 @@ impl Loader {
                 ok = false;
                 continue;
             };
-            let docs = match serde_saphyr::from_str::<Option<Vec<EntityDoc>>>(&file.text) {
+            let docs = match serde_saphyr::from_str_with_options::<Option<Vec<EntityDoc>>>(
+                &file.text,
+                inventory_options(file.text.len()),
+            ) {
                 Ok(d) => d.unwrap_or_default(),
                 Err(e) => {
                     self.problems.push(Problem::from_yaml(&file, &e));
@@ -1108,6 +1111,20 @@ pub fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::IsADirectory => "is a folder".into(),
         _ => e.to_string(),
     }
+}
+
+/// Parser limits for an entity file. serde-saphyr's defaults (250,000 nodes) guard
+/// configuration files against YAML bombs but stop a real inventory (12,500 entities are
+/// about 300,000 nodes). A node or event costs at least one byte of input unless it comes from
+/// an alias, and aliases keep their own default limits, so limits that grow with the input
+/// admit any honest file without admitting an expansion bomb.
+fn inventory_options(bytes: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(bytes);
+    budget.max_events = budget.max_events.max(2 * bytes);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 #[cfg(test)]

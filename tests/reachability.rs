@@ -301,6 +301,10 @@ fn compare(seed: u64, path_dependent: bool) -> usize {
     } else {
         &Size::SMALL
     };
+    compare_sized(seed, size, path_dependent)
+}
+
+fn compare_sized(seed: u64, size: &Size, path_dependent: bool) -> usize {
     let world = generate(seed, size, path_dependent);
     let dir = tempfile::tempdir().unwrap();
     world.write(dir.path());
@@ -336,6 +340,57 @@ fn paths_equal_brute_force_on_generated_worlds() {
 }
 
 #[test]
+fn paths_equal_brute_force_when_identities_look_alike() {
+    use rayon::prelude::*;
+    let total: usize = (400..406u64)
+        .into_par_iter()
+        .map(|seed| {
+            let total = compare_sized(seed, &Size::CROWD, false);
+            // The hop matrix must actually have grouped identities, or this proves nothing new.
+            let world = generate(seed, &Size::CROWD, false);
+            let dir = tempfile::tempdir().unwrap();
+            world.write(dir.path());
+            let ws = actas::workspace::load(dir.path(), &Default::default())
+                .unwrap()
+                .workspace
+                .unwrap();
+            let e = &ws.engine;
+            for (_, ctx) in PROFILES {
+                let ctx = serde_json::from_str(ctx).unwrap();
+                let m = e.matrix(&ctx).unwrap();
+                let (identities, classes) = m.size();
+                assert!(
+                    classes * 2 < identities,
+                    "seed {seed}: {classes} classes for {identities} identities"
+                );
+                // Each hop's allowing actions and determining policies, as the matrix has them,
+                // equal each action's request evaluated on its own.
+                for from in e.impersonators() {
+                    for to in e.impersonable().iter().filter(|t| **t != from) {
+                        let mut actions = Vec::new();
+                        let mut policies = Vec::new();
+                        for a in e.hop_actions(&from, to) {
+                            let ev = e.evaluate(&e.prepare(&from, a, to, &ctx, None).unwrap());
+                            if ev.allowed {
+                                actions.push(a.clone());
+                                policies.extend(ev.reasons);
+                            }
+                        }
+                        policies.sort();
+                        policies.dedup();
+                        let want = (!actions.is_empty()).then_some((actions, policies));
+                        assert_eq!(m.explain(e, &from, to), want, "seed {seed}: {from} → {to}");
+                    }
+                }
+            }
+            total
+        })
+        .sum();
+    assert!(total > 400, "only {total} paths over all worlds");
+    eprintln!("{total} paths compared");
+}
+
+#[test]
 fn paths_equal_brute_force_when_hops_depend_on_the_path() {
     let total: usize = (100..110).map(|seed| compare(seed, true)).sum();
     assert!(total > 60, "only {total} paths over all worlds");
@@ -348,7 +403,10 @@ fn some_generated_chains_are_longer_than_one_hop() {
         .filter(|&seed| {
             let world = generate(seed, &Size::SMALL, false);
             let paths = Oracle::new(&world).paths(&world);
-            paths.values().flat_map(|m| m.values()).any(|c| c.len() >= 2)
+            paths
+                .values()
+                .flat_map(|m| m.values())
+                .any(|c| c.len() >= 2)
         })
         .count();
     assert!(

@@ -163,9 +163,9 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 
 /// Each found chain's hops with the actions and policies that allow them. When hop decisions do
 /// not depend on the path, a hop is the same in every chain it appears in, and the same for
-/// every pair of its identities' hop-matrix classes (see `matrix.rs`), so each distinct
-/// (profile, class of `from`, class of `to`) is evaluated once, on its first pair; otherwise
-/// every chain is evaluated along its path.
+/// every pair of its identities' hop-matrix classes, and the matrix knows which permits are
+/// satisfied where (see `matrix.rs`), so each distinct (profile, class of `from`, class of
+/// `to`) is read from it once; otherwise every chain is evaluated again along its path.
 fn explain_all(
     engine: &Engine,
     profiles: &[Profile],
@@ -193,7 +193,13 @@ fn explain_all(
     let hops: HashMap<(usize, Option<u32>, Option<u32>), Hop> = distinct
         .into_par_iter()
         .filter_map(|(k, (from, to))| {
-            let hop = explain(engine, from, std::slice::from_ref(to), &profiles[k.0]).pop()?;
+            let (actions, policies) = matrices[k.0].explain(engine, from, to)?;
+            let hop = Hop {
+                from: from.clone(),
+                to: to.clone(),
+                actions,
+                policies,
+            };
             Some((k, hop))
         })
         .collect();

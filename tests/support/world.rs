@@ -95,6 +95,17 @@ impl Size {
         policies: 14,
         grants: 8,
     };
+    /// Many people in few teams: identities that look alike to the policies, which the hop
+    /// matrix groups (the differential test checks the grouping changes nothing).
+    pub const CROWD: Size = Size {
+        teams: 3,
+        people: 120,
+        robots: 4,
+        folders: 3,
+        accounts: 12,
+        policies: 16,
+        grants: 0,
+    };
     /// For worlds whose hops depend on the path: every simple path is explored, by actas and
     /// by the oracle, so fewer accounts keep the test quick in a debug build.
     pub const TINY: Size = Size {
@@ -158,10 +169,15 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
         vec![serde_json::json!({"type": ty, "id": pool[r.below(i)]})]
     };
     let some = |r: &mut Rng, ty: &str, pool: &[String], most: usize| -> Vec<serde_json::Value> {
-        let mut picked: Vec<&String> = (0..1 + r.below(most)).map(|_| &pool[r.below(pool.len())]).collect();
+        let mut picked: Vec<&String> = (0..1 + r.below(most))
+            .map(|_| &pool[r.below(pool.len())])
+            .collect();
         picked.sort();
         picked.dedup();
-        picked.into_iter().map(|id| serde_json::json!({"type": ty, "id": id})).collect()
+        picked
+            .into_iter()
+            .map(|id| serde_json::json!({"type": ty, "id": id}))
+            .collect()
     };
     for (i, t) in teams.iter().enumerate() {
         let p = tree(&mut r, "Team", &teams, i);
@@ -209,7 +225,7 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             continue;
         }
         let forbid = r.chance(25);
-        let principal = match r.below(6) {
+        let mut principal = match r.below(6) {
             0 => "principal".to_string(),
             1 => format!("principal == {}", uid("Person", &r.pick(&people))),
             2 => format!("principal == {}", uid("Account", &r.pick(&accounts))),
@@ -225,15 +241,35 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             1 => "action == Action::\"signJwt\"".to_string(),
             _ => "action in [Action::\"impersonate\", Action::\"signJwt\"]".to_string(),
         };
-        let resource = match r.below(4) {
+        let mut resource = match r.below(4) {
             0 if forbid => "resource".to_string(),
             0 => format!("resource == {}", uid("Account", &r.pick(&accounts))),
             1 => format!("resource == {}", uid("Account", &r.pick(&accounts))),
             2 => format!("resource in {}", uid("Folder", &r.pick(&folders))),
             _ => "resource is Account".to_string(),
         };
+        // A permit open to every person names its account, and most go to a team instead; one
+        // open to every robot or account names a folder at least. (Wider ones exist, as
+        // misconfigurations; they would make every identity reach every account.)
+        let everyone = principal == "principal" || principal == "principal is Person";
+        if !forbid && everyone && r.chance(80) {
+            principal = format!("principal in {}", uid("Team", &r.pick(&teams)));
+        }
+        if !forbid && everyone && !resource.starts_with("resource ==") {
+            resource = format!("resource == {}", uid("Account", &r.pick(&accounts)));
+        } else if !forbid
+            && resource == "resource is Account"
+            && principal.starts_with("principal is")
+        {
+            resource = format!("resource in {}", uid("Folder", &r.pick(&folders)));
+        }
         let mut conditions: Vec<String> = Vec::new();
-        for _ in 0..r.below(3) {
+        // A forbid is a guardrail: it always has a condition, and one over every account
+        // guards the sensitive ones, or it would block a whole scope.
+        if forbid && (resource == "resource" || resource == "resource is Account") {
+            conditions.push("when { resource.sensitive }".to_string());
+        }
+        for _ in 0..r.below(3) + usize::from(forbid) {
             let c = match r.below(if path_dependent { 8 } else { 6 }) {
                 0 => "when { context.mfa }".to_string(),
                 1 => format!("when {{ context.hours <= {} }}", 1 + r.below(8)),

@@ -1,0 +1,59 @@
+//! Compares the hop matrix (decision, allowing actions, determining policies) with plain
+//! per-pair evaluation on random (identity, account) pairs
+//! of a workspace, under each profile: `cargo run --release --example matrix_check -- DIR [PAIRS]`.
+//! `cargo test` runs the same comparison on small generated worlds (tests/reachability.rs).
+
+use actas::engine::ContextMap;
+use cedar_policy::EntityUid;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = std::path::Path::new(args.first().map(String::as_str).unwrap_or("."));
+    let pairs: usize = args.get(1).map_or(20_000, |s| s.parse().expect("a number"));
+    let loaded = actas::workspace::load(dir, &Default::default()).expect("workspace");
+    let ws = loaded.workspace.expect("a clean workspace");
+    let e = &ws.engine;
+    let sources = e.impersonators();
+    let targets = e.impersonable();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for (name, profile) in &ws.profiles {
+        let ctx: &ContextMap = profile;
+        let m = e.matrix(ctx).expect("hops do not depend on the path");
+        let (mut allowed, mut mismatches) = (0, 0);
+        for _ in 0..pairs {
+            let (from, to): (&EntityUid, &EntityUid) =
+                (&sources[next(sources.len())], &targets[next(targets.len())]);
+            if from == to {
+                continue;
+            }
+            // Each fitting action evaluated on its own: which allow, and by which policies.
+            let mut actions = Vec::new();
+            let mut policies = Vec::new();
+            for a in e.hop_actions(from, to) {
+                if let Ok(p) = e.prepare(from, a, to, ctx, None) {
+                    let ev = e.evaluate(&p);
+                    if ev.allowed {
+                        actions.push(a.clone());
+                        policies.extend(ev.reasons);
+                    }
+                }
+            }
+            policies.sort();
+            policies.dedup();
+            let plain = (!actions.is_empty()).then_some((actions, policies));
+            allowed += usize::from(plain.is_some());
+            if plain != m.explain(e, from, to) {
+                mismatches += 1;
+                eprintln!("{name}: {from} → {to}: Cedar says {plain:?}");
+            }
+        }
+        let (ids, classes) = m.size();
+        println!("{name}: {pairs} pairs, {allowed} allowed, {mismatches} mismatches ({ids} identities in {classes} classes, {} policy evaluations)", m.evaluations);
+    }
+}
