@@ -31,6 +31,7 @@ use std::sync::OnceLock;
 use cedar_policy::{EntityUid, EvalResult};
 use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::engine::{ContextMap, Engine, Reach};
@@ -72,7 +73,7 @@ pub struct HopMatrix {
     /// is its id.
     ids: Vec<EntityUid>,
     names: Vec<String>,
-    id_of: HashMap<EntityUid, u32>,
+    id_of: FxHashMap<EntityUid, u32>,
     class_of: Vec<u32>,
     /// Members of each class, by id (so in uid-string order).
     members: Vec<Vec<u32>>,
@@ -206,7 +207,7 @@ impl HopMatrix {
                 ids.push(u);
             }
         }
-        let id_of: HashMap<EntityUid, u32> = ids
+        let id_of: FxHashMap<EntityUid, u32> = ids
             .iter()
             .enumerate()
             .map(|(i, u)| (u.clone(), i as u32))

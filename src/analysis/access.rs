@@ -7,10 +7,11 @@
 //! (chain, hops) and each route lists the profiles that produce it. "Under which conditions"
 //! is answered by those profiles and by the policies, never by paraphrasing conditions in code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::analysis::profiles::Profile;
 use crate::engine::Engine;
@@ -32,9 +33,10 @@ pub struct Hop {
     pub from: EntityUid,
     pub to: EntityUid,
     /// The impersonation actions that allowed it, in configuration order.
-    pub actions: Vec<EntityUid>,
-    /// The determining policies of the allowing requests, sorted.
-    pub policies: Vec<String>,
+    pub actions: Arc<[EntityUid]>,
+    /// The determining policies of the allowing requests, sorted. (Shared: a hop between
+    /// two classes of look-alike identities appears in many paths.)
+    pub policies: Arc<[String]>,
 }
 
 /// A shortest chain and how each hop is allowed, under the profiles listed.
@@ -83,6 +85,15 @@ pub struct Access {
     pub paths: Vec<Path>,
 }
 
+/// A reachable pair under one profile, keyed by the uid strings of (principal, target).
+struct Found {
+    profile: usize,
+    key: (Arc<str>, String),
+    principal: EntityUid,
+    target: EntityUid,
+    chain: Vec<EntityUid>,
+}
+
 /// Computes the paths of `query` under every profile, in parallel.
 pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
     let principals = match query {
@@ -99,43 +110,49 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
     let jobs: Vec<(usize, &EntityUid)> = (0..profiles.len())
         .flat_map(|i| principals.iter().map(move |p| (i, p)))
         .collect();
-    // (profile index, principal, target, chain) for every reachable pair.
+    // Every reachable pair, in (profile, principal, target) order: principals come sorted by
+    // uid string and each reach is keyed by the target's.
     crate::progress::start("identities", jobs.len() as u64);
-    let found: Vec<(usize, EntityUid, EntityUid, Vec<EntityUid>)> = jobs
+    let found: Vec<Found> = jobs
         .into_par_iter()
         .flat_map_iter(|(i, principal)| {
             let reach = engine.reach_from(principal, &profiles[i].context);
             crate::progress::advance(1);
+            let key: Arc<str> = principal.to_string().into();
             reach
                 .into_iter()
-                .filter(|(key, _)| target_key.as_ref().is_none_or(|t| t == key))
-                .map(move |(_, (target, chain))| (i, principal.clone(), target, chain))
+                .filter(|(t, _)| target_key.as_ref().is_none_or(|k| k == t))
+                .map(move |(target_key, (target, chain))| Found {
+                    profile: i,
+                    key: (key.clone(), target_key),
+                    principal: principal.clone(),
+                    target,
+                    chain,
+                })
         })
         .collect();
     crate::progress::finish();
     let explained = explain_all(engine, profiles, &found);
-    let found = found
-        .into_iter()
-        .zip(explained)
-        .map(|((i, principal, target, chain), hops)| {
-            let route = Route {
-                chain,
-                hops,
-                profiles: vec![profiles[i].name.clone()],
-            };
-            (i, principal, target, route)
-        });
-
-    let mut paths: BTreeMap<(String, String), Path> = BTreeMap::new();
-    let mut sorted: Vec<_> = found.collect();
-    sorted.sort_by_key(|(i, ..)| *i);
-    for (_, principal, target, route) in sorted {
-        let key = (principal.to_string(), target.to_string());
-        let path = paths.entry(key).or_insert_with(|| Path {
-            principal,
-            target,
-            routes: Vec::new(),
-        });
+    let mut found: Vec<(Found, Vec<Hop>)> = found.into_iter().zip(explained).collect();
+    // Stable: a pair's entries keep profile order. Already sorted under one profile.
+    found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    let mut paths: Vec<Path> = Vec::new();
+    let mut last: Option<(Arc<str>, String)> = None;
+    for (f, hops) in found {
+        let route = Route {
+            chain: f.chain,
+            hops,
+            profiles: vec![profiles[f.profile].name.clone()],
+        };
+        if last.as_ref() != Some(&f.key) {
+            paths.push(Path {
+                principal: f.principal,
+                target: f.target,
+                routes: Vec::new(),
+            });
+            last = Some(f.key);
+        }
+        let path = paths.last_mut().expect("pushed above");
         match path
             .routes
             .iter_mut()
@@ -145,8 +162,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
             None => path.routes.push(route),
         }
     }
-    let mut paths: Vec<Path> = paths.into_values().collect();
-    for p in &mut paths {
+    for p in paths.iter_mut().filter(|p| p.routes.len() > 1) {
         // Stable: routes of equal chains keep profile order.
         p.routes.sort_by_cached_key(|r| {
             (
@@ -166,51 +182,49 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 /// every pair of its identities' hop-matrix classes, and the matrix knows which permits are
 /// satisfied where (see `matrix.rs`), so each distinct (profile, class of `from`, class of
 /// `to`) is read from it once; otherwise every chain is evaluated again along its path.
-fn explain_all(
-    engine: &Engine,
-    profiles: &[Profile],
-    found: &[(usize, EntityUid, EntityUid, Vec<EntityUid>)],
-) -> Vec<Vec<Hop>> {
+fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Vec<Hop>> {
     let matrices: Option<Vec<_>> = profiles.iter().map(|p| engine.matrix(&p.context)).collect();
     let Some(matrices) = matrices else {
         return found
             .par_iter()
-            .map(|(i, principal, _, chain)| explain(engine, principal, chain, &profiles[*i]))
+            .map(|f| explain(engine, &f.principal, &f.chain, &profiles[f.profile]))
             .collect();
     };
     let key = |i: usize, from: &EntityUid, to: &EntityUid| {
         (i, matrices[i].class(from), matrices[i].class(to))
     };
-    let mut distinct: HashMap<(usize, Option<u32>, Option<u32>), (&EntityUid, &EntityUid)> =
-        HashMap::new();
-    for (i, principal, _, chain) in found {
-        let mut from = principal;
-        for to in chain {
-            distinct.entry(key(*i, from, to)).or_insert((from, to));
+    let mut distinct: FxHashMap<(usize, Option<u32>, Option<u32>), (&EntityUid, &EntityUid)> =
+        FxHashMap::default();
+    for f in found {
+        let mut from = &f.principal;
+        for to in &f.chain {
+            distinct
+                .entry(key(f.profile, from, to))
+                .or_insert((from, to));
             from = to;
         }
     }
-    let hops: HashMap<(usize, Option<u32>, Option<u32>), Hop> = distinct
+    let hops: FxHashMap<(usize, Option<u32>, Option<u32>), Hop> = distinct
         .into_par_iter()
         .filter_map(|(k, (from, to))| {
             let (actions, policies) = matrices[k.0].explain(engine, from, to)?;
             let hop = Hop {
                 from: from.clone(),
                 to: to.clone(),
-                actions,
-                policies,
+                actions: actions.into(),
+                policies: policies.into(),
             };
             Some((k, hop))
         })
         .collect();
     found
         .iter()
-        .map(|(i, principal, _, chain)| {
-            let mut from = principal;
-            chain
+        .map(|f| {
+            let mut from = &f.principal;
+            f.chain
                 .iter()
                 .filter_map(|to| {
-                    let hop = hops.get(&key(*i, from, to)).map(|h| Hop {
+                    let hop = hops.get(&key(f.profile, from, to)).map(|h| Hop {
                         from: from.clone(),
                         to: to.clone(),
                         actions: h.actions.clone(),
@@ -251,8 +265,8 @@ fn explain(
             Hop {
                 from: outcome.from,
                 to: outcome.to,
-                actions: outcome.allowing,
-                policies,
+                actions: outcome.allowing.into(),
+                policies: policies.into(),
             }
         })
         .collect()
@@ -290,7 +304,7 @@ mod tests {
         let policies: Vec<&[String]> = carol.routes[0]
             .hops
             .iter()
-            .map(|h| h.policies.as_slice())
+            .map(|h| &h.policies[..])
             .collect();
         assert_eq!(
             policies,

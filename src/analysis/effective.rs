@@ -151,8 +151,11 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                 else {
                     continue;
                 };
-                let mut policies: Vec<String> =
-                    route.hops.iter().flat_map(|h| h.policies.clone()).collect();
+                let mut policies: Vec<String> = route
+                    .hops
+                    .iter()
+                    .flat_map(|h| h.policies.iter().cloned())
+                    .collect();
                 policies.sort();
                 policies.dedup();
                 out.paths.insert(

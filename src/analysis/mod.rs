@@ -34,7 +34,7 @@ pub fn policies_used(ws: &Workspace, access: &Access) -> BTreeMap<String, Policy
         .iter()
         .flat_map(|p| &p.routes)
         .flat_map(|r| &r.hops)
-        .flat_map(|h| &h.policies)
+        .flat_map(|h| h.policies.iter())
         .map(String::as_str)
         .collect();
     ids.into_iter()

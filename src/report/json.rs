@@ -424,7 +424,7 @@ fn path_doc(r: &WhoCanResult, p: &Path) -> PathDoc {
                         from: h.from.to_string(),
                         to: h.to.to_string(),
                         actions: h.actions.iter().map(ToString::to_string).collect(),
-                        policies: h.policies.clone(),
+                        policies: h.policies.to_vec(),
                     })
                     .collect(),
             })

@@ -1,0 +1,121 @@
+//! Criterion benchmarks: load, `test`, `who-can` and `report` on generated worlds.
+//!
+//! `cargo bench` runs the small and medium worlds; `ACTAS_BENCH_LARGE=1 cargo bench` adds the
+//! 300-policy / 10,000-person / 2,000-account world (minutes: each sample of its full matrix
+//! takes seconds). Worlds come from `tests/support/world.rs`, the differential tests'
+//! generator, written to a temporary folder and loaded as a user's workspace. The ratio against
+//! raw Cedar lives in `scripts/bench-ratio`; results and the machine in docs/performance.md.
+
+#[path = "../tests/support/world.rs"]
+#[allow(dead_code, reason = "shared with the tests, which use all of it")]
+mod world;
+
+use std::path::Path;
+use std::time::Duration;
+
+use actas::analysis::access::{self, Query};
+use actas::analysis::profiles;
+use actas::commands::test::{self, TestOptions};
+use actas::commands::who_can::ProfileOptions;
+use actas::workspace::Workspace;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+/// (name, people, accounts, policies)
+const WORLDS: [(&str, usize, usize, usize); 3] = [
+    ("small", 200, 50, 40),
+    ("medium", 2_000, 400, 120),
+    ("large", 10_000, 2_000, 300),
+];
+
+fn write_world(dir: &Path, people: usize, accounts: usize, policies: usize) {
+    let size = world::Size {
+        teams: (people / 40).max(3),
+        people,
+        robots: (people / 20).max(1),
+        folders: (accounts / 10).max(2),
+        accounts,
+        policies,
+        grants: 0,
+    };
+    world::generate(1, &size, false).write(dir);
+    // Scenario cases: every 50th identity against every 10th account, under `routine`.
+    let w = world::generate(1, &size, false);
+    let mut yaml = String::from(
+        "defaults:\n  context: {\"ticket\": \"CHG-1\", \"hours\": 2, \"mfa\": true}\ncases:\n",
+    );
+    let mut n = 0;
+    for p in w.principals.iter().step_by(50) {
+        for a in w.accounts.iter().step_by(10) {
+            if p != a {
+                n += 1;
+                yaml.push_str(&format!(
+                    "  - {{ name: \"case {n}\", principal: '{p}', impersonate: '{a}', expect: allow }}\n"
+                ));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir.join("fixtures/scenarios")).unwrap();
+    std::fs::write(dir.join("fixtures/scenarios/bench.yaml"), yaml).unwrap();
+    let config = dir.join("actas.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("scenarios: [fixtures/scenarios/]\n");
+    std::fs::write(config, text).unwrap();
+}
+
+fn load(dir: &Path) -> Workspace {
+    let loaded = actas::workspace::load(dir, &Default::default()).expect("a workspace");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    loaded.workspace.expect("a workspace")
+}
+
+fn benches(c: &mut Criterion) {
+    let large = std::env::var_os("ACTAS_BENCH_LARGE").is_some();
+    for (name, people, accounts, policies) in WORLDS {
+        if name == "large" && !large {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_world(dir.path(), people, accounts, policies);
+        let mut group = c.benchmark_group(name);
+        if name != "small" {
+            group.sample_size(10);
+            group.measurement_time(Duration::from_secs(20));
+        }
+        group.bench_function("load", |b| b.iter(|| load(dir.path())));
+
+        let ws = load(dir.path());
+        let cases = test::load_cases(&ws, &TestOptions::default()).unwrap();
+        // Expectations are `allow` throughout: the run is judged, not asserted.
+        group.bench_function(BenchmarkId::new("test", cases.len()), |b| {
+            b.iter(|| test::run(&ws.engine, &cases, false))
+        });
+
+        let routine = profiles::select(&ws, &["routine".to_string()], None).unwrap();
+        let target = ws.engine.impersonable()[0].clone();
+        // A fresh workspace per iteration: the engine keeps each context's hop matrix.
+        group.bench_function("who-can one account", |b| {
+            b.iter_batched(
+                || load(dir.path()),
+                |ws| access::compute(&ws.engine, &routine, &Query::Target(target.clone())),
+                criterion::BatchSize::PerIteration,
+            )
+        });
+        group.bench_function("report one profile", |b| {
+            b.iter_batched(
+                || load(dir.path()),
+                |ws| {
+                    let opts = ProfileOptions {
+                        names: vec!["routine".into()],
+                        adhoc: None,
+                    };
+                    actas::commands::report::run(&ws, &opts).unwrap()
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(all, benches);
+criterion_main!(all);
