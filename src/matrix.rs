@@ -36,6 +36,13 @@ use serde_json::Value;
 
 use crate::engine::{ContextMap, Engine, Reach};
 
+/// Source classes grouped alike, each with the bitset of target classes where a policy holds.
+type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
+
+/// Where a permit is satisfied under one action: (action index, policy index, the group of
+/// each source class or `u32::MAX`, each group's target classes).
+type PermitBlocks = (usize, usize, Vec<u32>, Vec<Vec<u64>>);
+
 /// What one policy can observe of an entity.
 struct Observes {
     /// Uid strings written in the policy or its link.
@@ -83,9 +90,8 @@ pub struct HopMatrix {
     rows: Vec<Vec<u64>>,
     /// The same per impersonation action (in configuration order), for explanations.
     allowed: Vec<Vec<Vec<u64>>>,
-    /// Where each permit is satisfied, per action: (action index, policy index, the group
-    /// of each source class or `u32::MAX`, each group's target classes).
-    permits: Vec<(usize, usize, Vec<u32>, Vec<Vec<u64>>)>,
+    /// Where each permit is satisfied, per action.
+    permits: Vec<PermitBlocks>,
     /// Shortest chains of origins that cannot be targets, per class.
     memo: Vec<OnceLock<Reach>>,
     /// Policy evaluations spent building the matrix.
@@ -173,7 +179,7 @@ fn uids_in(v: &EvalResult, out: &mut HashSet<String>) {
 fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
     match v {
         Value::Object(m) => {
-            if let Some(Ok(u)) = m.get("__entity").map(|e| crate::uid::parse_uid(e)) {
+            if let Some(Ok(u)) = m.get("__entity").map(crate::uid::parse_uid) {
                 out.insert(u.to_string());
             }
             if let (Some(Value::String(_)), Some(Value::String(_)), 2) =
@@ -364,8 +370,7 @@ impl HopMatrix {
                 crate::progress::advance(slicer.len() as u64);
                 continue;
             }
-            let per_policy: Vec<(usize, bool, Vec<(Vec<u32>, Vec<u64>)>, usize)> = (0..slicer
-                .len())
+            let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
                 .into_par_iter()
                 .filter_map(|i| {
                     let out = slicer.action_matches(i, &engine.entities, action).then(|| {
@@ -439,7 +444,7 @@ impl HopMatrix {
         ctx: &ContextMap,
         (sources, sinks): (&[u32], &[u32]),
         (facts, relevant_index, global): (&[Facts], &HashMap<&str, u32>, &[bool]),
-    ) -> (Vec<(Vec<u32>, Vec<u64>)>, usize) {
+    ) -> (Blocks, usize) {
         let slicer = engine.slicer();
         let mut mask = global.to_vec();
         for l in &o.literals {

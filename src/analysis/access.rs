@@ -193,8 +193,8 @@ fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Ve
     let key = |i: usize, from: &EntityUid, to: &EntityUid| {
         (i, matrices[i].class(from), matrices[i].class(to))
     };
-    let mut distinct: FxHashMap<(usize, Option<u32>, Option<u32>), (&EntityUid, &EntityUid)> =
-        FxHashMap::default();
+    type Key = (usize, Option<u32>, Option<u32>);
+    let mut distinct: FxHashMap<Key, (&EntityUid, &EntityUid)> = FxHashMap::default();
     for f in found {
         let mut from = &f.principal;
         for to in &f.chain {
@@ -204,7 +204,7 @@ fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Ve
             from = to;
         }
     }
-    let hops: FxHashMap<(usize, Option<u32>, Option<u32>), Hop> = distinct
+    let hops: FxHashMap<Key, Hop> = distinct
         .into_par_iter()
         .filter_map(|(k, (from, to))| {
             let (actions, policies) = matrices[k.0].explain(engine, from, to)?;
