@@ -28,18 +28,13 @@ const WORLDS: [(&str, usize, usize, usize); 3] = [
 ];
 
 fn write_world(dir: &Path, people: usize, accounts: usize, policies: usize) {
-    let size = world::Size {
-        teams: (people / 40).max(3),
-        people,
-        robots: (people / 20).max(1),
-        folders: (accounts / 10).max(2),
-        accounts,
-        policies,
-        grants: 0,
-    };
-    world::generate(1, &size, false).write(dir);
+    let w = world::generate(
+        1,
+        &world::Size::organisation(people, accounts, policies, 0),
+        false,
+    );
+    w.write(dir);
     // Scenario cases: every 50th identity against every 10th account, under `routine`.
-    let w = world::generate(1, &size, false);
     let mut yaml = String::from(
         "defaults:\n  context: {\"ticket\": \"CHG-1\", \"hours\": 2, \"mfa\": true}\ncases:\n",
     );

@@ -32,21 +32,13 @@ fn main() {
             if from == to {
                 continue;
             }
-            // Each fitting action evaluated on its own: which allow, and by which policies.
-            let mut actions = Vec::new();
-            let mut policies = Vec::new();
-            for a in e.hop_actions(from, to) {
-                if let Ok(p) = e.prepare(from, a, to, ctx, None) {
-                    let ev = e.evaluate(&p);
-                    if ev.allowed {
-                        actions.push(a.clone());
-                        policies.extend(ev.reasons);
-                    }
-                }
-            }
-            policies.sort();
-            policies.dedup();
-            let plain = (!actions.is_empty()).then_some((actions, policies));
+            // The hop's requests (one per fitting action) evaluated one by one.
+            let plain = e
+                .prepare_chain(from, std::slice::from_ref(to), ctx)
+                .ok()
+                .map(|hops| e.evaluate_hop(&hops[0]))
+                .filter(|h| h.allowed)
+                .map(|h| (h.allowing.clone(), h.policies()));
             allowed += usize::from(plain.is_some());
             if plain != m.explain(e, from, to) {
                 mismatches += 1;

@@ -78,6 +78,21 @@ pub struct HopOutcome {
     pub evaluations: Vec<Evaluation>,
 }
 
+impl HopOutcome {
+    /// The determining policies of the allowing requests, sorted, without repeats.
+    pub fn policies(&self) -> Vec<String> {
+        let mut policies: Vec<String> = self
+            .evaluations
+            .iter()
+            .filter(|e| e.allowed)
+            .flat_map(|e| e.reasons.iter().cloned())
+            .collect();
+        policies.sort();
+        policies.dedup();
+        policies
+    }
+}
+
 /// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
 pub type Reach = BTreeMap<String, (EntityUid, Vec<EntityUid>)>;
 
@@ -94,7 +109,7 @@ pub struct Engine {
     templates: HashMap<String, String>,
     policy_id_list: Vec<String>,
     /// Hop matrices by context, when hops do not depend on the path.
-    graphs: Mutex<HashMap<String, Arc<OnceLock<Arc<HopMatrix>>>>>,
+    matrices: Mutex<HashMap<String, Arc<OnceLock<Arc<HopMatrix>>>>>,
     /// Per-request policy slices (see `slice.rs`).
     slicer: Slicer,
 }
@@ -124,7 +139,7 @@ impl Engine {
             max_chain,
             templates,
             policy_id_list: meta.keys().cloned().collect(),
-            graphs: Mutex::new(HashMap::new()),
+            matrices: Mutex::new(HashMap::new()),
         }
     }
 
@@ -486,11 +501,11 @@ impl Engine {
         }
         let key = Value::Object(ctx.clone()).to_string();
         let cell = {
-            let mut graphs = self
-                .graphs
+            let mut matrices = self
+                .matrices
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            graphs.entry(key).or_default().clone()
+            matrices.entry(key).or_default().clone()
         };
         Some(
             cell.get_or_init(|| Arc::new(HopMatrix::build(self, ctx)))

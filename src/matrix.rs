@@ -53,13 +53,13 @@ struct Observes {
 }
 
 /// What can be observed of one identity (or account), values interned.
-#[derive(Clone)]
 struct Facts {
     ty: u32,
     /// `(name, value id)`, sorted by name.
     attrs: Vec<(String, u32)>,
     tags: Vec<(String, u32)>,
-    /// Indices (into `Universe::relevant`) of the relevant entities it is `in`, sorted.
+    /// Indices (into the relevant entities: policy literals, uids in values, identities with
+    /// descendants) of those it is `in`, sorted.
     within: Vec<u32>,
     /// Its uid is observable to every policy (in a value, or it has descendants).
     pinned: bool,

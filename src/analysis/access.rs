@@ -204,17 +204,12 @@ fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Ve
             from = to;
         }
     }
-    let hops: FxHashMap<Key, Hop> = distinct
+    type Lists = (Arc<[EntityUid]>, Arc<[String]>);
+    let hops: FxHashMap<Key, Lists> = distinct
         .into_par_iter()
         .filter_map(|(k, (from, to))| {
             let (actions, policies) = matrices[k.0].explain(engine, from, to)?;
-            let hop = Hop {
-                from: from.clone(),
-                to: to.clone(),
-                actions: actions.into(),
-                policies: policies.into(),
-            };
-            Some((k, hop))
+            Some((k, (actions.into(), policies.into())))
         })
         .collect();
     found
@@ -224,11 +219,11 @@ fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Ve
             f.chain
                 .iter()
                 .filter_map(|to| {
-                    let hop = hops.get(&key(f.profile, from, to)).map(|h| Hop {
+                    let hop = hops.get(&key(f.profile, from, to)).map(|(a, p)| Hop {
                         from: from.clone(),
                         to: to.clone(),
-                        actions: h.actions.clone(),
-                        policies: h.policies.clone(),
+                        actions: a.clone(),
+                        policies: p.clone(),
                     });
                     from = to;
                     hop
@@ -254,19 +249,11 @@ fn explain(
         .iter()
         .map(|h| {
             let outcome = engine.evaluate_hop(h);
-            let mut policies: Vec<String> = outcome
-                .evaluations
-                .iter()
-                .filter(|e| e.allowed)
-                .flat_map(|e| e.reasons.iter().cloned())
-                .collect();
-            policies.sort();
-            policies.dedup();
             Hop {
+                policies: outcome.policies().into(),
                 from: outcome.from,
                 to: outcome.to,
                 actions: outcome.allowing.into(),
-                policies: policies.into(),
             }
         })
         .collect()

@@ -157,7 +157,7 @@ impl std::str::FromStr for Shard {
 
 /// Runs cases in parallel; outcomes come back in the cases' order whatever the thread count.
 pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
-    // Set cases share hop graphs per context: build each once, with every worker.
+    // Set cases share hop matrices per context: build each once, with every worker.
     for case in cases {
         if let CaseKind::WhoCan { context, .. } | CaseKind::ReachableBy { context, .. } = &case.kind
         {

@@ -76,6 +76,20 @@ pub struct Size {
 }
 
 impl Size {
+    /// An organisation of `people` and `accounts`: teams of about 40, a robot per 20 people,
+    /// folders of about 10 accounts (the shape of examples/gen_world.rs and the benchmarks).
+    pub fn organisation(people: usize, accounts: usize, policies: usize, grants: usize) -> Size {
+        Size {
+            teams: (people / 40).max(3),
+            people,
+            robots: (people / 20).max(1),
+            folders: (accounts / 10).max(2),
+            accounts,
+            policies,
+            grants,
+        }
+    }
+
     pub const SMALL: Size = Size {
         teams: 3,
         people: 5,
