@@ -340,7 +340,7 @@ impl Engine {
             .is_some()
     }
 
-    pub(crate) fn slicer(&self) -> &Slicer {
+    pub fn slicer(&self) -> &Slicer {
         &self.slicer
     }
 

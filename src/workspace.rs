@@ -112,13 +112,13 @@ struct LinkDoc {
 
 /// One entity as written: Cedar's entity JSON format, uids also as uid strings.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EntityDoc {
-    uid: Spanned<Value>,
+#[serde(deny_unknown_fields, bound = "U: Deserialize<'de>")]
+struct EntityDoc<U = Spanned<Value>> {
+    uid: U,
     #[serde(default)]
     attrs: Map<String, Value>,
     #[serde(default)]
-    parents: Vec<Spanned<Value>>,
+    parents: Vec<U>,
     tags: Option<Map<String, Value>>,
 }
 
@@ -838,95 +838,145 @@ impl Loader {
     }
 
     fn load_entities(&mut self, files: &[PathBuf], schema: &Schema) -> Option<Entities> {
-        let mut all = Vec::new();
-        let mut seen: HashMap<EntityUid, String> = HashMap::new();
+        let mut texts = Vec::new();
         let mut ok = true;
         for path in files {
-            let Some(file) = self.read(&NamedPath::plain(path.clone())) else {
-                ok = false;
-                continue;
-            };
+            match self.read(&NamedPath::plain(path.clone())) {
+                Some(file) => texts.push(file),
+                None => ok = false,
+            }
+        }
+        if ok {
+            if let Some(entities) = quick_entities(&texts, schema) {
+                return Some(entities);
+            }
+        }
+        // Something is wrong (or a file is YAML): read again with positions, to say where.
+        let mut entities = Vec::new();
+        let mut seen: HashMap<EntityUid, String> = HashMap::new();
+        for file in &texts {
             let docs = match serde_saphyr::from_str_with_options::<Option<Vec<EntityDoc>>>(
                 &file.text,
                 inventory_options(file.text.len()),
             ) {
                 Ok(d) => d.unwrap_or_default(),
                 Err(e) => {
-                    self.problems.push(Problem::from_yaml(&file, &e));
+                    self.problems.push(Problem::from_yaml(file, &e));
                     ok = false;
                     continue;
                 }
             };
             for doc in docs {
-                match self.entity(&file, doc, &mut seen, schema) {
-                    Some(json) => all.push(json),
-                    None => ok = false,
+                let entity = located_entity(file, doc, &mut seen);
+                ok &= entity.is_ok();
+                entities.push((file, entity));
+            }
+        }
+        if ok {
+            let all = entities.iter().flat_map(|(_, e)| e.as_ref().ok());
+            let all = Value::Array(all.map(|(_, _, json)| json.clone()).collect());
+            match Entities::from_json_value(all, Some(schema)) {
+                Ok(e) => return Some(e),
+                Err(e) => self.problems.push(Problem::from_cedar(None, &e)),
+            }
+        }
+        // Each entity on its own, so Cedar's complaint points at its uid.
+        let before = self.problems.len();
+        for (file, entity) in entities {
+            match entity {
+                Err(problem) => self.problems.push(problem),
+                Ok((at, uid, json)) => {
+                    if let Err(e) =
+                        Entities::from_json_value(Value::Array(vec![json]), Some(schema))
+                    {
+                        self.problems.push(Problem::at(
+                            file,
+                            at,
+                            format!("invalid entity `{uid}`: {}", with_causes(&e)),
+                        ));
+                    }
                 }
             }
         }
-        if !ok {
-            return None;
+        // Cedar's message about the whole inventory stands only if no entity explains it.
+        if ok && self.problems.len() > before {
+            self.problems.remove(before - 1);
         }
-        match Entities::from_json_value(Value::Array(all), Some(schema)) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                self.problems.push(Problem::from_cedar(None, &e));
-                None
-            }
-        }
+        None
     }
+}
 
-    /// One entity in Cedar's JSON form, checked on its own so a problem points at its uid.
-    fn entity(
-        &mut self,
-        file: &Arc<SourceFile>,
-        doc: EntityDoc,
-        seen: &mut HashMap<EntityUid, String>,
-        schema: &Schema,
-    ) -> Option<Value> {
-        let at = |s: &serde_saphyr::Location| crate::diag::span_of(file, s);
-        let uid = match parse_uid(&doc.uid.value) {
-            Ok(u) => u,
-            Err(e) => {
-                self.problems
-                    .push(Problem::at(file, at(&doc.uid.referenced), e));
+/// The inventory read the fast way: JSON files with serde_json, no positions kept. Any doubt (a
+/// file that is not JSON, a uid that does not parse, a duplicate, Cedar rejecting the whole)
+/// gives `None`, and the caller reads everything again with positions to report where.
+fn quick_entities(files: &[Arc<SourceFile>], schema: &Schema) -> Option<Entities> {
+    let mut all = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for file in files {
+        let docs: Option<Vec<EntityDoc<Value>>> = serde_json::from_str(&file.text).ok()?;
+        for doc in docs.unwrap_or_default() {
+            let uid = parse_uid(&doc.uid).ok()?;
+            let parents = doc.parents.iter().map(parse_uid);
+            let parents = parents.collect::<Result<Vec<_>, _>>().ok()?;
+            if !seen.insert(uid.clone()) {
                 return None;
             }
-        };
-        let here = format!("{}:{}", file.path, doc.uid.referenced.line());
-        if let Some(prev) = seen.insert(uid.clone(), here) {
-            self.problems.push(Problem::at(
-                file,
-                at(&doc.uid.referenced),
-                format!("duplicate entity `{uid}`: first defined at {prev}"),
-            ));
-            return None;
+            all.push(entity_json(&uid, doc.attrs, &parents, doc.tags));
         }
-        let mut parents = Vec::new();
-        for p in &doc.parents {
-            match parse_uid(&p.value) {
-                Ok(u) => parents.push(uid_json(&u)),
-                Err(e) => {
-                    self.problems.push(Problem::at(file, at(&p.referenced), e));
-                    return None;
-                }
-            }
-        }
-        let mut json =
-            serde_json::json!({ "uid": uid_json(&uid), "attrs": doc.attrs, "parents": parents });
-        if let (Some(tags), Some(obj)) = (doc.tags, json.as_object_mut()) {
-            obj.insert("tags".into(), Value::Object(tags));
-        }
-        if let Err(e) = Entities::from_json_value(Value::Array(vec![json.clone()]), Some(schema)) {
-            self.problems.push(Problem::at(
-                file,
-                at(&doc.uid.referenced),
-                format!("invalid entity `{uid}`: {e}"),
-            ));
-            return None;
-        }
-        Some(json)
     }
+    Entities::from_json_value(Value::Array(all), Some(schema)).ok()
+}
+
+/// One entity in Cedar's JSON form with the place of its uid, or the problem with it.
+fn located_entity(
+    file: &Arc<SourceFile>,
+    doc: EntityDoc,
+    seen: &mut HashMap<EntityUid, String>,
+) -> Result<((usize, usize), EntityUid, Value), Problem> {
+    let at = |s: &serde_saphyr::Location| crate::diag::span_of(file, s);
+    let uid =
+        parse_uid(&doc.uid.value).map_err(|e| Problem::at(file, at(&doc.uid.referenced), e))?;
+    let here = format!("{}:{}", file.path, doc.uid.referenced.line());
+    if let Some(prev) = seen.insert(uid.clone(), here) {
+        return Err(Problem::at(
+            file,
+            at(&doc.uid.referenced),
+            format!("duplicate entity `{uid}`: first defined at {prev}"),
+        ));
+    }
+    let mut parents = Vec::new();
+    for p in &doc.parents {
+        parents.push(parse_uid(&p.value).map_err(|e| Problem::at(file, at(&p.referenced), e))?);
+    }
+    let json = entity_json(&uid, doc.attrs, &parents, doc.tags);
+    Ok((at(&doc.uid.referenced), uid, json))
+}
+
+/// An error and the errors under it, `: `-separated (Cedar's entity errors say what is wrong
+/// only in their sources).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
+/// Cedar's entity JSON.
+fn entity_json(
+    uid: &EntityUid,
+    attrs: Map<String, Value>,
+    parents: &[EntityUid],
+    tags: Option<Map<String, Value>>,
+) -> Value {
+    let parents: Vec<Value> = parents.iter().map(uid_json).collect();
+    let mut json = serde_json::json!({ "uid": uid_json(uid), "attrs": attrs, "parents": parents });
+    if let (Some(tags), Some(obj)) = (tags, json.as_object_mut()) {
+        obj.insert("tags".into(), Value::Object(tags));
+    }
+    json
 }
 
 impl NamedPath {
@@ -1171,6 +1221,33 @@ mod tests {
             .unwrap();
         let ids: Vec<&String> = ws.policies.keys().collect();
         assert_eq!(ids, ["named", "policies/x.cedar#0", "policies/x.cedar#2"]);
+    }
+
+    #[test]
+    fn a_json_inventory_reads_as_its_yaml_twin() {
+        // JSON files are read without positions (serde_json), YAML ones with them: the same
+        // inventory must give the same entities either way.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let yaml = std::fs::read_to_string(root.join("fixtures/entities.yaml")).unwrap();
+        let docs: Value = serde_saphyr::from_str(&yaml).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("entities.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&docs).unwrap()).unwrap();
+        let from_yaml = load(root, &Overrides::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let overrides = Overrides {
+            entities: vec![json.clone()],
+            ..Overrides::default()
+        };
+        let from_json = load(root, &overrides).unwrap().workspace.unwrap();
+        assert_eq!(from_json.engine.entities, from_yaml.engine.entities);
+        // ...and the JSON one did take the fast way.
+        let text = std::fs::read_to_string(&json).unwrap();
+        let file = SourceFile::new("entities.json", text);
+        assert!(quick_entities(&[file], &from_yaml.engine.schema).is_some());
+        assert!(from_yaml.engine.entities.iter().count() > 10);
     }
 
     #[test]

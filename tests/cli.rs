@@ -185,6 +185,7 @@ broken! {
     broken_case_shape => "case-shape",
     broken_duplicate_case_names => "duplicate-case-names",
     broken_duplicate_entity => "duplicate-entity",
+    broken_json_entities => "json-entities",
     broken_missing_path => "missing-path",
     broken_empty_policy_folder => "empty-policy-folder",
     broken_no_schema => "no-schema",

@@ -50,6 +50,30 @@ fn requests_in(seed: u64, path_dependent: bool, count: usize) -> (usize, usize, 
         let Ok(p) = engine.prepare(principal, &action, resource, ctx, behind) else {
             continue;
         };
+        // The index finds exactly the policies a scope test of each one finds.
+        let slicer = engine.slicer();
+        let indexed: Vec<String> = slicer
+            .slice(&engine.entities, principal, &action, resource)
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        let scanned: Vec<String> = (0..slicer.len())
+            .filter(|&i| {
+                slicer.principal_matches(i, &engine.entities, principal)
+                    && slicer.action_matches(i, &engine.entities, &action)
+                    && slicer.resource_matches(i, &engine.entities, resource)
+            })
+            .map(|i| slicer.policy(i).id().to_string())
+            .collect();
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(
+            sorted(indexed),
+            sorted(scanned),
+            "seed {seed}: slice of {principal} {action} {resource}"
+        );
         let sliced = engine.evaluate(&p);
         let full = engine.evaluate_unsliced(&p);
         assert_eq!(sliced, full, "seed {seed}: {principal} {action} {resource}");
