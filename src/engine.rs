@@ -513,12 +513,28 @@ impl Engine {
         )
     }
 
+    /// The shortest chain from `origin` to `target` within `max_chain` hops, as
+    /// [`Engine::reach_from`] has it, without keeping the rest of `origin`'s reach.
+    pub fn chain_to(
+        &self,
+        origin: &EntityUid,
+        target: &EntityUid,
+        ctx: &ContextMap,
+    ) -> Option<Vec<EntityUid>> {
+        match self.matrix(ctx) {
+            Some(m) => m.chain_to(origin, target, self.max_chain),
+            None => self
+                .reach_from(origin, ctx)
+                .remove(&target.to_string())
+                .map(|(_, chain)| chain),
+        }
+    }
+
     /// Identities that can reach `target` within `max_chain` hops, sorted by uid string.
     pub fn who_can_reach(&self, target: &EntityUid, ctx: &ContextMap) -> Vec<EntityUid> {
-        let key = target.to_string();
         self.impersonators()
             .into_par_iter()
-            .filter(|p| p != target && self.reach_from(p, ctx).contains_key(&key))
+            .filter(|p| p != target && self.chain_to(p, target, ctx).is_some())
             .collect()
     }
 }

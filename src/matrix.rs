@@ -594,17 +594,58 @@ impl HopMatrix {
         };
         let class = self.class_of[o as usize] as usize;
         if self.target[class] {
-            return self.search(o, max_chain);
+            return self.reach_all(o, max_chain);
         }
         // Every member reaches the same accounts by the same chains.
         self.memo[class]
-            .get_or_init(|| self.search(o, max_chain))
+            .get_or_init(|| self.reach_all(o, max_chain))
             .clone()
     }
 
-    fn search(&self, origin: u32, max_chain: u32) -> Reach {
-        let mut reached = vec![false; self.members.len()];
+    /// The shortest chain (ties broken as in [`HopMatrix::reach`]) from `origin` to `target`,
+    /// without collecting the rest of `origin`'s reach: `who-can TARGET` asks this of every
+    /// identity.
+    pub fn chain_to(
+        &self,
+        origin: &EntityUid,
+        target: &EntityUid,
+        max_chain: u32,
+    ) -> Option<Vec<EntityUid>> {
+        let (&o, &t) = (self.id_of.get(origin)?, self.id_of.get(target)?);
+        let mut chain = None;
+        self.search(o, max_chain, |m, found| {
+            if m == t {
+                chain = Some(
+                    found
+                        .iter()
+                        .map(|&x| self.ids[x as usize].clone())
+                        .collect(),
+                );
+            }
+            m == t
+        });
+        chain
+    }
+
+    fn reach_all(&self, origin: u32, max_chain: u32) -> Reach {
         let mut reach = Reach::new();
+        self.search(origin, max_chain, |m, chain| {
+            let chain = chain
+                .iter()
+                .map(|&x| self.ids[x as usize].clone())
+                .collect();
+            let value = (self.ids[m as usize].clone(), chain);
+            reach.insert(self.names[m as usize].clone(), value);
+            false
+        });
+        reach
+    }
+
+    /// Breadth-first search over class rows: `found(identity, chain)` for every identity
+    /// reached, in order of chain length and then of the chain's uid strings, with its first
+    /// (so shortest, then least) chain; stops early when `found` returns true.
+    fn search(&self, origin: u32, max_chain: u32, mut found: impl FnMut(u32, &[u32]) -> bool) {
+        let mut reached = vec![false; self.members.len()];
         // Chains at the current depth, in the order of their uid strings, as ids.
         let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
         for _ in 0..max_chain {
@@ -626,16 +667,9 @@ impl HopMatrix {
                 for m in new {
                     let mut longer = chain.clone();
                     longer.push(m);
-                    reach.insert(
-                        self.names[m as usize].clone(),
-                        (
-                            self.ids[m as usize].clone(),
-                            longer
-                                .iter()
-                                .map(|&x| self.ids[x as usize].clone())
-                                .collect(),
-                        ),
-                    );
+                    if found(m, &longer) {
+                        return;
+                    }
                     next.push(longer);
                 }
             }
@@ -644,7 +678,6 @@ impl HopMatrix {
             }
             frontier = next;
         }
-        reach
     }
 }
 

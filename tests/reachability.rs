@@ -276,6 +276,23 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
     );
     let ws = loaded.workspace.unwrap();
     let report = actas::commands::report::run(&ws, &Default::default()).expect("report");
+    // `who-can TARGET` searches toward the one target only: the same paths and chains.
+    let routes = |p: &actas::analysis::access::Path| {
+        let chains = p
+            .routes
+            .iter()
+            .map(|r| (r.chain.clone(), r.profiles.clone()));
+        (p.principal.clone(), chains.collect::<Vec<_>>())
+    };
+    let profiles = &report.matrix.access.profiles;
+    for target in ws.engine.impersonable() {
+        let query = actas::analysis::access::Query::Target(target.clone());
+        let toward = actas::analysis::access::compute(&ws.engine, profiles, &query);
+        let all = report.matrix.access.paths.iter();
+        let want: Vec<_> = all.filter(|p| p.target == target).map(routes).collect();
+        let got: Vec<_> = toward.paths.iter().map(routes).collect();
+        assert_eq!(got, want, "who-can {target}");
+    }
     let mut out = Paths::new();
     for (name, _) in PROFILES {
         out.insert(name.to_string(), BTreeMap::new());

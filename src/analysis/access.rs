@@ -100,10 +100,6 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
         Query::Principal(p) => vec![p.clone()],
         Query::Target(_) | Query::All => engine.impersonators(),
     };
-    let target_key = match query {
-        Query::Target(t) => Some(t.to_string()),
-        _ => None,
-    };
     for p in profiles {
         engine.warm(&p.context);
     }
@@ -116,12 +112,20 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
     let found: Vec<Found> = jobs
         .into_par_iter()
         .flat_map_iter(|(i, principal)| {
-            let reach = engine.reach_from(principal, &profiles[i].context);
+            let ctx = &profiles[i].context;
+            let reach = match query {
+                // Only the chain to the target, not the whole reach of every identity.
+                Query::Target(t) => engine
+                    .chain_to(principal, t, ctx)
+                    .map(|chain| (t.to_string(), (t.clone(), chain)))
+                    .into_iter()
+                    .collect(),
+                _ => engine.reach_from(principal, ctx),
+            };
             crate::progress::advance(1);
             let key: Arc<str> = principal.to_string().into();
             reach
                 .into_iter()
-                .filter(|(t, _)| target_key.as_ref().is_none_or(|k| k == t))
                 .map(move |(target_key, (target, chain))| Found {
                     profile: i,
                     key: (key.clone(), target_key),
