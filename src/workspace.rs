@@ -884,7 +884,7 @@ impl Loader {
         let before = self.problems.len();
         for (file, entity) in entities {
             match entity {
-                Err(problem) => self.problems.push(problem),
+                Err(problem) => self.problems.push(*problem),
                 Ok((at, uid, json)) => {
                     if let Err(e) =
                         Entities::from_json_value(Value::Array(vec![json]), Some(schema))
@@ -932,21 +932,20 @@ fn located_entity(
     file: &Arc<SourceFile>,
     doc: EntityDoc,
     seen: &mut HashMap<EntityUid, String>,
-) -> Result<((usize, usize), EntityUid, Value), Problem> {
+) -> Result<((usize, usize), EntityUid, Value), Box<Problem>> {
     let at = |s: &serde_saphyr::Location| crate::diag::span_of(file, s);
-    let uid =
-        parse_uid(&doc.uid.value).map_err(|e| Problem::at(file, at(&doc.uid.referenced), e))?;
+    let problem = |at, message| Box::new(Problem::at(file, at, message));
+    let uid = parse_uid(&doc.uid.value).map_err(|e| problem(at(&doc.uid.referenced), e))?;
     let here = format!("{}:{}", file.path, doc.uid.referenced.line());
     if let Some(prev) = seen.insert(uid.clone(), here) {
-        return Err(Problem::at(
-            file,
+        return Err(problem(
             at(&doc.uid.referenced),
             format!("duplicate entity `{uid}`: first defined at {prev}"),
         ));
     }
     let mut parents = Vec::new();
     for p in &doc.parents {
-        parents.push(parse_uid(&p.value).map_err(|e| Problem::at(file, at(&p.referenced), e))?);
+        parents.push(parse_uid(&p.value).map_err(|e| problem(at(&p.referenced), e))?);
     }
     let json = entity_json(&uid, doc.attrs, &parents, doc.tags);
     Ok((at(&doc.uid.referenced), uid, json))
