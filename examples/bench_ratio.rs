@@ -5,11 +5,12 @@
 //!   `Authorizer::is_authorized` loop over the whole policy set (raw Cedar) and by actas's
 //!   engine (scope slicing), both on one thread; the decisions and determining policies are
 //!   compared and must be identical;
-//! - `actas test` (the library's `test::run`) on 1 and 2 threads;
+//! - `actas test` (the library's `test::run`) on 1 and 2 threads, beside an arithmetic loop
+//!   that shows what two cores of the machine give at best;
 //! - the hop matrix and the full who-can matrix (`access::compute`, every identity, one
 //!   profile), against the brute-force estimate: every (identity, account) pair times every
 //!   fitting impersonation action times raw Cedar's time per request;
-//! - load of the workspace.
+//! - load of the workspace, beside Cedar alone reading its entity file.
 //!
 //! Each figure is the median of RUNS runs (default 3).
 
@@ -49,8 +50,22 @@ fn main() {
         assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
         loaded.workspace.expect("a workspace")
     };
-    let load_time = median((0..runs).map(|_| timed(load).1).collect());
     let ws = load();
+    // Cedar alone reading the same inventory (a generated world's entity file is in Cedar's
+    // own format), alternating with actas's whole load so both see the same machine.
+    let inventory = std::fs::read_to_string(dir.join("fixtures/entities.json")).ok();
+    let cedar_load = || {
+        let text = inventory.as_deref()?;
+        cedar_policy::Entities::from_json_str(text, Some(&ws.engine.schema)).ok()
+    };
+    let (mut load_times, mut cedar_times) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        load_times.push(timed(load).1);
+        let (read, t) = timed(cedar_load);
+        cedar_times.extend(read.map(|_| t));
+    }
+    let load_time = median(load_times);
+    let cedar_load_time = (!cedar_times.is_empty()).then(|| median(cedar_times));
     let engine = &ws.engine;
     let cases = test::load_cases(&ws, &TestOptions::default()).expect("scenario cases");
     let requests: Vec<&Prepared> = cases
@@ -107,6 +122,9 @@ fn main() {
         requests.len()
     );
     println!("load                        {:>10.1} ms", ms(load_time));
+    if let Some(t) = cedar_load_time {
+        println!("  (Cedar alone reading the entity file: {:.1} ms)", ms(t));
+    }
     println!(
         "raw Cedar, 1 thread         {:>10.0} requests/s ({:.1} µs each)",
         1.0 / per(raw_t),
@@ -120,18 +138,37 @@ fn main() {
         raw_t.as_secs_f64() / actas_t.as_secs_f64()
     );
 
-    // `actas test`'s work on 1 and 2 threads (outcomes judged, nothing printed).
-    let mut by_threads = Vec::new();
-    for threads in [1, 2] {
-        let p = pool(threads);
-        let t = median(
-            (0..runs)
-                .map(|_| timed(|| p.install(|| test::run(engine, &cases, false))).1)
-                .collect(),
-        );
-        let run = p.install(|| test::run(engine, &cases, false));
-        assert_eq!(run.failed(), 0, "generated expectations are raw Cedar's");
-        by_threads.push(t);
+    // `actas test`'s work on 1 and 2 threads (outcomes judged, nothing printed). A sample is
+    // ten runs (about a second: one run is too short for a noisy machine), and 1- and 2-thread
+    // samples alternate so both see the same machine. A pure arithmetic loop, measured the same
+    // way, shows what the machine's two cores give at best.
+    let pools = [pool(1), pool(2)];
+    let arithmetic = |p: &rayon::ThreadPool| {
+        use rayon::prelude::*;
+        p.install(|| {
+            (0..1_000_000_000u64)
+                .into_par_iter()
+                .map(|i| i.wrapping_mul(i) >> 7)
+                .sum::<u64>()
+        })
+    };
+    let mut test_times = [Vec::new(), Vec::new()];
+    let mut arithmetic_times = [Vec::new(), Vec::new()];
+    for _ in 0..runs {
+        for (k, p) in pools.iter().enumerate() {
+            let ten = || {
+                for _ in 0..10 {
+                    let run = p.install(|| test::run(engine, &cases, false));
+                    assert_eq!(run.failed(), 0, "generated expectations are raw Cedar's");
+                }
+            };
+            test_times[k].push(timed(ten).1 / 10);
+            arithmetic_times[k].push(timed(|| std::hint::black_box(arithmetic(p))).1);
+        }
+    }
+    let [test_1, test_2] = test_times.map(median);
+    let [arithmetic_1, arithmetic_2] = arithmetic_times.map(median);
+    for (threads, t) in [(1, test_1), (2, test_2)] {
         println!(
             "test, {threads} thread{}              {:>10.1} ms for {} cases ({:.0} cases/s)",
             if threads == 1 { " " } else { "s" },
@@ -141,8 +178,9 @@ fn main() {
         );
     }
     println!(
-        "  2 threads / 1 thread: {:.2}x",
-        by_threads[0].as_secs_f64() / by_threads[1].as_secs_f64()
+        "  2 threads / 1 thread: {:.2}x (an arithmetic loop on this machine: {:.2}x)",
+        test_1.as_secs_f64() / test_2.as_secs_f64(),
+        arithmetic_1.as_secs_f64() / arithmetic_2.as_secs_f64()
     );
 
     // The full who-can matrix under the first profile, on a fresh engine each run.
