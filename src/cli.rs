@@ -471,7 +471,11 @@ pub fn run(cli: Cli) -> Exit {
             };
             let result = profile_options(&root, &profiles).and_then(|opts| report::run(&ws, &opts));
             match result {
-                Ok(r) => emit(renderer(format, color).report(&r), Exit::Ok, color),
+                Ok(r) => {
+                    let mut out = std::io::stdout().lock();
+                    let written = renderer(format, color).write_report(&r, &mut out);
+                    emit_written(written.map(|w| w.and_then(|()| out.flush())), color)
+                }
                 Err(p) => fail(&p, color),
             }
         }
@@ -544,10 +548,22 @@ fn fail(problems: &[crate::diag::Problem], color: bool) -> Exit {
 /// Writes results; a closed pipe (`actas test | head`) is not an error.
 fn write_stdout(text: &str) -> Result<(), Exit> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+fn written(result: std::io::Result<()>) -> Result<(), Exit> {
+    match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::Ok),
         Err(_) => Err(Exit::CannotRun),
+    }
+}
+
+/// [`emit`] for a renderer that wrote its output itself.
+fn emit_written(result: Option<std::io::Result<()>>, color: bool) -> Exit {
+    match result {
+        Some(r) => finish(written(r), Exit::Ok),
+        None => emit(None, Exit::Ok, color),
     }
 }
 

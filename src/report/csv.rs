@@ -5,16 +5,24 @@
 //! `;`-separated, in hop order). A path whose shortest chain differs between profiles has a row
 //! per distinct route, so every row is one chain under the profiles named.
 
+use std::io::{self, Write};
+
 use crate::commands::report::ReportResult;
-use crate::report::json::report_doc;
+use crate::report::json::path_doc;
 use crate::report::Renderer;
 
 pub struct Csv;
 
 impl Renderer for Csv {
     fn report(&self, r: &ReportResult) -> Option<String> {
-        let doc = report_doc(r);
-        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut out = Vec::new();
+        self.write_report(r, &mut out)?.ok()?;
+        String::from_utf8(out).ok()
+    }
+
+    /// Row by row, as the paths are read: a report can hold millions.
+    fn write_report(&self, r: &ReportResult, out: &mut dyn Write) -> Option<io::Result<()>> {
+        let mut w = csv::Writer::from_writer(out);
         let header = [
             "principal",
             "target",
@@ -24,31 +32,37 @@ impl Renderer for Csv {
             "profiles",
             "policies",
         ];
-        let mut rows = vec![header.map(String::from).to_vec()];
-        for p in &doc.paths {
-            for route in &p.routes {
-                let mut chain = vec![p.principal.clone()];
-                chain.extend(route.chain.iter().cloned());
-                let mut policies: Vec<&str> = Vec::new();
-                for id in route.steps.iter().flat_map(|s| &s.policies) {
-                    if !policies.contains(&id.as_str()) {
-                        policies.push(id);
+        let written = (|| -> csv::Result<()> {
+            w.write_record(header)?;
+            let m = &r.matrix;
+            for p in m.access.paths.iter().map(|p| path_doc(m, p)) {
+                for route in &p.routes {
+                    let mut chain = vec![p.principal.clone()];
+                    chain.extend(route.chain.iter().cloned());
+                    let mut policies: Vec<&str> = Vec::new();
+                    for id in route.steps.iter().flat_map(|s| &s.policies) {
+                        if !policies.contains(&id.as_str()) {
+                            policies.push(id);
+                        }
                     }
+                    w.write_record([
+                        p.principal.as_str(),
+                        p.target.as_str(),
+                        &p.human.to_string(),
+                        &route.hops.to_string(),
+                        &chain.join(" > "),
+                        &route.profiles.join(";"),
+                        &policies.join(";"),
+                    ])?;
                 }
-                rows.push(vec![
-                    p.principal.clone(),
-                    p.target.clone(),
-                    p.human.to_string(),
-                    route.hops.to_string(),
-                    chain.join(" > "),
-                    route.profiles.join(";"),
-                    policies.join(";"),
-                ]);
             }
-        }
-        for row in rows {
-            w.write_record(&row).ok()?;
-        }
-        String::from_utf8(w.into_inner().ok()?).ok()
+            w.flush()?;
+            Ok(())
+        })();
+        // An I/O error keeps its kind, so a closed pipe stays a quiet stop.
+        Some(written.map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(e) => e,
+            other => io::Error::other(format!("{other:?}")),
+        }))
     }
 }

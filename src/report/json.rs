@@ -3,6 +3,8 @@
 //! Every document has `"version": 1`. Keys appear in the order of these structs. Uids are
 //! Cedar uid strings (`User::"alice"`); lists are sorted.
 
+use std::io::{self, Write};
+
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::access::{Path, Query};
@@ -225,21 +227,24 @@ pub struct PolicyDoc {
 }
 
 /// `actas report --format json`: the summary, then every path as `who-can` shows it.
+///
+/// The lists that grow with the number of paths are type parameters: held whole (`Vec`, the
+/// default, which every other format reads) or [`Streamed`], written as they are produced.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReportDoc {
+pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
     pub version: u32,
     pub max_chain: u32,
     pub human_types: Vec<String>,
     pub profiles: Vec<ProfileDoc>,
-    pub summary: SummaryDoc,
-    pub paths: Vec<PathDoc>,
+    pub summary: SummaryDoc<R>,
+    pub paths: P,
     pub policies: Vec<PolicyDoc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SummaryDoc {
+pub struct SummaryDoc<R = Vec<PathRefDoc>> {
     /// Inventory identities that may impersonate.
     pub identities: usize,
     /// Impersonable inventory accounts, and how many of them anyone reaches.
@@ -251,10 +256,10 @@ pub struct SummaryDoc {
     pub reach_by_account: Vec<AccountDoc>,
     /// Accounts reached under some profiles only.
     pub conditional_accounts: Vec<String>,
-    pub human_paths: Vec<PathRefDoc>,
-    pub conditional_paths: Vec<PathRefDoc>,
-    pub longest_paths: Vec<PathRefDoc>,
-    pub delegated_paths: Vec<PathRefDoc>,
+    pub human_paths: R,
+    pub conditional_paths: R,
+    pub longest_paths: R,
+    pub delegated_paths: R,
     /// Identities by how many accounts they reach, widest first.
     pub widest_reach: Vec<ReachDoc>,
 }
@@ -309,25 +314,69 @@ pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
     }
 }
 
+/// A list serialized from an iterator as it goes, never held whole (`report` on a large world
+/// has millions of paths). It can be written once.
+pub struct Streamed<I>(std::cell::RefCell<Option<I>>);
+
+impl<I> Streamed<I> {
+    pub fn new(items: I) -> Self {
+        Self(std::cell::RefCell::new(Some(items)))
+    }
+}
+
+impl<I: Iterator<Item = T>, T: Serialize> Serialize for Streamed<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let items = self.0.borrow_mut().take();
+        let items = items.ok_or_else(|| serde::ser::Error::custom("a list streamed twice"))?;
+        s.collect_seq(items)
+    }
+}
+
+/// The report document, every list held whole (for the formats that lay it out).
 pub fn report_doc(r: &ReportResult) -> ReportDoc {
+    report_doc_with(
+        r,
+        |m| m.access.paths.iter().map(|p| path_doc(m, p)).collect(),
+        |m, list| list.iter().map(|i| path_ref(m, *i)).collect(),
+    )
+}
+
+/// The report document, paths and path lists written as they are produced.
+fn streamed_report_doc(
+    r: &ReportResult,
+) -> ReportDoc<
+    Streamed<impl Iterator<Item = PathDoc> + '_>,
+    Streamed<impl Iterator<Item = PathRefDoc> + '_>,
+> {
+    report_doc_with(
+        r,
+        |m| Streamed::new(m.access.paths.iter().map(move |p| path_doc(m, p))),
+        |m, list| Streamed::new(list.iter().map(move |i| path_ref(m, *i))),
+    )
+}
+
+/// The path `i` of a summary list: its longest route's chain.
+fn path_ref(m: &WhoCanResult, i: usize) -> PathRefDoc {
+    let p = &m.access.paths[i];
+    let longest = p.routes.iter().max_by_key(|r| r.chain.len());
+    PathRefDoc {
+        principal: p.principal.to_string(),
+        target: p.target.to_string(),
+        chain: longest
+            .map(|r| r.chain.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        profiles: strings(p.profiles(&m.access.profiles)),
+    }
+}
+
+fn report_doc_with<'a, P, R>(
+    r: &'a ReportResult,
+    paths: impl FnOnce(&'a WhoCanResult) -> P,
+    refs: impl Fn(&'a WhoCanResult, &'a [usize]) -> R,
+) -> ReportDoc<P, R> {
     let m = &r.matrix;
     let s = &r.summary;
-    let refs = |list: &[usize]| -> Vec<PathRefDoc> {
-        list.iter()
-            .map(|i| {
-                let p = &m.access.paths[*i];
-                let longest = p.routes.iter().max_by_key(|r| r.chain.len());
-                PathRefDoc {
-                    principal: p.principal.to_string(),
-                    target: p.target.to_string(),
-                    chain: longest
-                        .map(|r| r.chain.iter().map(ToString::to_string).collect())
-                        .unwrap_or_default(),
-                    profiles: strings(p.profiles(&m.access.profiles)),
-                }
-            })
-            .collect()
-    };
+    let refs = |list| refs(m, list);
     ReportDoc {
         version: VERSION,
         max_chain: m.max_chain,
@@ -376,7 +425,7 @@ pub fn report_doc(r: &ReportResult) -> ReportDoc {
                 })
                 .collect(),
         },
-        paths: m.access.paths.iter().map(|p| path_doc(m, p)).collect(),
+        paths: paths(m),
         policies: policy_docs(m),
     }
 }
@@ -396,7 +445,7 @@ fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
         .collect()
 }
 
-fn path_doc(r: &WhoCanResult, p: &Path) -> PathDoc {
+pub(crate) fn path_doc(r: &WhoCanResult, p: &Path) -> PathDoc {
     let under = p.profiles(&r.access.profiles);
     PathDoc {
         principal: p.principal.to_string(),
@@ -850,6 +899,15 @@ impl Renderer for Json {
         Some(to_string(&report_doc(r)))
     }
 
+    fn write_report(&self, r: &ReportResult, out: &mut dyn Write) -> Option<io::Result<()>> {
+        let mut out = io::BufWriter::new(out);
+        let written = serde_json::to_writer_pretty(&mut out, &streamed_report_doc(r))
+            .map_err(io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        Some(written)
+    }
+
     fn suffice(&self, r: &SufficeResult) -> Option<String> {
         Some(to_string(&suffice_doc(r)))
     }
@@ -934,4 +992,25 @@ fn case_doc(o: &Outcome) -> CaseDoc {
         }
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::report;
+
+    #[test]
+    fn a_streamed_report_is_the_whole_document() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = crate::workspace::load(root, &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let r = report::run(&ws, &Default::default()).unwrap();
+        let mut streamed = Vec::new();
+        Json.write_report(&r, &mut streamed).unwrap().unwrap();
+        let whole = Json.report(&r).unwrap();
+        assert!(r.summary.human_paths.len() > 1 && r.matrix.access.paths.len() > 5);
+        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+    }
 }

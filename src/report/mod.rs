@@ -46,6 +46,16 @@ pub trait Renderer {
     fn report(&self, _result: &ReportResult) -> Option<String> {
         None
     }
+    /// Writes the report to `out`. The text of [`Renderer::report`] unless the format writes
+    /// as it goes: a report can hold millions of paths, more than the text should be held.
+    fn write_report(
+        &self,
+        result: &ReportResult,
+        out: &mut dyn std::io::Write,
+    ) -> Option<std::io::Result<()>> {
+        self.report(result)
+            .map(|text| out.write_all(text.as_bytes()))
+    }
     fn suffice(&self, _result: &SufficeResult) -> Option<String> {
         None
     }
