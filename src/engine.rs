@@ -94,7 +94,11 @@ impl HopOutcome {
 }
 
 /// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
-pub type Reach = BTreeMap<String, (EntityUid, Vec<EntityUid>)>;
+/// A uid shared between the paths that name it (a report holds millions of paths, and a Cedar
+/// uid is 120 bytes).
+pub type Uid = Arc<EntityUid>;
+
+pub type Reach = BTreeMap<String, (Uid, Vec<Uid>)>;
 
 pub struct Engine {
     pub schema: Schema,
@@ -471,9 +475,10 @@ impl Engine {
                     }
                     let mut chain = path.clone();
                     chain.push(to.clone());
-                    reach
-                        .entry(to.to_string())
-                        .or_insert_with(|| (to.clone(), chain.clone()));
+                    reach.entry(to.to_string()).or_insert_with(|| {
+                        let shared = chain.iter().cloned().map(Arc::new).collect();
+                        (Arc::new(to.clone()), shared)
+                    });
                     next.push(chain);
                 }
             }
@@ -520,7 +525,7 @@ impl Engine {
         origin: &EntityUid,
         target: &EntityUid,
         ctx: &ContextMap,
-    ) -> Option<Vec<EntityUid>> {
+    ) -> Option<Vec<Uid>> {
         match self.matrix(ctx) {
             Some(m) => m.chain_to(origin, target, self.max_chain),
             None => self

@@ -26,7 +26,7 @@
 //! with raw Cedar over every simple path on generated worlds.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{EntityUid, EvalResult};
 use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::engine::{ContextMap, Engine, Reach};
+use crate::engine::{ContextMap, Engine, Reach, Uid};
 
 /// Source classes grouped alike, each with the bitset of target classes where a policy holds.
 type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
@@ -78,7 +78,7 @@ struct Key {
 pub struct HopMatrix {
     /// Every identity that is a hop's principal or resource, sorted by uid string; its index
     /// is its id.
-    ids: Vec<EntityUid>,
+    ids: Vec<Uid>,
     names: Vec<String>,
     id_of: FxHashMap<EntityUid, u32>,
     class_of: Vec<u32>,
@@ -218,6 +218,7 @@ impl HopMatrix {
             .enumerate()
             .map(|(i, u)| (u.clone(), i as u32))
             .collect();
+        let ids: Vec<Uid> = ids.into_iter().map(Arc::new).collect();
         let observes = observations(engine);
 
         // Uids observable to every policy: in values, or with descendants among the identities.
@@ -610,7 +611,7 @@ impl HopMatrix {
         origin: &EntityUid,
         target: &EntityUid,
         max_chain: u32,
-    ) -> Option<Vec<EntityUid>> {
+    ) -> Option<Vec<Uid>> {
         let (&o, &t) = (self.id_of.get(origin)?, self.id_of.get(target)?);
         let mut chain = None;
         self.search(o, max_chain, |m, found| {

@@ -289,7 +289,7 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
         let query = actas::analysis::access::Query::Target(target.clone());
         let toward = actas::analysis::access::compute(&ws.engine, profiles, &query);
         let all = report.matrix.access.paths.iter();
-        let want: Vec<_> = all.filter(|p| p.target == target).map(routes).collect();
+        let want: Vec<_> = all.filter(|p| *p.target == target).map(routes).collect();
         let got: Vec<_> = toward.paths.iter().map(routes).collect();
         assert_eq!(got, want, "who-can {target}");
     }

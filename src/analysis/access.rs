@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::profiles::Profile;
-use crate::engine::Engine;
+use crate::engine::{Engine, Uid};
 
 /// Which paths to compute.
 #[derive(Debug, Clone)]
@@ -30,8 +30,8 @@ pub enum Query {
 /// One hop of a route, as evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop {
-    pub from: EntityUid,
-    pub to: EntityUid,
+    pub from: Uid,
+    pub to: Uid,
     /// The impersonation actions that allowed it, in configuration order.
     pub actions: Arc<[EntityUid]>,
     /// The determining policies of the allowing requests, sorted. (Shared: a hop between
@@ -43,7 +43,7 @@ pub struct Hop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The accounts after the principal, the target last.
-    pub chain: Vec<EntityUid>,
+    pub chain: Vec<Uid>,
     pub hops: Vec<Hop>,
     /// The profiles under which this is the shortest chain, in profile order.
     pub profiles: Vec<String>,
@@ -52,8 +52,8 @@ pub struct Route {
 /// A (principal, target) pair reachable under at least one profile.
 #[derive(Debug, Clone)]
 pub struct Path {
-    pub principal: EntityUid,
-    pub target: EntityUid,
+    pub principal: Uid,
+    pub target: Uid,
     /// Shortest first, then by chain; each profile appears in exactly one route.
     pub routes: Vec<Route>,
 }
@@ -89,9 +89,9 @@ pub struct Access {
 struct Found {
     profile: usize,
     key: (Arc<str>, String),
-    principal: EntityUid,
-    target: EntityUid,
-    chain: Vec<EntityUid>,
+    principal: Uid,
+    target: Uid,
+    chain: Vec<Uid>,
 }
 
 /// Computes the paths of `query` under every profile, in parallel.
@@ -117,13 +117,14 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
                 // Only the chain to the target, not the whole reach of every identity.
                 Query::Target(t) => engine
                     .chain_to(principal, t, ctx)
-                    .map(|chain| (t.to_string(), (t.clone(), chain)))
+                    .map(|chain| (t.to_string(), (Arc::new(t.clone()), chain)))
                     .into_iter()
                     .collect(),
                 _ => engine.reach_from(principal, ctx),
             };
             crate::progress::advance(1);
             let key: Arc<str> = principal.to_string().into();
+            let principal: Uid = Arc::new(principal.clone());
             reach
                 .into_iter()
                 .map(move |(target_key, (target, chain))| Found {
@@ -238,13 +239,9 @@ fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Ve
 }
 
 /// Evaluates each hop of a reachable chain again, for the actions and policies that allow it.
-fn explain(
-    engine: &Engine,
-    principal: &EntityUid,
-    chain: &[EntityUid],
-    profile: &Profile,
-) -> Vec<Hop> {
-    let Ok(prepared) = engine.prepare_chain(principal, chain, &profile.context) else {
+fn explain(engine: &Engine, principal: &EntityUid, chain: &[Uid], profile: &Profile) -> Vec<Hop> {
+    let chain: Vec<EntityUid> = chain.iter().map(|u| EntityUid::clone(u)).collect();
+    let Ok(prepared) = engine.prepare_chain(principal, &chain, &profile.context) else {
         // Reachability only follows hops that prepared and were allowed, so this cannot fail;
         // an empty explanation would still show the chain.
         return Vec::new();
@@ -255,8 +252,8 @@ fn explain(
             let outcome = engine.evaluate_hop(h);
             Hop {
                 policies: outcome.policies().into(),
-                from: outcome.from,
-                to: outcome.to,
+                from: Arc::new(outcome.from),
+                to: Arc::new(outcome.to),
                 actions: outcome.allowing.into(),
             }
         })
@@ -282,11 +279,11 @@ mod tests {
         let profiles = select(&ws, &[], None).unwrap();
         let deployer = uid(r#"ServiceAccount::"prod-deployer""#);
         let access = compute(&ws.engine, &profiles, &Query::Target(deployer.clone()));
-        assert!(access.paths.iter().all(|p| p.target == deployer));
+        assert!(access.paths.iter().all(|p| *p.target == deployer));
         let carol = access
             .paths
             .iter()
-            .find(|p| p.principal == uid(r#"User::"carol""#))
+            .find(|p| *p.principal == uid(r#"User::"carol""#))
             .unwrap();
         // One route, two hops, under routine only (the CI runner's hop needs a change ticket).
         assert_eq!(carol.routes.len(), 1);
@@ -308,7 +305,7 @@ mod tests {
         let alice = access
             .paths
             .iter()
-            .find(|p| p.principal == uid(r#"User::"alice""#))
+            .find(|p| *p.principal == uid(r#"User::"alice""#))
             .unwrap();
         assert_eq!(alice.routes.len(), 1);
         assert_eq!(alice.routes[0].profiles, ["incident", "routine"]);

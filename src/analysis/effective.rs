@@ -145,7 +145,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                 own.insert(identity, allowed);
             }
             // This profile's paths, with the chain each acting-as request is evaluated along.
-            let mut mine: Vec<(&EntityUid, &EntityUid, &Vec<EntityUid>, Vec<String>)> = Vec::new();
+            let mut mine: Vec<(&EntityUid, &EntityUid, Vec<EntityUid>, Vec<String>)> = Vec::new();
             for p in &paths.paths {
                 let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name))
                 else {
@@ -158,14 +158,16 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
                     .collect();
                 policies.sort();
                 policies.dedup();
+                let chain: Vec<EntityUid> =
+                    route.chain.iter().map(|u| EntityUid::clone(u)).collect();
                 out.paths.insert(
                     PathKey {
-                        principal: p.principal.clone(),
-                        target: p.target.clone(),
+                        principal: EntityUid::clone(&p.principal),
+                        target: EntityUid::clone(&p.target),
                     },
-                    (route.chain.clone(), policies.clone()),
+                    (chain.clone(), policies.clone()),
                 );
-                mine.push((&p.principal, &p.target, &route.chain, policies));
+                mine.push((&*p.principal, &*p.target, chain, policies));
             }
             let aware: Vec<EntityUid> = others
                 .iter()

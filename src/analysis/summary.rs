@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cedar_policy::EntityUid;
 
 use crate::analysis::access::Access;
-use crate::engine::Engine;
+use crate::engine::{Engine, Uid};
 
 /// How exposed one impersonable account is.
 #[derive(Debug, Clone)]
@@ -14,7 +14,7 @@ pub struct AccountFigures {
     /// Identities that reach it under at least one profile.
     pub reached_by: usize,
     /// Those of a human type.
-    pub humans: Vec<EntityUid>,
+    pub humans: Vec<Uid>,
     /// Identities reaching it under each profile, in profile order.
     pub per_profile: Vec<usize>,
     /// The profiles under which anyone reaches it.
@@ -38,7 +38,7 @@ pub struct Summary {
     pub longest_chain: usize,
     pub longest_paths: Vec<usize>,
     /// Identities by how many accounts they reach, widest first, then by uid.
-    pub widest: Vec<(EntityUid, usize)>,
+    pub widest: Vec<(Uid, usize)>,
     /// Paths with a route through another account (delegation).
     pub delegated_paths: Vec<usize>,
 }
@@ -48,7 +48,7 @@ pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Su
     let profile_names: Vec<&str> = access.profiles.iter().map(|p| p.name.as_str()).collect();
 
     let mut reached: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut reach_of: BTreeMap<String, (EntityUid, BTreeSet<String>)> = BTreeMap::new();
+    let mut reach_of: BTreeMap<String, (Uid, BTreeSet<String>)> = BTreeMap::new();
     for (i, p) in access.paths.iter().enumerate() {
         reached.entry(p.target.to_string()).or_default().push(i);
         reach_of
@@ -106,8 +106,7 @@ pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Su
         .map(|(i, _)| i)
         .collect();
     let longest_chain = access.paths.iter().map(|p| p.longest()).max().unwrap_or(0);
-    let mut widest: Vec<(EntityUid, usize)> =
-        reach_of.into_values().map(|(u, t)| (u, t.len())).collect();
+    let mut widest: Vec<(Uid, usize)> = reach_of.into_values().map(|(u, t)| (u, t.len())).collect();
     widest.sort_by_cached_key(|(u, n)| (std::cmp::Reverse(*n), u.to_string()));
 
     Summary {

@@ -196,7 +196,7 @@ fn judge(engine: &Engine, case: &Case, strict: bool) -> Outcome {
             let actual: Vec<EntityUid> = engine
                 .reach_from(principal, context)
                 .into_values()
-                .map(|(u, _)| u)
+                .map(|(u, _)| EntityUid::clone(&u))
                 .collect();
             set_outcome("impersonatable_by", principal, expect, &actual)
         }
