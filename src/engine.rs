@@ -98,7 +98,8 @@ impl HopOutcome {
 /// uid is 120 bytes).
 pub type Uid = Arc<EntityUid>;
 
-pub type Reach = BTreeMap<String, (Uid, Vec<Uid>)>;
+/// Reached identities by uid string, each with its chain.
+pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
 
 pub struct Engine {
     pub schema: Schema,
@@ -475,7 +476,7 @@ impl Engine {
                     }
                     let mut chain = path.clone();
                     chain.push(to.clone());
-                    reach.entry(to.to_string()).or_insert_with(|| {
+                    reach.entry(to.to_string().into()).or_insert_with(|| {
                         let shared = chain.iter().cloned().map(Arc::new).collect();
                         (Arc::new(to.clone()), shared)
                     });
@@ -530,7 +531,7 @@ impl Engine {
             Some(m) => m.chain_to(origin, target, self.max_chain),
             None => self
                 .reach_from(origin, ctx)
-                .remove(&target.to_string())
+                .remove(target.to_string().as_str())
                 .map(|(_, chain)| chain),
         }
     }

@@ -79,7 +79,7 @@ pub struct HopMatrix {
     /// Every identity that is a hop's principal or resource, sorted by uid string; its index
     /// is its id.
     ids: Vec<Uid>,
-    names: Vec<String>,
+    names: Vec<Arc<str>>,
     id_of: FxHashMap<EntityUid, u32>,
     class_of: Vec<u32>,
     /// Members of each class, by id (so in uid-string order).
@@ -339,7 +339,7 @@ impl HopMatrix {
             allowed: Vec::new(),
             permits: Vec::new(),
             ids,
-            names,
+            names: names.into_iter().map(Arc::from).collect(),
             id_of,
             class_of,
             members,

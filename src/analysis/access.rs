@@ -88,7 +88,7 @@ pub struct Access {
 /// A reachable pair under one profile, keyed by the uid strings of (principal, target).
 struct Found {
     profile: usize,
-    key: (Arc<str>, String),
+    key: (Arc<str>, Arc<str>),
     principal: Uid,
     target: Uid,
     chain: Vec<Uid>,
@@ -117,7 +117,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
                 // Only the chain to the target, not the whole reach of every identity.
                 Query::Target(t) => engine
                     .chain_to(principal, t, ctx)
-                    .map(|chain| (t.to_string(), (Arc::new(t.clone()), chain)))
+                    .map(|chain| (t.to_string().into(), (Arc::new(t.clone()), chain)))
                     .into_iter()
                     .collect(),
                 _ => engine.reach_from(principal, ctx),
@@ -142,7 +142,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
     // Stable: a pair's entries keep profile order. Already sorted under one profile.
     found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
     let mut paths: Vec<Path> = Vec::new();
-    let mut last: Option<(Arc<str>, String)> = None;
+    let mut last: Option<(Arc<str>, Arc<str>)> = None;
     for (f, hops) in found {
         let route = Route {
             chain: f.chain,

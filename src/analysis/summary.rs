@@ -1,6 +1,6 @@
 //! The figures an auditor reads first (`actas report`), computed once for every format.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use cedar_policy::EntityUid;
 
@@ -48,14 +48,15 @@ pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Su
     let profile_names: Vec<&str> = access.profiles.iter().map(|p| p.name.as_str()).collect();
 
     let mut reached: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut reach_of: BTreeMap<String, (Uid, BTreeSet<String>)> = BTreeMap::new();
+    // There is one path per (principal, target), so counting a principal's paths counts the
+    // accounts it reaches.
+    let mut reach_of: BTreeMap<String, (Uid, usize)> = BTreeMap::new();
     for (i, p) in access.paths.iter().enumerate() {
         reached.entry(p.target.to_string()).or_default().push(i);
         reach_of
             .entry(p.principal.to_string())
-            .or_insert_with(|| (p.principal.clone(), BTreeSet::new()))
-            .1
-            .insert(p.target.to_string());
+            .or_insert_with(|| (p.principal.clone(), 0))
+            .1 += 1;
     }
 
     let mut accounts: Vec<AccountFigures> = engine
@@ -106,7 +107,7 @@ pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Su
         .map(|(i, _)| i)
         .collect();
     let longest_chain = access.paths.iter().map(|p| p.longest()).max().unwrap_or(0);
-    let mut widest: Vec<(Uid, usize)> = reach_of.into_values().map(|(u, t)| (u, t.len())).collect();
+    let mut widest: Vec<(Uid, usize)> = reach_of.into_values().collect();
     widest.sort_by_cached_key(|(u, n)| (std::cmp::Reverse(*n), u.to_string()));
 
     Summary {
