@@ -35,6 +35,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::engine::{ContextMap, Engine, Reach, Uid};
+use crate::slice::{set_bit, words};
 
 /// Source classes grouped alike, each with the bitset of target classes where a policy holds.
 type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
@@ -96,14 +97,6 @@ pub struct HopMatrix {
     memo: Vec<OnceLock<Reach>>,
     /// Policy evaluations spent building the matrix.
     pub evaluations: usize,
-}
-
-fn words(n: usize) -> usize {
-    n.div_ceil(64)
-}
-
-fn set_bit(bits: &mut [u64], i: usize) {
-    bits[i / 64] |= 1 << (i % 64);
 }
 
 fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {

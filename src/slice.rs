@@ -26,8 +26,13 @@ use rustc_hash::FxHashMap;
 /// A set of policies, as bits over their indices.
 type Mask = Vec<u64>;
 
-fn set_bit(mask: &mut Mask, i: usize) {
-    mask[i / 64] |= 1 << (i % 64);
+/// The number of 64-bit words a set of `n` bits takes (here and in the hop matrix).
+pub(crate) fn words(n: usize) -> usize {
+    n.div_ceil(64)
+}
+
+pub(crate) fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
 }
 
 /// Which policies' constraint on one request variable an entity satisfies.
@@ -134,7 +139,7 @@ impl Slicer {
                 (p.clone(), scope)
             })
             .collect();
-        let words = policies.len().div_ceil(64);
+        let words = words(policies.len());
         let mut principals = ScopeIndex::new(words);
         let mut actions = ScopeIndex::new(words);
         let mut resources = ScopeIndex::new(words);
@@ -201,7 +206,7 @@ impl Slicer {
     /// Policy `i` alone in a set (a link with its template).
     pub fn alone(&self, i: usize) -> &PolicySet {
         self.alone[i].get_or_init(|| {
-            let mut mask = vec![0u64; self.policies.len().div_ceil(64)];
+            let mut mask = vec![0u64; words(self.policies.len())];
             set_bit(&mut mask, i);
             self.build(&mask)
         })
