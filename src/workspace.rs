@@ -872,12 +872,13 @@ impl Loader {
                 entities.push((file, entity));
             }
         }
+        let mut whole = None;
         if ok {
             let all = entities.iter().flat_map(|(_, e)| e.as_ref().ok());
             let all = Value::Array(all.map(|(_, _, json)| json.clone()).collect());
             match Entities::from_json_value(all, Some(schema)) {
                 Ok(e) => return Some(e),
-                Err(e) => self.problems.push(Problem::from_cedar(None, &e)),
+                Err(e) => whole = Some(Problem::from_cedar(None, &e)),
             }
         }
         // Each entity on its own, so Cedar's complaint points at its uid.
@@ -899,8 +900,8 @@ impl Loader {
             }
         }
         // Cedar's message about the whole inventory stands only if no entity explains it.
-        if ok && self.problems.len() > before {
-            self.problems.remove(before - 1);
+        if self.problems.len() == before {
+            self.problems.extend(whole);
         }
         None
     }
