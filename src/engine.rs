@@ -720,17 +720,10 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use crate::workspace::example;
 
     fn uid(s: &str) -> EntityUid {
         s.parse().unwrap()
-    }
-
-    fn example() -> crate::workspace::Workspace {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let loaded = crate::workspace::load(root, &Default::default()).unwrap();
-        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
-        loaded.workspace.unwrap()
     }
 
     fn ctx() -> ContextMap {

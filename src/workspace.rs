@@ -1177,6 +1177,16 @@ fn inventory_options(bytes: usize) -> serde_saphyr::Options {
     options
 }
 
+/// The bundled example (`policies/`, `fixtures/`, `actas.yaml`), which loads without problems:
+/// the workspace most unit tests look at.
+#[cfg(test)]
+pub(crate) fn example() -> Workspace {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = load(root, &Overrides::default()).unwrap();
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    loaded.workspace.unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1191,10 +1201,7 @@ mod tests {
         .unwrap();
         // No schema, but policies still load and get their ids.
         assert!(loaded.workspace.is_none());
-        let ws = load(root, &Overrides::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let ws = example();
         assert!(ws.policies.contains_key("sre-oncall-prod"));
         assert_eq!(
             ws.policies["token-creator#1"].template.as_deref(),
@@ -1233,10 +1240,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("entities.json");
         std::fs::write(&json, serde_json::to_string_pretty(&docs).unwrap()).unwrap();
-        let from_yaml = load(root, &Overrides::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let from_yaml = example();
         let overrides = Overrides {
             entities: vec![json.clone()],
             ..Overrides::default()

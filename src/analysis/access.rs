@@ -271,11 +271,7 @@ mod tests {
 
     #[test]
     fn routes_group_profiles_and_keep_each_hops_policies() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let ws = crate::workspace::load(root, &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let ws = crate::workspace::example();
         let profiles = select(&ws, &[], None).unwrap();
         let deployer = uid(r#"ServiceAccount::"prod-deployer""#);
         let access = compute(&ws.engine, &profiles, &Query::Target(deployer.clone()));

@@ -214,14 +214,7 @@ fn strip_position(message: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn example() -> Workspace {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        crate::workspace::load(root, &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap()
-    }
+    use crate::workspace::example;
 
     #[test]
     fn configured_profiles_come_sorted_then_adhoc() {

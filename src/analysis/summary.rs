@@ -143,11 +143,7 @@ mod tests {
 
     #[test]
     fn figures_of_the_example() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let ws = crate::workspace::load(root, &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let ws = crate::workspace::example();
         let profiles = select(&ws, &[], None).unwrap();
         let access = compute(&ws.engine, &profiles, &Query::All);
         let s = summarize(&ws.engine, &access, &ws.human_types);

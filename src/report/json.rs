@@ -1001,11 +1001,7 @@ mod tests {
 
     #[test]
     fn a_streamed_report_is_the_whole_document() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let ws = crate::workspace::load(root, &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let ws = crate::workspace::example();
         let r = report::run(&ws, &Default::default()).unwrap();
         let mut streamed = Vec::new();
         Json.write_report(&r, &mut streamed).unwrap().unwrap();
