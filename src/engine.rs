@@ -14,6 +14,7 @@ use cedar_policy::{
     Authorizer, Context, Decision, Entities, EntityTypeName, EntityUid, PolicySet, Request, Schema,
 };
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use crate::matrix::HopMatrix;
@@ -101,6 +102,72 @@ pub type Uid = Arc<EntityUid>;
 /// Reached identities by uid string, each with its chain.
 pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
 
+/// Reached identities by number (see [`Identities`]), in number order, each with its chain
+/// of numbers: the compact form of [`Reach`] that large matrices are kept in.
+pub type NumberedReach = Arc<[(u32, Box<[u32]>)]>;
+
+/// Every identity that takes part in hops (impersonators and impersonable accounts), numbered in
+/// uid-string order, so comparing numbers compares uid strings. The same under every context.
+pub struct Identities {
+    pub uids: Vec<Uid>,
+    pub names: Vec<Arc<str>>,
+    number: FxHashMap<EntityUid, u32>,
+}
+
+impl Identities {
+    fn new(engine: &Engine) -> Self {
+        let mut keyed: Vec<(String, EntityUid)> = engine
+            .impersonators()
+            .into_iter()
+            .chain(engine.impersonable())
+            .map(|u| (u.to_string(), u))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        let number = keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (_, u))| (u.clone(), i as u32))
+            .collect();
+        let (names, uids) = keyed
+            .into_iter()
+            .map(|(n, u)| (Arc::from(n), Arc::new(u)))
+            .unzip();
+        Self {
+            uids,
+            names,
+            number,
+        }
+    }
+
+    pub fn number(&self, uid: &EntityUid) -> Option<u32> {
+        self.number.get(uid).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.uids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.uids.is_empty()
+    }
+
+    /// A [`NumberedReach`] as a [`Reach`].
+    pub fn reach(&self, numbered: &[(u32, Box<[u32]>)]) -> Reach {
+        numbered
+            .iter()
+            .map(|(t, chain)| {
+                let chain = chain
+                    .iter()
+                    .map(|&x| self.uids[x as usize].clone())
+                    .collect();
+                let t = *t as usize;
+                (self.names[t].clone(), (self.uids[t].clone(), chain))
+            })
+            .collect()
+    }
+}
+
 pub struct Engine {
     pub schema: Schema,
     pub info: SchemaInfo,
@@ -117,6 +184,7 @@ pub struct Engine {
     matrices: Mutex<HashMap<String, Arc<OnceLock<Arc<HopMatrix>>>>>,
     /// Per-request policy slices (see `slice.rs`).
     slicer: Slicer,
+    identities: OnceLock<Arc<Identities>>,
 }
 
 impl Engine {
@@ -145,6 +213,7 @@ impl Engine {
             templates,
             policy_id_list: meta.keys().cloned().collect(),
             matrices: Mutex::new(HashMap::new()),
+            identities: OnceLock::new(),
         }
     }
 
@@ -404,6 +473,12 @@ impl Engine {
     /// The template a link was made from.
     pub fn template_of(&self, id: &str) -> Option<&str> {
         self.templates.get(id).map(String::as_str)
+    }
+
+    /// The identities that take part in hops, numbered.
+    pub fn identities(&self) -> &Arc<Identities> {
+        self.identities
+            .get_or_init(|| Arc::new(Identities::new(self)))
     }
 
     /// Inventory identities that may be principals of an impersonation action, sorted.

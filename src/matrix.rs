@@ -31,10 +31,9 @@ use std::sync::{Arc, OnceLock};
 use cedar_policy::{EntityUid, EvalResult};
 use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::engine::{ContextMap, Engine, Reach, Uid};
+use crate::engine::{ContextMap, Engine, Identities, NumberedReach, Reach, Uid};
 use crate::slice::{set_bit, words};
 
 /// Source classes grouped alike, each with the bitset of target classes where a policy holds.
@@ -77,11 +76,9 @@ struct Key {
 }
 
 pub struct HopMatrix {
-    /// Every identity that is a hop's principal or resource, sorted by uid string; its index
-    /// is its id.
-    ids: Vec<Uid>,
-    names: Vec<Arc<str>>,
-    id_of: FxHashMap<EntityUid, u32>,
+    /// Every identity that is a hop's principal or resource; its number is its id.
+    identities: Arc<Identities>,
+    /// The class of each identity, by number.
     class_of: Vec<u32>,
     /// Members of each class, by id (so in uid-string order).
     members: Vec<Vec<u32>>,
@@ -94,7 +91,7 @@ pub struct HopMatrix {
     /// Where each permit is satisfied, per action.
     permits: Vec<PermitBlocks>,
     /// Shortest chains of origins that cannot be targets, per class.
-    memo: Vec<OnceLock<Reach>>,
+    memo: Vec<OnceLock<NumberedReach>>,
     /// Policy evaluations spent building the matrix.
     pub evaluations: usize,
 }
@@ -191,27 +188,8 @@ fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
 
 impl HopMatrix {
     pub fn build(engine: &Engine, ctx: &ContextMap) -> Self {
-        let targets = engine.impersonable();
-        let mut ids = engine.impersonators();
-        ids.extend(targets.iter().cloned());
-        let mut names: Vec<String> = Vec::new();
-        {
-            let mut keyed: Vec<(String, EntityUid)> =
-                ids.into_iter().map(|u| (u.to_string(), u)).collect();
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
-            keyed.dedup_by(|a, b| a.0 == b.0);
-            ids = Vec::with_capacity(keyed.len());
-            for (n, u) in keyed {
-                names.push(n);
-                ids.push(u);
-            }
-        }
-        let id_of: FxHashMap<EntityUid, u32> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.clone(), i as u32))
-            .collect();
-        let ids: Vec<Uid> = ids.into_iter().map(Arc::new).collect();
+        let identities = engine.identities().clone();
+        let (ids, names) = (&identities.uids, &identities.names);
         let observes = observations(engine);
 
         // Uids observable to every policy: in values, or with descendants among the identities.
@@ -230,7 +208,7 @@ impl HopMatrix {
         uids_in_json(&Value::Object(ctx.clone()), &mut in_values);
         let pinned: HashSet<&str> = names
             .iter()
-            .map(String::as_str)
+            .map(|n| &**n)
             .filter(|n| in_values.contains(*n) || parents.contains(*n))
             .collect();
         // The entities an `in` can name: literals, values, and identities with descendants.
@@ -262,7 +240,7 @@ impl HopMatrix {
         };
         let facts: Vec<Facts> = ids
             .iter()
-            .zip(&names)
+            .zip(names)
             .map(|(u, name)| {
                 let n = types.len() as u32;
                 let ty = *types.entry(u.type_name().to_string()).or_insert(n);
@@ -294,7 +272,7 @@ impl HopMatrix {
                     attrs,
                     tags,
                     within,
-                    pinned: pinned.contains(name.as_str()),
+                    pinned: pinned.contains(&**name),
                 }
             })
             .collect();
@@ -331,9 +309,7 @@ impl HopMatrix {
             rows: vec![vec![0; words(classes)]; classes],
             allowed: Vec::new(),
             permits: Vec::new(),
-            ids,
-            names: names.into_iter().map(Arc::from).collect(),
-            id_of,
+            identities,
             class_of,
             members,
             target,
@@ -423,7 +399,7 @@ impl HopMatrix {
     }
 
     fn rep(&self, class: u32) -> &EntityUid {
-        &self.ids[self.members[class as usize][0] as usize]
+        &self.identities.uids[self.members[class as usize][0] as usize]
     }
 
     /// For policy `i` and `action`: the groups of source classes, each with the bitset of
@@ -451,11 +427,11 @@ impl HopMatrix {
             let mut groups: Vec<Vec<u32>> = Vec::new();
             for &c in classes {
                 let rep = self.members[c as usize][0];
-                if !in_scope(&self.ids[rep as usize]) {
+                if !in_scope(&self.identities.uids[rep as usize]) {
                     continue;
                 }
                 let f = &facts[rep as usize];
-                let key = key_of(f, rep, &self.names[rep as usize], o, &mask);
+                let key = key_of(f, rep, &self.identities.names[rep as usize], o, &mask);
                 let n = groups.len();
                 let g = *index.entry(key).or_insert(n);
                 if g == groups.len() {
@@ -486,7 +462,13 @@ impl HopMatrix {
                 let Some((s, r)) = self.distinct_pair(&f, t) else {
                     continue;
                 };
-                let Ok(p) = engine.prepare(&self.ids[s], action, &self.ids[r], ctx, None) else {
+                let Ok(p) = engine.prepare(
+                    &self.identities.uids[s],
+                    action,
+                    &self.identities.uids[r],
+                    ctx,
+                    None,
+                ) else {
                     continue;
                 };
                 spent += 1;
@@ -522,24 +504,32 @@ impl HopMatrix {
 
     /// Identities and classes (for benchmarks and tests).
     pub fn size(&self) -> (usize, usize) {
-        (self.ids.len(), self.members.len())
+        (self.identities.len(), self.members.len())
     }
 
     /// The class of an identity, if it takes part in hops.
     pub fn class(&self, uid: &EntityUid) -> Option<u32> {
-        self.id_of.get(uid).map(|&i| self.class_of[i as usize])
+        self.identities
+            .number(uid)
+            .map(|n| self.class_of[n as usize])
+    }
+
+    /// The class of identity number `n` (see [`Identities`]).
+    pub fn class_of(&self, n: u32) -> u32 {
+        self.class_of[n as usize]
     }
 
     /// Whether `from` may impersonate `to` in one hop.
     pub fn allows(&self, from: &EntityUid, to: &EntityUid) -> bool {
-        match (self.id_of.get(from), self.id_of.get(to)) {
-            (Some(&f), Some(&t)) if f != t => {
-                let (cf, ct) = (self.class_of[f as usize], self.class_of[t as usize]);
-                self.target[ct as usize]
-                    && self.rows[cf as usize][ct as usize / 64] & (1 << (ct % 64)) != 0
-            }
+        match (self.identities.number(from), self.identities.number(to)) {
+            (Some(f), Some(t)) if f != t => self.allows_classes(self.class_of(f), self.class_of(t)),
             _ => false,
         }
+    }
+
+    fn allows_classes(&self, cf: u32, ct: u32) -> bool {
+        let (cf, ct) = (cf as usize, ct as usize);
+        self.target[ct] && self.rows[cf][ct / 64] & (1 << (ct % 64)) != 0
     }
 
     /// How a hop is allowed: the impersonation actions that allow it (in configuration order)
@@ -555,8 +545,21 @@ impl HopMatrix {
         if !self.allows(from, to) {
             return None;
         }
-        let cf = self.class_of[self.id_of[from] as usize] as usize;
-        let ct = self.class_of[self.id_of[to] as usize] as usize;
+        let (f, t) = (self.identities.number(from)?, self.identities.number(to)?);
+        self.explain_classes(engine, self.class_of(f), self.class_of(t))
+    }
+
+    /// [`HopMatrix::explain`] for any member of class `cf` to any other member of class `ct`.
+    pub fn explain_classes(
+        &self,
+        engine: &Engine,
+        cf: u32,
+        ct: u32,
+    ) -> Option<(Vec<EntityUid>, Vec<String>)> {
+        if !self.allows_classes(cf, ct) {
+            return None;
+        }
+        let (cf, ct) = (cf as usize, ct as usize);
         let bit = |bits: &[u64]| bits[ct / 64] & (1 << (ct % 64)) != 0;
         let actions: Vec<usize> = (0..self.allowed.len())
             .filter(|&a| bit(&self.allowed[a][cf]))
@@ -583,16 +586,21 @@ impl HopMatrix {
     /// Every identity `origin` can reach within `max_chain` hops, with the shortest chain
     /// (ties broken by the chain's uid strings).
     pub fn reach(&self, origin: &EntityUid, max_chain: u32) -> Reach {
-        let Some(&o) = self.id_of.get(origin) else {
-            return Reach::new();
-        };
-        let class = self.class_of[o as usize] as usize;
+        match self.identities.number(origin) {
+            Some(o) => self.identities.reach(&self.reach_numbered(o, max_chain)),
+            None => Reach::new(),
+        }
+    }
+
+    /// [`HopMatrix::reach`] of identity number `origin`, by number.
+    pub fn reach_numbered(&self, origin: u32, max_chain: u32) -> NumberedReach {
+        let class = self.class_of(origin) as usize;
         if self.target[class] {
-            return self.reach_all(o, max_chain);
+            return self.reach_all(origin, max_chain);
         }
         // Every member reaches the same accounts by the same chains.
         self.memo[class]
-            .get_or_init(|| self.reach_all(o, max_chain))
+            .get_or_init(|| self.reach_all(origin, max_chain))
             .clone()
     }
 
@@ -605,14 +613,15 @@ impl HopMatrix {
         target: &EntityUid,
         max_chain: u32,
     ) -> Option<Vec<Uid>> {
-        let (&o, &t) = (self.id_of.get(origin)?, self.id_of.get(target)?);
+        let o = self.identities.number(origin)?;
+        let t = self.identities.number(target)?;
         let mut chain = None;
         self.search(o, max_chain, |m, found| {
             if m == t {
                 chain = Some(
                     found
                         .iter()
-                        .map(|&x| self.ids[x as usize].clone())
+                        .map(|&x| self.identities.uids[x as usize].clone())
                         .collect(),
                 );
             }
@@ -621,18 +630,14 @@ impl HopMatrix {
         chain
     }
 
-    fn reach_all(&self, origin: u32, max_chain: u32) -> Reach {
-        let mut reach = Reach::new();
+    fn reach_all(&self, origin: u32, max_chain: u32) -> NumberedReach {
+        let mut reach: Vec<(u32, Box<[u32]>)> = Vec::new();
         self.search(origin, max_chain, |m, chain| {
-            let chain = chain
-                .iter()
-                .map(|&x| self.ids[x as usize].clone())
-                .collect();
-            let value = (self.ids[m as usize].clone(), chain);
-            reach.insert(self.names[m as usize].clone(), value);
+            reach.push((m, chain.into()));
             false
         });
-        reach
+        reach.sort_unstable_by_key(|(m, _)| *m);
+        reach.into()
     }
 
     /// Breadth-first search over class rows: `found(identity, chain)` for every identity

@@ -7,14 +7,16 @@
 //! (chain, hops) and each route lists the profiles that produce it. "Under which conditions"
 //! is answered by those profiles and by the policies, never by paraphrasing conditions in code.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::profiles::Profile;
-use crate::engine::{Engine, Uid};
+use crate::engine::{Engine, Identities, NumberedReach, Uid};
+use crate::matrix::HopMatrix;
 
 /// Which paths to compute.
 #[derive(Debug, Clone)]
@@ -85,157 +87,351 @@ pub struct Access {
     pub paths: Vec<Path>,
 }
 
-/// A reachable pair under one profile, keyed by the uid strings of (principal, target).
-struct Found {
-    profile: usize,
-    key: (Arc<str>, Arc<str>),
-    principal: Uid,
-    target: Uid,
-    chain: Vec<Uid>,
-}
-
 /// Computes the paths of `query` under every profile, in parallel.
 pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
-    let principals = match query {
-        Query::Principal(p) => vec![p.clone()],
-        Query::Target(_) | Query::All => engine.impersonators(),
-    };
-    for p in profiles {
-        engine.warm(&p.context);
-    }
-    let jobs: Vec<(usize, &EntityUid)> = (0..profiles.len())
-        .flat_map(|i| principals.iter().map(move |p| (i, p)))
-        .collect();
-    // Every reachable pair, in (profile, principal, target) order: principals come sorted by
-    // uid string and each reach is keyed by the target's.
-    crate::progress::start("identities", jobs.len() as u64);
-    let found: Vec<Found> = jobs
-        .into_par_iter()
-        .flat_map_iter(|(i, principal)| {
-            let ctx = &profiles[i].context;
-            let reach = match query {
-                // Only the chain to the target, not the whole reach of every identity.
-                Query::Target(t) => engine
-                    .chain_to(principal, t, ctx)
-                    .map(|chain| (t.to_string().into(), (Arc::new(t.clone()), chain)))
-                    .into_iter()
-                    .collect(),
-                _ => engine.reach_from(principal, ctx),
-            };
-            crate::progress::advance(1);
-            let key: Arc<str> = principal.to_string().into();
-            let principal: Uid = Arc::new(principal.clone());
-            reach
-                .into_iter()
-                .map(move |(target_key, (target, chain))| Found {
-                    profile: i,
-                    key: (key.clone(), target_key),
-                    principal: principal.clone(),
-                    target,
-                    chain,
-                })
-        })
-        .collect();
-    crate::progress::finish();
-    let explained = explain_all(engine, profiles, &found);
-    let mut found: Vec<(Found, Vec<Hop>)> = found.into_iter().zip(explained).collect();
-    // Stable: a pair's entries keep profile order. Already sorted under one profile.
-    found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-    let mut paths: Vec<Path> = Vec::new();
-    let mut last: Option<(Arc<str>, Arc<str>)> = None;
-    for (f, hops) in found {
-        let route = Route {
-            chain: f.chain,
-            hops,
-            profiles: vec![profiles[f.profile].name.clone()],
-        };
-        if last.as_ref() != Some(&f.key) {
-            paths.push(Path {
-                principal: f.principal,
-                target: f.target,
-                routes: Vec::new(),
-            });
-            last = Some(f.key);
-        }
-        let path = paths.last_mut().expect("pushed above");
-        match path
-            .routes
-            .iter_mut()
-            .find(|r| r.chain == route.chain && r.hops == route.hops)
-        {
-            Some(same) => same.profiles.extend(route.profiles),
-            None => path.routes.push(route),
-        }
-    }
-    for p in paths.iter_mut().filter(|p| p.routes.len() > 1) {
-        // Stable: routes of equal chains keep profile order.
-        p.routes.sort_by_cached_key(|r| {
-            (
-                r.chain.len(),
-                r.chain.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            )
-        });
-    }
+    let reached = Reached::compute(engine, profiles, query);
     Access {
-        profiles: profiles.to_vec(),
-        paths,
+        paths: reached.paths().collect(),
+        profiles: reached.profiles,
     }
 }
 
-/// Each found chain's hops with the actions and policies that allow them. When hop decisions do
-/// not depend on the path, a hop is the same in every chain it appears in, and the same for
-/// every pair of its identities' hop-matrix classes, and the matrix knows which permits are
-/// satisfied where (see `matrix.rs`), so each distinct (profile, class of `from`, class of
-/// `to`) is read from it once; otherwise every chain is evaluated again along its path.
-fn explain_all(engine: &Engine, profiles: &[Profile], found: &[Found]) -> Vec<Vec<Hop>> {
-    let matrices: Option<Vec<_>> = profiles.iter().map(|p| engine.matrix(&p.context)).collect();
-    let Some(matrices) = matrices else {
-        return found
-            .par_iter()
-            .map(|f| explain(engine, &f.principal, &f.chain, &profiles[f.profile]))
+/// Explanations of hops by (profile, class of `from`, class of `to`).
+type HopKey = (u32, u32, u32);
+type HopLists = (Arc<[EntityUid]>, Arc<[String]>);
+
+/// The paths of a query in compact form: identities by number (see [`Identities`]), and for
+/// each principal its targets with a chain per profile, about 20 bytes a path. A report of a
+/// large inventory has millions of paths, so they are held like this and made into [`Path`]s,
+/// hops explained, a few principals at a time ([`Reached::paths`]).
+pub struct Reached<'e> {
+    engine: &'e Engine,
+    pub profiles: Vec<Profile>,
+    identities: Arc<Identities>,
+    /// One per principal with paths, in number order.
+    blocks: Vec<Block>,
+    /// The index of each block's first path; the number of paths last.
+    starts: Vec<usize>,
+    /// When hops do not depend on the path: each profile's matrix, and every hop of every
+    /// chain explained once per (profile, class of `from`, class of `to`); a hop between two
+    /// classes is the same for all their members (see `matrix.rs`).
+    explained: Option<(Vec<Arc<HopMatrix>>, FxHashMap<HopKey, HopLists>)>,
+}
+
+/// One principal's paths.
+struct Block {
+    principal: u32,
+    /// Sorted.
+    targets: Vec<u32>,
+    /// Per target, per profile (`targets.len() × profiles`): its chain, a range of `chains`;
+    /// empty when the target is not reached under that profile.
+    routes: Vec<(u32, u32)>,
+    chains: Vec<u32>,
+}
+
+/// A path as [`Reached`] holds it: enough for the summary figures, no hop explained.
+pub struct Shape<'a> {
+    pub principal: &'a Uid,
+    pub target: &'a Uid,
+    /// Per profile, the chain as identity numbers (empty: not reached under it).
+    chains: Vec<&'a [u32]>,
+}
+
+impl Shape<'_> {
+    /// Whether the path exists under profile `i`.
+    pub fn under(&self, i: usize) -> bool {
+        !self.chains[i].is_empty()
+    }
+
+    /// The number of profiles under which it exists.
+    pub fn profile_count(&self) -> usize {
+        self.chains.iter().filter(|c| !c.is_empty()).count()
+    }
+
+    /// The longest of its shortest chains, in hops.
+    pub fn longest(&self) -> usize {
+        self.chains.iter().map(|c| c.len()).max().unwrap_or(0)
+    }
+}
+
+/// How many principals' paths are made at once: enough to keep every worker busy, few enough
+/// that a chunk of paths is small beside the compact form.
+const CHUNK: usize = 64;
+
+impl<'e> Reached<'e> {
+    /// Every reachable (principal, target) pair of `query` under each profile, in parallel.
+    pub fn compute(engine: &'e Engine, profiles: &[Profile], query: &Query) -> Self {
+        let identities = engine.identities().clone();
+        let principals: Vec<u32> = match query {
+            Query::Principal(p) => identities.number(p).into_iter().collect(),
+            Query::Target(_) | Query::All => engine
+                .impersonators()
+                .iter()
+                .filter_map(|p| identities.number(p))
+                .collect(),
+        };
+        for p in profiles {
+            engine.warm(&p.context);
+        }
+        let matrices: Option<Vec<Arc<HopMatrix>>> =
+            profiles.iter().map(|p| engine.matrix(&p.context)).collect();
+        let target = match query {
+            Query::Target(t) => Some(identities.number(t)),
+            _ => None,
+        };
+        let reach = |profile: usize, origin: u32| -> NumberedReach {
+            let uid = &identities.uids[origin as usize];
+            let ctx = &profiles[profile].context;
+            match (target, &matrices) {
+                // Only the chain to the target, not the whole reach of every identity.
+                (Some(t), _) => t
+                    .and_then(|t| {
+                        let chain = engine.chain_to(uid, &identities.uids[t as usize], ctx)?;
+                        Some((t, numbers(&identities, &chain)))
+                    })
+                    .into_iter()
+                    .collect(),
+                (None, Some(m)) => m[profile].reach_numbered(origin, engine.max_chain),
+                (None, None) => engine
+                    .reach_from(uid, ctx)
+                    .values()
+                    .filter_map(|(t, chain)| {
+                        Some((identities.number(t)?, numbers(&identities, chain)))
+                    })
+                    .collect(),
+            }
+        };
+        crate::progress::start("identities", (principals.len() * profiles.len()) as u64);
+        let blocks: Vec<Block> = principals
+            .into_par_iter()
+            .filter_map(|principal| {
+                let reaches: Vec<NumberedReach> =
+                    (0..profiles.len()).map(|i| reach(i, principal)).collect();
+                crate::progress::advance(profiles.len() as u64);
+                Block::merge(principal, &reaches)
+            })
             .collect();
-    };
-    let key = |i: usize, from: &EntityUid, to: &EntityUid| {
-        (i, matrices[i].class(from), matrices[i].class(to))
-    };
-    type Key = (usize, Option<u32>, Option<u32>);
-    let mut distinct: FxHashMap<Key, (&EntityUid, &EntityUid)> = FxHashMap::default();
-    for f in found {
-        let mut from = &f.principal;
-        for to in &f.chain {
-            distinct
-                .entry(key(f.profile, from, to))
-                .or_insert((from, to));
-            from = to;
+        crate::progress::finish();
+        let mut starts = Vec::with_capacity(blocks.len() + 1);
+        let mut total = 0;
+        for b in &blocks {
+            starts.push(total);
+            total += b.targets.len();
+        }
+        starts.push(total);
+        let mut reached = Self {
+            engine,
+            profiles: profiles.to_vec(),
+            identities,
+            blocks,
+            starts,
+            explained: None,
+        };
+        reached.explained = matrices.map(|m| {
+            let hops = reached.explain_hops(&m);
+            (m, hops)
+        });
+        reached
+    }
+
+    /// The number of paths.
+    pub fn len(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every path, hops explained, sorted by (principal, target) uid strings. Made a chunk of
+    /// principals at a time, in parallel, and never held whole.
+    pub fn paths(&self) -> impl Iterator<Item = Path> + '_ {
+        self.blocks.chunks(CHUNK).flat_map(move |chunk| {
+            chunk
+                .par_iter()
+                .flat_map_iter(|b| (0..b.targets.len()).map(move |j| self.path(b, j)))
+                .collect::<Vec<Path>>()
+        })
+    }
+
+    /// Every path's shape, in the order of [`Reached::paths`].
+    pub fn shapes(&self) -> impl Iterator<Item = Shape<'_>> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
+    }
+
+    /// The shape of path `i` (an index into [`Reached::paths`]).
+    pub fn shape_at(&self, i: usize) -> Shape<'_> {
+        let b = self.starts.partition_point(|&s| s <= i) - 1;
+        self.shape(&self.blocks[b], i - self.starts[b])
+    }
+
+    /// The chain of path `i`'s longest route (the last, by chain, of its longest ones).
+    pub fn longest_chain(&self, i: usize) -> Vec<Uid> {
+        let shape = self.shape_at(i);
+        let longest = shape.chains.iter().max_by_key(|c| (c.len(), **c));
+        longest.map(|c| self.uids(c).collect()).unwrap_or_default()
+    }
+
+    /// The ids of the policies that determine some hop, sorted.
+    pub fn policies_used(&self) -> BTreeSet<String> {
+        match &self.explained {
+            Some((_, hops)) => hops
+                .values()
+                .flat_map(|(_, policies)| policies.iter().cloned())
+                .collect(),
+            // Path-dependent hops are only known by explaining every chain.
+            None => self
+                .paths()
+                .flat_map(|p| p.routes)
+                .flat_map(|r| r.hops)
+                .flat_map(|h| h.policies.to_vec())
+                .collect(),
         }
     }
-    type Lists = (Arc<[EntityUid]>, Arc<[String]>);
-    let hops: FxHashMap<Key, Lists> = distinct
-        .into_par_iter()
-        .filter_map(|(k, (from, to))| {
-            let (actions, policies) = matrices[k.0].explain(engine, from, to)?;
-            Some((k, (actions.into(), policies.into())))
-        })
-        .collect();
-    found
-        .iter()
-        .map(|f| {
-            let mut from = &f.principal;
-            f.chain
+
+    fn shape<'a>(&'a self, b: &'a Block, j: usize) -> Shape<'a> {
+        let n = self.profiles.len();
+        Shape {
+            principal: &self.identities.uids[b.principal as usize],
+            target: &self.identities.uids[b.targets[j] as usize],
+            chains: b.routes[j * n..(j + 1) * n]
                 .iter()
-                .filter_map(|to| {
-                    let hop = hops.get(&key(f.profile, from, to)).map(|(a, p)| Hop {
-                        from: from.clone(),
-                        to: to.clone(),
-                        actions: a.clone(),
-                        policies: p.clone(),
-                    });
+                .map(|&(s, e)| &b.chains[s as usize..e as usize])
+                .collect(),
+        }
+    }
+
+    fn uids<'a>(&'a self, numbers: &'a [u32]) -> impl Iterator<Item = Uid> + 'a {
+        numbers
+            .iter()
+            .map(|&x| self.identities.uids[x as usize].clone())
+    }
+
+    /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
+    fn path(&self, b: &Block, j: usize) -> Path {
+        let shape = self.shape(b, j);
+        let mut routes: Vec<(&[u32], Route)> = Vec::new();
+        for (i, chain) in shape.chains.iter().enumerate() {
+            if chain.is_empty() {
+                continue;
+            }
+            let hops = self.hops(i, b.principal, chain);
+            let profile = self.profiles[i].name.clone();
+            match routes
+                .iter_mut()
+                .find(|(c, r)| c == chain && r.hops == hops)
+            {
+                Some((_, same)) => same.profiles.push(profile),
+                None => routes.push((
+                    chain,
+                    Route {
+                        chain: self.uids(chain).collect(),
+                        hops,
+                        profiles: vec![profile],
+                    },
+                )),
+            }
+        }
+        // Numbers are in uid-string order. Stable: routes of equal chains keep profile order.
+        routes.sort_by_key(|(c, _)| (c.len(), *c));
+        Path {
+            principal: shape.principal.clone(),
+            target: shape.target.clone(),
+            routes: routes.into_iter().map(|(_, r)| r).collect(),
+        }
+    }
+
+    /// The hops of `chain` from `principal` under profile `i`, with the actions and policies
+    /// that allow each.
+    fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Hop> {
+        let Some((matrices, explained)) = &self.explained else {
+            let principal = &self.identities.uids[principal as usize];
+            let chain: Vec<Uid> = self.uids(chain).collect();
+            return explain(self.engine, principal, &chain, &self.profiles[i]);
+        };
+        let m = &matrices[i];
+        let mut from = principal;
+        chain
+            .iter()
+            .filter_map(|&to| {
+                let key = (i as u32, m.class_of(from), m.class_of(to));
+                let hop = explained.get(&key).map(|(actions, policies)| Hop {
+                    from: self.identities.uids[from as usize].clone(),
+                    to: self.identities.uids[to as usize].clone(),
+                    actions: actions.clone(),
+                    policies: policies.clone(),
+                });
+                from = to;
+                hop
+            })
+            .collect()
+    }
+
+    /// Explains each distinct (profile, class of `from`, class of `to`) of every chain once.
+    fn explain_hops(&self, matrices: &[Arc<HopMatrix>]) -> FxHashMap<HopKey, HopLists> {
+        let mut distinct: FxHashSet<HopKey> = FxHashSet::default();
+        let n = self.profiles.len();
+        for b in &self.blocks {
+            for (k, &(s, e)) in b.routes.iter().enumerate() {
+                let (i, m) = (k % n, &matrices[k % n]);
+                let mut from = m.class_of(b.principal);
+                for &to in &b.chains[s as usize..e as usize] {
+                    let to = m.class_of(to);
+                    distinct.insert((i as u32, from, to));
                     from = to;
-                    hop
-                })
-                .collect()
+                }
+            }
+        }
+        distinct
+            .into_par_iter()
+            .filter_map(|k| {
+                let (actions, policies) =
+                    matrices[k.0 as usize].explain_classes(self.engine, k.1, k.2)?;
+                Some((k, (actions.into(), policies.into())))
+            })
+            .collect()
+    }
+}
+
+impl Block {
+    /// A principal's reach under each profile as one block; `None` when it reaches nothing.
+    fn merge(principal: u32, reaches: &[NumberedReach]) -> Option<Self> {
+        let mut targets: Vec<u32> = reaches
+            .iter()
+            .flat_map(|r| r.iter().map(|(t, _)| *t))
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        if targets.is_empty() {
+            return None;
+        }
+        let mut routes = Vec::with_capacity(targets.len() * reaches.len());
+        let mut chains = Vec::new();
+        let mut next = vec![0; reaches.len()];
+        for &t in &targets {
+            for (r, k) in reaches.iter().zip(next.iter_mut()) {
+                let start = chains.len() as u32;
+                if let Some((_, chain)) = r.get(*k).filter(|(x, _)| *x == t) {
+                    chains.extend_from_slice(chain);
+                    *k += 1;
+                }
+                routes.push((start, chains.len() as u32));
+            }
+        }
+        Some(Self {
+            principal,
+            targets,
+            routes,
+            chains,
         })
-        .collect()
+    }
+}
+
+/// Identity numbers of a chain (every member of a chain is an identity).
+fn numbers(identities: &Identities, chain: &[Uid]) -> Box<[u32]> {
+    chain.iter().filter_map(|u| identities.number(u)).collect()
 }
 
 /// Evaluates each hop of a reachable chain again, for the actions and policies that allow it.
