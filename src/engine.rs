@@ -103,8 +103,54 @@ pub type Uid = Arc<EntityUid>;
 pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
 
 /// Reached identities by number (see [`Identities`]), in number order, each with its chain
-/// of numbers: the compact form of [`Reach`] that large matrices are kept in.
-pub type NumberedReach = Arc<[(u32, Box<[u32]>)]>;
+/// of numbers: the compact form of [`Reach`] (about 12 bytes an identity) that large matrices
+/// are kept in.
+#[derive(Debug, Default)]
+pub struct NumberedReach {
+    targets: Vec<u32>,
+    /// Where each target's chain ends in `chains` (it starts where the previous one ends).
+    ends: Vec<u32>,
+    chains: Vec<u32>,
+}
+
+impl NumberedReach {
+    /// From (target, chain) pairs, one per target, in any order.
+    pub fn new(mut pairs: Vec<(u32, Vec<u32>)>) -> Self {
+        pairs.sort_unstable_by_key(|(t, _)| *t);
+        let mut reach = Self {
+            targets: Vec::with_capacity(pairs.len()),
+            ends: Vec::with_capacity(pairs.len()),
+            chains: Vec::with_capacity(pairs.iter().map(|(_, c)| c.len()).sum()),
+        };
+        for (t, chain) in pairs {
+            reach.targets.push(t);
+            reach.chains.extend(chain);
+            reach.ends.push(reach.chains.len() as u32);
+        }
+        reach
+    }
+
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The `k`th reached identity and its chain.
+    pub fn get(&self, k: usize) -> Option<(u32, &[u32])> {
+        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        Some((
+            *self.targets.get(k)?,
+            &self.chains[start..self.ends[k] as usize],
+        ))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[u32])> {
+        (0..self.len()).filter_map(|k| self.get(k))
+    }
+}
 
 /// Every identity that takes part in hops (impersonators and impersonable accounts), numbered in
 /// uid-string order, so comparing numbers compares uid strings. The same under every context.
@@ -153,7 +199,7 @@ impl Identities {
     }
 
     /// A [`NumberedReach`] as a [`Reach`].
-    pub fn reach(&self, numbered: &[(u32, Box<[u32]>)]) -> Reach {
+    pub fn reach(&self, numbered: &NumberedReach) -> Reach {
         numbered
             .iter()
             .map(|(t, chain)| {
@@ -161,7 +207,7 @@ impl Identities {
                     .iter()
                     .map(|&x| self.uids[x as usize].clone())
                     .collect();
-                let t = *t as usize;
+                let t = t as usize;
                 (self.names[t].clone(), (self.uids[t].clone(), chain))
             })
             .collect()

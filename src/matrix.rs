@@ -91,7 +91,7 @@ pub struct HopMatrix {
     /// Where each permit is satisfied, per action.
     permits: Vec<PermitBlocks>,
     /// Shortest chains of origins that cannot be targets, per class.
-    memo: Vec<OnceLock<NumberedReach>>,
+    memo: Vec<OnceLock<Arc<NumberedReach>>>,
     /// Policy evaluations spent building the matrix.
     pub evaluations: usize,
 }
@@ -593,7 +593,7 @@ impl HopMatrix {
     }
 
     /// [`HopMatrix::reach`] of identity number `origin`, by number.
-    pub fn reach_numbered(&self, origin: u32, max_chain: u32) -> NumberedReach {
+    pub fn reach_numbered(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
         let class = self.class_of(origin) as usize;
         if self.target[class] {
             return self.reach_all(origin, max_chain);
@@ -630,14 +630,13 @@ impl HopMatrix {
         chain
     }
 
-    fn reach_all(&self, origin: u32, max_chain: u32) -> NumberedReach {
-        let mut reach: Vec<(u32, Box<[u32]>)> = Vec::new();
+    fn reach_all(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
+        let mut reach = Vec::new();
         self.search(origin, max_chain, |m, chain| {
-            reach.push((m, chain.into()));
+            reach.push((m, chain.to_vec()));
             false
         });
-        reach.sort_unstable_by_key(|(m, _)| *m);
-        reach.into()
+        Arc::new(NumberedReach::new(reach))
     }
 
     /// Breadth-first search over class rows: `found(identity, chain)` for every identity

@@ -284,11 +284,13 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
             .map(|r| (r.chain.clone(), r.profiles.clone()));
         (p.principal.clone(), chains.collect::<Vec<_>>())
     };
-    let profiles = &report.matrix.access.profiles;
+    let profiles = &report.reached.profiles;
+    let paths: Vec<_> = report.reached.paths().collect();
+    assert_eq!(paths.len(), report.reached.len());
     for target in ws.engine.impersonable() {
         let query = actas::analysis::access::Query::Target(target.clone());
         let toward = actas::analysis::access::compute(&ws.engine, profiles, &query);
-        let all = report.matrix.access.paths.iter();
+        let all = paths.iter();
         let want: Vec<_> = all.filter(|p| *p.target == target).map(routes).collect();
         let got: Vec<_> = toward.paths.iter().map(routes).collect();
         assert_eq!(got, want, "who-can {target}");
@@ -297,7 +299,7 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
     for (name, _) in PROFILES {
         out.insert(name.to_string(), BTreeMap::new());
     }
-    for p in &report.matrix.access.paths {
+    for p in &paths {
         for r in &p.routes {
             for profile in &r.profiles {
                 let chain: Vec<String> = r.chain.iter().map(ToString::to_string).collect();

@@ -110,12 +110,18 @@ pub struct Reached<'e> {
     identities: Arc<Identities>,
     /// One per principal with paths, in number order.
     blocks: Vec<Block>,
-    /// The index of each block's first path; the number of paths last.
-    starts: Vec<usize>,
+    /// The number of paths.
+    len: usize,
     /// When hops do not depend on the path: each profile's matrix, and every hop of every
     /// chain explained once per (profile, class of `from`, class of `to`); a hop between two
     /// classes is the same for all their members (see `matrix.rs`).
-    explained: Option<(Vec<Arc<HopMatrix>>, FxHashMap<HopKey, HopLists>)>,
+    explained: Option<Explained>,
+}
+
+/// Each profile's hop matrix, and the explanation of every hop the chains take.
+struct Explained {
+    matrices: Vec<Arc<HopMatrix>>,
+    hops: FxHashMap<HopKey, HopLists>,
 }
 
 /// One principal's paths.
@@ -123,9 +129,10 @@ struct Block {
     principal: u32,
     /// Sorted.
     targets: Vec<u32>,
-    /// Per target, per profile (`targets.len() × profiles`): its chain, a range of `chains`;
-    /// empty when the target is not reached under that profile.
-    routes: Vec<(u32, u32)>,
+    /// Per target, per profile (`targets.len() × profiles`): where its chain ends in `chains`
+    /// (it starts where the previous one ends); empty when the target is not reached under
+    /// that profile.
+    ends: Vec<u32>,
     chains: Vec<u32>,
 }
 
@@ -135,9 +142,22 @@ pub struct Shape<'a> {
     pub target: &'a Uid,
     /// Per profile, the chain as identity numbers (empty: not reached under it).
     chains: Vec<&'a [u32]>,
+    identities: &'a Identities,
 }
 
-impl Shape<'_> {
+impl<'a> Shape<'a> {
+    /// The chain of its longest route (the last, by chain, of its longest ones), as uid
+    /// strings.
+    pub fn longest_route(&self) -> impl Iterator<Item = &'a Arc<str>> + 'a {
+        let longest = self.chains.iter().max_by_key(|c| (c.len(), **c));
+        let names = &self.identities.names;
+        longest
+            .copied()
+            .unwrap_or_default()
+            .iter()
+            .map(move |&x| &names[x as usize])
+    }
+
     /// Whether the path exists under profile `i`.
     pub fn under(&self, i: usize) -> bool {
         !self.chains[i].is_empty()
@@ -179,64 +199,61 @@ impl<'e> Reached<'e> {
             Query::Target(t) => Some(identities.number(t)),
             _ => None,
         };
-        let reach = |profile: usize, origin: u32| -> NumberedReach {
+        let reach = |profile: usize, origin: u32| -> Arc<NumberedReach> {
             let uid = &identities.uids[origin as usize];
             let ctx = &profiles[profile].context;
             match (target, &matrices) {
                 // Only the chain to the target, not the whole reach of every identity.
-                (Some(t), _) => t
-                    .and_then(|t| {
+                (Some(t), _) => Arc::new(NumberedReach::new(
+                    t.and_then(|t| {
                         let chain = engine.chain_to(uid, &identities.uids[t as usize], ctx)?;
                         Some((t, numbers(&identities, &chain)))
                     })
                     .into_iter()
                     .collect(),
+                )),
                 (None, Some(m)) => m[profile].reach_numbered(origin, engine.max_chain),
-                (None, None) => engine
-                    .reach_from(uid, ctx)
-                    .values()
-                    .filter_map(|(t, chain)| {
-                        Some((identities.number(t)?, numbers(&identities, chain)))
-                    })
-                    .collect(),
+                (None, None) => Arc::new(NumberedReach::new(
+                    engine
+                        .reach_from(uid, ctx)
+                        .values()
+                        .filter_map(|(t, chain)| {
+                            Some((identities.number(t)?, numbers(&identities, chain)))
+                        })
+                        .collect(),
+                )),
             }
         };
         crate::progress::start("identities", (principals.len() * profiles.len()) as u64);
         let blocks: Vec<Block> = principals
             .into_par_iter()
             .filter_map(|principal| {
-                let reaches: Vec<NumberedReach> =
+                let reaches: Vec<Arc<NumberedReach>> =
                     (0..profiles.len()).map(|i| reach(i, principal)).collect();
                 crate::progress::advance(profiles.len() as u64);
                 Block::merge(principal, &reaches)
             })
             .collect();
         crate::progress::finish();
-        let mut starts = Vec::with_capacity(blocks.len() + 1);
-        let mut total = 0;
-        for b in &blocks {
-            starts.push(total);
-            total += b.targets.len();
-        }
-        starts.push(total);
+        let len = blocks.iter().map(|b| b.targets.len()).sum();
         let mut reached = Self {
             engine,
             profiles: profiles.to_vec(),
             identities,
             blocks,
-            starts,
+            len,
             explained: None,
         };
-        reached.explained = matrices.map(|m| {
-            let hops = reached.explain_hops(&m);
-            (m, hops)
+        reached.explained = matrices.map(|matrices| Explained {
+            hops: reached.explain_hops(&matrices),
+            matrices,
         });
         reached
     }
 
     /// The number of paths.
     pub fn len(&self) -> usize {
-        self.starts.last().copied().unwrap_or(0)
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
@@ -246,11 +263,20 @@ impl<'e> Reached<'e> {
     /// Every path, hops explained, sorted by (principal, target) uid strings. Made a chunk of
     /// principals at a time, in parallel, and never held whole.
     pub fn paths(&self) -> impl Iterator<Item = Path> + '_ {
+        self.map_paths(|p| p)
+    }
+
+    /// [`Reached::paths`], each passed through `f` in the same parallel chunk (e.g. a renderer
+    /// turning it into its document type, so that work is shared by the workers too).
+    pub fn map_paths<'a, T: Send + 'a>(
+        &'a self,
+        f: impl Fn(Path) -> T + Sync + 'a,
+    ) -> impl Iterator<Item = T> + 'a {
         self.blocks.chunks(CHUNK).flat_map(move |chunk| {
             chunk
                 .par_iter()
-                .flat_map_iter(|b| (0..b.targets.len()).map(move |j| self.path(b, j)))
-                .collect::<Vec<Path>>()
+                .flat_map_iter(|b| (0..b.targets.len()).map(|j| f(self.path(b, j))))
+                .collect::<Vec<T>>()
         })
     }
 
@@ -261,23 +287,11 @@ impl<'e> Reached<'e> {
             .flat_map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
     }
 
-    /// The shape of path `i` (an index into [`Reached::paths`]).
-    pub fn shape_at(&self, i: usize) -> Shape<'_> {
-        let b = self.starts.partition_point(|&s| s <= i) - 1;
-        self.shape(&self.blocks[b], i - self.starts[b])
-    }
-
-    /// The chain of path `i`'s longest route (the last, by chain, of its longest ones).
-    pub fn longest_chain(&self, i: usize) -> Vec<Uid> {
-        let shape = self.shape_at(i);
-        let longest = shape.chains.iter().max_by_key(|c| (c.len(), **c));
-        longest.map(|c| self.uids(c).collect()).unwrap_or_default()
-    }
-
     /// The ids of the policies that determine some hop, sorted.
     pub fn policies_used(&self) -> BTreeSet<String> {
         match &self.explained {
-            Some((_, hops)) => hops
+            Some(e) => e
+                .hops
                 .values()
                 .flat_map(|(_, policies)| policies.iter().cloned())
                 .collect(),
@@ -296,10 +310,8 @@ impl<'e> Reached<'e> {
         Shape {
             principal: &self.identities.uids[b.principal as usize],
             target: &self.identities.uids[b.targets[j] as usize],
-            chains: b.routes[j * n..(j + 1) * n]
-                .iter()
-                .map(|&(s, e)| &b.chains[s as usize..e as usize])
-                .collect(),
+            chains: (j * n..(j + 1) * n).map(|k| b.chain(k)).collect(),
+            identities: &self.identities,
         }
     }
 
@@ -346,7 +358,7 @@ impl<'e> Reached<'e> {
     /// The hops of `chain` from `principal` under profile `i`, with the actions and policies
     /// that allow each.
     fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Hop> {
-        let Some((matrices, explained)) = &self.explained else {
+        let Some(Explained { matrices, hops }) = &self.explained else {
             let principal = &self.identities.uids[principal as usize];
             let chain: Vec<Uid> = self.uids(chain).collect();
             return explain(self.engine, principal, &chain, &self.profiles[i]);
@@ -357,7 +369,7 @@ impl<'e> Reached<'e> {
             .iter()
             .filter_map(|&to| {
                 let key = (i as u32, m.class_of(from), m.class_of(to));
-                let hop = explained.get(&key).map(|(actions, policies)| Hop {
+                let hop = hops.get(&key).map(|(actions, policies)| Hop {
                     from: self.identities.uids[from as usize].clone(),
                     to: self.identities.uids[to as usize].clone(),
                     actions: actions.clone(),
@@ -374,63 +386,81 @@ impl<'e> Reached<'e> {
         let mut distinct: FxHashSet<HopKey> = FxHashSet::default();
         let n = self.profiles.len();
         for b in &self.blocks {
-            for (k, &(s, e)) in b.routes.iter().enumerate() {
+            for k in 0..b.ends.len() {
                 let (i, m) = (k % n, &matrices[k % n]);
                 let mut from = m.class_of(b.principal);
-                for &to in &b.chains[s as usize..e as usize] {
+                for &to in b.chain(k) {
                     let to = m.class_of(to);
                     distinct.insert((i as u32, from, to));
                     from = to;
                 }
             }
         }
-        distinct
-            .into_par_iter()
-            .filter_map(|k| {
-                let (actions, policies) =
-                    matrices[k.0 as usize].explain_classes(self.engine, k.1, k.2)?;
-                Some((k, (actions.into(), policies.into())))
-            })
-            .collect()
+        // Most hops share their lists with many others: each distinct list is kept once.
+        let distinct: Vec<HopKey> = distinct.into_iter().collect();
+        let mut actions: FxHashMap<Vec<EntityUid>, Arc<[EntityUid]>> = FxHashMap::default();
+        let mut policies: FxHashMap<Vec<String>, Arc<[String]>> = FxHashMap::default();
+        let mut explained = FxHashMap::default();
+        for keys in distinct.chunks(4096) {
+            let lists: Vec<_> = keys
+                .par_iter()
+                .filter_map(|&k| {
+                    let m = &matrices[k.0 as usize];
+                    Some((k, m.explain_classes(self.engine, k.1, k.2)?))
+                })
+                .collect();
+            for (k, (a, p)) in lists {
+                let a = actions.entry(a).or_insert_with_key(|a| a[..].into());
+                let p = policies.entry(p).or_insert_with_key(|p| p[..].into());
+                explained.insert(k, (a.clone(), p.clone()));
+            }
+        }
+        explained
     }
 }
 
 impl Block {
+    /// Chain `k` (of target `k / profiles`, under profile `k % profiles`).
+    fn chain(&self, k: usize) -> &[u32] {
+        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        &self.chains[start..self.ends[k] as usize]
+    }
+
     /// A principal's reach under each profile as one block; `None` when it reaches nothing.
-    fn merge(principal: u32, reaches: &[NumberedReach]) -> Option<Self> {
+    fn merge(principal: u32, reaches: &[Arc<NumberedReach>]) -> Option<Self> {
         let mut targets: Vec<u32> = reaches
             .iter()
-            .flat_map(|r| r.iter().map(|(t, _)| *t))
+            .flat_map(|r| r.iter().map(|(t, _)| t))
             .collect();
         targets.sort_unstable();
         targets.dedup();
         if targets.is_empty() {
             return None;
         }
-        let mut routes = Vec::with_capacity(targets.len() * reaches.len());
+        let mut ends = Vec::with_capacity(targets.len() * reaches.len());
         let mut chains = Vec::new();
         let mut next = vec![0; reaches.len()];
         for &t in &targets {
             for (r, k) in reaches.iter().zip(next.iter_mut()) {
-                let start = chains.len() as u32;
                 if let Some((_, chain)) = r.get(*k).filter(|(x, _)| *x == t) {
                     chains.extend_from_slice(chain);
                     *k += 1;
                 }
-                routes.push((start, chains.len() as u32));
+                ends.push(chains.len() as u32);
             }
         }
+        chains.shrink_to_fit();
         Some(Self {
             principal,
             targets,
-            routes,
+            ends,
             chains,
         })
     }
 }
 
 /// Identity numbers of a chain (every member of a chain is an identity).
-fn numbers(identities: &Identities, chain: &[Uid]) -> Box<[u32]> {
+fn numbers(identities: &Identities, chain: &[Uid]) -> Vec<u32> {
     chain.iter().filter_map(|u| identities.number(u)).collect()
 }
 

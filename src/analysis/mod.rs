@@ -8,7 +8,7 @@ pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cedar_policy::PolicyId;
+use cedar_policy::{EntityUid, PolicyId};
 
 use crate::analysis::access::Access;
 use crate::workspace::Workspace;
@@ -37,9 +37,23 @@ pub fn policies_used(ws: &Workspace, access: &Access) -> BTreeMap<String, Policy
         .flat_map(|h| h.policies.iter())
         .map(String::as_str)
         .collect();
+    policy_infos(ws, ids)
+}
+
+/// What a report shows of each of the policies `ids`, by id.
+pub fn policy_infos<'a>(
+    ws: &Workspace,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<String, PolicyInfo> {
     ids.into_iter()
         .filter_map(|id| Some((id.to_string(), policy_info(ws, id)?)))
         .collect()
+}
+
+/// Whether `uid` is of one of the human types (`impersonation.human_types`).
+pub fn is_human(human_types: &[String], uid: &EntityUid) -> bool {
+    let ty = uid.type_name().to_string();
+    human_types.contains(&ty)
 }
 
 fn policy_info(ws: &Workspace, id: &str) -> Option<PolicyInfo> {

@@ -1,10 +1,12 @@
 //! The figures an auditor reads first (`actas report`), computed once for every format.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cedar_policy::EntityUid;
+use rustc_hash::FxHashMap;
 
-use crate::analysis::access::Access;
+use crate::analysis::access::{Reached, Shape};
+use crate::analysis::is_human;
 use crate::engine::{Engine, Uid};
 
 /// How exposed one impersonable account is.
@@ -21,118 +23,147 @@ pub struct AccountFigures {
     pub profiles: Vec<String>,
 }
 
-/// Summary figures over the whole matrix. Path lists are indices into `Access::paths`.
+/// Summary figures over the whole matrix.
+///
+/// Its path lists are kept as what their paths have in common ([`PathList`]) and a count, and
+/// read from the matrix when written ([`Summary::paths`]): a list can hold most of millions of
+/// paths.
 #[derive(Debug, Clone)]
 pub struct Summary {
     /// Inventory identities that may impersonate (principals of an impersonation action).
     pub identities: usize,
     /// Every impersonable account of the inventory, most reached first, then by uid.
     pub accounts: Vec<AccountFigures>,
-    /// Paths whose principal is of a human type.
-    pub human_paths: Vec<usize>,
-    /// Paths that exist under some profiles only (break-glass-like conditions).
-    pub conditional_paths: Vec<usize>,
     /// Accounts reached under some profiles only (and by nobody under the others).
     pub conditional_accounts: Vec<usize>,
-    /// The longest shortest chain, in hops, and the paths that have it.
+    /// The longest shortest chain, in hops.
     pub longest_chain: usize,
-    pub longest_paths: Vec<usize>,
     /// Identities by how many accounts they reach, widest first, then by uid.
     pub widest: Vec<(Uid, usize)>,
-    /// Paths with a route through another account (delegation).
-    pub delegated_paths: Vec<usize>,
+    /// How many paths each [`PathList`] has, in the order of [`PathList::ALL`].
+    counts: [usize; 4],
+    human_types: Vec<String>,
+    profiles: usize,
 }
 
-pub fn summarize(engine: &Engine, access: &Access, human_types: &[String]) -> Summary {
-    let is_human = |u: &EntityUid| human_types.contains(&u.type_name().to_string());
-    let profile_names: Vec<&str> = access.profiles.iter().map(|p| p.name.as_str()).collect();
+/// The summary's lists of paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathList {
+    /// Paths whose principal is of a human type.
+    Human,
+    /// Paths that exist under some profiles only (break-glass-like conditions).
+    Conditional,
+    /// Paths whose longest route has the longest chain of all.
+    Longest,
+    /// Paths with a route through another account (delegation).
+    Delegated,
+}
 
-    let mut reached: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    // There is one path per (principal, target), so counting a principal's paths counts the
-    // accounts it reaches.
-    let mut reach_of: BTreeMap<String, (Uid, usize)> = BTreeMap::new();
-    for (i, p) in access.paths.iter().enumerate() {
-        reached.entry(p.target.to_string()).or_default().push(i);
-        reach_of
-            .entry(p.principal.to_string())
-            .or_insert_with(|| (p.principal.clone(), 0))
-            .1 += 1;
+impl PathList {
+    pub const ALL: [PathList; 4] = [
+        PathList::Human,
+        PathList::Conditional,
+        PathList::Longest,
+        PathList::Delegated,
+    ];
+}
+
+impl Summary {
+    /// Whether path `p` belongs in `list`.
+    fn holds(&self, list: PathList, p: &Shape) -> bool {
+        match list {
+            PathList::Human => is_human(&self.human_types, p.principal),
+            PathList::Conditional => p.profile_count() < self.profiles,
+            PathList::Longest => self.longest_chain > 0 && p.longest() == self.longest_chain,
+            PathList::Delegated => p.longest() > 1,
+        }
     }
 
-    let mut accounts: Vec<AccountFigures> = engine
-        .impersonable()
-        .into_iter()
-        .map(|account| {
-            let paths: Vec<usize> = reached
-                .get(&account.to_string())
-                .cloned()
-                .unwrap_or_default();
-            let per_profile: Vec<usize> = profile_names
-                .iter()
-                .map(|n| {
-                    paths
-                        .iter()
-                        .filter(|i| access.paths[**i].profiles(&access.profiles).contains(n))
-                        .count()
-                })
-                .collect();
-            let profiles = profile_names
-                .iter()
-                .zip(&per_profile)
-                .filter(|(_, c)| **c > 0)
-                .map(|(n, _)| n.to_string())
-                .collect();
-            AccountFigures {
-                humans: paths
-                    .iter()
-                    .map(|i| &access.paths[*i].principal)
-                    .filter(|u| is_human(u))
-                    .cloned()
-                    .collect(),
-                reached_by: paths.len(),
-                per_profile,
-                profiles,
-                account,
-            }
+    /// How many paths `list` has.
+    pub fn count(&self, list: PathList) -> usize {
+        self.counts[list as usize]
+    }
+
+    /// The paths of `list`, in the order of [`Reached::paths`].
+    pub fn paths<'a>(
+        &'a self,
+        reached: &'a Reached,
+        list: PathList,
+    ) -> impl Iterator<Item = Shape<'a>> + 'a {
+        reached.shapes().filter(move |p| self.holds(list, p))
+    }
+}
+
+pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> Summary {
+    let profiles = &reached.profiles;
+    let all = profiles.len();
+    let accounts = engine.impersonable();
+    let index: FxHashMap<&EntityUid, usize> =
+        accounts.iter().enumerate().map(|(i, a)| (a, i)).collect();
+    let mut figures: Vec<AccountFigures> = accounts
+        .iter()
+        .map(|account| AccountFigures {
+            account: account.clone(),
+            reached_by: 0,
+            humans: Vec::new(),
+            per_profile: vec![0; all],
+            profiles: Vec::new(),
         })
         .collect();
-    accounts.sort_by_cached_key(|a| (std::cmp::Reverse(a.reached_by), a.account.to_string()));
-
-    let all = profile_names.len();
-    let conditional_paths = indices(access, |p| p.profiles(&access.profiles).len() < all);
-    let conditional_accounts = accounts
+    let mut longest_chain = 0;
+    // Paths come by principal, and there is one per (principal, target), so counting a
+    // principal's paths counts the accounts it reaches.
+    let mut widest: Vec<(Uid, usize)> = Vec::new();
+    for p in reached.shapes() {
+        let human = is_human(human_types, p.principal);
+        if let Some(a) = index.get(&**p.target).map(|&a| &mut figures[a]) {
+            a.reached_by += 1;
+            if human {
+                a.humans.push(p.principal.clone());
+            }
+            for (k, count) in a.per_profile.iter_mut().enumerate() {
+                *count += usize::from(p.under(k));
+            }
+        }
+        match widest.last_mut() {
+            Some((u, n)) if Arc::ptr_eq(u, p.principal) => *n += 1,
+            _ => widest.push((p.principal.clone(), 1)),
+        }
+        longest_chain = longest_chain.max(p.longest());
+    }
+    for a in &mut figures {
+        a.profiles = profiles
+            .iter()
+            .zip(&a.per_profile)
+            .filter(|(_, c)| **c > 0)
+            .map(|(p, _)| p.name.clone())
+            .collect();
+    }
+    figures.sort_by_cached_key(|a| (std::cmp::Reverse(a.reached_by), a.account.to_string()));
+    let conditional_accounts = figures
         .iter()
         .enumerate()
         .filter(|(_, a)| !a.profiles.is_empty() && a.profiles.len() < all)
         .map(|(i, _)| i)
         .collect();
-    let longest_chain = access.paths.iter().map(|p| p.longest()).max().unwrap_or(0);
-    let mut widest: Vec<(Uid, usize)> = reach_of.into_values().collect();
     widest.sort_by_cached_key(|(u, n)| (std::cmp::Reverse(*n), u.to_string()));
 
-    Summary {
+    let mut summary = Summary {
         identities: engine.impersonators().len(),
-        human_paths: indices(access, |p| is_human(&p.principal)),
-        conditional_paths,
+        accounts: figures,
         conditional_accounts,
-        longest_paths: indices(access, |p| {
-            longest_chain > 0 && p.longest() == longest_chain
-        }),
         longest_chain,
         widest,
-        delegated_paths: indices(access, |p| p.longest() > 1),
-        accounts,
+        counts: [0; 4],
+        human_types: human_types.to_vec(),
+        profiles: all,
+    };
+    for p in reached.shapes() {
+        for list in PathList::ALL {
+            summary.counts[list as usize] += usize::from(summary.holds(list, &p));
+        }
     }
-}
-
-fn indices(access: &Access, keep: impl Fn(&crate::analysis::access::Path) -> bool) -> Vec<usize> {
-    access
-        .paths
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| keep(p))
-        .map(|(i, _)| i)
-        .collect()
+    summary
 }
 
 #[cfg(test)]
@@ -146,10 +177,39 @@ mod tests {
         let ws = crate::workspace::example();
         let profiles = select(&ws, &[], None).unwrap();
         let access = compute(&ws.engine, &profiles, &Query::All);
-        let s = summarize(&ws.engine, &access, &ws.human_types);
+        let reached = Reached::compute(&ws.engine, &profiles, &Query::All);
+        let s = summarize(&ws.engine, &reached, &ws.human_types);
         assert_eq!(s.longest_chain, 2);
-        assert_eq!(s.longest_paths.len(), 2);
-        assert_eq!(s.delegated_paths, s.longest_paths);
+        assert_eq!(s.count(PathList::Longest), 2);
+        let pairs = |list| -> Vec<String> {
+            s.paths(&reached, list)
+                .map(|p| format!("{} {}", p.principal, p.target))
+                .collect()
+        };
+        assert_eq!(pairs(PathList::Delegated), pairs(PathList::Longest));
+        // Each list is what its definition picks from the paths as `who-can` shows them.
+        let all = profiles.len();
+        let picked = |keep: &dyn Fn(&crate::analysis::access::Path) -> bool| -> Vec<String> {
+            access
+                .paths
+                .iter()
+                .filter(|p| keep(p))
+                .map(|p| format!("{} {}", p.principal, p.target))
+                .collect()
+        };
+        assert_eq!(
+            pairs(PathList::Human),
+            picked(&|p| p.principal.type_name().to_string() == "User")
+        );
+        assert_eq!(
+            pairs(PathList::Conditional),
+            picked(&|p| p.profiles(&profiles).len() < all)
+        );
+        assert_eq!(pairs(PathList::Delegated), picked(&|p| p.longest() > 1));
+        for list in PathList::ALL {
+            assert_eq!(s.count(list), pairs(list).len());
+        }
+        assert!(s.count(PathList::Conditional) > 0 && s.count(PathList::Human) > 0);
         // The billing admin's own account is reachable under break glass only.
         let conditional: Vec<String> = s
             .conditional_accounts
@@ -166,11 +226,6 @@ mod tests {
             .accounts
             .iter()
             .all(|a| a.per_profile.iter().all(|c| *c <= a.reached_by)));
-        // Humans are Users only: the agent's path is not a human path.
-        assert!(s
-            .human_paths
-            .iter()
-            .all(|i| access.paths[*i].principal.type_name().to_string() == "User"));
         assert_eq!(s.widest[0].0.to_string(), r#"User::"erin""#);
     }
 }

@@ -1,31 +1,36 @@
 //! `actas report`: the whole can-impersonate matrix, per profile, summary figures first.
+//!
+//! The paths are kept compact ([`Reached`]) and made, hops explained, as a renderer writes
+//! them: a large inventory has millions.
 
-use crate::analysis::access::{self, Query};
-use crate::analysis::profiles;
+use std::collections::BTreeMap;
+
+use crate::analysis::access::{Query, Reached};
 use crate::analysis::summary::{summarize, Summary};
-use crate::commands::who_can::{ProfileOptions, WhoCanResult};
+use crate::analysis::{policy_infos, profiles, PolicyInfo};
+use crate::commands::who_can::ProfileOptions;
 use crate::diag::Problem;
 use crate::workspace::Workspace;
 
-#[derive(Debug, Clone)]
-pub struct ReportResult {
-    /// The paths, profiles and policies, as `who-can` has them for one account.
-    pub matrix: WhoCanResult,
+pub struct ReportResult<'w> {
+    pub reached: Reached<'w>,
     pub summary: Summary,
+    /// The policies that determine some hop, by id.
+    pub policies: BTreeMap<String, PolicyInfo>,
+    pub max_chain: u32,
+    pub human_types: Vec<String>,
 }
 
-pub fn run(ws: &Workspace, opts: &ProfileOptions) -> Result<ReportResult, Vec<Problem>> {
+pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<'w>, Vec<Problem>> {
     let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
-    let access = access::compute(&ws.engine, &profiles, &Query::All);
-    let summary = summarize(&ws.engine, &access, &ws.human_types);
+    let reached = Reached::compute(&ws.engine, &profiles, &Query::All);
+    let summary = summarize(&ws.engine, &reached, &ws.human_types);
+    let used = reached.policies_used();
     Ok(ReportResult {
-        matrix: WhoCanResult {
-            policies: crate::analysis::policies_used(ws, &access),
-            query: Query::All,
-            access,
-            max_chain: ws.engine.max_chain,
-            human_types: ws.human_types.clone(),
-        },
+        policies: policy_infos(ws, used.iter().map(String::as_str)),
+        reached,
         summary,
+        max_chain: ws.engine.max_chain,
+        human_types: ws.human_types.clone(),
     })
 }

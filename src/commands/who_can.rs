@@ -42,7 +42,7 @@ impl WhoCanResult {
     }
 
     pub fn is_human(&self, uid: &EntityUid) -> bool {
-        self.human_types.contains(&uid.type_name().to_string())
+        crate::analysis::is_human(&self.human_types, uid)
     }
 }
 

@@ -10,7 +10,7 @@ use super::policy_rules::Policies;
 use super::settings::AccountRef;
 use super::{first_few, rule_named, Finding};
 use crate::analysis::effective::{self, Effective, Grant, PathKey};
-use crate::analysis::profiles;
+use crate::analysis::{is_human, profiles};
 use crate::workspace::Workspace;
 
 pub fn lint(
@@ -56,10 +56,6 @@ pub fn lint(
         out.extend(non_attributable(ws, policies, &profiles));
     }
     out
-}
-
-fn is_human(ws: &Workspace, uid: &EntityUid) -> bool {
-    ws.human_types.contains(&uid.type_name().to_string())
 }
 
 fn chain_text(principal: &EntityUid, chain: &[EntityUid]) -> String {
@@ -117,7 +113,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
             let Some(target) = &grant.acting_as else {
                 continue;
             };
-            if is_human(ws, &grant.principal) {
+            if is_human(&ws.human_types, &grant.principal) {
                 continue;
             }
             let own = Grant {

@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use crate::commands::report::ReportResult;
-use crate::report::json::path_doc;
+use crate::report::json::report_paths;
 use crate::report::Renderer;
 
 pub struct Csv;
@@ -34,8 +34,7 @@ impl Renderer for Csv {
         ];
         let written = (|| -> csv::Result<()> {
             w.write_record(header)?;
-            let m = &r.matrix;
-            for p in m.access.paths.iter().map(|p| path_doc(m, p)) {
+            for p in report_paths(r) {
                 for route in &p.routes {
                     let mut chain = vec![p.principal.clone()];
                     chain.extend(route.chain.iter().cloned());

@@ -3,12 +3,15 @@
 //! Every document has `"version": 1`. Keys appear in the order of these structs. Uids are
 //! Cedar uid strings (`User::"alice"`); lists are sorted.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::access::{Path, Query};
 use crate::analysis::profiles::Profile;
+use crate::analysis::summary::PathList;
+use crate::analysis::{is_human, PolicyInfo};
 use crate::commands::check::CheckResult;
 use crate::commands::drift::{DriftItem, DriftResult};
 use crate::commands::report::ReportResult;
@@ -309,8 +312,13 @@ pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
         },
         max_chain: r.max_chain,
         profiles: profile_docs(&r.access.profiles),
-        paths: r.access.paths.iter().map(|p| path_doc(r, p)).collect(),
-        policies: policy_docs(r),
+        paths: r
+            .access
+            .paths
+            .iter()
+            .map(|p| path_doc(&r.access.profiles, &r.human_types, p))
+            .collect(),
+        policies: policy_docs(&r.policies),
     }
 }
 
@@ -336,57 +344,66 @@ impl<I: Iterator<Item = T>, T: Serialize> Serialize for Streamed<I> {
 pub fn report_doc(r: &ReportResult) -> ReportDoc {
     report_doc_with(
         r,
-        |m| m.access.paths.iter().map(|p| path_doc(m, p)).collect(),
-        |m, list| list.iter().map(|i| path_ref(m, *i)).collect(),
+        |r| report_paths(r).collect(),
+        |r, list| path_refs(r, list).collect(),
     )
 }
 
 /// The report document, paths and path lists written as they are produced.
-fn streamed_report_doc(
-    r: &ReportResult,
+fn streamed_report_doc<'a>(
+    r: &'a ReportResult,
 ) -> ReportDoc<
-    Streamed<impl Iterator<Item = PathDoc> + '_>,
-    Streamed<impl Iterator<Item = PathRefDoc> + '_>,
+    Streamed<impl Iterator<Item = PathDoc> + 'a>,
+    Streamed<impl Iterator<Item = PathRefDoc> + 'a>,
 > {
     report_doc_with(
         r,
-        |m| Streamed::new(m.access.paths.iter().map(move |p| path_doc(m, p))),
-        |m, list| Streamed::new(list.iter().map(move |i| path_ref(m, *i))),
+        |r| Streamed::new(report_paths(r)),
+        |r, list| Streamed::new(path_refs(r, list)),
     )
 }
 
-/// The path `i` of a summary list: its longest route's chain.
-fn path_ref(m: &WhoCanResult, i: usize) -> PathRefDoc {
-    let p = &m.access.paths[i];
-    let longest = p.routes.iter().max_by_key(|r| r.chain.len());
-    PathRefDoc {
+/// Every path of a report, as `who-can` shows it, made as it is read.
+pub(crate) fn report_paths<'a>(r: &'a ReportResult) -> impl Iterator<Item = PathDoc> + 'a {
+    let profiles = &r.reached.profiles;
+    r.reached
+        .map_paths(move |p| path_doc(profiles, &r.human_types, &p))
+}
+
+/// The paths of a summary list, each by its longest route's chain.
+fn path_refs<'a>(r: &'a ReportResult, list: PathList) -> impl Iterator<Item = PathRefDoc> + 'a {
+    let profiles = &r.reached.profiles;
+    r.summary.paths(&r.reached, list).map(move |p| PathRefDoc {
         principal: p.principal.to_string(),
         target: p.target.to_string(),
-        chain: longest
-            .map(|r| r.chain.iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
-        profiles: strings(p.profiles(&m.access.profiles)),
-    }
+        chain: p.longest_route().map(|n| n.to_string()).collect(),
+        profiles: profiles
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| p.under(*k))
+            .map(|(_, x)| x.name.clone())
+            .collect(),
+    })
 }
 
 fn report_doc_with<'a, P, R>(
     r: &'a ReportResult,
-    paths: impl FnOnce(&'a WhoCanResult) -> P,
-    refs: impl Fn(&'a WhoCanResult, &'a [usize]) -> R,
+    paths: impl FnOnce(&'a ReportResult) -> P,
+    refs: impl Fn(&'a ReportResult, PathList) -> R,
 ) -> ReportDoc<P, R> {
-    let m = &r.matrix;
     let s = &r.summary;
-    let refs = |list| refs(m, list);
+    let profiles = &r.reached.profiles;
+    let refs = |list| refs(r, list);
     ReportDoc {
         version: VERSION,
-        max_chain: m.max_chain,
-        human_types: m.human_types.clone(),
-        profiles: profile_docs(&m.access.profiles),
+        max_chain: r.max_chain,
+        human_types: r.human_types.clone(),
+        profiles: profile_docs(profiles),
         summary: SummaryDoc {
             identities: s.identities,
             accounts: s.accounts.len(),
             accounts_reached: s.accounts.iter().filter(|a| a.reached_by > 0).count(),
-            paths: m.access.paths.len(),
+            paths: r.reached.len(),
             longest_chain: s.longest_chain,
             reach_by_account: s
                 .accounts
@@ -395,9 +412,7 @@ fn report_doc_with<'a, P, R>(
                     account: a.account.to_string(),
                     reached_by: a.reached_by,
                     humans: a.humans.iter().map(ToString::to_string).collect(),
-                    per_profile: m
-                        .access
-                        .profiles
+                    per_profile: profiles
                         .iter()
                         .zip(&a.per_profile)
                         .map(|(p, c)| ProfileCountDoc {
@@ -412,10 +427,10 @@ fn report_doc_with<'a, P, R>(
                 .iter()
                 .map(|i| s.accounts[*i].account.to_string())
                 .collect(),
-            human_paths: refs(&s.human_paths),
-            conditional_paths: refs(&s.conditional_paths),
-            longest_paths: refs(&s.longest_paths),
-            delegated_paths: refs(&s.delegated_paths),
+            human_paths: refs(PathList::Human),
+            conditional_paths: refs(PathList::Conditional),
+            longest_paths: refs(PathList::Longest),
+            delegated_paths: refs(PathList::Delegated),
             widest_reach: s
                 .widest
                 .iter()
@@ -425,8 +440,8 @@ fn report_doc_with<'a, P, R>(
                 })
                 .collect(),
         },
-        paths: paths(m),
-        policies: policy_docs(m),
+        paths: paths(r),
+        policies: policy_docs(&r.policies),
     }
 }
 
@@ -445,15 +460,13 @@ fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
         .collect()
 }
 
-pub(crate) fn path_doc(r: &WhoCanResult, p: &Path) -> PathDoc {
-    let under = p.profiles(&r.access.profiles);
+pub(crate) fn path_doc(profiles: &[Profile], human_types: &[String], p: &Path) -> PathDoc {
+    let under = p.profiles(profiles);
     PathDoc {
         principal: p.principal.to_string(),
         target: p.target.to_string(),
-        human: r.is_human(&p.principal),
-        not_under: r
-            .access
-            .profiles
+        human: is_human(human_types, &p.principal),
+        not_under: profiles
             .iter()
             .filter(|x| !under.contains(&x.name.as_str()))
             .map(|x| x.name.clone())
@@ -481,8 +494,8 @@ pub(crate) fn path_doc(r: &WhoCanResult, p: &Path) -> PathDoc {
     }
 }
 
-fn policy_docs(r: &WhoCanResult) -> Vec<PolicyDoc> {
-    r.policies
+fn policy_docs(policies: &BTreeMap<String, PolicyInfo>) -> Vec<PolicyDoc> {
+    policies
         .values()
         .map(|p| PolicyDoc {
             id: p.id.clone(),
@@ -1006,7 +1019,7 @@ mod tests {
         let mut streamed = Vec::new();
         Json.write_report(&r, &mut streamed).unwrap().unwrap();
         let whole = Json.report(&r).unwrap();
-        assert!(r.summary.human_paths.len() > 1 && r.matrix.access.paths.len() > 5);
+        assert!(r.summary.count(PathList::Human) > 1 && r.reached.len() > 5);
         assert_eq!(String::from_utf8(streamed).unwrap(), whole);
     }
 }
