@@ -287,6 +287,18 @@ impl<'e> Reached<'e> {
             .flat_map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
     }
 
+    /// Whether some hop is allowed by more than one impersonation action.
+    pub fn several_actions(&self) -> bool {
+        match &self.explained {
+            Some(e) => e.hops.values().any(|(actions, _)| actions.len() > 1),
+            None => self
+                .paths()
+                .flat_map(|p| p.routes)
+                .flat_map(|r| r.hops)
+                .any(|h| h.actions.len() > 1),
+        }
+    }
+
     /// The ids of the policies that determine some hop, sorted.
     pub fn policies_used(&self) -> BTreeSet<String> {
         match &self.explained {

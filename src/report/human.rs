@@ -1,8 +1,8 @@
 //! Human-readable output: one line per case, failures explained under it.
 
-use std::fmt::Write;
-
 use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::io;
 
 use crate::commands::check::CheckResult;
 use crate::commands::drift::DriftResult;
@@ -14,8 +14,8 @@ use crate::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
 use crate::lint::Level;
 use crate::report::json::{
-    drift_doc, report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc, PolicyDoc,
-    ProfileDoc,
+    drift_doc, streamed_report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc,
+    PolicyDoc, ProfileDoc,
 };
 use crate::report::{decision, Renderer};
 
@@ -102,7 +102,16 @@ impl Renderer for Human {
     }
 
     fn report(&self, r: &ReportResult) -> Option<String> {
-        Some(self.report_text(r))
+        let mut out = String::new();
+        self.write_report_text(r, &mut out);
+        Some(out)
+    }
+
+    /// Written as it is made: a report can hold millions of paths.
+    fn write_report(&self, r: &ReportResult, out: &mut dyn io::Write) -> Option<io::Result<()>> {
+        let mut spill = Spill::new(out);
+        self.write_report_text(r, &mut spill);
+        Some(spill.finish())
     }
 
     fn suffice(&self, r: &SufficeResult) -> Option<String> {
@@ -390,7 +399,8 @@ impl Human {
         }
         profiles_line(&mut out, &doc.profiles);
         let _ = writeln!(out);
-        path_list(&mut out, &doc.paths, &doc.policies, |p| {
+        let show_actions = several_actions(&doc.paths);
+        path_list(&mut out, doc.paths, &doc.policies, show_actions, |p| {
             if by_target {
                 let human = if p.human { " (human)" } else { "" };
                 format!("{}{human}", p.principal)
@@ -401,12 +411,12 @@ impl Human {
         out
     }
 
-    fn report_text(&self, r: &ReportResult) -> String {
-        let doc = report_doc(r);
+    /// The report, written to `out` as it is made (see [`Spill`]).
+    fn write_report_text(&self, r: &ReportResult, out: &mut impl Write) {
+        let doc = streamed_report_doc(r);
         let s = &doc.summary;
-        let mut out = String::new();
         let _ = writeln!(out, "Impersonation report");
-        profiles_line(&mut out, &doc.profiles);
+        profiles_line(out, &doc.profiles);
         let _ = writeln!(
             out,
             "max chain: {}; human types: {}",
@@ -437,9 +447,9 @@ impl Human {
             row.extend(a.per_profile.iter().map(|c| c.count.to_string()));
             rows.push(row);
         }
-        table(&mut out, &rows);
+        table(out, &rows);
 
-        section(&mut out, "Reachable by humans", &s.human_paths);
+        section(out, "Reachable by humans", s.human_paths.take());
         let _ = writeln!(out);
         let _ = writeln!(out, "Reachable under some profiles only");
         if s.conditional_accounts.is_empty() {
@@ -460,21 +470,21 @@ impl Human {
                 .unwrap_or_default();
             let _ = writeln!(out, "  account {a}: only under {}", under.join(", "));
         }
-        for p in &s.conditional_paths {
-            let _ = writeln!(out, "  {}", path_ref(p));
+        for p in s.conditional_paths.take() {
+            let _ = writeln!(out, "  {}", path_ref(&p));
         }
         section(
-            &mut out,
+            out,
             &format!(
                 "Longest shortest chains ({})",
                 plural(s.longest_chain, "hop", "hops")
             ),
-            &s.longest_paths,
+            s.longest_paths.take(),
         );
         section(
-            &mut out,
+            out,
             "Through another account (delegation)",
-            &s.delegated_paths,
+            s.delegated_paths.take(),
         );
         let _ = writeln!(out);
         let _ = writeln!(out, "Widest reach");
@@ -492,7 +502,7 @@ impl Human {
                 ]
             })
             .collect();
-        table(&mut out, &rows);
+        table(out, &rows);
         if s.widest_reach.len() > WIDEST {
             let _ = writeln!(
                 out,
@@ -503,21 +513,73 @@ impl Human {
 
         let _ = writeln!(out);
         let _ = writeln!(out, "Paths");
-        if doc.paths.is_empty() {
+        if s.paths == 0 {
             let _ = writeln!(out, "  (none)");
         }
-        path_list(&mut out, &doc.paths, &doc.policies, |p| {
+        let show_actions = r.reached.several_actions();
+        path_list(out, doc.paths.take(), &doc.policies, show_actions, |p| {
             let human = if p.human { " (human)" } else { "" };
             format!("{} → {}{human}", p.principal, p.target)
         });
-        out
+    }
+}
+
+/// Text passed on to a writer in pieces of about 64 KiB, so a long report is never held whole.
+/// The first I/O error is kept, and every write after it fails.
+pub(crate) struct Spill<'a> {
+    buf: String,
+    out: &'a mut dyn io::Write,
+    error: Option<io::Error>,
+}
+
+impl<'a> Spill<'a> {
+    pub(crate) fn new(out: &'a mut dyn io::Write) -> Self {
+        Self {
+            buf: String::new(),
+            out,
+            error: None,
+        }
+    }
+
+    fn pass_on(&mut self) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        if let Err(e) = self.out.write_all(self.buf.as_bytes()) {
+            self.error = Some(e);
+            return Err(std::fmt::Error);
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; the first I/O error, if any.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        let _ = self.pass_on();
+        match self.error {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
+    }
+}
+
+impl Write for Spill<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.buf.push_str(s);
+        if self.buf.len() >= 1 << 16 {
+            self.pass_on()?;
+        }
+        Ok(())
     }
 }
 
 /// How many identities the human report lists under "Widest reach".
 const WIDEST: usize = 10;
 
-fn profiles_line(out: &mut String, profiles: &[ProfileDoc]) {
+fn profiles_line(out: &mut impl Write, profiles: &[ProfileDoc]) {
     let mut sources: Vec<&str> = profiles.iter().map(|p| p.source.as_str()).collect();
     sources.dedup();
     let _ = writeln!(out, "profiles (from {}):", sources.join(", "));
@@ -538,30 +600,36 @@ fn profiles_line(out: &mut String, profiles: &[ProfileDoc]) {
 /// Every path with its routes, a blank line between, each under its `heading`. Hops show their
 /// impersonation actions when some hop is allowed by more than one.
 fn path_list(
-    out: &mut String,
-    paths: &[PathDoc],
+    out: &mut impl Write,
+    paths: impl IntoIterator<Item = PathDoc>,
     policies: &[PolicyDoc],
+    show_actions: bool,
     heading: impl Fn(&PathDoc) -> String,
 ) {
     let policies: BTreeMap<&str, &PolicyDoc> =
         policies.iter().map(|p| (p.id.as_str(), p)).collect();
-    let show_actions = paths
-        .iter()
+    for (i, p) in paths.into_iter().enumerate() {
+        let blank = if i > 0 { "\n" } else { "" };
+        // A failed write (a closed pipe) ends the list: the rest would not be read.
+        if writeln!(out, "{blank}{}", heading(&p)).is_err() {
+            return;
+        }
+        path_detail(out, &p, &policies, show_actions);
+    }
+}
+
+/// Whether some hop is allowed by more than one impersonation action.
+fn several_actions<'a>(paths: impl IntoIterator<Item = &'a PathDoc>) -> bool {
+    paths
+        .into_iter()
         .flat_map(|p| &p.routes)
         .flat_map(|r| &r.steps)
-        .any(|s| s.actions.len() > 1);
-    for (i, p) in paths.iter().enumerate() {
-        if i > 0 {
-            let _ = writeln!(out);
-        }
-        let _ = writeln!(out, "{}", heading(p));
-        path_detail(out, p, &policies, show_actions);
-    }
+        .any(|s| s.actions.len() > 1)
 }
 
 /// A path's routes: under which profiles, by which chain, allowed by which policies.
 fn path_detail(
-    out: &mut String,
+    out: &mut impl Write,
     p: &PathDoc,
     policies: &BTreeMap<&str, &PolicyDoc>,
     show_actions: bool,
@@ -614,19 +682,22 @@ fn path_ref(p: &PathRefDoc) -> String {
     s
 }
 
-fn section(out: &mut String, title: &str, paths: &[PathRefDoc]) {
+fn section(out: &mut impl Write, title: &str, paths: impl Iterator<Item = PathRefDoc>) {
     let _ = writeln!(out);
     let _ = writeln!(out, "{title}");
-    if paths.is_empty() {
+    let mut paths = paths.peekable();
+    if paths.peek().is_none() {
         let _ = writeln!(out, "  (none)");
     }
     for p in paths {
-        let _ = writeln!(out, "  {}", path_ref(p));
+        if writeln!(out, "  {}", path_ref(&p)).is_err() {
+            return;
+        }
     }
 }
 
 /// Left-aligned columns, two spaces apart, indented by two.
-fn table(out: &mut String, rows: &[Vec<String>]) {
+fn table(out: &mut impl Write, rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -741,5 +812,68 @@ fn verdict(e: &Evaluation) -> String {
         (true, _) => format!("allow (by {ids})"),
         (false, true) => "deny (no permit matched)".into(),
         (false, false) => format!("deny (forbidden by {ids})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts `room` bytes, then fails as a closed pipe does.
+    struct Closing {
+        taken: Vec<u8>,
+        room: usize,
+    }
+
+    impl io::Write for Closing {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.taken.len() + b.len() > self.room {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.taken.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn spilled_text_arrives_whole_and_in_pieces() {
+        let line = "a line of a long report\n";
+        let mut whole = String::new();
+        let mut out = Closing {
+            taken: Vec::new(),
+            room: usize::MAX,
+        };
+        let mut spill = Spill::new(&mut out);
+        for _ in 0..10_000 {
+            whole.push_str(line);
+            spill.write_str(line).unwrap();
+        }
+        // More than one piece went out before the end.
+        assert!(!spill.buf.is_empty() && spill.buf.len() < whole.len());
+        spill.finish().unwrap();
+        assert_eq!(String::from_utf8(out.taken).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_closed_writer_stops_the_text_and_keeps_its_error() {
+        let mut out = Closing {
+            taken: Vec::new(),
+            room: 100_000,
+        };
+        let mut spill = Spill::new(&mut out);
+        let mut failed_at = None;
+        for i in 0..100_000 {
+            if spill.write_str("0123456789").is_err() {
+                failed_at = Some(i);
+                break;
+            }
+        }
+        assert!(failed_at.is_some_and(|i| i < 20_000));
+        assert!(spill.write_str("more").is_err());
+        let e = spill.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -326,9 +326,14 @@ pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
 /// has millions of paths). It can be written once.
 pub struct Streamed<I>(std::cell::RefCell<Option<I>>);
 
-impl<I> Streamed<I> {
+impl<I: Iterator> Streamed<I> {
     pub fn new(items: I) -> Self {
         Self(std::cell::RefCell::new(Some(items)))
+    }
+
+    /// The items, for a renderer that lays them out itself; none the second time.
+    pub fn take(&self) -> impl Iterator<Item = I::Item> {
+        self.0.borrow_mut().take().into_iter().flatten()
     }
 }
 
@@ -350,7 +355,7 @@ pub fn report_doc(r: &ReportResult) -> ReportDoc {
 }
 
 /// The report document, paths and path lists written as they are produced.
-fn streamed_report_doc<'a>(
+pub(crate) fn streamed_report_doc<'a>(
     r: &'a ReportResult,
 ) -> ReportDoc<
     Streamed<impl Iterator<Item = PathDoc> + 'a>,
