@@ -121,7 +121,9 @@ pub struct Reached<'e> {
 /// Each profile's hop matrix, and the explanation of every hop the chains take.
 struct Explained {
     matrices: Vec<Arc<HopMatrix>>,
-    hops: FxHashMap<HopKey, HopLists>,
+    /// Each hop's index into `lists`: most hops share their lists with many others.
+    hops: FxHashMap<HopKey, u32>,
+    lists: Vec<HopLists>,
 }
 
 /// One principal's paths.
@@ -244,10 +246,7 @@ impl<'e> Reached<'e> {
             len,
             explained: None,
         };
-        reached.explained = matrices.map(|matrices| Explained {
-            hops: reached.explain_hops(&matrices),
-            matrices,
-        });
+        reached.explained = matrices.map(|matrices| reached.explain_hops(matrices));
         reached
     }
 
@@ -290,7 +289,7 @@ impl<'e> Reached<'e> {
     /// Whether some hop is allowed by more than one impersonation action.
     pub fn several_actions(&self) -> bool {
         match &self.explained {
-            Some(e) => e.hops.values().any(|(actions, _)| actions.len() > 1),
+            Some(e) => e.lists.iter().any(|(actions, _)| actions.len() > 1),
             None => self
                 .paths()
                 .flat_map(|p| p.routes)
@@ -303,8 +302,8 @@ impl<'e> Reached<'e> {
     pub fn policies_used(&self) -> BTreeSet<String> {
         match &self.explained {
             Some(e) => e
-                .hops
-                .values()
+                .lists
+                .iter()
                 .flat_map(|(_, policies)| policies.iter().cloned())
                 .collect(),
             // Path-dependent hops are only known by explaining every chain.
@@ -370,7 +369,12 @@ impl<'e> Reached<'e> {
     /// The hops of `chain` from `principal` under profile `i`, with the actions and policies
     /// that allow each.
     fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Hop> {
-        let Some(Explained { matrices, hops }) = &self.explained else {
+        let Some(Explained {
+            matrices,
+            hops,
+            lists,
+        }) = &self.explained
+        else {
             let principal = &self.identities.uids[principal as usize];
             let chain: Vec<Uid> = self.uids(chain).collect();
             return explain(self.engine, principal, &chain, &self.profiles[i]);
@@ -381,11 +385,11 @@ impl<'e> Reached<'e> {
             .iter()
             .filter_map(|&to| {
                 let key = (i as u32, m.class_of(from), m.class_of(to));
-                let hop = hops.get(&key).map(|(actions, policies)| Hop {
+                let hop = hops.get(&key).map(|&k| Hop {
                     from: self.identities.uids[from as usize].clone(),
                     to: self.identities.uids[to as usize].clone(),
-                    actions: actions.clone(),
-                    policies: policies.clone(),
+                    actions: lists[k as usize].0.clone(),
+                    policies: lists[k as usize].1.clone(),
                 });
                 from = to;
                 hop
@@ -394,7 +398,7 @@ impl<'e> Reached<'e> {
     }
 
     /// Explains each distinct (profile, class of `from`, class of `to`) of every chain once.
-    fn explain_hops(&self, matrices: &[Arc<HopMatrix>]) -> FxHashMap<HopKey, HopLists> {
+    fn explain_hops(&self, matrices: Vec<Arc<HopMatrix>>) -> Explained {
         let mut distinct: FxHashSet<HopKey> = FxHashSet::default();
         let n = self.profiles.len();
         for b in &self.blocks {
@@ -408,23 +412,28 @@ impl<'e> Reached<'e> {
                 }
             }
         }
-        // Most hops share their lists with many others: each distinct list is kept once.
         let distinct: Vec<HopKey> = distinct.into_iter().collect();
-        let mut actions: FxHashMap<Vec<EntityUid>, Arc<[EntityUid]>> = FxHashMap::default();
-        let mut policies: FxHashMap<Vec<String>, Arc<[String]>> = FxHashMap::default();
-        let mut explained = FxHashMap::default();
+        let mut index: FxHashMap<(Vec<EntityUid>, Vec<String>), u32> = FxHashMap::default();
+        let mut explained = Explained {
+            hops: FxHashMap::default(),
+            lists: Vec::new(),
+            matrices,
+        };
+        explained.hops.reserve(distinct.len());
         for keys in distinct.chunks(4096) {
-            let lists: Vec<_> = keys
+            let found: Vec<_> = keys
                 .par_iter()
                 .filter_map(|&k| {
-                    let m = &matrices[k.0 as usize];
+                    let m = &explained.matrices[k.0 as usize];
                     Some((k, m.explain_classes(self.engine, k.1, k.2)?))
                 })
                 .collect();
-            for (k, (a, p)) in lists {
-                let a = actions.entry(a).or_insert_with_key(|a| a[..].into());
-                let p = policies.entry(p).or_insert_with_key(|p| p[..].into());
-                explained.insert(k, (a.clone(), p.clone()));
+            for (k, lists) in found {
+                let i = *index.entry(lists).or_insert_with_key(|(a, p)| {
+                    explained.lists.push((a[..].into(), p[..].into()));
+                    explained.lists.len() as u32 - 1
+                });
+                explained.hops.insert(k, i);
             }
         }
         explained
@@ -446,6 +455,7 @@ impl Block {
             .collect();
         targets.sort_unstable();
         targets.dedup();
+        targets.shrink_to_fit();
         if targets.is_empty() {
             return None;
         }
