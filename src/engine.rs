@@ -102,30 +102,69 @@ pub type Uid = Arc<EntityUid>;
 /// Reached identities by uid string, each with its chain.
 pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
 
+/// Chains of identity numbers packed end to end: chain `k` runs from where chain `k - 1` ends
+/// to `ends[k]`. Millions of chains cost 4 bytes each plus their members, not a `Vec` each.
+#[derive(Debug, Default)]
+pub struct Chains {
+    ends: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Chains {
+    pub fn with_capacity(chains: usize, members: usize) -> Self {
+        Self {
+            ends: Vec::with_capacity(chains),
+            members: Vec::with_capacity(members),
+        }
+    }
+
+    /// Adds a chain (an empty one too).
+    pub fn push(&mut self, chain: &[u32]) {
+        self.members.extend_from_slice(chain);
+        self.ends.push(self.members.len() as u32);
+    }
+
+    /// Chain `k`.
+    pub fn get(&self, k: usize) -> &[u32] {
+        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        &self.members[start..self.ends[k] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.members.shrink_to_fit();
+    }
+}
+
 /// Reached identities by number (see [`Identities`]), in number order, each with its chain
 /// of numbers: the compact form of [`Reach`] (about 12 bytes an identity) that large matrices
 /// are kept in.
 #[derive(Debug, Default)]
 pub struct NumberedReach {
     targets: Vec<u32>,
-    /// Where each target's chain ends in `chains` (it starts where the previous one ends).
-    ends: Vec<u32>,
-    chains: Vec<u32>,
+    /// One per target.
+    chains: Chains,
 }
 
 impl NumberedReach {
     /// From (target, chain) pairs, one per target, in any order.
     pub fn new(mut pairs: Vec<(u32, Vec<u32>)>) -> Self {
         pairs.sort_unstable_by_key(|(t, _)| *t);
+        let members = pairs.iter().map(|(_, c)| c.len()).sum();
         let mut reach = Self {
             targets: Vec::with_capacity(pairs.len()),
-            ends: Vec::with_capacity(pairs.len()),
-            chains: Vec::with_capacity(pairs.iter().map(|(_, c)| c.len()).sum()),
+            chains: Chains::with_capacity(pairs.len(), members),
         };
         for (t, chain) in pairs {
             reach.targets.push(t);
-            reach.chains.extend(chain);
-            reach.ends.push(reach.chains.len() as u32);
+            reach.chains.push(&chain);
         }
         reach
     }
@@ -140,11 +179,7 @@ impl NumberedReach {
 
     /// The `k`th reached identity and its chain.
     pub fn get(&self, k: usize) -> Option<(u32, &[u32])> {
-        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
-        Some((
-            *self.targets.get(k)?,
-            &self.chains[start..self.ends[k] as usize],
-        ))
+        Some((*self.targets.get(k)?, self.chains.get(k)))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u32, &[u32])> {
@@ -845,6 +880,19 @@ mod tests {
 
     fn uid(s: &str) -> EntityUid {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn packed_chains_give_back_each_chain_empty_ones_too() {
+        let mut chains = Chains::with_capacity(4, 0);
+        for c in [&[3, 1][..], &[], &[7], &[]] {
+            chains.push(c);
+        }
+        let back: Vec<&[u32]> = (0..chains.len()).map(|k| chains.get(k)).collect();
+        assert_eq!(back, [&[3, 1][..], &[], &[7], &[]]);
+        let reach = NumberedReach::new(vec![(9, vec![4, 9]), (2, vec![2])]);
+        let pairs: Vec<(u32, &[u32])> = reach.iter().collect();
+        assert_eq!(pairs, [(2, &[2][..]), (9, &[4, 9][..])]);
     }
 
     fn ctx() -> ContextMap {

@@ -542,10 +542,10 @@ impl HopMatrix {
         from: &EntityUid,
         to: &EntityUid,
     ) -> Option<(Vec<EntityUid>, Vec<String>)> {
-        if !self.allows(from, to) {
+        let (f, t) = (self.identities.number(from)?, self.identities.number(to)?);
+        if f == t {
             return None;
         }
-        let (f, t) = (self.identities.number(from)?, self.identities.number(to)?);
         self.explain_classes(engine, self.class_of(f), self.class_of(t))
     }
 

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::profiles::Profile;
-use crate::engine::{Engine, Identities, NumberedReach, Uid};
+use crate::engine::{Chains, Engine, Identities, NumberedReach, Uid};
 use crate::matrix::HopMatrix;
 
 /// Which paths to compute.
@@ -131,11 +131,17 @@ struct Block {
     principal: u32,
     /// Sorted.
     targets: Vec<u32>,
-    /// Per target, per profile (`targets.len() × profiles`): where its chain ends in `chains`
-    /// (it starts where the previous one ends); empty when the target is not reached under
-    /// that profile.
-    ends: Vec<u32>,
-    chains: Vec<u32>,
+    /// Per target, per profile (`targets.len() × profiles`, chain `j × profiles + i`): its
+    /// chain, empty when the target is not reached under that profile.
+    chains: Chains,
+}
+
+/// See [`Reached::hops_used`].
+#[derive(Debug, Default)]
+pub struct HopsUsed {
+    /// Ids, sorted.
+    pub policies: BTreeSet<String>,
+    pub several_actions: bool,
 }
 
 /// A path as [`Reached`] holds it: enough for the summary figures, no hop explained.
@@ -286,34 +292,24 @@ impl<'e> Reached<'e> {
             .flat_map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
     }
 
-    /// Whether some hop is allowed by more than one impersonation action.
-    pub fn several_actions(&self) -> bool {
+    /// What the hops of all paths use: the policies that determine some hop, and whether some
+    /// hop is allowed by more than one impersonation action.
+    pub fn hops_used(&self) -> HopsUsed {
+        let mut used = HopsUsed::default();
+        let mut note = |actions: &[EntityUid], policies: &[String]| {
+            used.several_actions |= actions.len() > 1;
+            used.policies.extend(policies.iter().cloned());
+        };
         match &self.explained {
-            Some(e) => e.lists.iter().any(|(actions, _)| actions.len() > 1),
-            None => self
-                .paths()
-                .flat_map(|p| p.routes)
-                .flat_map(|r| r.hops)
-                .any(|h| h.actions.len() > 1),
-        }
-    }
-
-    /// The ids of the policies that determine some hop, sorted.
-    pub fn policies_used(&self) -> BTreeSet<String> {
-        match &self.explained {
-            Some(e) => e
-                .lists
-                .iter()
-                .flat_map(|(_, policies)| policies.iter().cloned())
-                .collect(),
+            Some(e) => e.lists.iter().for_each(|(a, p)| note(a, p)),
             // Path-dependent hops are only known by explaining every chain.
             None => self
                 .paths()
                 .flat_map(|p| p.routes)
                 .flat_map(|r| r.hops)
-                .flat_map(|h| h.policies.to_vec())
-                .collect(),
+                .for_each(|h| note(&h.actions, &h.policies)),
         }
+        used
     }
 
     fn shape<'a>(&'a self, b: &'a Block, j: usize) -> Shape<'a> {
@@ -321,7 +317,7 @@ impl<'e> Reached<'e> {
         Shape {
             principal: &self.identities.uids[b.principal as usize],
             target: &self.identities.uids[b.targets[j] as usize],
-            chains: (j * n..(j + 1) * n).map(|k| b.chain(k)).collect(),
+            chains: (j * n..(j + 1) * n).map(|k| b.chains.get(k)).collect(),
             identities: &self.identities,
         }
     }
@@ -376,8 +372,11 @@ impl<'e> Reached<'e> {
         }) = &self.explained
         else {
             let principal = &self.identities.uids[principal as usize];
-            let chain: Vec<Uid> = self.uids(chain).collect();
-            return explain(self.engine, principal, &chain, &self.profiles[i]);
+            let chain = chain
+                .iter()
+                .map(|&x| EntityUid::clone(&self.identities.uids[x as usize]))
+                .collect();
+            return explain(self.engine, principal, chain, &self.profiles[i]);
         };
         let m = &matrices[i];
         let mut from = principal;
@@ -402,10 +401,10 @@ impl<'e> Reached<'e> {
         let mut distinct: FxHashSet<HopKey> = FxHashSet::default();
         let n = self.profiles.len();
         for b in &self.blocks {
-            for k in 0..b.ends.len() {
+            for k in 0..b.chains.len() {
                 let (i, m) = (k % n, &matrices[k % n]);
                 let mut from = m.class_of(b.principal);
-                for &to in b.chain(k) {
+                for &to in b.chains.get(k) {
                     let to = m.class_of(to);
                     distinct.insert((i as u32, from, to));
                     from = to;
@@ -441,12 +440,6 @@ impl<'e> Reached<'e> {
 }
 
 impl Block {
-    /// Chain `k` (of target `k / profiles`, under profile `k % profiles`).
-    fn chain(&self, k: usize) -> &[u32] {
-        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
-        &self.chains[start..self.ends[k] as usize]
-    }
-
     /// A principal's reach under each profile as one block; `None` when it reaches nothing.
     fn merge(principal: u32, reaches: &[Arc<NumberedReach>]) -> Option<Self> {
         let mut targets: Vec<u32> = reaches
@@ -459,23 +452,23 @@ impl Block {
         if targets.is_empty() {
             return None;
         }
-        let mut ends = Vec::with_capacity(targets.len() * reaches.len());
-        let mut chains = Vec::new();
+        let mut chains = Chains::with_capacity(targets.len() * reaches.len(), 0);
         let mut next = vec![0; reaches.len()];
         for &t in &targets {
             for (r, k) in reaches.iter().zip(next.iter_mut()) {
-                if let Some((_, chain)) = r.get(*k).filter(|(x, _)| *x == t) {
-                    chains.extend_from_slice(chain);
-                    *k += 1;
+                match r.get(*k).filter(|(x, _)| *x == t) {
+                    Some((_, chain)) => {
+                        chains.push(chain);
+                        *k += 1;
+                    }
+                    None => chains.push(&[]),
                 }
-                ends.push(chains.len() as u32);
             }
         }
         chains.shrink_to_fit();
         Some(Self {
             principal,
             targets,
-            ends,
             chains,
         })
     }
@@ -487,8 +480,12 @@ fn numbers(identities: &Identities, chain: &[Uid]) -> Vec<u32> {
 }
 
 /// Evaluates each hop of a reachable chain again, for the actions and policies that allow it.
-fn explain(engine: &Engine, principal: &EntityUid, chain: &[Uid], profile: &Profile) -> Vec<Hop> {
-    let chain: Vec<EntityUid> = chain.iter().map(|u| EntityUid::clone(u)).collect();
+fn explain(
+    engine: &Engine,
+    principal: &EntityUid,
+    chain: Vec<EntityUid>,
+    profile: &Profile,
+) -> Vec<Hop> {
     let Ok(prepared) = engine.prepare_chain(principal, &chain, &profile.context) else {
         // Reachability only follows hops that prepared and were allowed, so this cannot fail;
         // an empty explanation would still show the chain.

@@ -17,6 +17,8 @@ pub struct ReportResult<'w> {
     pub summary: Summary,
     /// The policies that determine some hop, by id.
     pub policies: BTreeMap<String, PolicyInfo>,
+    /// Whether some hop is allowed by more than one impersonation action.
+    pub several_actions: bool,
     pub max_chain: u32,
     pub human_types: Vec<String>,
 }
@@ -25,9 +27,10 @@ pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<
     let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
     let reached = Reached::compute(&ws.engine, &profiles, &Query::All);
     let summary = summarize(&ws.engine, &reached, &ws.human_types);
-    let used = reached.policies_used();
+    let used = reached.hops_used();
     Ok(ReportResult {
-        policies: policy_infos(ws, used.iter().map(String::as_str)),
+        policies: policy_infos(ws, used.policies.iter().map(String::as_str)),
+        several_actions: used.several_actions,
         reached,
         summary,
         max_chain: ws.engine.max_chain,

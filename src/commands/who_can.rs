@@ -40,10 +40,6 @@ impl WhoCanResult {
             Query::All => None,
         }
     }
-
-    pub fn is_human(&self, uid: &EntityUid) -> bool {
-        crate::analysis::is_human(&self.human_types, uid)
-    }
 }
 
 /// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.

@@ -516,11 +516,16 @@ impl Human {
         if s.paths == 0 {
             let _ = writeln!(out, "  (none)");
         }
-        let show_actions = r.reached.several_actions();
-        path_list(out, doc.paths.take(), &doc.policies, show_actions, |p| {
-            let human = if p.human { " (human)" } else { "" };
-            format!("{} → {}{human}", p.principal, p.target)
-        });
+        path_list(
+            out,
+            doc.paths.take(),
+            &doc.policies,
+            r.several_actions,
+            |p| {
+                let human = if p.human { " (human)" } else { "" };
+                format!("{} → {}{human}", p.principal, p.target)
+            },
+        );
     }
 }
 
