@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    actas::cli::main().into()
+    actas::app::main().into()
 }

@@ -296,7 +296,7 @@ fn ci_recipe_parses_and_its_commands_exist() {
     assert!(commands.len() >= 4, "{commands:?}");
     for c in &commands {
         let words = shell_words(&c.replace("${{ matrix.shard }}", "1"));
-        actas::cli::Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("`{c}`: {e}"));
+        actas::app::Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("`{c}`: {e}"));
     }
 }
 

@@ -376,7 +376,8 @@ fn paths_equal_brute_force_when_identities_look_alike() {
             let e = &ws.engine;
             for (_, ctx) in PROFILES {
                 let ctx = serde_json::from_str(ctx).unwrap();
-                let m = e.matrix(&ctx).unwrap();
+                let reach = actas::reach::Reachability::alone(e, &ctx);
+                let m = reach.matrix().unwrap();
                 let (identities, classes) = m.size();
                 assert!(
                     classes * 2 < identities,

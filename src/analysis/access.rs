@@ -15,8 +15,9 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::profiles::Profile;
-use crate::engine::{Chains, Engine, Identities, NumberedReach, Uid};
-use crate::matrix::HopMatrix;
+use crate::engine::Engine;
+use crate::reach::matrix::HopMatrix;
+use crate::reach::{Chains, Identities, NumberedReach, Reachability, Uid};
 
 /// Which paths to compute.
 #[derive(Debug, Clone)]
@@ -189,7 +190,7 @@ const CHUNK: usize = 64;
 impl<'e> Reached<'e> {
     /// Every reachable (principal, target) pair of `query` under each profile, in parallel.
     pub fn compute(engine: &'e Engine, profiles: &[Profile], query: &Query) -> Self {
-        let identities = engine.identities().clone();
+        let identities = Arc::new(Identities::new(engine));
         let principals: Vec<u32> = match query {
             Query::Principal(p) => identities.number(p).into_iter().collect(),
             Query::Target(_) | Query::All => engine
@@ -198,23 +199,26 @@ impl<'e> Reached<'e> {
                 .filter_map(|p| identities.number(p))
                 .collect(),
         };
-        for p in profiles {
-            engine.warm(&p.context);
-        }
+        // Every profile's reach (its hop matrix) is built before the parallel work below, so
+        // no worker waits on another's matrix.
+        let reaches: Vec<Reachability<'e>> = profiles
+            .iter()
+            .map(|p| Reachability::new(engine, &identities, &p.context))
+            .collect();
         let matrices: Option<Vec<Arc<HopMatrix>>> =
-            profiles.iter().map(|p| engine.matrix(&p.context)).collect();
+            reaches.iter().map(|r| r.matrix().cloned()).collect();
         let target = match query {
             Query::Target(t) => Some(identities.number(t)),
             _ => None,
         };
         let reach = |profile: usize, origin: u32| -> Arc<NumberedReach> {
             let uid = &identities.uids[origin as usize];
-            let ctx = &profiles[profile].context;
+            let r = &reaches[profile];
             match (target, &matrices) {
                 // Only the chain to the target, not the whole reach of every identity.
                 (Some(t), _) => Arc::new(NumberedReach::new(
                     t.and_then(|t| {
-                        let chain = engine.chain_to(uid, &identities.uids[t as usize], ctx)?;
+                        let chain = r.chain_to(uid, &identities.uids[t as usize])?;
                         Some((t, numbers(&identities, &chain)))
                     })
                     .into_iter()
@@ -222,8 +226,7 @@ impl<'e> Reached<'e> {
                 )),
                 (None, Some(m)) => m[profile].reach_numbered(origin, engine.max_chain),
                 (None, None) => Arc::new(NumberedReach::new(
-                    engine
-                        .reach_from(uid, ctx)
+                    r.reach_from(uid)
                         .values()
                         .filter_map(|(t, chain)| {
                             Some((identities.number(t)?, numbers(&identities, chain)))
@@ -232,17 +235,17 @@ impl<'e> Reached<'e> {
                 )),
             }
         };
-        crate::progress::start("identities", (principals.len() * profiles.len()) as u64);
+        crate::core::progress::start("identities", (principals.len() * profiles.len()) as u64);
         let blocks: Vec<Block> = principals
             .into_par_iter()
             .filter_map(|principal| {
                 let reaches: Vec<Arc<NumberedReach>> =
                     (0..profiles.len()).map(|i| reach(i, principal)).collect();
-                crate::progress::advance(profiles.len() as u64);
+                crate::core::progress::advance(profiles.len() as u64);
                 Block::merge(principal, &reaches)
             })
             .collect();
-        crate::progress::finish();
+        crate::core::progress::finish();
         let len = blocks.iter().map(|b| b.targets.len()).sum();
         let mut reached = Self {
             engine,

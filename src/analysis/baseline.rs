@@ -218,7 +218,7 @@ pub enum ReadError {
 /// Reads a baseline, checking its format and version before its fields.
 pub fn read(path: &Path) -> Result<Baseline, ReadError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| ReadError::Io(crate::workspace::io_reason(&e)))?;
+        .map_err(|e| ReadError::Io(crate::core::files::io_reason(&e)))?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| ReadError::Malformed(e.to_string()))?;
     if value.get("format").and_then(Value::as_str) != Some(FORMAT) {

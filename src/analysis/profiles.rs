@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::diag::{Problem, SourceFile};
+use crate::core::diag::{Problem, SourceFile};
 use crate::engine::ContextMap;
-use crate::scenario;
+use crate::workspace::scenario;
 use crate::workspace::{self, ProfileDoc, Workspace};
 
 /// The name of the profile that `--context` adds.
@@ -89,7 +89,7 @@ pub fn select(
                 .with_help("pass the context to test, e.g. --context '{\"mfa\": true}'"),
             );
         } else if !is_adhoc && !available.contains(name) {
-            let help = crate::suggest::closest(name, available.iter().map(String::as_str))
+            let help = crate::core::suggest::closest(name, available.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("known profiles: {}", available.join(", ")));
             problems.push(Problem::new(format!("unknown profile `{name}`")).with_help(help));

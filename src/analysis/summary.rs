@@ -7,7 +7,8 @@ use rustc_hash::FxHashMap;
 
 use crate::analysis::access::{Reached, Shape};
 use crate::analysis::is_human;
-use crate::engine::{Engine, Uid};
+use crate::engine::Engine;
+use crate::reach::Uid;
 
 /// How exposed one impersonable account is.
 #[derive(Debug, Clone)]

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 use crate::analysis::baseline::{self, Baseline, GrantEntry, PathEntry, ReadError};
 use crate::analysis::effective;
 use crate::analysis::profiles::{self, Profile};
-use crate::diag::Problem;
+use crate::core::diag::Problem;
+use crate::core::uid::parse_uid;
 use crate::engine::{Behind, Engine};
-use crate::uid::parse_uid;
 use crate::workspace::{Severity, Workspace};
 
 /// One new or removed path or grant.
@@ -120,11 +120,11 @@ pub fn snapshot(
 ) -> Result<(String, Baseline), Vec<Problem>> {
     let (_, b) = current(ws)?;
     let path = baseline_path(ws, output);
-    let display = crate::workspace::display_path(&ws.root, &path);
+    let display = crate::core::files::display_path(&ws.root, &path);
     baseline::write_atomically(&path, &baseline::render(&b)).map_err(|e| {
         vec![Problem::new(format!(
             "failed to write `{display}`: {}; the previous baseline, if any, is unchanged",
-            crate::workspace::io_reason(&e)
+            crate::core::files::io_reason(&e)
         ))]
     })?;
     Ok((display, b))
@@ -132,7 +132,7 @@ pub fn snapshot(
 
 pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Problem>> {
     let path = baseline_path(ws, opts.baseline.as_ref());
-    let display = crate::workspace::display_path(&ws.root, &path);
+    let display = crate::core::files::display_path(&ws.root, &path);
     let old = baseline::read(&path).map_err(|e| {
         let p = match e {
             ReadError::Io(why) => {
@@ -223,7 +223,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         baseline::write_atomically(&path, &baseline::render(&now)).map_err(|e| {
             vec![Problem::new(format!(
                 "failed to write `{display}`: {}; the previous baseline is unchanged",
-                crate::workspace::io_reason(&e)
+                crate::core::files::io_reason(&e)
             ))]
         })?;
         result.accepted = true;
@@ -336,7 +336,7 @@ fn usage(
     profiles: &[Profile],
     now: &Baseline,
 ) -> Result<UsageReport, Vec<Problem>> {
-    let display = crate::workspace::display_path(&ws.root, &ws.root.join(log));
+    let display = crate::core::files::display_path(&ws.root, &ws.root.join(log));
     let since = match &opts.since {
         Some(s) => Some(jiff::Timestamp::from_str(s).map_err(|e| {
             vec![Problem::new(format!("--since `{s}`: {e}"))
@@ -347,7 +347,7 @@ fn usage(
     let file = std::fs::File::open(ws.root.join(log)).map_err(|e| {
         vec![Problem::new(format!(
             "failed to read `{display}`: {}",
-            crate::workspace::io_reason(&e)
+            crate::core::files::io_reason(&e)
         ))]
     })?;
     let engine = &ws.engine;
@@ -366,7 +366,7 @@ fn usage(
         let line = line.map_err(|e| {
             vec![Problem::new(format!(
                 "failed to read `{display}` at line {n}: {}",
-                crate::workspace::io_reason(&e)
+                crate::core::files::io_reason(&e)
             ))]
         })?;
         if line.trim().is_empty() {

@@ -9,7 +9,7 @@ use crate::analysis::access::{Query, Reached};
 use crate::analysis::summary::{summarize, Summary};
 use crate::analysis::{policy_infos, profiles, PolicyInfo};
 use crate::commands::who_can::ProfileOptions;
-use crate::diag::Problem;
+use crate::core::diag::Problem;
 use crate::workspace::Workspace;
 
 pub struct ReportResult<'w> {

@@ -10,9 +10,9 @@ use cedar_policy::{EntityUid, PolicyId};
 
 use crate::analysis::effective::{self, allowed_requests, Effective, Grant, PathKey};
 use crate::analysis::profiles;
-use crate::diag::Problem;
+use crate::core::diag::Problem;
 use crate::engine::{Engine, Evaluation, HopOutcome};
-use crate::task::{self, Task};
+use crate::workspace::task::{self, Task};
 use crate::workspace::{self, Overrides, Workspace};
 
 #[derive(Debug, Default, Clone)]
@@ -185,7 +185,7 @@ fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<
     let mut problems = Vec::new();
     for id in ids {
         let Some(m) = ws.policies.get(id) else {
-            let help = crate::suggest::closest(id, ws.engine.policy_ids())
+            let help = crate::core::suggest::closest(id, ws.engine.policy_ids())
                 .map(|s| format!("did you mean `{s}`?"));
             let mut p = Problem::new(format!("--without: unknown policy id `{id}`"));
             p.help = help;
@@ -223,7 +223,7 @@ fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<
     }
     removed.sort();
     removed.dedup();
-    Ok((ws.engine.with_policies(set, &meta), removed))
+    Ok((ws.engine.with_policies(set, meta.clone()), removed))
 }
 
 /// Every hop and every step of a task, and whether all are allowed.

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
-use crate::diag::Problem;
+use crate::core::diag::Problem;
 use crate::engine::{Engine, Evaluation, HopOutcome};
-use crate::scenario::{self, Case, CaseKind, RequestCase};
+use crate::reach::ByContext;
+use crate::workspace::scenario::{self, Case, CaseKind, RequestCase};
 use crate::workspace::{self, Workspace};
 
 /// What to run.
@@ -157,27 +158,30 @@ impl std::str::FromStr for Shard {
 
 /// Runs cases in parallel; outcomes come back in the cases' order whatever the thread count.
 pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
-    // Set cases share hop matrices per context: build each once, with every worker.
-    for case in cases {
-        if let CaseKind::WhoCan { context, .. } | CaseKind::ReachableBy { context, .. } = &case.kind
-        {
-            engine.warm(context);
-        }
-    }
-    crate::progress::start("cases", cases.len() as u64);
+    // Set cases share reach per context: each is built once, up front, with every worker.
+    let reach = ByContext::new(
+        engine,
+        cases.iter().filter_map(|case| match &case.kind {
+            CaseKind::WhoCan { context, .. } | CaseKind::ReachableBy { context, .. } => {
+                Some(context)
+            }
+            CaseKind::Request(_) => None,
+        }),
+    );
+    crate::core::progress::start("cases", cases.len() as u64);
     let outcomes = cases
         .par_iter()
         .map(|c| {
-            let o = judge(engine, c, strict);
-            crate::progress::advance(1);
+            let o = judge(engine, &reach, c, strict);
+            crate::core::progress::advance(1);
             o
         })
         .collect();
-    crate::progress::finish();
+    crate::core::progress::finish();
     TestRun { outcomes }
 }
 
-fn judge(engine: &Engine, case: &Case, strict: bool) -> Outcome {
+fn judge(engine: &Engine, reach: &ByContext<'_>, case: &Case, strict: bool) -> Outcome {
     let (kind, mut passed, errors) = match &case.kind {
         CaseKind::Request(r) => judge_request(engine, r),
         CaseKind::WhoCan {
@@ -185,7 +189,10 @@ fn judge(engine: &Engine, case: &Case, strict: bool) -> Outcome {
             context,
             expect,
         } => {
-            let actual = engine.who_can_reach(target, context);
+            let actual = reach
+                .get(context)
+                .map(|r| r.who_can_reach(target))
+                .unwrap_or_default();
             set_outcome("who_can_impersonate", target, expect, &actual)
         }
         CaseKind::ReachableBy {
@@ -193,8 +200,10 @@ fn judge(engine: &Engine, case: &Case, strict: bool) -> Outcome {
             context,
             expect,
         } => {
-            let actual: Vec<EntityUid> = engine
-                .reach_from(principal, context)
+            let actual: Vec<EntityUid> = reach
+                .get(context)
+                .map(|r| r.reach_from(principal))
+                .unwrap_or_default()
                 .into_values()
                 .map(|(u, _)| EntityUid::clone(&u))
                 .collect();

@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::analysis::access::{self, Access, Query};
 use crate::analysis::profiles::{self, AdhocContext};
 use crate::analysis::{policies_used, PolicyInfo};
-use crate::diag::Problem;
-use crate::uid::parse_uid;
+use crate::core::diag::Problem;
+use crate::core::uid::parse_uid;
 use crate::workspace::Workspace;
 
 /// Which profiles to run under.

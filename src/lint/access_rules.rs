@@ -7,21 +7,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use cedar_policy::{EntityUid, EvalResult};
 
 use super::policy_rules::Policies;
-use super::settings::AccountRef;
-use super::{first_few, rule_named, Finding};
+use super::{first_few, Finding, RuleId};
 use crate::analysis::effective::{self, Effective, Grant, PathKey};
 use crate::analysis::{is_human, profiles};
+use crate::workspace::lint_settings::AccountRef;
 use crate::workspace::Workspace;
 
 pub fn lint(
     ws: &Workspace,
     policies: &Policies<'_>,
-    on: &dyn Fn(&str) -> bool,
+    on: &dyn Fn(RuleId) -> bool,
     skipped: &mut Vec<String>,
 ) -> Vec<Finding> {
-    let uses_access = ["escalating-chain", "impersonation-cycle", "dead-policy"];
-    let wanted = uses_access.iter().any(|r| on(r))
-        || (on("non-attributable-path") && !ws.lint.unattributed.is_empty());
+    let uses_access = [
+        RuleId::EscalatingChain,
+        RuleId::ImpersonationCycle,
+        RuleId::DeadPolicy,
+    ];
+    let wanted = uses_access.iter().any(|r| on(*r))
+        || (on(RuleId::NonAttributablePath) && !ws.lint.unattributed.is_empty());
     if !wanted {
         return Vec::new();
     }
@@ -33,26 +37,26 @@ pub fn lint(
                 .map_or_else(String::new, |p| p.message.clone());
             skipped.push(format!(
                 "the access rules ({}, non-attributable-path): no profiles to evaluate under: {why}",
-                uses_access.join(", ")
+                uses_access.map(|r| r.rule().name).join(", ")
             ));
             return Vec::new();
         }
     };
     let mut out = Vec::new();
-    if uses_access.iter().any(|r| on(r)) {
+    if uses_access.iter().any(|r| on(*r)) {
         let eff = effective::compute(&ws.engine, &profiles);
         let names: Vec<&str> = eff.profiles.iter().map(|p| p.name.as_str()).collect();
-        if on("escalating-chain") {
+        if on(RuleId::EscalatingChain) {
             out.extend(escalating_chains(ws, policies, &eff));
         }
-        if on("impersonation-cycle") {
+        if on(RuleId::ImpersonationCycle) {
             out.extend(cycles(policies, &eff));
         }
-        if on("dead-policy") {
+        if on(RuleId::DeadPolicy) {
             out.extend(dead_policies(ws, policies, &eff, &names));
         }
     }
-    if on("non-attributable-path") {
+    if on(RuleId::NonAttributablePath) {
         out.extend(non_attributable(ws, policies, &profiles));
     }
     out
@@ -69,16 +73,13 @@ fn chain_text(principal: &EntityUid, chain: &[EntityUid]) -> String {
 /// A finding at the first of `ids` with the others as related places.
 fn at_policies(
     policies: &Policies<'_>,
-    rule: &str,
+    rule: RuleId,
     ids: &[String],
     message: String,
     help: &str,
 ) -> Finding {
     let first = ids.first().map_or("", String::as_str);
-    let mut f = Finding::new(
-        rule_named(rule),
-        policies.at(first, message).with_help(help),
-    );
+    let mut f = Finding::new(rule.rule(), policies.at(first, message).with_help(help));
     f.related = ids
         .iter()
         .skip(1)
@@ -148,11 +149,11 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
             let ids: Vec<String> = g.policies.into_iter().collect();
             at_policies(
                 policies,
-                "escalating-chain",
+                RuleId::EscalatingChain,
                 &ids,
                 format!(
                     "`{principal}` gains {} by acting as `{target}` ({}) that it does not hold itself: {} (profiles: {})",
-                    crate::diag::plural(g.items.len(), "grant", "grants"),
+                    crate::core::diag::plural(g.items.len(), "grant", "grants"),
                     chain_text(&principal, &g.chain),
                     first_few(&g.items),
                     g.profiles.join(", ")
@@ -206,7 +207,7 @@ fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
             let ids: Vec<String> = g.policies.into_iter().collect();
             at_policies(
                 policies,
-                "impersonation-cycle",
+                RuleId::ImpersonationCycle,
                 &ids,
                 format!(
                     "{} can impersonate each other in a cycle: {} (profiles: {})",
@@ -266,7 +267,7 @@ fn dead_policies(
         };
         out.push(at_policies(
             policies,
-            "dead-policy",
+            RuleId::DeadPolicy,
             std::slice::from_ref(&id),
             format!(
                 "{what} decides no request over the inventory under any profile ({})",
@@ -345,7 +346,7 @@ fn non_attributable(
             };
             at_policies(
                 policies,
-                "non-attributable-path",
+                RuleId::NonAttributablePath,
                 &ids,
                 format!(
                     "{} can take on `{account}`'s identity through `{action}`{via} without impersonating it (profiles: {})",

@@ -12,90 +12,16 @@
 mod access_rules;
 mod conditions;
 mod policy_rules;
-pub mod settings;
 
 use std::sync::Arc;
 
-use crate::diag::{Problem, SourceFile};
+use crate::core::diag::{Problem, SourceFile};
 use crate::workspace::Workspace;
 
-/// How much a finding matters. `check` exits 1 when any finding is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Off,
-    Warning,
-    Error,
-}
-
-impl Level {
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Off => "off",
-            Level::Warning => "warning",
-            Level::Error => "error",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Level::Off, Level::Warning, Level::Error]
-            .into_iter()
-            .find(|l| l.name() == s)
-    }
-}
-
-/// A lint rule: stable code and name, default level, one-line summary and its doc page.
-#[derive(Debug)]
-pub struct Rule {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub level: Level,
-    /// Whether `lint:` may change its level (input problems are always errors).
-    pub configurable: bool,
-    pub summary: &'static str,
-    /// `docs/rules/<name>.md`.
-    pub doc: &'static str,
-}
-
-macro_rules! rule {
-    ($code:literal, $name:literal, $level:ident, $summary:literal) => {
-        Rule {
-            code: $code,
-            name: $name,
-            level: Level::$level,
-            configurable: true,
-            summary: $summary,
-            doc: include_str!(concat!("../../docs/rules/", $name, ".md")),
-        }
-    };
-}
-
-/// Every rule, in code order. Codes never change meaning; retired codes are not reused.
-pub static RULES: [Rule; 11] = [
-    Rule {
-        configurable: false,
-        ..rule!("IMP000", "invalid-input", Error, "a policy, schema, entity, scenario, task or setting that does not load or validate")
-    },
-    rule!("IMP001", "unbounded-impersonation", Error, "an impersonation permit that does not bound how long the token lives"),
-    rule!("IMP002", "unjustified-impersonation", Warning, "an impersonation permit that requires no justification or ticket"),
-    rule!("IMP003", "open-impersonation", Error, "an impersonation permit open to any principal or any account"),
-    rule!("IMP004", "human-without-mfa", Error, "people may impersonate without multi-factor authentication"),
-    rule!("IMP005", "escalating-chain", Warning, "an account gains, through impersonation, grants it does not hold itself"),
-    rule!("IMP006", "invisible-impersonator", Error, "an action performed while acting as an account whose context cannot name the impersonator"),
-    rule!("IMP007", "non-attributable-path", Error, "someone may take on an account's identity without impersonating it (keys, code running as it)"),
-    rule!("IMP008", "impersonation-cycle", Warning, "accounts that can impersonate each other in a cycle"),
-    rule!("IMP009", "dead-policy", Warning, "a permit that decides no request over the inventory and profiles"),
-    rule!("IMP010", "unused-suppression", Warning, "an `@actas_allow` annotation that suppresses nothing"),
-];
+pub use crate::core::rules::{find_rule, Level, Rule, RuleId, RULES};
 
 pub fn invalid_input() -> &'static Rule {
-    &RULES[0]
-}
-
-fn rule_named(name: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.name == name)
-        .unwrap_or_else(|| invalid_input())
+    RuleId::InvalidInput.rule()
 }
 
 /// Shown items per finding before "and N more".
@@ -114,13 +40,6 @@ fn first_few<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String
         text.push_str(&format!(" and {} more", all.len() - SHOWN));
     }
     text
-}
-
-/// A rule by name or code (`--explain`).
-pub fn find_rule(name_or_code: &str) -> Option<&'static Rule> {
-    RULES
-        .iter()
-        .find(|r| r.name == name_or_code || r.code.eq_ignore_ascii_case(name_or_code))
 }
 
 /// One finding: the rule, its level, the problem at its place, further places, and the policies
@@ -187,7 +106,7 @@ pub struct Lint {
 /// Runs every rule that is not off, applies levels and suppressions, and sorts the findings by
 /// file, place and rule.
 pub fn run(ws: &Workspace) -> Lint {
-    let on = |name: &str| ws.lint.level(rule_named(name)) != Level::Off;
+    let on = |rule: RuleId| ws.lint.level(rule.rule()) != Level::Off;
     let mut lint = Lint::default();
     let policies = policy_rules::Policies::read(ws);
     let (mut suppressions, problems) = policies.suppressions();
@@ -207,8 +126,8 @@ pub fn run(ws: &Workspace) -> Lint {
         }
         lint.findings.push(f.decorated());
     }
-    let unused = rule_named("unused-suppression");
-    if on(unused.name) {
+    let unused = RuleId::UnusedSuppression.rule();
+    if on(unused.id) {
         for s in &suppressions {
             if s.suppressed.is_empty() && ws.lint.level(s.rule) != Level::Off {
                 let p = Problem::at_place(

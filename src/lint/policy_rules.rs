@@ -18,8 +18,8 @@ use cedar_policy_core::ast::{
 };
 
 use super::conditions::{must, Want};
-use super::{find_rule, first_few, rule_named, Finding, Suppression};
-use crate::diag::{Problem, SourceFile};
+use super::{find_rule, first_few, Finding, RuleId, Suppression};
+use crate::core::diag::{Problem, SourceFile};
 use crate::engine::{Engine, IMPERSONATOR};
 use crate::workspace::Workspace;
 
@@ -146,7 +146,7 @@ impl<'a> Policies<'a> {
                             .iter()
                             .filter(|r| r.configurable)
                             .map(|r| r.name);
-                        p.help = Some(match crate::suggest::closest(name, names) {
+                        p.help = Some(match crate::core::suggest::closest(name, names) {
                             Some(s) => format!("did you mean `{s}`? write `@{ALLOW}(\"{s}: why\")`"),
                             None => format!("write `@{ALLOW}(\"rule-name: why\")`; `actas check --explain RULE` lists what each rule finds"),
                         });
@@ -159,7 +159,7 @@ impl<'a> Policies<'a> {
     }
 
     /// The policy and schema rules that are on.
-    pub fn lint(&self, ws: &Workspace, on: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+    pub fn lint(&self, ws: &Workspace, on: &dyn Fn(RuleId) -> bool) -> Vec<Finding> {
         let engine = &ws.engine;
         let s = &ws.lint;
         let mut out = Vec::new();
@@ -199,12 +199,12 @@ impl<'a> Policies<'a> {
             let kind = if b.is_template { "template" } else { "permit" };
             for (rule, attr, want) in [
                 (
-                    "unbounded-impersonation",
+                    RuleId::UnboundedImpersonation,
                     &s.duration_attribute,
                     Want::UpperBound(&s.duration_attribute),
                 ),
                 (
-                    "unjustified-impersonation",
+                    RuleId::UnjustifiedImpersonation,
                     &s.justification_attribute,
                     Want::Justified(&s.justification_attribute),
                 ),
@@ -220,7 +220,7 @@ impl<'a> Policies<'a> {
                 if open.is_empty() {
                     continue;
                 }
-                let what = if rule == "unbounded-impersonation" {
+                let what = if rule == RuleId::UnboundedImpersonation {
                     format!("without bounding `context.{attr}`")
                 } else {
                     format!("without requiring a justification in `context.{attr}`")
@@ -234,9 +234,9 @@ impl<'a> Policies<'a> {
                     format!(
                         "the context of {} does not declare `{attr}`: declare it and test it, or name the attribute with `lint.{}` in actas.yaml",
                         undeclared.join(", "),
-                        if rule == "unbounded-impersonation" { "duration_attribute" } else { "justification_attribute" }
+                        if rule == RuleId::UnboundedImpersonation { "duration_attribute" } else { "justification_attribute" }
                     )
-                } else if rule == "unbounded-impersonation" {
+                } else if rule == RuleId::UnboundedImpersonation {
                     format!("add `&& context.{attr} <= N` to the condition, or forbid the action `when {{ context.{attr} > N }}`")
                 } else {
                     format!("add `&& context.{attr} like \"INC-*\"` (or your ticket pattern) to the condition")
@@ -252,7 +252,7 @@ impl<'a> Policies<'a> {
                     help,
                 ));
             }
-            if on("open-impersonation") {
+            if on(RuleId::OpenImpersonation) {
                 let open = |scope: &PrincipalOrResourceConstraint, var| {
                     matches!(scope, PrincipalOrResourceConstraint::Any)
                         && !holds(Want::Mentions(var))
@@ -266,14 +266,14 @@ impl<'a> Policies<'a> {
                         _ => "its principals impersonate any account",
                     };
                     out.push(self.finding(
-                        "open-impersonation",
+                        RuleId::OpenImpersonation,
                         &b.id,
                         format!("{kind} `{}` lets {text} ({})", b.id, list(&actions)),
                         "narrow the scope (`principal in Group::\"…\"`, `resource in Project::\"…\"`, `is`), or test the principal or resource in the condition".into(),
                     ));
                 }
             }
-            if on("human-without-mfa") {
+            if on(RuleId::HumanWithoutMfa) {
                 for action in &actions {
                     let humans = self.humans(ws, b, action);
                     if humans.is_empty() || holds(Want::True(&s.mfa_attribute)) {
@@ -290,7 +290,7 @@ impl<'a> Policies<'a> {
                         continue;
                     }
                     out.push(self.finding(
-                        "human-without-mfa",
+                        RuleId::HumanWithoutMfa,
                         &b.id,
                         format!(
                             "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}",
@@ -303,7 +303,7 @@ impl<'a> Policies<'a> {
                 }
             }
         }
-        if on("invisible-impersonator") {
+        if on(RuleId::InvisibleImpersonator) {
             out.extend(invisible_impersonator(ws));
         }
         out
@@ -356,8 +356,8 @@ impl<'a> Policies<'a> {
             .collect()
     }
 
-    fn finding(&self, rule: &str, id: &str, message: String, help: String) -> Finding {
-        let mut f = Finding::new(rule_named(rule), self.at(id, message).with_help(help));
+    fn finding(&self, rule: RuleId, id: &str, message: String, help: String) -> Finding {
+        let mut f = Finding::new(rule.rule(), self.at(id, message).with_help(help));
         f.policies = vec![id.to_string()];
         f
     }
@@ -457,7 +457,7 @@ fn invisible_impersonator(ws: &Workspace) -> Vec<Finding> {
             ws.human_types.join(" | ")
         };
         out.push(Finding::new(
-            rule_named("invisible-impersonator"),
+            RuleId::InvisibleImpersonator.rule(),
             p.with_help(format!(
                 "declare `{IMPERSONATOR}?: {humans}` and `delegation_chain?: Set<{}>` in its context; actas fills them along every chain",
                 accounts.join(" | ")

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::commands::check::CheckResult;
-use crate::diag::plural;
+use crate::core::diag::plural;
 use crate::lint::{Finding, Level};
 use crate::report::Renderer;
 

@@ -10,7 +10,7 @@ use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::commands::who_can::WhoCanResult;
-use crate::diag::{plural, render};
+use crate::core::diag::{plural, render};
 use crate::engine::{Evaluation, HopOutcome};
 use crate::lint::Level;
 use crate::report::json::{

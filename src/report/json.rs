@@ -838,7 +838,7 @@ impl Renderer for Json {
     }
 
     fn check(&self, r: &CheckResult) -> Option<String> {
-        let place = |p: &crate::diag::Problem| match p.region() {
+        let place = |p: &crate::core::diag::Problem| match p.region() {
             Some((f, region)) => (Some(f), region),
             None => (None, None),
         };

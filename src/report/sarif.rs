@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::commands::check::CheckResult;
-use crate::diag::Problem;
+use crate::core::diag::Problem;
 use crate::lint::{Finding, Level, RULES};
 use crate::report::Renderer;
 

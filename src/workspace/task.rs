@@ -21,9 +21,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use crate::diag::{Problem, SourceFile};
+use crate::core::diag::{Problem, SourceFile};
 use crate::engine::{Behind, ContextMap, Engine, Prepared, PreparedHop};
-use crate::scenario::{Checker, Sourced};
+use crate::workspace::scenario::{Checker, Sourced};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
-use crate::diag::{span_of, Problem, SourceFile};
+use crate::core::diag::{span_of, Problem, SourceFile};
+use crate::core::uid::parse_uid;
 use crate::engine::{
     Behind, ContextMap, Engine, Prepared, PreparedHop, DELEGATION_CHAIN, IMPERSONATOR,
 };
-use crate::uid::parse_uid;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,8 +191,9 @@ impl Checker<'_> {
                 .keys()
                 .map(ToString::to_string)
                 .collect();
-            let help = crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"));
+            let help =
+                crate::core::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"));
             let p = self.problem(
                 &v.referenced,
                 format!("action `{uid}` is not in the schema"),
@@ -319,7 +320,7 @@ impl Checker<'_> {
         if let Some(r) = &c.reasons {
             for id in &r.value {
                 if !self.engine.policy_ids().any(|p| p == id.value) {
-                    let help = crate::suggest::closest(&id.value, self.engine.policy_ids())
+                    let help = crate::core::suggest::closest(&id.value, self.engine.policy_ids())
                         .map(|s| format!("did you mean `{s}`?"));
                     self.problem(&id.referenced, format!("unknown policy id `{}`", id.value))
                         .help = help;

@@ -8,8 +8,8 @@ use std::str::FromStr;
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, Schema};
 use serde_json::{Map, Value};
 
-use crate::diag::Problem;
-use crate::uid::describe;
+use crate::core::diag::Problem;
+use crate::core::uid::describe;
 
 /// A context attribute an action declares.
 #[derive(Debug, Clone)]
@@ -49,9 +49,11 @@ impl SchemaInfo {
             Ok(uid) => {
                 let known: Vec<String> = self.actions.keys().map(ToString::to_string).collect();
                 let mut p = Problem::new(format!("{what} `{uid}` is not in the schema"));
-                p.help =
-                    crate::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"));
+                p.help = crate::core::suggest::closest(
+                    &uid.to_string(),
+                    known.iter().map(String::as_str),
+                )
+                .map(|s| format!("did you mean `{s}`?"));
                 Err(Box::new(p))
             }
             Err(e) => Err(Box::new(Problem::new(format!(

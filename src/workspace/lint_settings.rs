@@ -19,8 +19,8 @@ use cedar_policy::EntityUid;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Level, Rule, RULES};
-use crate::diag::{span_of, Problem, SourceFile};
+use crate::core::diag::{span_of, Problem, SourceFile};
+use crate::core::rules::{Level, Rule, RULES};
 use crate::engine::Engine;
 
 /// `lint:` as written: rule names and settings, each with its value's place.
@@ -119,7 +119,8 @@ pub fn check(
         let Some(rule) = RULES.iter().find(|r| r.name == key) else {
             let known = RULES.iter().map(|r| r.name).chain(SETTINGS);
             let mut p = at(format!("unknown lint rule or setting `{key}`"));
-            p.help = crate::suggest::closest(&key, known).map(|s| format!("did you mean `{s}`?"));
+            p.help =
+                crate::core::suggest::closest(&key, known).map(|s| format!("did you mean `{s}`?"));
             problems.push(p);
             continue;
         };

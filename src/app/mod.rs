@@ -1,17 +1,19 @@
 //! The command line: clap types holding raw input, turned once into checked options, one call
 //! into the library per command, and the exit code.
 
+pub mod exit;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analysis::profiles::AdhocContext;
+use crate::app::exit::Exit;
 use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
 use crate::commands::{check, drift, report, suffice};
-use crate::diag::{render, Problem};
-use crate::exit::Exit;
+use crate::core::diag::{render, Problem};
 use crate::report::{renderer, Format};
 use crate::workspace::{self, Overrides, Workspace};
 
@@ -273,8 +275,8 @@ pub fn run(cli: Cli) -> Exit {
             .build_global();
     }
     let ci = std::env::var("CI").ok();
-    if crate::progress::wanted(std::io::stderr().is_terminal(), ci.as_deref(), cli.quiet) {
-        crate::progress::install(Box::new(Bar::new()));
+    if crate::core::progress::wanted(std::io::stderr().is_terminal(), ci.as_deref(), cli.quiet) {
+        crate::core::progress::install(Box::new(Bar::new()));
     }
     let root = cli.workspace.clone().unwrap_or_else(|| PathBuf::from("."));
     let overrides = Overrides {
@@ -294,8 +296,8 @@ pub fn run(cli: Cli) -> Exit {
             Some(rule) => finish(write_stdout(rule.doc), Exit::Ok),
             None => {
                 let names = crate::lint::RULES.iter().map(|r| r.name);
-                let mut p = crate::diag::Problem::new(format!("unknown rule `{name}`"));
-                p.help = Some(match crate::suggest::closest(&name, names) {
+                let mut p = crate::core::diag::Problem::new(format!("unknown rule `{name}`"));
+                p.help = Some(match crate::core::suggest::closest(&name, names) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "the rules: {}",
@@ -321,7 +323,7 @@ pub fn run(cli: Cli) -> Exit {
                     };
                     finish(write_stdout(&text), exit)
                 }
-                Err(e) => fail(&[crate::diag::Problem::new(e.to_string())], color),
+                Err(e) => fail(&[crate::core::diag::Problem::new(e.to_string())], color),
             }
         }
         Command::Test {
@@ -426,9 +428,9 @@ pub fn run(cli: Cli) -> Exit {
                 Ok((path, b)) => finish(
                     write_stdout(&format!(
                         "wrote {path}: {}, {}, {}\n",
-                        crate::diag::plural(b.profiles.len(), "profile", "profiles"),
-                        crate::diag::plural(b.paths.len(), "path", "paths"),
-                        crate::diag::plural(b.grants.len(), "grant", "grants")
+                        crate::core::diag::plural(b.profiles.len(), "profile", "profiles"),
+                        crate::core::diag::plural(b.paths.len(), "path", "paths"),
+                        crate::core::diag::plural(b.grants.len(), "grant", "grants")
                     )),
                     Exit::Ok,
                 ),
@@ -500,14 +502,14 @@ fn profile_options(
         (Some(json), _) => Some(AdhocContext::Inline(json.clone())),
         (None, Some(path)) => {
             let full = root.join(path);
-            let display = workspace::display_path(root, &full);
+            let display = crate::core::files::display_path(root, &full);
             let text = std::fs::read_to_string(&full).map_err(|e| {
                 vec![Problem::new(format!(
                     "failed to read `{display}`: {}",
-                    workspace::io_reason(&e)
+                    crate::core::files::io_reason(&e)
                 ))]
             })?;
-            Some(AdhocContext::File(crate::diag::SourceFile::new(
+            Some(AdhocContext::File(crate::core::diag::SourceFile::new(
                 display, text,
             )))
         }
@@ -534,7 +536,7 @@ fn emit(text: Option<String>, exit: Exit, color: bool) -> Exit {
 }
 
 /// Prints every problem on stderr and exits 2.
-fn fail(problems: &[crate::diag::Problem], color: bool) -> Exit {
+fn fail(problems: &[crate::core::diag::Problem], color: bool) -> Exit {
     let mut err = std::io::stderr().lock();
     for p in problems {
         let _ = write!(err, "{}", render(p, color));
@@ -594,7 +596,7 @@ impl Bar {
     }
 }
 
-impl crate::progress::Progress for Bar {
+impl crate::core::progress::Progress for Bar {
     fn start(&self, what: &str, total: u64) {
         self.bar
             .set_draw_target(indicatif::ProgressDrawTarget::hidden());

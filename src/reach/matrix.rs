@@ -33,8 +33,9 @@ use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::engine::{ContextMap, Engine, Identities, NumberedReach, Reach, Uid};
-use crate::slice::{set_bit, words};
+use super::{Identities, NumberedReach, Reach, Uid};
+use crate::engine::slice::{set_bit, words};
+use crate::engine::{ContextMap, Engine};
 
 /// Source classes grouped alike, each with the bitset of target classes where a policy holds.
 type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
@@ -169,13 +170,13 @@ fn uids_in(v: &EvalResult, out: &mut HashSet<String>) {
 fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
     match v {
         Value::Object(m) => {
-            if let Some(Ok(u)) = m.get("__entity").map(crate::uid::parse_uid) {
+            if let Some(Ok(u)) = m.get("__entity").map(crate::core::uid::parse_uid) {
                 out.insert(u.to_string());
             }
             if let (Some(Value::String(_)), Some(Value::String(_)), 2) =
                 (m.get("type"), m.get("id"), m.len())
             {
-                if let Ok(u) = crate::uid::parse_uid(v) {
+                if let Ok(u) = crate::core::uid::parse_uid(v) {
                     out.insert(u.to_string());
                 }
             }
@@ -187,8 +188,8 @@ fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
 }
 
 impl HopMatrix {
-    pub fn build(engine: &Engine, ctx: &ContextMap) -> Self {
-        let identities = engine.identities().clone();
+    pub fn build(engine: &Engine, identities: &Arc<Identities>, ctx: &ContextMap) -> Self {
+        let identities = identities.clone();
         let (ids, names) = (&identities.uids, &identities.names);
         let observes = observations(engine);
 
@@ -316,11 +317,11 @@ impl HopMatrix {
             evaluations: 0,
         };
         let slicer = engine.slicer();
-        crate::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
+        crate::core::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
         for (ai, action) in engine.actions.iter().enumerate() {
             matrix.allowed.push(vec![vec![0; words(classes)]; classes]);
             let Some(info) = engine.action(action) else {
-                crate::progress::advance(slicer.len() as u64);
+                crate::core::progress::advance(slicer.len() as u64);
                 continue;
             };
             let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
@@ -337,7 +338,7 @@ impl HopMatrix {
                 _ => false,
             };
             if !served {
-                crate::progress::advance(slicer.len() as u64);
+                crate::core::progress::advance(slicer.len() as u64);
                 continue;
             }
             let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
@@ -356,7 +357,7 @@ impl HopMatrix {
                         );
                         (i, slicer.is_permit(i), rows.0, rows.1)
                     });
-                    crate::progress::advance(1);
+                    crate::core::progress::advance(1);
                     out
                 })
                 .collect();
@@ -394,7 +395,7 @@ impl HopMatrix {
                 }
             }
         }
-        crate::progress::finish();
+        crate::core::progress::finish();
         matrix
     }
 

@@ -1,0 +1,359 @@
+//! The evaluator: hops, chains, acting-as requests and plain requests, on one shared
+//! `Authorizer`, `PolicySet` and `Entities`, read-only across rayon workers.
+//!
+//! Rules (DESIGN §6): a request gets the context trimmed to the attributes its action declares;
+//! a request whose principal was reached by impersonation also gets `impersonator` (the origin)
+//! and `delegation_chain` (the accounts so far, current principal included) where its action
+//! declares them and the values fit the declared types. A hop tries every configured
+//! impersonation action that fits and is allowed when any allows.
+
+use cedar_policy::{Authorizer, Entities, EntityTypeName, EntityUid, PolicySet, Request, Schema};
+mod checks;
+mod evaluate;
+mod request;
+pub mod slice;
+
+pub use checks::Issue;
+pub use request::Behind;
+
+use serde_json::{Map, Value};
+
+use crate::core::catalogue::Catalogue;
+use crate::core::schema::{ActionInfo, SchemaInfo};
+use crate::engine::slice::Slicer;
+
+/// The attribute that names the original identity behind an impersonated request.
+pub const IMPERSONATOR: &str = "impersonator";
+/// The attribute that lists the accounts of the delegation chain so far.
+pub const DELEGATION_CHAIN: &str = "delegation_chain";
+
+/// A context as written: attribute name to a value in Cedar's JSON form.
+pub type ContextMap = Map<String, Value>;
+
+/// One evaluated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub principal: EntityUid,
+    pub action: EntityUid,
+    pub resource: EntityUid,
+    pub allowed: bool,
+    /// Determining policy ids, sorted.
+    pub reasons: Vec<String>,
+    /// Evaluation errors, one line each, sorted.
+    pub errors: Vec<String>,
+}
+
+/// A request ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub principal: EntityUid,
+    pub action: EntityUid,
+    pub resource: EntityUid,
+    pub request: Request,
+}
+
+/// One hop, prepared: a request per fitting impersonation action.
+#[derive(Debug, Clone)]
+pub struct PreparedHop {
+    pub from: EntityUid,
+    pub to: EntityUid,
+    pub requests: Vec<Prepared>,
+}
+
+/// One hop, evaluated.
+#[derive(Debug, Clone)]
+pub struct HopOutcome {
+    pub from: EntityUid,
+    pub to: EntityUid,
+    pub allowed: bool,
+    /// The impersonation actions that allowed it, in configuration order.
+    pub allowing: Vec<EntityUid>,
+    pub evaluations: Vec<Evaluation>,
+}
+
+impl HopOutcome {
+    /// The determining policies of the allowing requests, sorted, without repeats.
+    pub fn policies(&self) -> Vec<String> {
+        let mut policies: Vec<String> = self
+            .evaluations
+            .iter()
+            .filter(|e| e.allowed)
+            .flat_map(|e| e.reasons.iter().cloned())
+            .collect();
+        policies.sort();
+        policies.dedup();
+        policies
+    }
+}
+
+pub struct Engine {
+    pub schema: Schema,
+    pub info: SchemaInfo,
+    pub policies: PolicySet,
+    pub entities: Entities,
+    authorizer: Authorizer,
+    /// The impersonation actions, in configuration order.
+    pub actions: Vec<EntityUid>,
+    pub max_chain: u32,
+    /// Every policy, link and template, so a template id in `reasons` matches its links.
+    pub catalogue: Catalogue,
+    /// Per-request policy slices (see `slice.rs`).
+    slicer: Slicer,
+}
+
+impl Engine {
+    pub fn new(
+        schema: Schema,
+        info: SchemaInfo,
+        policies: PolicySet,
+        entities: Entities,
+        actions: Vec<EntityUid>,
+        max_chain: u32,
+        catalogue: Catalogue,
+    ) -> Self {
+        Self {
+            slicer: Slicer::new(&policies),
+            schema,
+            info,
+            policies,
+            entities,
+            authorizer: Authorizer::new(),
+            actions,
+            max_chain,
+            catalogue,
+        }
+    }
+
+    /// The same inventory and settings with another policy set (what-if analyses).
+    pub fn with_policies(&self, policies: PolicySet, catalogue: Catalogue) -> Self {
+        Self::new(
+            self.schema.clone(),
+            self.info.clone(),
+            policies,
+            self.entities.clone(),
+            self.actions.clone(),
+            self.max_chain,
+            catalogue,
+        )
+    }
+
+    /// Every action of the schema, sorted by uid string.
+    pub fn schema_actions(&self) -> Vec<EntityUid> {
+        let mut actions: Vec<EntityUid> = self.info.actions.keys().cloned().collect();
+        actions.sort_by_cached_key(ToString::to_string);
+        actions
+    }
+
+    pub fn action(&self, action: &EntityUid) -> Option<&ActionInfo> {
+        self.info.actions.get(action)
+    }
+
+    /// Entity types that can be impersonated: the union of the actions' resource types.
+    pub fn impersonable_types(&self) -> Vec<EntityTypeName> {
+        self.union_types(|a| &a.resources)
+    }
+
+    /// Entity types that can impersonate: the union of the actions' principal types.
+    pub fn impersonator_types(&self) -> Vec<EntityTypeName> {
+        self.union_types(|a| &a.principals)
+    }
+
+    /// Principal types of the impersonation actions that are not impersonable.
+    pub fn default_human_types(&self) -> Vec<String> {
+        let impersonable = self.impersonable_types();
+        self.impersonator_types()
+            .into_iter()
+            .filter(|t| !impersonable.contains(t))
+            .map(|t| t.to_string())
+            .collect()
+    }
+
+    fn union_types(
+        &self,
+        pick: impl Fn(&ActionInfo) -> &Vec<EntityTypeName>,
+    ) -> Vec<EntityTypeName> {
+        let mut out: Vec<EntityTypeName> = Vec::new();
+        for a in self.actions.iter().filter_map(|a| self.action(a)) {
+            for t in pick(a) {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+        }
+        out.sort_by_key(ToString::to_string);
+        out
+    }
+
+    /// The impersonation actions whose `appliesTo` fits a hop from `from` to `to`.
+    pub fn hop_actions(&self, from: &EntityUid, to: &EntityUid) -> Vec<&EntityUid> {
+        self.actions
+            .iter()
+            .filter(|a| self.action(a).is_some_and(|i| i.fits(from, to)))
+            .collect()
+    }
+
+    pub fn contains(&self, uid: &EntityUid) -> bool {
+        self.entities.get(uid).is_some()
+    }
+
+    /// Whether an impersonation action declares `impersonator` or `delegation_chain`, which
+    /// makes a hop's decision depend on the path that led to it.
+    pub fn hops_depend_on_path(&self) -> bool {
+        self.actions.iter().filter_map(|a| self.action(a)).any(|a| {
+            a.context.contains_key(IMPERSONATOR) || a.context.contains_key(DELEGATION_CHAIN)
+        })
+    }
+
+    /// Whether `id` (a policy, link or template id) names `determining`, a determining policy.
+    pub fn reason_matches(&self, id: &str, determining: &str) -> bool {
+        self.catalogue.reason_matches(id, determining)
+    }
+
+    /// The template a link was made from.
+    pub fn template_of(&self, id: &str) -> Option<&str> {
+        self.catalogue.template_of(id)
+    }
+
+    /// Every policy, link and template id.
+    pub fn policy_ids(&self) -> impl Iterator<Item = &str> + Clone {
+        self.catalogue.ids()
+    }
+
+    /// Inventory identities that may be principals of an impersonation action, sorted.
+    pub fn impersonators(&self) -> Vec<EntityUid> {
+        self.inventory_of(&self.impersonator_types())
+    }
+
+    /// Inventory identities of an impersonable type, sorted.
+    pub fn impersonable(&self) -> Vec<EntityUid> {
+        self.inventory_of(&self.impersonable_types())
+    }
+
+    /// Inventory entities, not counting the action entities Cedar adds from the schema.
+    pub fn inventory_size(&self) -> usize {
+        self.entities
+            .iter()
+            .filter(|e| !self.info.actions.contains_key(&e.uid()))
+            .count()
+    }
+
+    /// Inventory entities of the given types, sorted by uid string.
+    pub fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
+        let mut out: Vec<EntityUid> = self
+            .entities
+            .iter()
+            .map(|e| e.uid())
+            .filter(|u| types.contains(u.type_name()))
+            .collect();
+        out.sort_by_cached_key(ToString::to_string);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::example;
+
+    fn uid(s: &str) -> EntityUid {
+        s.parse().unwrap()
+    }
+
+    fn ctx() -> ContextMap {
+        serde_json::from_str(r#"{"duration_minutes": 30, "mfa": true, "justification": "CHG-12"}"#)
+            .unwrap()
+    }
+
+    #[test]
+    fn context_is_trimmed_to_what_the_action_declares() {
+        let ws = example();
+        let mut c = ctx();
+        c.insert("unrelated".into(), serde_json::json!(1));
+        let p = ws.engine.prepare(
+            &uid(r#"User::"alice""#),
+            &uid(r#"Action::"getAccessToken""#),
+            &uid(r#"ServiceAccount::"prod-deployer""#),
+            &c,
+            None,
+        );
+        assert!(p.is_ok(), "{p:?}");
+        c.remove("mfa");
+        let err = ws
+            .engine
+            .prepare(
+                &uid(r#"User::"alice""#),
+                &uid(r#"Action::"getAccessToken""#),
+                &uid(r#"ServiceAccount::"prod-deployer""#),
+                &c,
+                None,
+            )
+            .unwrap_err();
+        assert!(err.contains("`mfa` is required"), "{err}");
+    }
+
+    #[test]
+    fn a_chain_is_allowed_hop_by_hop() {
+        let ws = example();
+        let e = &ws.engine;
+        let carol = uid(r#"User::"carol""#);
+        let chain = [
+            uid(r#"ServiceAccount::"ci-runner""#),
+            uid(r#"ServiceAccount::"prod-deployer""#),
+        ];
+        let hops = e.prepare_chain(&carol, &chain, &ctx()).unwrap();
+        let outcomes: Vec<HopOutcome> = hops.iter().map(|h| e.evaluate_hop(h)).collect();
+        assert!(outcomes.iter().all(|h| h.allowed));
+        assert_eq!(
+            outcomes[1].evaluations[0].reasons,
+            vec!["ci-runner-deploys".to_string()]
+        );
+        // The acting-as request carries carol as impersonator, so the deploy forbid does not fire.
+        let acting = e
+            .prepare(
+                &chain[1],
+                &uid(r#"Action::"deploy""#),
+                &uid(r#"Cluster::"prod""#),
+                &ctx(),
+                Some(Behind {
+                    origin: &carol,
+                    chain: &chain,
+                }),
+            )
+            .unwrap();
+        assert!(e.evaluate(&acting).allowed);
+        let alone = e
+            .prepare(
+                &chain[1],
+                &uid(r#"Action::"deploy""#),
+                &uid(r#"Cluster::"prod""#),
+                &ctx(),
+                Some(Behind {
+                    origin: &chain[0],
+                    chain: &chain[1..],
+                }),
+            )
+            .unwrap();
+        assert_eq!(
+            e.evaluate(&alone).reasons,
+            vec!["prod-deploy-needs-a-person".to_string()]
+        );
+    }
+
+    #[test]
+    fn template_ids_match_their_links() {
+        let ws = example();
+        assert!(ws
+            .engine
+            .reason_matches("token-creator", "carol-mints-ci-runner"));
+        assert!(ws
+            .engine
+            .reason_matches("carol-mints-ci-runner", "carol-mints-ci-runner"));
+        assert!(!ws
+            .engine
+            .reason_matches("agent-token-creator", "carol-mints-ci-runner"));
+        assert_eq!(
+            ws.engine.template_of("token-creator#1"),
+            Some("token-creator")
+        );
+    }
+}

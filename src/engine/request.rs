@@ -1,0 +1,205 @@
+//! Requests as actas builds them: the context trimmed to what the action declares and the
+//! impersonation attributes (`impersonator`, `delegation_chain`) filled where they fit.
+
+use cedar_policy::{Context, EntityTypeName, EntityUid, Request};
+use serde_json::{Map, Value};
+
+use super::*;
+use crate::core::schema::{entity_type_of, set_element_type_of};
+use crate::core::uid::entity_value;
+
+/// Who is behind a request reached by impersonation: the origin and the accounts so far.
+#[derive(Debug, Clone, Copy)]
+pub struct Behind<'a> {
+    pub origin: &'a EntityUid,
+    pub chain: &'a [EntityUid],
+}
+
+impl Engine {
+    /// Builds a request: the context trimmed to what `action` declares, the impersonation
+    /// attributes filled where declared and fitting, and the whole checked by Cedar.
+    pub fn prepare(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &ContextMap,
+        behind: Option<Behind<'_>>,
+    ) -> Result<Prepared, String> {
+        let info = self
+            .action(action)
+            .ok_or_else(|| format!("action `{action}` is not in the schema"))?;
+        if !info.fits(principal, resource) {
+            return Err(format!(
+                "`{action}` does not apply to principal `{principal}` and resource `{resource}`: it applies to principals of type {} and resources of type {}",
+                list_types(&info.principals),
+                list_types(&info.resources)
+            ));
+        }
+        let mut ctx = Map::new();
+        for (name, attr) in &info.context {
+            if let Some(v) = context.get(name) {
+                ctx.insert(name.clone(), v.clone());
+                continue;
+            }
+            let filled = behind.and_then(|b| fill(name, &attr.ty, b));
+            match filled {
+                Some(v) => {
+                    ctx.insert(name.clone(), v);
+                }
+                None if attr.required && name != IMPERSONATOR && name != DELEGATION_CHAIN => {
+                    return Err(format!(
+                        "context attribute `{name}` is required by `{action}` but missing"
+                    ));
+                }
+                None => {}
+            }
+        }
+        let context = Context::from_json_value(Value::Object(ctx), Some((&self.schema, action)))
+            .map_err(|e| format!("context is not valid for `{action}`: {e}"))?;
+        let request = Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
+            context,
+            Some(&self.schema),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Prepared {
+            principal: principal.clone(),
+            action: action.clone(),
+            resource: resource.clone(),
+            request,
+        })
+    }
+
+    /// Prepares every hop of `principal → chain[0] → … → chain[n-1]`.
+    pub fn prepare_chain(
+        &self,
+        principal: &EntityUid,
+        chain: &[EntityUid],
+        context: &ContextMap,
+    ) -> Result<Vec<PreparedHop>, String> {
+        let mut hops = Vec::new();
+        let mut from = principal;
+        for (i, to) in chain.iter().enumerate() {
+            let behind = chain.get(..i).filter(|c| !c.is_empty()).map(|c| Behind {
+                origin: principal,
+                chain: c,
+            });
+            let actions = self.hop_actions(from, to);
+            if actions.is_empty() {
+                return Err(format!(
+                    "no impersonation action applies to `{from}` impersonating `{to}` (configured: {})",
+                    self.actions.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let requests = actions
+                .into_iter()
+                .map(|a| self.prepare(from, a, to, context, behind))
+                .collect::<Result<Vec<_>, _>>()?;
+            hops.push(PreparedHop {
+                from: from.clone(),
+                to: to.clone(),
+                requests,
+            });
+            from = to;
+        }
+        Ok(hops)
+    }
+}
+
+/// The value of an impersonation attribute for a request behind `b`, if the declared type fits.
+fn fill(name: &str, ty: &Value, b: Behind<'_>) -> Option<Value> {
+    match name {
+        IMPERSONATOR => {
+            let declared = entity_type_of(ty)?;
+            (b.origin.type_name() == &declared).then(|| entity_value(b.origin))
+        }
+        DELEGATION_CHAIN => {
+            let declared = set_element_type_of(ty)?;
+            b.chain
+                .iter()
+                .all(|u| u.type_name() == &declared)
+                .then(|| Value::Array(b.chain.iter().map(entity_value).collect()))
+        }
+        _ => None,
+    }
+}
+
+fn list_types(types: &[EntityTypeName]) -> String {
+    if types.is_empty() {
+        return "(none)".into();
+    }
+    types
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(s: &str) -> EntityUid {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn impersonator_is_filled_only_when_the_type_fits() {
+        let ty = serde_json::json!({"type": "Entity", "name": "User"});
+        let chain = [uid(r#"ServiceAccount::"a""#)];
+        let person = uid(r#"User::"p""#);
+        let agent = uid(r#"Agent::"bot""#);
+        let filled = fill(
+            IMPERSONATOR,
+            &ty,
+            Behind {
+                origin: &person,
+                chain: &chain,
+            },
+        );
+        assert_eq!(filled, Some(entity_value(&person)));
+        assert_eq!(
+            fill(
+                IMPERSONATOR,
+                &ty,
+                Behind {
+                    origin: &agent,
+                    chain: &chain
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn delegation_chain_is_filled_only_when_every_member_fits() {
+        let ty = serde_json::json!({"type": "Set", "element": {"type": "Entity", "name": "ServiceAccount"}});
+        let p = uid(r#"User::"p""#);
+        let good = [uid(r#"ServiceAccount::"a""#), uid(r#"ServiceAccount::"b""#)];
+        let filled = fill(
+            DELEGATION_CHAIN,
+            &ty,
+            Behind {
+                origin: &p,
+                chain: &good,
+            },
+        )
+        .unwrap();
+        assert_eq!(filled.as_array().map(Vec::len), Some(2));
+        let mixed = [uid(r#"ServiceAccount::"a""#), uid(r#"Agent::"b""#)];
+        assert_eq!(
+            fill(
+                DELEGATION_CHAIN,
+                &ty,
+                Behind {
+                    origin: &p,
+                    chain: &mixed
+                }
+            ),
+            None
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Identities numbered once, and chains and reaches kept as numbers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cedar_policy::EntityUid;
+use rustc_hash::FxHashMap;
+
+use crate::engine::Engine;
+
+/// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
+/// A uid shared between the paths that name it (a report holds millions of paths, and a Cedar
+/// uid is 120 bytes).
+pub type Uid = Arc<EntityUid>;
+
+/// Reached identities by uid string, each with its chain.
+pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
+
+/// Chains of identity numbers packed end to end: chain `k` runs from where chain `k - 1` ends
+/// to `ends[k]`. Millions of chains cost 4 bytes each plus their members, not a `Vec` each.
+#[derive(Debug, Default)]
+pub struct Chains {
+    ends: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Chains {
+    pub fn with_capacity(chains: usize, members: usize) -> Self {
+        Self {
+            ends: Vec::with_capacity(chains),
+            members: Vec::with_capacity(members),
+        }
+    }
+
+    /// Adds a chain (an empty one too).
+    pub fn push(&mut self, chain: &[u32]) {
+        self.members.extend_from_slice(chain);
+        self.ends.push(self.members.len() as u32);
+    }
+
+    /// Chain `k`.
+    pub fn get(&self, k: usize) -> &[u32] {
+        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        &self.members[start..self.ends[k] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.members.shrink_to_fit();
+    }
+}
+
+/// Reached identities by number (see [`Identities`]), in number order, each with its chain
+/// of numbers: the compact form of [`Reach`] (about 12 bytes an identity) that large matrices
+/// are kept in.
+#[derive(Debug, Default)]
+pub struct NumberedReach {
+    targets: Vec<u32>,
+    /// One per target.
+    chains: Chains,
+}
+
+impl NumberedReach {
+    /// From (target, chain) pairs, one per target, in any order.
+    pub fn new(mut pairs: Vec<(u32, Vec<u32>)>) -> Self {
+        pairs.sort_unstable_by_key(|(t, _)| *t);
+        let members = pairs.iter().map(|(_, c)| c.len()).sum();
+        let mut reach = Self {
+            targets: Vec::with_capacity(pairs.len()),
+            chains: Chains::with_capacity(pairs.len(), members),
+        };
+        for (t, chain) in pairs {
+            reach.targets.push(t);
+            reach.chains.push(&chain);
+        }
+        reach
+    }
+
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The `k`th reached identity and its chain.
+    pub fn get(&self, k: usize) -> Option<(u32, &[u32])> {
+        Some((*self.targets.get(k)?, self.chains.get(k)))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[u32])> {
+        (0..self.len()).filter_map(|k| self.get(k))
+    }
+}
+
+/// Every identity that takes part in hops (impersonators and impersonable accounts), numbered in
+/// uid-string order, so comparing numbers compares uid strings. The same under every context.
+pub struct Identities {
+    pub uids: Vec<Uid>,
+    pub names: Vec<Arc<str>>,
+    number: FxHashMap<EntityUid, u32>,
+}
+
+impl Identities {
+    pub fn new(engine: &Engine) -> Self {
+        let mut keyed: Vec<(String, EntityUid)> = engine
+            .impersonators()
+            .into_iter()
+            .chain(engine.impersonable())
+            .map(|u| (u.to_string(), u))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        let number = keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (_, u))| (u.clone(), i as u32))
+            .collect();
+        let (names, uids) = keyed
+            .into_iter()
+            .map(|(n, u)| (Arc::from(n), Arc::new(u)))
+            .unzip();
+        Self {
+            uids,
+            names,
+            number,
+        }
+    }
+
+    pub fn number(&self, uid: &EntityUid) -> Option<u32> {
+        self.number.get(uid).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.uids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.uids.is_empty()
+    }
+
+    /// A [`NumberedReach`] as a [`Reach`].
+    pub fn reach(&self, numbered: &NumberedReach) -> Reach {
+        numbered
+            .iter()
+            .map(|(t, chain)| {
+                let chain = chain
+                    .iter()
+                    .map(|&x| self.uids[x as usize].clone())
+                    .collect();
+                let t = t as usize;
+                (self.names[t].clone(), (self.uids[t].clone(), chain))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_chains_give_back_each_chain_empty_ones_too() {
+        let mut chains = Chains::with_capacity(4, 0);
+        for c in [&[3, 1][..], &[], &[7], &[]] {
+            chains.push(c);
+        }
+        let back: Vec<&[u32]> = (0..chains.len()).map(|k| chains.get(k)).collect();
+        assert_eq!(back, [&[3, 1][..], &[], &[7], &[]]);
+        let reach = NumberedReach::new(vec![(9, vec![4, 9]), (2, vec![2])]);
+        let pairs: Vec<(u32, &[u32])> = reach.iter().collect();
+        assert_eq!(pairs, [(2, &[2][..]), (9, &[4, 9][..])]);
+    }
+}

@@ -1,0 +1,213 @@
+//! Impersonation reach: who can act as whom within `max_chain` hops, and by which chain.
+//!
+//! A [`Reachability`] is built for one context (a profile, a scenario case's context) before
+//! any search runs: when hops do not depend on the path behind them, its hop matrix (see
+//! [`matrix`]) is computed there, with every worker; when they do (an impersonation action
+//! declares `impersonator` or `delegation_chain`), searches explore every simple path through
+//! the engine. Nothing is cached behind the caller's back: whoever needs reach under a context
+//! builds it once and passes it on.
+
+pub mod identities;
+pub mod matrix;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cedar_policy::EntityUid;
+use rayon::prelude::*;
+use serde_json::Value;
+
+pub use identities::{Chains, Identities, NumberedReach, Reach, Uid};
+use matrix::HopMatrix;
+
+use crate::engine::{Behind, ContextMap, Engine};
+
+/// Reach under one context.
+pub struct Reachability<'e> {
+    engine: &'e Engine,
+    identities: Arc<Identities>,
+    context: ContextMap,
+    /// The hop matrix; `None` when hops depend on the path behind them.
+    matrix: Option<Arc<HopMatrix>>,
+}
+
+impl<'e> Reachability<'e> {
+    /// Reach under `context`, with its hop matrix computed now (when hops do not depend on the
+    /// path). `identities` numbers the engine's identities; several contexts share it.
+    pub fn new(engine: &'e Engine, identities: &Arc<Identities>, context: &ContextMap) -> Self {
+        let matrix = (!engine.hops_depend_on_path())
+            .then(|| Arc::new(HopMatrix::build(engine, identities, context)));
+        Self {
+            engine,
+            identities: identities.clone(),
+            context: context.clone(),
+            matrix,
+        }
+    }
+
+    /// Reach under one context, numbering the engine's identities for it alone.
+    pub fn alone(engine: &'e Engine, context: &ContextMap) -> Self {
+        Self::new(engine, &Arc::new(Identities::new(engine)), context)
+    }
+
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    pub fn identities(&self) -> &Arc<Identities> {
+        &self.identities
+    }
+
+    pub fn context(&self) -> &ContextMap {
+        &self.context
+    }
+
+    /// The hop matrix; `None` when hops depend on the path behind them.
+    pub fn matrix(&self) -> Option<&Arc<HopMatrix>> {
+        self.matrix.as_ref()
+    }
+
+    /// Every identity `origin` can reach within `max_chain` hops over simple paths, with the
+    /// shortest chain (ties broken by the chain's uid strings).
+    pub fn reach_from(&self, origin: &EntityUid) -> Reach {
+        let engine = self.engine;
+        if let Some(m) = &self.matrix {
+            return m.reach(origin, engine.max_chain);
+        }
+        // Hops depend on the path behind them: every simple path is explored.
+        let targets = engine.impersonable();
+        let mut reach = Reach::new();
+        // Paths at the current depth, in the order of their uid strings.
+        let mut frontier: Vec<Vec<EntityUid>> = vec![Vec::new()];
+        for _ in 0..engine.max_chain {
+            let mut next: Vec<Vec<EntityUid>> = Vec::new();
+            for path in &frontier {
+                let from = path.last().unwrap_or(origin);
+                let behind = (!path.is_empty()).then_some(Behind {
+                    origin,
+                    chain: path,
+                });
+                for to in &targets {
+                    if to == origin || path.contains(to) || !self.hop_allowed(from, to, behind) {
+                        continue;
+                    }
+                    let mut chain = path.clone();
+                    chain.push(to.clone());
+                    reach.entry(to.to_string().into()).or_insert_with(|| {
+                        let shared = chain.iter().cloned().map(Arc::new).collect();
+                        (Arc::new(to.clone()), shared)
+                    });
+                    next.push(chain);
+                }
+            }
+            next.sort_by_cached_key(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>());
+            next.dedup();
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        reach
+    }
+
+    /// Whether `from` may impersonate `to` in one hop, with the given path behind it.
+    fn hop_allowed(&self, from: &EntityUid, to: &EntityUid, behind: Option<Behind<'_>>) -> bool {
+        let engine = self.engine;
+        engine.hop_actions(from, to).into_iter().any(|a| {
+            engine
+                .prepare(from, a, to, &self.context, behind)
+                .is_ok_and(|p| engine.evaluate(&p).allowed)
+        })
+    }
+
+    /// The shortest chain from `origin` to `target` within `max_chain` hops, as
+    /// [`Reachability::reach_from`] has it, without keeping the rest of `origin`'s reach.
+    pub fn chain_to(&self, origin: &EntityUid, target: &EntityUid) -> Option<Vec<Uid>> {
+        match &self.matrix {
+            Some(m) => m.chain_to(origin, target, self.engine.max_chain),
+            None => self
+                .reach_from(origin)
+                .remove(target.to_string().as_str())
+                .map(|(_, chain)| chain),
+        }
+    }
+
+    /// Identities that can reach `target` within `max_chain` hops, sorted by uid string.
+    pub fn who_can_reach(&self, target: &EntityUid) -> Vec<EntityUid> {
+        self.engine
+            .impersonators()
+            .into_par_iter()
+            .filter(|p| p != target && self.chain_to(p, target).is_some())
+            .collect()
+    }
+}
+
+/// Reach under each of several contexts (scenario cases each name theirs), built up front and
+/// looked up by context.
+pub struct ByContext<'e> {
+    by_key: HashMap<String, Reachability<'e>>,
+}
+
+impl<'e> ByContext<'e> {
+    /// Reach under every distinct context of `contexts`, sharing one identity numbering.
+    pub fn new<'c>(engine: &'e Engine, contexts: impl IntoIterator<Item = &'c ContextMap>) -> Self {
+        let identities = Arc::new(Identities::new(engine));
+        let mut by_key = HashMap::new();
+        for context in contexts {
+            by_key
+                .entry(key(context))
+                .or_insert_with(|| Reachability::new(engine, &identities, context));
+        }
+        Self { by_key }
+    }
+
+    /// Reach under `context`, which must be one of those given to [`ByContext::new`].
+    pub fn get(&self, context: &ContextMap) -> Option<&Reachability<'e>> {
+        self.by_key.get(&key(context))
+    }
+}
+
+fn key(context: &ContextMap) -> String {
+    Value::Object(context.clone()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::example;
+
+    fn uid(s: &str) -> EntityUid {
+        s.parse().unwrap()
+    }
+
+    fn ctx() -> ContextMap {
+        serde_json::from_str(r#"{"duration_minutes": 30, "mfa": true, "justification": "CHG-12"}"#)
+            .unwrap()
+    }
+
+    #[test]
+    fn shortest_chains_and_who_can_reach() {
+        let ws = example();
+        let reach = Reachability::alone(&ws.engine, &ctx()).reach_from(&uid(r#"User::"carol""#));
+        let chains: Vec<Vec<String>> = reach
+            .values()
+            .map(|(_, c)| c.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(
+            chains,
+            vec![
+                vec![r#"ServiceAccount::"ci-runner""#.to_string()],
+                vec![
+                    r#"ServiceAccount::"ci-runner""#.to_string(),
+                    r#"ServiceAccount::"prod-deployer""#.to_string()
+                ],
+            ]
+        );
+        let who: Vec<String> = Reachability::alone(&ws.engine, &ctx())
+            .who_can_reach(&uid(r#"ServiceAccount::"ci-runner""#))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(who, vec![r#"User::"carol""#, r#"User::"dave""#]);
+    }
+}

@@ -1,0 +1,386 @@
+//! Finding and loading a workspace: `actas.yaml`, policies and template links, the schema and
+//! the entity inventory, each problem kept with its file and span.
+//!
+//! Loading never stops at the first problem: every input is read and every problem collected, so
+//! `actas check` can list them all and `actas test` can print them all before exiting 2. A step
+//! that depends on a broken input (validating policies without a schema) is skipped with a note.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cedar_policy::SlotId;
+use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
+
+use crate::core::catalogue::Catalogue;
+use crate::core::diag::{Problem, SourceFile};
+use crate::engine::Engine;
+
+mod config;
+mod entities;
+mod files;
+pub mod lint_settings;
+mod policies;
+pub mod scenario;
+mod schema;
+mod settings;
+pub mod task;
+
+use config::ConfigDoc;
+use files::Origin;
+pub use files::{scenario_files, scenario_sources, NamedPath};
+pub use settings::{check_profile, DriftSettings, ProfileDoc, Severity};
+
+/// The configuration file's name, looked up in the workspace folder.
+pub const CONFIG_FILE: &str = "actas.yaml";
+const DEFAULT_MAX_CHAIN: u32 = 3;
+const DEFAULT_ACTION: &str = r#"Action::"impersonate""#;
+
+/// Values given on the command line, each replacing the field of `actas.yaml`.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub policies: Vec<PathBuf>,
+    pub schema: Option<PathBuf>,
+    pub entities: Vec<PathBuf>,
+    pub scenarios: Vec<PathBuf>,
+    pub max_chain: Option<u32>,
+    pub impersonation_actions: Vec<String>,
+    /// Policy files added to the workspace's (`suffice --with`).
+    pub extra_policies: Vec<PathBuf>,
+}
+
+/// A loaded workspace: the engine plus what commands need to find their inputs.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub engine: Engine,
+    pub policies: Catalogue,
+    pub scenarios: Vec<NamedPath>,
+    /// Task files or folders for `suffice` (default `fixtures/tasks/`).
+    pub tasks: Vec<NamedPath>,
+    pub drift: DriftSettings,
+    pub profiles: BTreeMap<String, Map<String, Value>>,
+    pub human_types: Vec<String>,
+    pub lint: crate::workspace::lint_settings::LintSettings,
+    /// The policy files by display path, for findings that point into them.
+    pub policy_files: HashMap<String, Arc<SourceFile>>,
+    pub schema_file: Option<Arc<SourceFile>>,
+}
+
+/// The result of loading: the workspace when everything needed to build it loaded, and every
+/// problem found on the way.
+pub struct Loaded {
+    pub workspace: Option<Workspace>,
+    pub problems: Vec<Problem>,
+    /// Notes on checks skipped because an input they depend on is broken.
+    pub skipped: Vec<String>,
+}
+
+/// Why a workspace cannot be looked at at all (exit 2 even for `check`).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum NoWorkspace {
+    #[error("no workspace at `{0}`: the folder does not exist")]
+    MissingFolder(String),
+    #[error("no workspace at `{0}`: found neither `actas.yaml` nor a `policies/` folder")]
+    #[diagnostic(help("run actas in a workspace folder, or point to one with `-C DIR`"))]
+    Empty(String),
+}
+
+/// Loads the workspace in `root`, applying command-line overrides.
+pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
+    if !root.is_dir() {
+        return Err(NoWorkspace::MissingFolder(root.display().to_string()));
+    }
+    let config_path = root.join(CONFIG_FILE);
+    let has_config = config_path.is_file();
+    if !has_config && !root.join("policies").is_dir() && overrides.policies.is_empty() {
+        return Err(NoWorkspace::Empty(root.display().to_string()));
+    }
+    let mut l = Loader {
+        root: root.to_path_buf(),
+        problems: Vec::new(),
+        skipped: Vec::new(),
+        schema_file: None,
+    };
+    let workspace = l.load(has_config, overrides);
+    Ok(Loaded {
+        workspace,
+        problems: l.problems,
+        skipped: l.skipped,
+    })
+}
+
+struct Loader {
+    root: PathBuf,
+    problems: Vec<Problem>,
+    skipped: Vec<String>,
+    schema_file: Option<Arc<SourceFile>>,
+}
+
+impl Loader {
+    fn load(&mut self, has_config: bool, ov: &Overrides) -> Option<Workspace> {
+        let (config, config_file) = if has_config {
+            let file = self.read(&NamedPath::plain(self.root.join(CONFIG_FILE)))?;
+            match serde_saphyr::from_str::<Option<ConfigDoc>>(&file.text) {
+                Ok(c) => (c.unwrap_or_default(), Some(file)),
+                Err(e) => {
+                    self.problems.push(Problem::from_yaml(&file, &e));
+                    self.skipped
+                        .push("everything else: `actas.yaml` could not be read".into());
+                    return None;
+                }
+            }
+        } else {
+            (ConfigDoc::default(), None)
+        };
+        let cfg = config_file.as_ref();
+        let paths =
+            |from_cli: &[PathBuf], from_cfg: &Option<Vec<Spanned<String>>>, default: &[&str]| {
+                if !from_cli.is_empty() {
+                    from_cli
+                        .iter()
+                        .map(|p| NamedPath::plain(p.clone()))
+                        .collect::<Vec<_>>()
+                } else if let Some(list) = from_cfg {
+                    list.iter().map(|s| self.named(cfg, s)).collect()
+                } else {
+                    default
+                        .iter()
+                        .map(|d| NamedPath::default_path(self.root.join(d)))
+                        .collect()
+                }
+            };
+        let policy_paths = paths(&ov.policies, &config.policies, &["policies"]);
+        let entity_paths = paths(&ov.entities, &config.entities, &["fixtures/entities.yaml"]);
+        let scenarios = paths(&ov.scenarios, &config.scenarios, &["fixtures/scenarios"]);
+        let link_paths = paths(&[], &config.links, &["policies/bindings.yaml"]);
+        let tasks = paths(&[], &config.tasks, &["fixtures/tasks"]);
+
+        // Settings.
+        let imp = config.impersonation.unwrap_or_default();
+        let max_chain = match (ov.max_chain, &imp.max_chain) {
+            (Some(n), _) => Some(n),
+            (None, Some(n)) => match u32::try_from(n.value) {
+                Ok(v) if v >= 1 => Some(v),
+                _ => {
+                    let file = cfg?;
+                    self.problems.push(
+                        Problem::at_location(file, &n.referenced, "`max_chain` must be at least 1")
+                            .with_help("it counts hops: `impersonate:` is 1, `chain: [A, B]` is 2"),
+                    );
+                    None
+                }
+            },
+            (None, None) => Some(DEFAULT_MAX_CHAIN),
+        };
+        if ov.max_chain == Some(0) {
+            self.problems
+                .push(Problem::new("`--max-chain` must be at least 1"));
+        }
+        let action_texts: Vec<(String, Option<Origin>)> = if !ov.impersonation_actions.is_empty() {
+            ov.impersonation_actions
+                .iter()
+                .map(|a| (a.clone(), None))
+                .collect()
+        } else if let (Some(list), Some(file)) = (&imp.actions, cfg) {
+            list.iter()
+                .map(|s| {
+                    (
+                        s.value.clone(),
+                        Some((
+                            file.clone(),
+                            crate::core::diag::span_of(file, &s.referenced),
+                        )),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(DEFAULT_ACTION.to_string(), None)]
+        };
+        let profile_docs = config.profiles.unwrap_or_default();
+
+        // Schema.
+        let schema_path = match (&ov.schema, &config.schema) {
+            (Some(p), _) => Some(NamedPath::plain(p.clone())),
+            (None, Some(s)) => Some(self.named(cfg, s)),
+            (None, None) => self.find_schema(&policy_paths),
+        };
+        let schema = schema_path.and_then(|p| self.load_schema(&p));
+
+        // Policies and links.
+        let mut policy_files = self.collect(&policy_paths, &["cedar"], "policy");
+        // Candidate policies (`suffice --with`) come after the workspace's, validated alike.
+        let extra: Vec<NamedPath> = ov
+            .extra_policies
+            .iter()
+            .map(|p| NamedPath::plain(p.clone()))
+            .collect();
+        policy_files.extend(self.collect(&extra, &["cedar"], "policy"));
+        let (policies, meta, sources) = self.load_policies(&policy_files, &link_paths);
+        if let (Some((schema, _)), Some(policies)) = (&schema, &policies) {
+            self.validate_policies(schema, policies, &meta, &sources);
+        } else if policies.is_some() {
+            self.skipped
+                .push("strict validation of the policies: no usable schema".into());
+        }
+
+        // Impersonation actions.
+        let mut actions = Vec::new();
+        if let Some((_, info)) = &schema {
+            for (text, origin) in &action_texts {
+                match info.parse_action(text, "impersonation action") {
+                    Ok(uid) => actions.push(uid),
+                    Err(problem) => self.problems.push(match origin {
+                        Some((file, span)) => problem.placed(file, *span),
+                        None => *problem,
+                    }),
+                }
+            }
+        }
+
+        // Entities.
+        let entity_files = self.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
+        let entities = schema
+            .as_ref()
+            .and_then(|(s, _)| self.load_entities(&entity_files, s));
+        if schema.is_none() && !entity_files.is_empty() {
+            self.skipped
+                .push("validation of the entities: no usable schema".into());
+        }
+
+        if let (Some(list), Some((schema, _)), Some(file)) = (&imp.human_types, &schema, cfg) {
+            let types: Vec<String> = schema.entity_types().map(ToString::to_string).collect();
+            for t in list.iter().filter(|t| !types.contains(&t.value)) {
+                let mut p = Problem::at_location(
+                    file,
+                    &t.referenced,
+                    format!(
+                        "human type `{}` is not an entity type of the schema",
+                        t.value
+                    ),
+                );
+                p.help = crate::core::suggest::closest(&t.value, types.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.problems.push(p);
+            }
+        }
+        let human_types: Vec<String> = match imp.human_types {
+            Some(list) => list.into_iter().map(|s| s.value).collect(),
+            None => Vec::new(),
+        };
+        let (schema, info) = schema?;
+        let engine = Engine::new(
+            schema,
+            info,
+            policies?,
+            entities?,
+            actions,
+            max_chain?,
+            Catalogue::new(meta.clone()),
+        );
+        let human_types = if human_types.is_empty() {
+            engine.default_human_types()
+        } else {
+            human_types
+        };
+        let profiles = self.check_profiles(&engine, cfg, profile_docs);
+        let drift = self.check_drift(&engine, cfg, config.drift.unwrap_or_default());
+        let (lint, problems) =
+            crate::workspace::lint_settings::check(&engine, cfg, config.lint, imp.unattributed);
+        self.problems.extend(problems);
+        Some(Workspace {
+            root: self.root.clone(),
+            engine,
+            policies: Catalogue::new(meta),
+            scenarios,
+            tasks,
+            drift,
+            profiles,
+            human_types,
+            lint,
+            policy_files: sources,
+            schema_file: self.schema_file.clone(),
+        })
+    }
+}
+
+/// The bundled example (`policies/`, `fixtures/`, `actas.yaml`), which loads without problems:
+/// the workspace most unit tests look at.
+#[cfg(test)]
+pub(crate) fn example() -> Workspace {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = load(root, &Overrides::default()).unwrap();
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    loaded.workspace.unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_ids_come_from_annotations_else_file_and_index() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let loaded = load(
+            &root.join("fixtures/broken/no-schema"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        // No schema, but policies still load and get their ids.
+        assert!(loaded.workspace.is_none());
+        let ws = example();
+        assert!(ws.policies.contains_key("sre-oncall-prod"));
+        assert_eq!(
+            ws.policies["token-creator#1"].template.as_deref(),
+            Some("token-creator")
+        );
+        assert!(ws.policies["token-creator"].is_template);
+        assert_eq!(
+            policies::statement_index(&cedar_policy::PolicyId::new("policy12")),
+            Some(12)
+        );
+    }
+
+    #[test]
+    fn unannotated_policies_are_named_by_file_and_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("policies");
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(
+            p.join("s.cedarschema"),
+            "entity U; action a appliesTo { principal: U, resource: U };",
+        )
+        .unwrap();
+        std::fs::write(p.join("x.cedar"), "permit(principal, action, resource);\n@id(\"named\") forbid(principal, action, resource);\npermit(principal, action, resource);").unwrap();
+        let ws = load(dir.path(), &Overrides::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let ids: Vec<&String> = ws.policies.keys().collect();
+        assert_eq!(ids, ["named", "policies/x.cedar#0", "policies/x.cedar#2"]);
+    }
+
+    #[test]
+    fn a_json_inventory_reads_as_its_yaml_twin() {
+        // JSON files are read without positions (serde_json), YAML ones with them: the same
+        // inventory must give the same entities either way.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let yaml = std::fs::read_to_string(root.join("fixtures/entities.yaml")).unwrap();
+        let docs: Value = serde_saphyr::from_str(&yaml).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("entities.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&docs).unwrap()).unwrap();
+        let from_yaml = example();
+        let overrides = Overrides {
+            entities: vec![json.clone()],
+            ..Overrides::default()
+        };
+        let from_json = load(root, &overrides).unwrap().workspace.unwrap();
+        assert_eq!(from_json.engine.entities, from_yaml.engine.entities);
+        // ...and the JSON one did take the fast way.
+        let text = std::fs::read_to_string(&json).unwrap();
+        let file = SourceFile::new("entities.json", text);
+        assert!(entities::quick_entities(&[file], &from_yaml.engine.schema).is_some());
+        assert!(from_yaml.engine.entities.iter().count() > 10);
+    }
+}
