@@ -5,6 +5,12 @@
 //! takes seconds). Worlds come from `tests/support/world.rs`, the differential tests'
 //! generator, written to a temporary folder and loaded as a user's workspace. The ratio against
 //! raw Cedar lives in `scripts/bench-ratio`; results and the machine in docs/performance.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
 
 #[path = "../tests/support/world.rs"]
 #[allow(dead_code, reason = "shared with the tests, which use all of it")]

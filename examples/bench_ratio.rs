@@ -13,6 +13,12 @@
 //! - load of the workspace, beside Cedar alone reading its entity file.
 //!
 //! Each figure is the median of RUNS runs (default 3).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -11,6 +11,12 @@
 //! impersonate a random account under a random profile; each expectation is raw Cedar's answer
 //! (any fitting impersonation action allows, the whole policy set, no actas code), so
 //! `actas test` passing on them is a differential check at scale.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
 
 #[path = "../tests/support/world.rs"]
 #[allow(dead_code, reason = "shared with the tests, which use all of it")]

@@ -2,6 +2,12 @@
 //! per-pair evaluation on random (identity, account) pairs
 //! of a workspace, under each profile: `cargo run --release --example matrix_check -- DIR [PAIRS]`.
 //! `cargo test` runs the same comparison on small generated worlds (tests/reachability.rs).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
 
 use actas::engine::ContextMap;
 use actas::reach::Reachability;

@@ -5,6 +5,12 @@
 //! `scripts/install-browser` (run by `.ci/run`) installs Chromium and chromedriver. Without
 //! them the test prints why and passes, unless `ACTAS_REQUIRE_BROWSER=1` (set by `.ci/run`),
 //! where a missing browser fails it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
 
 mod support;
 

@@ -1,5 +1,11 @@
 //! Integration tests of the real binary: every output format on the bundled example, failing
 //! cases of every kind, each bad-input class, thread-count independence, a second workspace.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
 
 mod support;
 
@@ -242,4 +248,25 @@ fn quiet_changes_nothing_but_the_progress_bar() {
     // everywhere and leave the results alone.
     assert_eq!(output(&["test"]), output(&["-q", "test"]));
     assert_eq!(output(&["report"]), output(&["report", "--quiet"]));
+}
+
+/// A folder that is no workspace: exit 2 with the reason and the help (which used to be lost
+/// on the way out), for `test` and for `check` alike.
+#[test]
+fn no_workspace_keeps_its_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    for command in ["test", "check"] {
+        let (code, stdout, stderr) = output(&["-C", path, command]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains("found neither `actas.yaml` nor a `policies/` folder"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("help: run actas in a workspace folder, or point to one with `-C DIR`"),
+            "{stderr}"
+        );
+    }
 }

@@ -89,9 +89,9 @@ pub fn select(
                 .with_help("pass the context to test, e.g. --context '{\"mfa\": true}'"),
             );
         } else if !is_adhoc && !available.contains(name) {
-            let help = crate::core::suggest::closest(name, available.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("known profiles: {}", available.join(", ")));
+            let help =
+                crate::core::suggest::did_you_mean(name, available.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("known profiles: {}", available.join(", ")));
             problems.push(Problem::new(format!("unknown profile `{name}`")).with_help(help));
         }
     }

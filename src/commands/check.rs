@@ -3,8 +3,8 @@
 //! Problems *in* the inputs are what `check` looks for, so they are findings (exit 1); only a
 //! missing workspace makes it exit 2. Checks that depend on a broken input are skipped with a note.
 
-use crate::commands::suffice::load_tasks;
-use crate::commands::test::{load_cases, TestOptions};
+use crate::commands::suffice::read_tasks;
+use crate::commands::test::{read_cases, TestOptions};
 use crate::lint::{self, Finding, Level, Suppression};
 use crate::workspace::{self, Loaded, NoWorkspace, Overrides};
 
@@ -48,20 +48,13 @@ pub fn run(
         Some(ws) => {
             policies = ws.policies.values().filter(|m| !m.is_template).count();
             entities = ws.engine.inventory_size();
-            match load_cases(ws, test) {
+            // "No cases" is a problem for `test`, not for linting a workspace without scenarios.
+            match read_cases(ws, test) {
                 Ok(c) => cases = c.len(),
-                // "No cases" is a problem for `test`, not for linting a workspace without scenarios.
-                Err(p)
-                    if p.len() == 1
-                        && p.iter().all(|p| p.message.starts_with("no cases found")) => {}
                 Err(p) => problems.extend(p),
             }
-            match load_tasks(ws, &[]) {
+            match read_tasks(ws, &[]) {
                 Ok(t) => tasks = t.len(),
-                Err(p)
-                    if p.len() == 1
-                        && p.iter()
-                            .all(|p| p.message.starts_with("no task files found")) => {}
                 Err(p) => problems.extend(p),
             }
             // Like a compiler's lints after a type error, the rules would reason about inputs

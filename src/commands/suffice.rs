@@ -92,8 +92,21 @@ impl SufficeResult {
     }
 }
 
-/// Loads the tasks (every one checked before anything runs).
+/// Loads the tasks (every one checked before anything runs); none at all is a problem.
 pub fn load_tasks(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<Task>, Vec<Problem>> {
+    let tasks = read_tasks(ws, files)?;
+    if tasks.is_empty() {
+        return Err(vec![Problem::new("no task files found: nothing to check")
+            .with_help(
+                "name task files, or put them in `fixtures/tasks/` (`tasks:` in actas.yaml)",
+            )]);
+    }
+    Ok(tasks)
+}
+
+/// Reads the task files, every one checked; an empty list is not a problem here (`check`
+/// lints workspaces without tasks).
+pub fn read_tasks(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<Task>, Vec<Problem>> {
     let mut problems = Vec::new();
     let paths: Vec<workspace::NamedPath> = if files.is_empty() {
         ws.tasks.clone()
@@ -109,13 +122,6 @@ pub fn load_tasks(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<Task>, Vec<Pr
             Ok(t) => tasks.push(t),
             Err(p) => problems.extend(p),
         }
-    }
-    if problems.is_empty() && tasks.is_empty() {
-        problems.push(
-            Problem::new("no task files found: nothing to check").with_help(
-                "name task files, or put them in `fixtures/tasks/` (`tasks:` in actas.yaml)",
-            ),
-        );
     }
     if problems.is_empty() {
         Ok(tasks)
@@ -185,8 +191,7 @@ fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<
     let mut problems = Vec::new();
     for id in ids {
         let Some(m) = ws.policies.get(id) else {
-            let help = crate::core::suggest::closest(id, ws.engine.policy_ids())
-                .map(|s| format!("did you mean `{s}`?"));
+            let help = crate::core::suggest::did_you_mean(id, ws.engine.policy_ids());
             let mut p = Problem::new(format!("--without: unknown policy id `{id}`"));
             p.help = help;
             problems.push(p);

@@ -78,27 +78,9 @@ impl TestRun {
 }
 
 /// Loads every scenario file (all of them, filtered-out cases included, so any bad input is
-/// reported) and returns the selected cases in (file, position) order.
+/// reported) and returns the selected cases in (file, position) order; none is a problem.
 pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let paths: Vec<workspace::NamedPath> = if opts.files.is_empty() {
-        ws.scenarios.clone()
-    } else {
-        opts.files
-            .iter()
-            .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
-            .collect()
-    };
-    let mut cases = Vec::new();
-    for file in workspace::scenario_sources(&ws.root, &paths, "scenario", &mut problems) {
-        match scenario::load(&ws.engine, &file) {
-            Ok(c) => cases.extend(c),
-            Err(p) => problems.extend(p),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    let cases = read_cases(ws, opts)?;
     let selected: Vec<Case> = cases
         .into_iter()
         .filter(|c| {
@@ -122,6 +104,32 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
             .collect(),
         None => selected,
     })
+}
+
+/// Reads every scenario file named by `opts` (or the workspace's), every case checked; no
+/// case at all is not a problem here (`check` lints workspaces without scenarios).
+pub fn read_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let paths: Vec<workspace::NamedPath> = if opts.files.is_empty() {
+        ws.scenarios.clone()
+    } else {
+        opts.files
+            .iter()
+            .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
+            .collect()
+    };
+    let mut cases = Vec::new();
+    for file in workspace::scenario_sources(&ws.root, &paths, "scenario", &mut problems) {
+        match scenario::load(&ws.engine, &file) {
+            Ok(c) => cases.extend(c),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(cases)
+    } else {
+        Err(problems)
+    }
 }
 
 /// `--shard i/n`: this run takes the cases whose FNV-1a 64-bit hash of `"<file>::<name>"` is

@@ -145,6 +145,13 @@ impl Problem {
     }
 
     /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).
+    /// A problem from any diagnostic without a place (an error enum of ours), keeping its help.
+    pub fn from_diagnostic(d: &dyn Diagnostic) -> Self {
+        let mut p = Self::new(d.to_string());
+        p.help = d.help().map(|h| h.to_string());
+        p
+    }
+
     pub fn from_cedar(file: Option<&Arc<SourceFile>>, err: &dyn Diagnostic) -> Self {
         let mut p = Self::new(err.to_string());
         if let Some(help) = err.help() {

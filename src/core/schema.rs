@@ -49,11 +49,10 @@ impl SchemaInfo {
             Ok(uid) => {
                 let known: Vec<String> = self.actions.keys().map(ToString::to_string).collect();
                 let mut p = Problem::new(format!("{what} `{uid}` is not in the schema"));
-                p.help = crate::core::suggest::closest(
+                p.help = crate::core::suggest::did_you_mean(
                     &uid.to_string(),
                     known.iter().map(String::as_str),
-                )
-                .map(|s| format!("did you mean `{s}`?"));
+                );
                 Err(Box::new(p))
             }
             Err(e) => Err(Box::new(Problem::new(format!(

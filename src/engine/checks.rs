@@ -47,8 +47,7 @@ impl Engine {
                 issues.push(Issue {
                     attribute: Some(name.clone()),
                     message: format!("context attribute `{name}` is not declared by {by}"),
-                    help: crate::core::suggest::closest(name, known.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?")),
+                    help: crate::core::suggest::did_you_mean(name, known.iter().copied()),
                 });
                 continue;
             }
@@ -102,11 +101,10 @@ impl Engine {
             return Err(Issue {
                 attribute: None,
                 message: format!("entity type `{}` is not in the schema", uid.type_name()),
-                help: crate::core::suggest::closest(
+                help: crate::core::suggest::did_you_mean(
                     &uid.type_name().to_string(),
                     types.iter().map(String::as_str),
-                )
-                .map(|s| format!("did you mean `{s}`?")),
+                ),
             });
         }
         if self.contains(uid) {
@@ -122,11 +120,10 @@ impl Engine {
         Err(Issue {
             attribute: None,
             message: format!("entity `{uid}` is not in the inventory"),
-            help: crate::core::suggest::closest(
+            help: crate::core::suggest::did_you_mean(
                 &uid.to_string(),
                 same_type.iter().map(String::as_str),
             )
-            .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| Some("add it to the entities file, or fix the name".into())),
         })
     }

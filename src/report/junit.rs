@@ -1,10 +1,10 @@
 //! `--format junit`: one test suite per scenario file, one test case per case; a failure's
-//! text is the human explanation. No timestamps, so the XML is reproducible.
+//! text is the case's explanation (`failure.rs`), as the human output shows it. No timestamps, so the XML is reproducible.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::commands::test::TestRun;
-use crate::report::human::Human;
+use crate::report::failure::failure;
 use crate::report::Renderer;
 
 pub struct Junit;
@@ -21,17 +21,12 @@ impl Renderer for Junit {
                     TestCaseStatus::success()
                 } else {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    let single = TestRun {
-                        outcomes: vec![o.clone()],
-                    };
-                    let text = Human { color: false }.test(&single).unwrap_or_default();
-                    let detail: Vec<&str> =
-                        text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
-                    s.set_message(detail.first().map_or("failed", |l| l.trim()));
+                    let detail = failure(o);
+                    s.set_message(detail.first().map_or("failed", |l| l.text.as_str()));
                     s.set_description(
                         detail
                             .iter()
-                            .map(|l| l.trim_start())
+                            .map(|l| l.text.as_str())
                             .collect::<Vec<_>>()
                             .join("\n"),
                     );

@@ -2,6 +2,7 @@
 //! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
 
 pub mod csv;
+mod failure;
 pub mod github;
 pub mod html;
 pub mod human;

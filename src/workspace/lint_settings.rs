@@ -119,8 +119,7 @@ pub fn check(
         let Some(rule) = RULES.iter().find(|r| r.name == key) else {
             let known = RULES.iter().map(|r| r.name).chain(SETTINGS);
             let mut p = at(format!("unknown lint rule or setting `{key}`"));
-            p.help =
-                crate::core::suggest::closest(&key, known).map(|s| format!("did you mean `{s}`?"));
+            p.help = crate::core::suggest::did_you_mean(&key, known);
             problems.push(p);
             continue;
         };

@@ -259,8 +259,8 @@ impl Loader {
                         t.value
                     ),
                 );
-                p.help = crate::core::suggest::closest(&t.value, types.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"));
+                p.help =
+                    crate::core::suggest::did_you_mean(&t.value, types.iter().map(String::as_str));
                 self.problems.push(p);
             }
         }

@@ -173,9 +173,7 @@ impl Loader {
                 at(&doc.template.referenced),
                 format!("unknown template `{template}`"),
             );
-            if let Some(s) = crate::core::suggest::closest(template, templates) {
-                p = p.with_help(format!("did you mean `{s}`?"));
-            }
+            p.help = crate::core::suggest::did_you_mean(template, templates);
             self.problems.push(p);
             return false;
         }

@@ -191,9 +191,10 @@ impl Checker<'_> {
                 .keys()
                 .map(ToString::to_string)
                 .collect();
-            let help =
-                crate::core::suggest::closest(&uid.to_string(), known.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"));
+            let help = crate::core::suggest::did_you_mean(
+                &uid.to_string(),
+                known.iter().map(String::as_str),
+            );
             let p = self.problem(
                 &v.referenced,
                 format!("action `{uid}` is not in the schema"),
@@ -320,8 +321,8 @@ impl Checker<'_> {
         if let Some(r) = &c.reasons {
             for id in &r.value {
                 if !self.engine.policy_ids().any(|p| p == id.value) {
-                    let help = crate::core::suggest::closest(&id.value, self.engine.policy_ids())
-                        .map(|s| format!("did you mean `{s}`?"));
+                    let help =
+                        crate::core::suggest::did_you_mean(&id.value, self.engine.policy_ids());
                     self.problem(&id.referenced, format!("unknown policy id `{}`", id.value))
                         .help = help;
                 }

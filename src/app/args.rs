@@ -1,0 +1,242 @@
+//! The command line as clap reads it: raw user input only. `app::run` turns it into checked
+//! options once and passes those on.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands::test;
+use crate::report::Format;
+
+/// Test who may impersonate whom in Cedar policies.
+#[derive(Debug, Parser)]
+#[command(name = "actas", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR (paths given on the command line are relative to it).
+    #[arg(short = 'C', long = "workspace", value_name = "DIR", global = true)]
+    pub workspace: Option<PathBuf>,
+    /// Policy files or folders, replacing `policies:` of actas.yaml.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub policies: Vec<PathBuf>,
+    /// The schema file, replacing `schema:`.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub schema: Option<PathBuf>,
+    /// Entity files or folders, replacing `entities:`.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub entities: Vec<PathBuf>,
+    /// Longest chain of impersonation hops, replacing `impersonation.max_chain`.
+    #[arg(long, value_name = "N", global = true)]
+    pub max_chain: Option<u32>,
+    /// An impersonation action (repeatable), replacing `impersonation.actions`.
+    #[arg(long = "impersonation-action", value_name = "UID", global = true)]
+    pub impersonation_actions: Vec<String>,
+    /// Worker threads (default: one per core; `RAYON_NUM_THREADS` also works).
+    #[arg(long, value_name = "N", global = true)]
+    pub threads: Option<usize>,
+    /// No progress bar (it only ever shows on a terminal, outside CI, after about a second).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate every input and run the impersonation lint rules (exit 1 on error-level findings).
+    Check {
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
+        /// Print a rule's documentation (by name or code, e.g. `unbounded-impersonation`,
+        /// `IMP001`) and exit.
+        #[arg(long, value_name = "RULE")]
+        explain: Option<String>,
+    },
+    /// Run scenario cases.
+    Test {
+        /// Scenario files or folders (default: `scenarios:` of actas.yaml).
+        files: Vec<PathBuf>,
+        /// Run only cases whose name contains this text (repeatable; any matches).
+        #[arg(long, value_name = "TEXT")]
+        filter: Vec<String>,
+        #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+        format: TestFormat,
+        /// Fail cases whose requests had evaluation errors.
+        #[arg(long)]
+        strict: bool,
+        /// Run shard i of n (1-based), by a stable hash of "<file>::<name>", to split a suite
+        /// across CI machines.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<test::Shard>,
+    },
+    /// Who can act as TARGET (directly or through a chain), or what `--principal` can act as.
+    #[command(name = "who-can")]
+    WhoCan {
+        /// The account, e.g. 'ServiceAccount::"prod-deployer"'.
+        #[arg(
+            value_name = "TARGET",
+            required_unless_present = "principal",
+            conflicts_with = "principal"
+        )]
+        target: Option<String>,
+        /// Show what this identity can act as instead.
+        #[arg(long, value_name = "UID")]
+        principal: Option<String>,
+        #[command(flatten)]
+        profiles: ProfileArgs,
+        #[arg(long, value_enum, default_value_t = WhoCanFormat::Human)]
+        format: WhoCanFormat,
+    },
+    /// Is the acting identity's permission set enough for each task; what it holds beyond it.
+    Suffice {
+        /// Task files or folders (default: `tasks:` of actas.yaml, else `fixtures/tasks/`).
+        tasks: Vec<PathBuf>,
+        /// Add the policies of this file, validated against the schema (repeatable): does the
+        /// task become sufficient, and what else does the change grant?
+        #[arg(long, value_name = "FILE.cedar")]
+        with: Vec<PathBuf>,
+        /// Remove this policy, link or template (repeatable): what breaks?
+        #[arg(long, value_name = "POLICY_ID")]
+        without: Vec<String>,
+        #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
+        format: SufficeFormat,
+    },
+    /// Record the workspace's effective access (paths and grants per profile) as the baseline.
+    Snapshot {
+        /// Where to write it (default `actas.baseline.json` in the workspace).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Compare the current policies with the baseline, and with a usage log.
+    Drift {
+        /// The baseline to compare with (default `actas.baseline.json`).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Rewrite the baseline to the current access after reporting.
+        #[arg(long)]
+        accept: bool,
+        /// A JSON Lines usage log: granted but unused access, used but now denied.
+        #[arg(long, value_name = "LOG.jsonl")]
+        usage: Option<PathBuf>,
+        /// Only log entries at or after this RFC 3339 time.
+        #[arg(long, value_name = "TIME", requires = "usage")]
+        since: Option<String>,
+        /// Skip and count malformed log lines instead of failing.
+        #[arg(long, requires = "usage")]
+        lenient: bool,
+        #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
+        format: SufficeFormat,
+    },
+    /// The whole can-impersonate matrix, per profile, with summary figures, for auditors.
+    Report {
+        #[command(flatten)]
+        profiles: ProfileArgs,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+}
+
+/// Which profiles a report runs under.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProfileArgs {
+    /// Run under this profile of actas.yaml only (repeatable; `adhoc` names the `--context` one).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// Add a profile `adhoc` with this context (a JSON object).
+    #[arg(long, value_name = "JSON", conflicts_with = "context_file")]
+    pub context: Option<String>,
+    /// Add a profile `adhoc` with the context in this YAML or JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub context_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WhoCanFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Markdown,
+    Csv,
+    Html,
+}
+
+/// `--format` of `suffice` and `drift`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SufficeFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions annotations (workflow commands).
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TestFormat {
+    Human,
+    Json,
+    Junit,
+}
+
+impl From<CheckFormat> for Format {
+    fn from(f: CheckFormat) -> Self {
+        match f {
+            CheckFormat::Human => Format::Human,
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Sarif => Format::Sarif,
+            CheckFormat::Github => Format::Github,
+        }
+    }
+}
+
+impl From<TestFormat> for Format {
+    fn from(f: TestFormat) -> Self {
+        match f {
+            TestFormat::Human => Format::Human,
+            TestFormat::Json => Format::Json,
+            TestFormat::Junit => Format::Junit,
+        }
+    }
+}
+
+impl From<WhoCanFormat> for Format {
+    fn from(f: WhoCanFormat) -> Self {
+        match f {
+            WhoCanFormat::Human => Format::Human,
+            WhoCanFormat::Json => Format::Json,
+        }
+    }
+}
+
+impl From<SufficeFormat> for Format {
+    fn from(f: SufficeFormat) -> Self {
+        match f {
+            SufficeFormat::Human => Format::Human,
+            SufficeFormat::Json => Format::Json,
+            SufficeFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Human => Format::Human,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Markdown => Format::Markdown,
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Html => Format::Html,
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Human-readable output: one line per case, failures explained under it.
+
+mod drift;
+mod paths;
+mod suffice;
+
+use drift::drift_text;
+use paths::Spill;
+pub use suffice::change_line;
+use suffice::suffice_text;
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::io;
+
+use crate::commands::check::CheckResult;
+use crate::commands::drift::DriftResult;
+use crate::commands::report::ReportResult;
+use crate::commands::suffice::SufficeResult;
+use crate::commands::test::{Outcome, TestRun};
+use crate::commands::who_can::WhoCanResult;
+use crate::core::diag::{plural, render};
+use crate::engine::HopOutcome;
+use crate::lint::Level;
+use crate::report::failure::{failure, hop_lines, verdict, Line};
+use crate::report::json::{
+    drift_doc, streamed_report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc,
+    PolicyDoc, ProfileDoc,
+};
+use crate::report::Renderer;
+
+pub struct Human {
+    pub color: bool,
+}
+
+impl Renderer for Human {
+    fn test(&self, run: &TestRun) -> Option<String> {
+        let mut out = String::new();
+        for o in &run.outcomes {
+            let status = if o.passed { "PASS" } else { "FAIL" };
+            let _ = writeln!(out, "{status} {} › {}", o.file, o.name);
+            if !o.passed {
+                explain(&mut out, o);
+            } else if !o.errors.is_empty() {
+                for e in &o.errors {
+                    let _ = writeln!(out, "     evaluation error: {e}");
+                }
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{} passed, {} failed", run.passed(), run.failed());
+        Some(out)
+    }
+
+    fn check(&self, r: &CheckResult) -> Option<String> {
+        let mut out = String::new();
+        for f in &r.findings {
+            out.push_str(&render(&f.problem, self.color));
+            for p in &f.related {
+                let place = p
+                    .location()
+                    .map_or_else(String::new, |(file, lc)| match lc {
+                        Some((l, c)) => format!(" ({file}:{l}:{c})"),
+                        None => format!(" ({file})"),
+                    });
+                let _ = writeln!(out, "  also: {}{place}", p.message);
+            }
+            out.push('\n');
+        }
+        for s in &r.skipped {
+            let _ = writeln!(out, "note: skipped {s}");
+        }
+        if !r.suppressions.is_empty() {
+            let _ = writeln!(out, "suppressed by `@actas_allow`:");
+            for s in &r.suppressions {
+                let _ = writeln!(
+                    out,
+                    "  {} on `{}` ({}): {}",
+                    s.rule.name,
+                    s.policy,
+                    plural(s.suppressed.len(), "finding", "findings"),
+                    s.reason.as_deref().unwrap_or("no reason given")
+                );
+            }
+        }
+        let (errors, warnings) = (r.count(Level::Error), r.count(Level::Warning));
+        if errors + warnings == 0 {
+            let _ = writeln!(
+                out,
+                "checked {}, {}, {}, {}: no problems found",
+                plural(r.policies, "policy", "policies"),
+                plural(r.entities, "entity", "entities"),
+                plural(r.cases, "case", "cases"),
+                plural(r.tasks, "task", "tasks")
+            );
+        } else {
+            let counts: Vec<String> = [
+                (errors, "error", "errors"),
+                (warnings, "warning", "warnings"),
+            ]
+            .into_iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| plural(n, one, many))
+            .collect();
+            let _ = writeln!(out, "{} found", counts.join(", "));
+        }
+        Some(out)
+    }
+
+    fn who_can(&self, r: &WhoCanResult) -> Option<String> {
+        Some(self.who_can_text(r))
+    }
+
+    fn report(&self, r: &ReportResult) -> Option<String> {
+        let mut out = String::new();
+        self.write_report_text(r, &mut out);
+        Some(out)
+    }
+
+    /// Written as it is made: a report can hold millions of paths.
+    fn write_report(&self, r: &ReportResult, out: &mut dyn io::Write) -> Option<io::Result<()>> {
+        let mut spill = Spill::new(out);
+        self.write_report_text(r, &mut spill);
+        Some(spill.finish())
+    }
+
+    fn suffice(&self, r: &SufficeResult) -> Option<String> {
+        Some(suffice_text(r))
+    }
+
+    fn drift(&self, r: &DriftResult) -> Option<String> {
+        Some(drift_text(r))
+    }
+}
+
+/// Left-aligned columns, two spaces apart, indented by two.
+fn table(out: &mut impl Write, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::from(" ");
+        for (cell, w) in row.iter().zip(&widths) {
+            let _ = write!(line, " {cell:<w$} ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+fn list_or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "(none)".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+fn explain(out: &mut String, o: &Outcome) {
+    write_lines(out, &failure(o));
+}
+
+fn hop_line(out: &mut String, n: usize, h: &HopOutcome) {
+    let mut lines = Vec::new();
+    hop_lines(&mut lines, n, h);
+    write_lines(out, &lines);
+}
+
+/// Evidence lines, indented under their case or task.
+fn write_lines(out: &mut String, lines: &[Line]) {
+    for line in lines {
+        let _ = writeln!(
+            out,
+            "     {:indent$}{}",
+            "",
+            line.text,
+            indent = 2 * line.depth
+        );
+    }
+}

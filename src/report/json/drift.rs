@@ -1,0 +1,171 @@
+//! `actas drift --format json`.
+
+#[allow(
+    unused_imports,
+    reason = "one shared import list for the document modules"
+)]
+use super::*;
+
+/// `actas drift --format json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftDoc {
+    pub version: u32,
+    pub baseline: String,
+    /// Whether the run fails: an item at or above `fail_on`, or a used request now denied.
+    pub failing: bool,
+    pub fail_on: String,
+    /// `--accept`: the baseline was rewritten to the current access.
+    pub accepted: bool,
+    pub notes: Vec<String>,
+    pub new: Vec<DriftItemDoc>,
+    pub removed: Vec<DriftItemDoc>,
+    pub usage: Option<UsageDoc>,
+}
+
+/// A path (`kind: "path"`) or grant (`kind: "grant"`) added or removed, with the policies that
+/// allow it (now for new items, in the baseline for removed ones).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftItemDoc {
+    pub severity: String,
+    pub kind: String,
+    pub profile: String,
+    pub principal: String,
+    pub target: Option<String>,
+    pub chain: Vec<String>,
+    pub acting_as: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageDoc {
+    pub file: String,
+    pub lines: usize,
+    pub considered: usize,
+    /// Earliest and latest `time` considered.
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub skipped_lines: Vec<LineNoteDoc>,
+    pub unknown_entities: Vec<LineNoteDoc>,
+    pub used_but_denied: Vec<DeniedDoc>,
+    pub granted_but_unused: Vec<UnusedDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineNoteDoc {
+    pub line: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeniedDoc {
+    /// Every line with this request, ascending.
+    pub lines: Vec<usize>,
+    pub principal: String,
+    pub chain: Vec<String>,
+    pub action: String,
+    pub resource: String,
+    /// Forbids that fired (empty: no permit matched).
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnusedDoc {
+    pub principal: String,
+    pub acting_as: Option<String>,
+    pub action: String,
+    pub count: usize,
+    pub resources: Vec<String>,
+}
+
+pub(super) fn drift_item(i: &DriftItem) -> DriftItemDoc {
+    let mut d = DriftItemDoc {
+        severity: i.severity.name().into(),
+        kind: String::new(),
+        profile: String::new(),
+        principal: String::new(),
+        target: None,
+        chain: Vec::new(),
+        acting_as: None,
+        action: None,
+        resource: None,
+        policies: Vec::new(),
+    };
+    if let Some(p) = &i.path {
+        d.kind = "path".into();
+        d.profile = p.profile.clone();
+        d.principal = p.principal.clone();
+        d.target = Some(p.target.clone());
+        d.chain = p.chain.clone();
+        d.policies = p.policies.clone();
+    } else if let Some(g) = &i.grant {
+        d.kind = "grant".into();
+        d.profile = g.profile.clone();
+        d.principal = g.principal.clone();
+        d.acting_as = g.acting_as.clone();
+        d.action = Some(g.action.clone());
+        d.resource = Some(g.resource.clone());
+        d.policies = g.policies.clone();
+    }
+    d
+}
+
+pub fn drift_doc(r: &DriftResult) -> DriftDoc {
+    let notes = |v: &[(usize, String)]| {
+        v.iter()
+            .map(|(line, reason)| LineNoteDoc {
+                line: *line,
+                reason: reason.clone(),
+            })
+            .collect()
+    };
+    DriftDoc {
+        version: VERSION,
+        baseline: r.baseline.clone(),
+        failing: r.failing(),
+        fail_on: r.fail_on.name().into(),
+        accepted: r.accepted,
+        notes: r.notes.clone(),
+        new: r.new.iter().map(drift_item).collect(),
+        removed: r.removed.iter().map(drift_item).collect(),
+        usage: r.usage.as_ref().map(|u| UsageDoc {
+            file: u.file.clone(),
+            lines: u.lines,
+            considered: u.considered,
+            first: u.first.clone(),
+            last: u.last.clone(),
+            skipped_lines: notes(&u.skipped),
+            unknown_entities: notes(&u.unknown),
+            used_but_denied: u
+                .denied
+                .iter()
+                .map(|d| DeniedDoc {
+                    lines: d.lines.clone(),
+                    principal: d.principal.clone(),
+                    chain: d.chain.clone(),
+                    action: d.action.clone(),
+                    resource: d.resource.clone(),
+                    reasons: d.reasons.clone(),
+                })
+                .collect(),
+            granted_but_unused: u
+                .unused
+                .iter()
+                .map(|x| UnusedDoc {
+                    principal: x.principal.clone(),
+                    acting_as: x.acting_as.clone(),
+                    action: x.action.clone(),
+                    count: x.resources.len(),
+                    resources: x.resources.clone(),
+                })
+                .collect(),
+        }),
+    }
+}

@@ -1,0 +1,196 @@
+//! `--format json`: a stable, documented schema (see `docs/json.md`).
+//!
+//! Every document has `"version": 1`. Keys appear in the order of these structs. Uids are
+//! Cedar uid strings (`User::"alice"`); lists are sorted.
+
+mod check;
+mod drift;
+mod paths;
+mod suffice;
+mod test;
+
+pub use check::*;
+pub use drift::*;
+pub use paths::*;
+pub use suffice::*;
+pub use test::*;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::access::{Path, Query};
+use crate::analysis::profiles::Profile;
+use crate::analysis::summary::PathList;
+use crate::analysis::{is_human, PolicyInfo};
+use crate::commands::check::CheckResult;
+use crate::commands::drift::{DriftItem, DriftResult};
+use crate::commands::report::ReportResult;
+use crate::commands::suffice::{Change, SufficeResult};
+use crate::commands::test::{Outcome, OutcomeKind, TestRun};
+use crate::commands::who_can::WhoCanResult;
+use crate::engine::{Evaluation, HopOutcome};
+use crate::lint::Level;
+use crate::report::{decision, Renderer};
+
+pub const VERSION: u32 = 1;
+
+pub struct Json;
+
+impl Renderer for Json {
+    fn test(&self, run: &TestRun) -> Option<String> {
+        let doc = TestDoc {
+            version: VERSION,
+            summary: Summary {
+                total: run.outcomes.len(),
+                passed: run.passed(),
+                failed: run.failed(),
+            },
+            cases: run.outcomes.iter().map(case_doc).collect(),
+        };
+        Some(to_string(&doc))
+    }
+
+    fn check(&self, r: &CheckResult) -> Option<String> {
+        let place = |p: &crate::core::diag::Problem| match p.region() {
+            Some((f, region)) => (Some(f), region),
+            None => (None, None),
+        };
+        let findings = r
+            .findings
+            .iter()
+            .map(|f| {
+                let (file, region) = place(&f.problem);
+                FindingDoc {
+                    rule: f.rule.name.into(),
+                    code: f.rule.code.into(),
+                    level: f.level.name().into(),
+                    message: f.problem.message.clone(),
+                    file,
+                    line: region.map(|r| r.start.0),
+                    column: region.map(|r| r.start.1),
+                    end_line: region.map(|r| r.end.0),
+                    end_column: region.map(|r| r.end.1),
+                    help: f.problem.help.clone(),
+                    policies: f.policies.clone(),
+                    related: f
+                        .related
+                        .iter()
+                        .map(|p| {
+                            let (file, region) = place(p);
+                            PlaceDoc {
+                                message: p.message.clone(),
+                                file,
+                                line: region.map(|r| r.start.0),
+                                column: region.map(|r| r.start.1),
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let suppressions = r
+            .suppressions
+            .iter()
+            .map(|s| {
+                let lc = s.file.as_ref().zip(s.span).map(|(f, (o, _))| f.line_col(o));
+                SuppressionDoc {
+                    policy: s.policy.clone(),
+                    rule: s.rule.name.into(),
+                    code: s.rule.code.into(),
+                    reason: s.reason.clone(),
+                    file: s.file.as_ref().map(|f| f.path.clone()),
+                    line: lc.map(|(l, _)| l),
+                    column: lc.map(|(_, c)| c),
+                    suppressed: s
+                        .suppressed
+                        .iter()
+                        .map(|f| f.problem.message.clone())
+                        .collect(),
+                }
+            })
+            .collect();
+        Some(to_string(&CheckDoc {
+            version: VERSION,
+            summary: CheckSummary {
+                errors: r.count(Level::Error),
+                warnings: r.count(Level::Warning),
+                suppressed: r.suppressions.iter().map(|s| s.suppressed.len()).sum(),
+            },
+            findings,
+            suppressions,
+            skipped: r.skipped.clone(),
+        }))
+    }
+
+    fn who_can(&self, r: &WhoCanResult) -> Option<String> {
+        Some(to_string(&who_can_doc(r)))
+    }
+
+    fn report(&self, r: &ReportResult) -> Option<String> {
+        Some(to_string(&report_doc(r)))
+    }
+
+    fn write_report(&self, r: &ReportResult, out: &mut dyn Write) -> Option<io::Result<()>> {
+        let mut out = io::BufWriter::new(out);
+        let written = serde_json::to_writer_pretty(&mut out, &streamed_report_doc(r))
+            .map_err(io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        Some(written)
+    }
+
+    fn suffice(&self, r: &SufficeResult) -> Option<String> {
+        Some(to_string(&suffice_doc(r)))
+    }
+
+    fn drift(&self, r: &DriftResult) -> Option<String> {
+        Some(to_string(&drift_doc(r)))
+    }
+}
+
+pub fn to_string<T: Serialize>(doc: &T) -> String {
+    let mut s =
+        serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+fn evaluation(e: &Evaluation) -> EvaluationDoc {
+    EvaluationDoc {
+        principal: e.principal.to_string(),
+        action: e.action.to_string(),
+        resource: e.resource.to_string(),
+        decision: decision(e.allowed).into(),
+        reasons: e.reasons.clone(),
+        errors: e.errors.clone(),
+    }
+}
+
+fn hop(h: &HopOutcome) -> HopDoc {
+    HopDoc {
+        from: h.from.to_string(),
+        to: h.to.to_string(),
+        decision: decision(h.allowed).into(),
+        allowing_actions: h.allowing.iter().map(ToString::to_string).collect(),
+        requests: h.evaluations.iter().map(evaluation).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::report;
+
+    #[test]
+    fn a_streamed_report_is_the_whole_document() {
+        let ws = crate::workspace::example();
+        let r = report::run(&ws, &Default::default()).unwrap();
+        let mut streamed = Vec::new();
+        Json.write_report(&r, &mut streamed).unwrap().unwrap();
+        let whole = Json.report(&r).unwrap();
+        assert!(r.summary.count(PathList::Human) > 1 && r.reached.len() > 5);
+        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+    }
+}

@@ -1,0 +1,373 @@
+//! `actas who-can` and `actas report` as JSON: paths, routes, policies, summary.
+
+#[allow(
+    unused_imports,
+    reason = "one shared import list for the document modules"
+)]
+use super::*;
+
+/// `actas who-can --format json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhoCanDoc {
+    pub version: u32,
+    /// `{"target": uid}` or `{"principal": uid}`.
+    pub query: QueryDoc,
+    pub max_chain: u32,
+    pub profiles: Vec<ProfileDoc>,
+    pub paths: Vec<PathDoc>,
+    /// Every policy that allows some hop above, by id.
+    pub policies: Vec<PolicyDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+}
+
+/// A profile: a named context, and where it came from (`actas.yaml`, `scenario defaults`,
+/// `command line`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDoc {
+    pub name: String,
+    pub source: String,
+    pub context: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A (principal, target) pair reachable under at least one profile.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathDoc {
+    pub principal: String,
+    pub target: String,
+    /// Whether the principal is of a human type (`impersonation.human_types`).
+    pub human: bool,
+    /// Profiles under which the path exists, and those under which it does not.
+    pub profiles: Vec<String>,
+    pub not_under: Vec<String>,
+    /// One per distinct (shortest chain, hop policies), shortest first.
+    pub routes: Vec<RouteDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDoc {
+    /// Hops: the length of `chain`.
+    pub hops: usize,
+    /// The accounts after the principal, the target last.
+    pub chain: Vec<String>,
+    pub profiles: Vec<String>,
+    pub steps: Vec<StepDoc>,
+}
+
+/// One hop: the impersonation actions that allow it and their determining policies.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDoc {
+    pub from: String,
+    pub to: String,
+    pub actions: Vec<String>,
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    pub id: String,
+    pub template: Option<String>,
+    pub description: Option<String>,
+    pub file: String,
+    /// Cedar text (a link's template text).
+    pub text: String,
+}
+
+/// `actas report --format json`: the summary, then every path as `who-can` shows it.
+///
+/// The lists that grow with the number of paths are type parameters: held whole (`Vec`, the
+/// default, which every other format reads) or [`Streamed`], written as they are produced.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
+    pub version: u32,
+    pub max_chain: u32,
+    pub human_types: Vec<String>,
+    pub profiles: Vec<ProfileDoc>,
+    pub summary: SummaryDoc<R>,
+    pub paths: P,
+    pub policies: Vec<PolicyDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryDoc<R = Vec<PathRefDoc>> {
+    /// Inventory identities that may impersonate.
+    pub identities: usize,
+    /// Impersonable inventory accounts, and how many of them anyone reaches.
+    pub accounts: usize,
+    pub accounts_reached: usize,
+    pub paths: usize,
+    pub longest_chain: usize,
+    /// Every impersonable account, most reached first.
+    pub reach_by_account: Vec<AccountDoc>,
+    /// Accounts reached under some profiles only.
+    pub conditional_accounts: Vec<String>,
+    pub human_paths: R,
+    pub conditional_paths: R,
+    pub longest_paths: R,
+    pub delegated_paths: R,
+    /// Identities by how many accounts they reach, widest first.
+    pub widest_reach: Vec<ReachDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDoc {
+    pub account: String,
+    pub reached_by: usize,
+    pub humans: Vec<String>,
+    /// Identities reaching it under each profile, in profile order.
+    pub per_profile: Vec<ProfileCountDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileCountDoc {
+    pub profile: String,
+    pub count: usize,
+}
+
+/// A path named in the summary: its longest route's chain and its profiles.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathRefDoc {
+    pub principal: String,
+    pub target: String,
+    pub chain: Vec<String>,
+    pub profiles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachDoc {
+    pub identity: String,
+    pub accounts: usize,
+}
+
+pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
+    let subject = r.subject().map(ToString::to_string);
+    let is_target = matches!(r.query, Query::Target(_));
+    WhoCanDoc {
+        version: VERSION,
+        query: QueryDoc {
+            target: subject.clone().filter(|_| is_target),
+            principal: subject.filter(|_| !is_target),
+        },
+        max_chain: r.max_chain,
+        profiles: profile_docs(&r.access.profiles),
+        paths: r
+            .access
+            .paths
+            .iter()
+            .map(|p| path_doc(&r.access.profiles, &r.human_types, p))
+            .collect(),
+        policies: policy_docs(&r.policies),
+    }
+}
+
+/// A list serialized from an iterator as it goes, never held whole (`report` on a large world
+/// has millions of paths). It can be written once.
+pub struct Streamed<I>(std::cell::RefCell<Option<I>>);
+
+impl<I: Iterator> Streamed<I> {
+    pub fn new(items: I) -> Self {
+        Self(std::cell::RefCell::new(Some(items)))
+    }
+
+    /// The items, for a renderer that lays them out itself; none the second time.
+    pub fn take(&self) -> impl Iterator<Item = I::Item> {
+        self.0.borrow_mut().take().into_iter().flatten()
+    }
+}
+
+impl<I: Iterator<Item = T>, T: Serialize> Serialize for Streamed<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let items = self.0.borrow_mut().take();
+        let items = items.ok_or_else(|| serde::ser::Error::custom("a list streamed twice"))?;
+        s.collect_seq(items)
+    }
+}
+
+/// The report document, every list held whole (for the formats that lay it out).
+pub fn report_doc(r: &ReportResult) -> ReportDoc {
+    report_doc_with(
+        r,
+        |r| report_paths(r).collect(),
+        |r, list| path_refs(r, list).collect(),
+    )
+}
+
+/// The report document, paths and path lists written as they are produced.
+pub(crate) fn streamed_report_doc<'a>(
+    r: &'a ReportResult,
+) -> ReportDoc<
+    Streamed<impl Iterator<Item = PathDoc> + 'a>,
+    Streamed<impl Iterator<Item = PathRefDoc> + 'a>,
+> {
+    report_doc_with(
+        r,
+        |r| Streamed::new(report_paths(r)),
+        |r, list| Streamed::new(path_refs(r, list)),
+    )
+}
+
+/// Every path of a report, as `who-can` shows it, made as it is read.
+pub(crate) fn report_paths<'a>(r: &'a ReportResult) -> impl Iterator<Item = PathDoc> + 'a {
+    let profiles = &r.reached.profiles;
+    r.reached
+        .map_paths(move |p| path_doc(profiles, &r.human_types, &p))
+}
+
+/// The paths of a summary list, each by its longest route's chain.
+pub(super) fn path_refs<'a>(
+    r: &'a ReportResult,
+    list: PathList,
+) -> impl Iterator<Item = PathRefDoc> + 'a {
+    let profiles = &r.reached.profiles;
+    r.summary.paths(&r.reached, list).map(move |p| PathRefDoc {
+        principal: p.principal.to_string(),
+        target: p.target.to_string(),
+        chain: p.longest_route().map(|n| n.to_string()).collect(),
+        profiles: profiles
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| p.under(*k))
+            .map(|(_, x)| x.name.clone())
+            .collect(),
+    })
+}
+
+pub(super) fn report_doc_with<'a, P, R>(
+    r: &'a ReportResult,
+    paths: impl FnOnce(&'a ReportResult) -> P,
+    refs: impl Fn(&'a ReportResult, PathList) -> R,
+) -> ReportDoc<P, R> {
+    let s = &r.summary;
+    let profiles = &r.reached.profiles;
+    let refs = |list| refs(r, list);
+    ReportDoc {
+        version: VERSION,
+        max_chain: r.max_chain,
+        human_types: r.human_types.clone(),
+        profiles: profile_docs(profiles),
+        summary: SummaryDoc {
+            identities: s.identities,
+            accounts: s.accounts.len(),
+            accounts_reached: s.accounts.iter().filter(|a| a.reached_by > 0).count(),
+            paths: r.reached.len(),
+            longest_chain: s.longest_chain,
+            reach_by_account: s
+                .accounts
+                .iter()
+                .map(|a| AccountDoc {
+                    account: a.account.to_string(),
+                    reached_by: a.reached_by,
+                    humans: a.humans.iter().map(ToString::to_string).collect(),
+                    per_profile: profiles
+                        .iter()
+                        .zip(&a.per_profile)
+                        .map(|(p, c)| ProfileCountDoc {
+                            profile: p.name.clone(),
+                            count: *c,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            conditional_accounts: s
+                .conditional_accounts
+                .iter()
+                .map(|i| s.accounts[*i].account.to_string())
+                .collect(),
+            human_paths: refs(PathList::Human),
+            conditional_paths: refs(PathList::Conditional),
+            longest_paths: refs(PathList::Longest),
+            delegated_paths: refs(PathList::Delegated),
+            widest_reach: s
+                .widest
+                .iter()
+                .map(|(u, n)| ReachDoc {
+                    identity: u.to_string(),
+                    accounts: *n,
+                })
+                .collect(),
+        },
+        paths: paths(r),
+        policies: policy_docs(&r.policies),
+    }
+}
+
+pub(super) fn strings(list: Vec<&str>) -> Vec<String> {
+    list.into_iter().map(String::from).collect()
+}
+
+pub(super) fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
+    profiles
+        .iter()
+        .map(|p| ProfileDoc {
+            name: p.name.clone(),
+            source: p.origin.describe().into(),
+            context: p.context.clone(),
+        })
+        .collect()
+}
+
+pub(crate) fn path_doc(profiles: &[Profile], human_types: &[String], p: &Path) -> PathDoc {
+    let under = p.profiles(profiles);
+    PathDoc {
+        principal: p.principal.to_string(),
+        target: p.target.to_string(),
+        human: is_human(human_types, &p.principal),
+        not_under: profiles
+            .iter()
+            .filter(|x| !under.contains(&x.name.as_str()))
+            .map(|x| x.name.clone())
+            .collect(),
+        profiles: strings(under),
+        routes: p
+            .routes
+            .iter()
+            .map(|route| RouteDoc {
+                hops: route.chain.len(),
+                chain: route.chain.iter().map(ToString::to_string).collect(),
+                profiles: route.profiles.clone(),
+                steps: route
+                    .hops
+                    .iter()
+                    .map(|h| StepDoc {
+                        from: h.from.to_string(),
+                        to: h.to.to_string(),
+                        actions: h.actions.iter().map(ToString::to_string).collect(),
+                        policies: h.policies.to_vec(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn policy_docs(policies: &BTreeMap<String, PolicyInfo>) -> Vec<PolicyDoc> {
+    policies
+        .values()
+        .map(|p| PolicyDoc {
+            id: p.id.clone(),
+            template: p.template.clone(),
+            description: p.description.clone(),
+            file: p.file.clone(),
+            text: p.text.clone(),
+        })
+        .collect()
+}
