@@ -48,6 +48,10 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("a thread pool")
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a measurement script: one figure after another, in the order it prints them"
+)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = std::path::PathBuf::from(args.first().map_or(".", String::as_str));

@@ -96,6 +96,118 @@ pub fn allowed_requests(
     (allowed, skipped)
 }
 
+/// Effective access under one profile: every identity's direct grants, then each path's
+/// acting-as grants (the account's own where the action is blind to the path, evaluated along
+/// the chain where it is not).
+fn profile_access(
+    engine: &Engine,
+    paths: &access::Access,
+    profile: &Profile,
+    identities: &[EntityUid],
+    others: &[EntityUid],
+    path_aware: &[bool],
+) -> ProfileAccess {
+    let ctx = &profile.context;
+    let mut out = ProfileAccess::default();
+    let direct: Vec<_> = identities
+        .par_iter()
+        .map(|i| (i, allowed_requests(engine, i, others, ctx, None)))
+        .collect();
+    let mut own: BTreeMap<&EntityUid, Vec<Allowed>> = BTreeMap::new();
+    for (identity, (allowed, skipped)) in direct {
+        out.skipped.extend(skipped);
+        for (action, resource, reasons) in &allowed {
+            out.grants.insert(
+                Grant {
+                    principal: identity.clone(),
+                    acting_as: None,
+                    action: action.clone(),
+                    resource: resource.clone(),
+                },
+                reasons.clone(),
+            );
+        }
+        own.insert(identity, allowed);
+    }
+    // This profile's paths, with the chain each acting-as request is evaluated along.
+    let mut mine: Vec<(&EntityUid, &EntityUid, Vec<EntityUid>, Vec<String>)> = Vec::new();
+    for p in &paths.paths {
+        let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name)) else {
+            continue;
+        };
+        let mut policies: Vec<String> = route
+            .hops
+            .iter()
+            .flat_map(|h| h.policies.iter().cloned())
+            .collect();
+        policies.sort();
+        policies.dedup();
+        let chain: Vec<EntityUid> = route.chain.iter().map(|u| EntityUid::clone(u)).collect();
+        out.paths.insert(
+            PathKey {
+                principal: EntityUid::clone(&p.principal),
+                target: EntityUid::clone(&p.target),
+            },
+            (chain.clone(), policies.clone()),
+        );
+        mine.push((&*p.principal, &*p.target, chain, policies));
+    }
+    let aware: Vec<EntityUid> = others
+        .iter()
+        .zip(path_aware)
+        .filter(|(_, a)| **a)
+        .map(|(x, _)| x.clone())
+        .collect();
+    let acting: Vec<Vec<(Grant, Vec<String>)>> = mine
+        .par_iter()
+        .map(|(principal, target, chain, path_policies)| {
+            // An acting-as grant is caused by the path as much as by the request.
+            let both = |reasons: &[String]| {
+                let mut all: Vec<String> = path_policies.iter().chain(reasons).cloned().collect();
+                all.sort();
+                all.dedup();
+                all
+            };
+            let mut grants = Vec::new();
+            // Actions blind to the path: the account's own grants.
+            for (action, resource, reasons) in own.get(target).into_iter().flatten() {
+                if !aware.contains(action) {
+                    grants.push((
+                        Grant {
+                            principal: (*principal).clone(),
+                            acting_as: Some((*target).clone()),
+                            action: action.clone(),
+                            resource: resource.clone(),
+                        },
+                        both(reasons),
+                    ));
+                }
+            }
+            let behind = Behind {
+                origin: principal,
+                chain,
+            };
+            let (allowed, _) = allowed_requests(engine, target, &aware, ctx, Some(behind));
+            for (action, resource, reasons) in allowed {
+                grants.push((
+                    Grant {
+                        principal: (*principal).clone(),
+                        acting_as: Some((*target).clone()),
+                        action,
+                        resource,
+                    },
+                    both(&reasons),
+                ));
+            }
+            grants
+        })
+        .collect();
+    out.grants.extend(acting.into_iter().flatten());
+    out.skipped.sort();
+    out.skipped.dedup();
+    out
+}
+
 /// Effective access of the whole inventory under every profile.
 pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
     let paths = access::compute(engine, profiles, &Query::All);
@@ -121,110 +233,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
     };
     let access = profiles
         .iter()
-        .map(|profile| {
-            let ctx = &profile.context;
-            let mut out = ProfileAccess::default();
-            let direct: Vec<_> = identities
-                .par_iter()
-                .map(|i| (i, allowed_requests(engine, i, &others, ctx, None)))
-                .collect();
-            let mut own: BTreeMap<&EntityUid, Vec<Allowed>> = BTreeMap::new();
-            for (identity, (allowed, skipped)) in direct {
-                out.skipped.extend(skipped);
-                for (action, resource, reasons) in &allowed {
-                    out.grants.insert(
-                        Grant {
-                            principal: identity.clone(),
-                            acting_as: None,
-                            action: action.clone(),
-                            resource: resource.clone(),
-                        },
-                        reasons.clone(),
-                    );
-                }
-                own.insert(identity, allowed);
-            }
-            // This profile's paths, with the chain each acting-as request is evaluated along.
-            let mut mine: Vec<(&EntityUid, &EntityUid, Vec<EntityUid>, Vec<String>)> = Vec::new();
-            for p in &paths.paths {
-                let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name))
-                else {
-                    continue;
-                };
-                let mut policies: Vec<String> = route
-                    .hops
-                    .iter()
-                    .flat_map(|h| h.policies.iter().cloned())
-                    .collect();
-                policies.sort();
-                policies.dedup();
-                let chain: Vec<EntityUid> =
-                    route.chain.iter().map(|u| EntityUid::clone(u)).collect();
-                out.paths.insert(
-                    PathKey {
-                        principal: EntityUid::clone(&p.principal),
-                        target: EntityUid::clone(&p.target),
-                    },
-                    (chain.clone(), policies.clone()),
-                );
-                mine.push((&*p.principal, &*p.target, chain, policies));
-            }
-            let aware: Vec<EntityUid> = others
-                .iter()
-                .zip(&path_aware)
-                .filter(|(_, a)| **a)
-                .map(|(x, _)| x.clone())
-                .collect();
-            let acting: Vec<Vec<(Grant, Vec<String>)>> = mine
-                .par_iter()
-                .map(|(principal, target, chain, path_policies)| {
-                    // An acting-as grant is caused by the path as much as by the request.
-                    let both = |reasons: &[String]| {
-                        let mut all: Vec<String> =
-                            path_policies.iter().chain(reasons).cloned().collect();
-                        all.sort();
-                        all.dedup();
-                        all
-                    };
-                    let mut grants = Vec::new();
-                    // Actions blind to the path: the account's own grants.
-                    for (action, resource, reasons) in own.get(target).into_iter().flatten() {
-                        if !aware.contains(action) {
-                            grants.push((
-                                Grant {
-                                    principal: (*principal).clone(),
-                                    acting_as: Some((*target).clone()),
-                                    action: action.clone(),
-                                    resource: resource.clone(),
-                                },
-                                both(reasons),
-                            ));
-                        }
-                    }
-                    let behind = Behind {
-                        origin: principal,
-                        chain,
-                    };
-                    let (allowed, _) = allowed_requests(engine, target, &aware, ctx, Some(behind));
-                    for (action, resource, reasons) in allowed {
-                        grants.push((
-                            Grant {
-                                principal: (*principal).clone(),
-                                acting_as: Some((*target).clone()),
-                                action,
-                                resource,
-                            },
-                            both(&reasons),
-                        ));
-                    }
-                    grants
-                })
-                .collect();
-            out.grants.extend(acting.into_iter().flatten());
-            out.skipped.sort();
-            out.skipped.dedup();
-            out
-        })
+        .map(|profile| profile_access(engine, &paths, profile, &identities, &others, &path_aware))
         .collect();
     Effective {
         profiles: profiles.to_vec(),

@@ -104,6 +104,13 @@ pub fn run(cli: Cli) -> Exit {
         overrides,
         color,
     };
+    let target_given = matches!(
+        &cli.command,
+        Command::WhoCan {
+            target: Some(_),
+            ..
+        }
+    );
     match cli.command {
         Command::Check {
             explain: Some(name),
@@ -131,46 +138,22 @@ pub fn run(cli: Cli) -> Exit {
             principal,
             profiles,
             format,
-        } => run.with_workspace(|ws| {
-            let (text, is_target) = match (&target, &principal) {
-                (Some(t), _) => (t, true),
-                (None, Some(p)) => (p, false),
-                // clap requires one of them.
-                (None, None) => return Ok(Exit::CannotRun),
-            };
-            let query = who_can::parse_query(ws, text, is_target)?;
-            let result = who_can::run(ws, query, &profile_options(&run.root, &profiles)?)?;
-            Ok(emit(run.renderer(format).who_can(&result), Exit::Ok, color))
-        }),
+        } => run_who_can(&run, target.or(principal), target_given, &profiles, format),
         Command::Suffice {
             tasks,
             with,
             without,
             format,
-        } => run.with_workspace(|ws| {
-            let opts = suffice::SufficeOptions {
+        } => run_suffice(
+            &run,
+            suffice::SufficeOptions {
                 files: tasks,
                 with,
                 without,
-            };
-            let result = suffice::run(&run.root, &run.overrides, ws, &opts)?;
-            let exit = if result.sufficient() {
-                Exit::Ok
-            } else {
-                Exit::Failed
-            };
-            Ok(emit(run.renderer(format).suffice(&result), exit, color))
-        }),
-        Command::Snapshot { output } => run.with_workspace(|ws| {
-            let (path, b) = drift::snapshot(ws, output.as_ref())?;
-            let line = format!(
-                "wrote {path}: {}, {}, {}\n",
-                plural(b.profiles.len(), "profile", "profiles"),
-                plural(b.paths.len(), "path", "paths"),
-                plural(b.grants.len(), "grant", "grants")
-            );
-            Ok(finish(write_stdout(&line), Exit::Ok))
-        }),
+            },
+            format,
+        ),
+        Command::Snapshot { output } => run_snapshot(&run, output.as_ref()),
         Command::Drift {
             baseline,
             accept,
@@ -178,32 +161,90 @@ pub fn run(cli: Cli) -> Exit {
             since,
             lenient,
             format,
-        } => run.with_workspace(|ws| {
-            let opts = drift::DriftOptions {
+        } => run_drift(
+            &run,
+            drift::DriftOptions {
                 baseline,
                 accept,
                 usage,
                 since,
                 lenient,
-            };
-            let result = drift::drift(ws, &opts)?;
-            let exit = if result.failing() {
-                Exit::Failed
-            } else {
-                Exit::Ok
-            };
-            Ok(emit(run.renderer(format).drift(&result), exit, color))
-        }),
-        Command::Report { profiles, format } => run.with_workspace(|ws| {
-            let result = report::run(ws, &profile_options(&run.root, &profiles)?)?;
-            let mut out = std::io::stdout().lock();
-            let written = run.renderer(format).write_report(&result, &mut out);
-            Ok(emit_written(
-                written.map(|w| w.and_then(|()| out.flush())),
-                color,
-            ))
-        }),
+            },
+            format,
+        ),
+        Command::Report { profiles, format } => run_report(&run, &profiles, format),
     }
+}
+
+fn run_who_can(
+    run: &Run,
+    query: Option<String>,
+    is_target: bool,
+    profiles: &ProfileArgs,
+    format: WhoCanFormat,
+) -> Exit {
+    run.with_workspace(|ws| {
+        // clap requires TARGET or `--principal`.
+        let Some(text) = query else {
+            return Ok(Exit::CannotRun);
+        };
+        let query = who_can::parse_query(ws, &text, is_target)?;
+        let result = who_can::run(ws, query, &profile_options(&run.root, profiles)?)?;
+        Ok(emit(
+            run.renderer(format).who_can(&result),
+            Exit::Ok,
+            run.color,
+        ))
+    })
+}
+
+fn run_suffice(run: &Run, opts: suffice::SufficeOptions, format: SufficeFormat) -> Exit {
+    run.with_workspace(|ws| {
+        let result = suffice::run(&run.root, &run.overrides, ws, &opts)?;
+        let exit = if result.sufficient() {
+            Exit::Ok
+        } else {
+            Exit::Failed
+        };
+        Ok(emit(run.renderer(format).suffice(&result), exit, run.color))
+    })
+}
+
+fn run_snapshot(run: &Run, output: Option<&PathBuf>) -> Exit {
+    run.with_workspace(|ws| {
+        let (path, b) = drift::snapshot(ws, output)?;
+        let line = format!(
+            "wrote {path}: {}, {}, {}\n",
+            plural(b.profiles.len(), "profile", "profiles"),
+            plural(b.paths.len(), "path", "paths"),
+            plural(b.grants.len(), "grant", "grants")
+        );
+        Ok(finish(write_stdout(&line), Exit::Ok))
+    })
+}
+
+fn run_drift(run: &Run, opts: drift::DriftOptions, format: SufficeFormat) -> Exit {
+    run.with_workspace(|ws| {
+        let result = drift::drift(ws, &opts)?;
+        let exit = if result.failing() {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        };
+        Ok(emit(run.renderer(format).drift(&result), exit, run.color))
+    })
+}
+
+fn run_report(run: &Run, profiles: &ProfileArgs, format: ReportFormat) -> Exit {
+    run.with_workspace(|ws| {
+        let result = report::run(ws, &profile_options(&run.root, profiles)?)?;
+        let mut out = std::io::stdout().lock();
+        let written = run.renderer(format).write_report(&result, &mut out);
+        Ok(emit_written(
+            written.map(|w| w.and_then(|()| out.flush())),
+            run.color,
+        ))
+    })
 }
 
 /// `check --explain RULE`: the rule's page, or what the rules are.

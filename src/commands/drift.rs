@@ -355,7 +355,7 @@ fn usage(
         file: display.clone(),
         ..UsageReport::default()
     };
-    let mut used: BTreeSet<(String, Option<String>, String, String)> = BTreeSet::new();
+    let mut used = Used::new();
     let mut problems = Vec::new();
     let mut window: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
     let mut cache: std::collections::HashMap<String, Result<Checked, String>> =
@@ -415,36 +415,7 @@ fn usage(
             .entry(key)
             .or_insert_with(|| usage_entry(engine, profiles, &entry))
             .clone();
-        match checked {
-            Err(why) => report.unknown.push((n, why)),
-            Ok((principal, chain, action, resource, denied)) => {
-                let acting = chain.last().map(ToString::to_string);
-                if let Some(reasons) = denied {
-                    let d = UsageDenied {
-                        lines: vec![n],
-                        principal: principal.to_string(),
-                        chain: chain.iter().map(ToString::to_string).collect(),
-                        action: action.to_string(),
-                        resource: resource.to_string(),
-                        reasons,
-                    };
-                    let same = report.denied.iter_mut().find(|x| {
-                        (&x.principal, &x.chain, &x.action, &x.resource, &x.reasons)
-                            == (&d.principal, &d.chain, &d.action, &d.resource, &d.reasons)
-                    });
-                    match same {
-                        Some(x) => x.lines.push(n),
-                        None => report.denied.push(d),
-                    }
-                }
-                used.insert((
-                    principal.to_string(),
-                    acting,
-                    action.to_string(),
-                    resource.to_string(),
-                ));
-            }
-        }
+        record(&mut report, &mut used, n, checked);
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -452,7 +423,50 @@ fn usage(
     report.first = window.map(|(a, _)| a.to_string());
     report.last = window.map(|(_, b)| b.to_string());
 
-    // Granted under some profile, never used in the window: direct and acting-as grants.
+    report.unused = unused_grants(now, &used);
+    Ok(report)
+}
+
+/// What was used, by (principal, acting as, action, resource).
+type Used = BTreeSet<(String, Option<String>, String, String)>;
+
+/// One checked log entry into the report: unknown, used (and denied now, grouped with the same
+/// denial's other lines).
+fn record(report: &mut UsageReport, used: &mut Used, n: usize, checked: Result<Checked, String>) {
+    match checked {
+        Err(why) => report.unknown.push((n, why)),
+        Ok((principal, chain, action, resource, denied)) => {
+            let acting = chain.last().map(ToString::to_string);
+            if let Some(reasons) = denied {
+                let d = UsageDenied {
+                    lines: vec![n],
+                    principal: principal.to_string(),
+                    chain: chain.iter().map(ToString::to_string).collect(),
+                    action: action.to_string(),
+                    resource: resource.to_string(),
+                    reasons,
+                };
+                let same = report.denied.iter_mut().find(|x| {
+                    (&x.principal, &x.chain, &x.action, &x.resource, &x.reasons)
+                        == (&d.principal, &d.chain, &d.action, &d.resource, &d.reasons)
+                });
+                match same {
+                    Some(x) => x.lines.push(n),
+                    None => report.denied.push(d),
+                }
+            }
+            used.insert((
+                principal.to_string(),
+                acting,
+                action.to_string(),
+                resource.to_string(),
+            ));
+        }
+    }
+}
+
+/// Granted under some profile, never used in the window: direct and acting-as grants.
+fn unused_grants(now: &Baseline, used: &Used) -> Vec<Unused> {
     let mut unused: BTreeMap<(String, Option<String>, String), BTreeSet<String>> = BTreeMap::new();
     for g in &now.grants {
         let key = (
@@ -468,7 +482,7 @@ fn usage(
                 .insert(key.3);
         }
     }
-    report.unused = unused
+    unused
         .into_iter()
         .map(|((principal, acting_as, action), resources)| Unused {
             principal,
@@ -476,8 +490,7 @@ fn usage(
             action,
             resources: resources.into_iter().collect(),
         })
-        .collect();
-    Ok(report)
+        .collect()
 }
 
 type Checked = (

@@ -12,6 +12,7 @@
 mod access_rules;
 mod conditions;
 mod policy_rules;
+mod schema_rules;
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Rules read from the policies' AST and the schema: unbounded-impersonation,
-//! unjustified-impersonation, open-impersonation, human-without-mfa, invisible-impersonator;
+//! unjustified-impersonation, open-impersonation, human-without-mfa;
 //! and the `@actas_allow` suppressions.
 //!
 //! A permit "on an impersonation action" is one whose action scope covers a configured
@@ -20,7 +20,7 @@ use cedar_policy_core::ast::{
 use super::conditions::{must, Want};
 use super::{find_rule, first_few, Finding, RuleId, Suppression};
 use crate::core::diag::{Problem, SourceFile};
-use crate::engine::{Engine, IMPERSONATOR};
+use crate::engine::Engine;
 use crate::workspace::Workspace;
 
 /// The annotation that suppresses rules on a policy.
@@ -32,6 +32,49 @@ pub struct Body<'a> {
     pub ast: &'a ast::Template,
     pub is_template: bool,
     place: Option<(Arc<SourceFile>, (usize, usize))>,
+}
+
+/// One impersonation permit under the policy rules: the impersonation actions it covers and
+/// the forbids that may guard it.
+struct Permit<'a> {
+    engine: &'a crate::engine::Engine,
+    body: &'a Body<'a>,
+    actions: Vec<&'a EntityUid>,
+    forbids: &'a [&'a Body<'a>],
+}
+
+impl Permit<'_> {
+    fn kind(&self) -> &'static str {
+        if self.body.is_template {
+            "template"
+        } else {
+            "permit"
+        }
+    }
+
+    /// Whether the permit's own condition always requires `want`.
+    fn holds(&self, want: Want<'_>) -> bool {
+        self.body
+            .ast
+            .non_scope_constraints()
+            .is_some_and(|c| must(c, true, want))
+    }
+
+    /// Whether an unconditional-scope forbid denies `action` unless `want` holds (for the
+    /// principals of `humans`' types, when given).
+    fn guarded(&self, want: Want<'_>, action: &EntityUid, humans: Option<&[String]>) -> bool {
+        self.forbids.iter().any(|f| {
+            covers_action(self.engine, f.ast.action_constraint(), action)
+                && covers_principals(f.ast, humans)
+                && matches!(
+                    f.ast.resource_constraint().as_inner(),
+                    PrincipalOrResourceConstraint::Any
+                )
+                && f.ast
+                    .non_scope_constraints()
+                    .is_none_or(|c| must(c, false, want))
+        })
+    }
 }
 
 /// A template link: its id, template and slot values.
@@ -161,14 +204,13 @@ impl<'a> Policies<'a> {
     /// The policy and schema rules that are on.
     pub fn lint(&self, ws: &Workspace, on: &dyn Fn(RuleId) -> bool) -> Vec<Finding> {
         let engine = &ws.engine;
-        let s = &ws.lint;
         let mut out = Vec::new();
         let forbids: Vec<&Body<'_>> = self
             .bodies
             .iter()
             .filter(|b| b.ast.effect() == Effect::Forbid && !b.is_template)
             .collect();
-        for b in self
+        for body in self
             .bodies
             .iter()
             .filter(|b| b.ast.effect() == Effect::Permit)
@@ -176,137 +218,153 @@ impl<'a> Policies<'a> {
             let actions: Vec<&EntityUid> = engine
                 .actions
                 .iter()
-                .filter(|a| covers_action(engine, b.ast.action_constraint(), a))
+                .filter(|a| covers_action(engine, body.ast.action_constraint(), a))
                 .collect();
             if actions.is_empty() {
                 continue;
             }
-            let cond = b.ast.non_scope_constraints();
-            let holds = |want: Want<'_>| cond.is_some_and(|c| must(c, true, want));
-            let guarded = |want: Want<'_>, action: &EntityUid, humans: Option<&[String]>| {
-                forbids.iter().any(|f| {
-                    covers_action(engine, f.ast.action_constraint(), action)
-                        && covers_principals(f.ast, humans)
-                        && matches!(
-                            f.ast.resource_constraint().as_inner(),
-                            PrincipalOrResourceConstraint::Any
-                        )
-                        && f.ast
-                            .non_scope_constraints()
-                            .is_none_or(|c| must(c, false, want))
-                })
+            let permit = Permit {
+                engine,
+                body,
+                actions,
+                forbids: &forbids,
             };
-            let kind = if b.is_template { "template" } else { "permit" };
-            for (rule, attr, want) in [
-                (
-                    RuleId::UnboundedImpersonation,
-                    &s.duration_attribute,
-                    Want::UpperBound(&s.duration_attribute),
-                ),
-                (
-                    RuleId::UnjustifiedImpersonation,
-                    &s.justification_attribute,
-                    Want::Justified(&s.justification_attribute),
-                ),
-            ] {
-                if !on(rule) || holds(want) {
-                    continue;
-                }
-                let open: Vec<&EntityUid> = actions
-                    .iter()
-                    .copied()
-                    .filter(|a| !guarded(want, a, None))
-                    .collect();
-                if open.is_empty() {
-                    continue;
-                }
-                let what = if rule == RuleId::UnboundedImpersonation {
-                    format!("without bounding `context.{attr}`")
-                } else {
-                    format!("without requiring a justification in `context.{attr}`")
-                };
-                let undeclared: Vec<String> = open
-                    .iter()
-                    .filter(|a| !declares(engine, a, attr))
-                    .map(|a| format!("`{a}`"))
-                    .collect();
-                let help = if !undeclared.is_empty() {
-                    format!(
-                        "the context of {} does not declare `{attr}`: declare it and test it, or name the attribute with `lint.{}` in actas.yaml",
-                        undeclared.join(", "),
-                        if rule == RuleId::UnboundedImpersonation { "duration_attribute" } else { "justification_attribute" }
-                    )
-                } else if rule == RuleId::UnboundedImpersonation {
-                    format!("add `&& context.{attr} <= N` to the condition, or forbid the action `when {{ context.{attr} > N }}`")
-                } else {
-                    format!("add `&& context.{attr} like \"INC-*\"` (or your ticket pattern) to the condition")
-                };
-                out.push(self.finding(
-                    rule,
-                    &b.id,
-                    format!(
-                        "{kind} `{}` allows impersonation ({}) {what}",
-                        b.id,
-                        list(&open)
-                    ),
-                    help,
-                ));
-            }
+            self.bound_rules(ws, &permit, on, &mut out);
             if on(RuleId::OpenImpersonation) {
-                let open = |scope: &PrincipalOrResourceConstraint, var| {
-                    matches!(scope, PrincipalOrResourceConstraint::Any)
-                        && !holds(Want::Mentions(var))
-                };
-                let who = open(b.ast.principal_constraint().as_inner(), Var::Principal);
-                let whom = open(b.ast.resource_constraint().as_inner(), Var::Resource);
-                if who || whom {
-                    let text = match (who, whom) {
-                        (true, true) => "any principal impersonate any account",
-                        (true, false) => "any principal impersonate",
-                        _ => "its principals impersonate any account",
-                    };
-                    out.push(self.finding(
-                        RuleId::OpenImpersonation,
-                        &b.id,
-                        format!("{kind} `{}` lets {text} ({})", b.id, list(&actions)),
-                        "narrow the scope (`principal in Group::\"…\"`, `resource in Project::\"…\"`, `is`), or test the principal or resource in the condition".into(),
-                    ));
-                }
+                self.open_rule(&permit, &mut out);
             }
             if on(RuleId::HumanWithoutMfa) {
-                for action in &actions {
-                    let humans = self.humans(ws, b, action);
-                    if humans.is_empty() || holds(Want::True(&s.mfa_attribute)) {
-                        continue;
-                    }
-                    let types: Vec<String> = {
-                        let mut t: Vec<String> =
-                            humans.iter().map(|h| h.type_name().to_string()).collect();
-                        t.sort();
-                        t.dedup();
-                        t
-                    };
-                    if guarded(Want::True(&s.mfa_attribute), action, Some(&types)) {
-                        continue;
-                    }
-                    out.push(self.finding(
-                        RuleId::HumanWithoutMfa,
-                        &b.id,
-                        format!(
-                            "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}",
-                            b.id,
-                            s.mfa_attribute,
-                            first_few(&humans)
-                        ),
-                        format!("add `&& context.{}` to the condition, or `forbid (principal is {}, action == {action}, resource) unless {{ context.{} }};`", s.mfa_attribute, types.join(" | "), s.mfa_attribute),
-                    ));
-                }
+                self.mfa_rule(ws, &permit, &mut out);
             }
         }
         if on(RuleId::InvisibleImpersonator) {
-            out.extend(invisible_impersonator(ws));
+            out.extend(super::schema_rules::invisible_impersonator(ws));
         }
         out
+    }
+
+    /// unbounded-impersonation and unjustified-impersonation.
+    fn bound_rules(
+        &self,
+        ws: &Workspace,
+        p: &Permit<'_>,
+        on: &dyn Fn(RuleId) -> bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let engine = p.engine;
+        let s = &ws.lint;
+        let kind = p.kind();
+        for (rule, attr, want) in [
+            (
+                RuleId::UnboundedImpersonation,
+                &s.duration_attribute,
+                Want::UpperBound(&s.duration_attribute),
+            ),
+            (
+                RuleId::UnjustifiedImpersonation,
+                &s.justification_attribute,
+                Want::Justified(&s.justification_attribute),
+            ),
+        ] {
+            if !on(rule) || p.holds(want) {
+                continue;
+            }
+            let open: Vec<&EntityUid> = p
+                .actions
+                .iter()
+                .copied()
+                .filter(|a| !p.guarded(want, a, None))
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            let what = if rule == RuleId::UnboundedImpersonation {
+                format!("without bounding `context.{attr}`")
+            } else {
+                format!("without requiring a justification in `context.{attr}`")
+            };
+            let undeclared: Vec<String> = open
+                .iter()
+                .filter(|a| !declares(engine, a, attr))
+                .map(|a| format!("`{a}`"))
+                .collect();
+            let help = if !undeclared.is_empty() {
+                format!(
+                    "the context of {} does not declare `{attr}`: declare it and test it, or name the attribute with `lint.{}` in actas.yaml",
+                    undeclared.join(", "),
+                    if rule == RuleId::UnboundedImpersonation { "duration_attribute" } else { "justification_attribute" }
+                )
+            } else if rule == RuleId::UnboundedImpersonation {
+                format!("add `&& context.{attr} <= N` to the condition, or forbid the action `when {{ context.{attr} > N }}`")
+            } else {
+                format!("add `&& context.{attr} like \"INC-*\"` (or your ticket pattern) to the condition")
+            };
+            out.push(self.finding(
+                rule,
+                &p.body.id,
+                format!(
+                    "{kind} `{}` allows impersonation ({}) {what}",
+                    p.body.id,
+                    list(&open)
+                ),
+                help,
+            ));
+        }
+    }
+
+    /// open-impersonation.
+    fn open_rule(&self, p: &Permit<'_>, out: &mut Vec<Finding>) {
+        let kind = p.kind();
+        let open = |scope: &PrincipalOrResourceConstraint, var| {
+            matches!(scope, PrincipalOrResourceConstraint::Any) && !p.holds(Want::Mentions(var))
+        };
+        let who = open(p.body.ast.principal_constraint().as_inner(), Var::Principal);
+        let whom = open(p.body.ast.resource_constraint().as_inner(), Var::Resource);
+        if who || whom {
+            let text = match (who, whom) {
+                (true, true) => "any principal impersonate any account",
+                (true, false) => "any principal impersonate",
+                _ => "its principals impersonate any account",
+            };
+            out.push(self.finding(
+                RuleId::OpenImpersonation,
+                &p.body.id,
+                format!("{kind} `{}` lets {text} ({})", p.body.id, list(&p.actions)),
+                "narrow the scope (`principal in Group::\"…\"`, `resource in Project::\"…\"`, `is`), or test the principal or resource in the condition".into(),
+            ));
+        }
+    }
+
+    /// human-without-mfa.
+    fn mfa_rule(&self, ws: &Workspace, p: &Permit<'_>, out: &mut Vec<Finding>) {
+        let s = &ws.lint;
+        let kind = p.kind();
+        for action in &p.actions {
+            let humans = self.humans(ws, p.body, action);
+            if humans.is_empty() || p.holds(Want::True(&s.mfa_attribute)) {
+                continue;
+            }
+            let types: Vec<String> = {
+                let mut t: Vec<String> = humans.iter().map(|h| h.type_name().to_string()).collect();
+                t.sort();
+                t.dedup();
+                t
+            };
+            if p.guarded(Want::True(&s.mfa_attribute), action, Some(&types)) {
+                continue;
+            }
+            out.push(self.finding(
+                RuleId::HumanWithoutMfa,
+                &p.body.id,
+                format!(
+                    "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}",
+                    p.body.id,
+                    s.mfa_attribute,
+                    first_few(&humans)
+                ),
+                format!("add `&& context.{}` to the condition, or `forbid (principal is {}, action == {action}, resource) unless {{ context.{} }};`", s.mfa_attribute, types.join(" | "), s.mfa_attribute),
+            ));
+        }
     }
 
     /// The inventory's people this permit may apply to for `action` (through its scope, or
@@ -420,90 +478,6 @@ fn list(actions: &[&EntityUid]) -> String {
         .join(", ")
 }
 
-/// Actions an account can perform (their principals include an impersonable type), so they
-/// run while someone acts as it, whose context cannot carry `impersonator`.
-fn invisible_impersonator(ws: &Workspace) -> Vec<Finding> {
-    let engine = &ws.engine;
-    let impersonable = engine.impersonable_types();
-    let mut out = Vec::new();
-    for action in engine.schema_actions() {
-        let Some(info) = engine.action(&action) else {
-            continue;
-        };
-        let accounts: Vec<String> = info
-            .principals
-            .iter()
-            .filter(|t| impersonable.contains(t))
-            .map(ToString::to_string)
-            .collect();
-        if accounts.is_empty() || info.context.contains_key(IMPERSONATOR) {
-            continue;
-        }
-        let message = format!(
-            "`{action}` may be performed by an account ({}) that someone is acting as, but its context does not declare `{IMPERSONATOR}`: audit would show the account alone",
-            accounts.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-        );
-        let name = action.id().unescaped().to_string();
-        let p = match &ws.schema_file {
-            Some(f) => match action_span(&f.text, &name) {
-                Some(span) => Problem::at(f, span, message),
-                None => Problem::in_file(f, message),
-            },
-            None => Problem::new(message),
-        };
-        let humans = if ws.human_types.is_empty() {
-            "User".to_string()
-        } else {
-            ws.human_types.join(" | ")
-        };
-        out.push(Finding::new(
-            RuleId::InvisibleImpersonator.rule(),
-            p.with_help(format!(
-                "declare `{IMPERSONATOR}?: {humans}` and `delegation_chain?: Set<{}>` in its context; actas fills them along every chain",
-                accounts.join(" | ")
-            )),
-        ));
-    }
-    out
-}
-
-/// The place an action is declared in a schema: in the JSON form the quoted name after
-/// `"actions"`; in the human form the name (bare or quoted) between an `action` keyword and
-/// that declaration's `appliesTo` or `;`.
-fn action_span(text: &str, name: &str) -> Option<(usize, usize)> {
-    let quoted = format!("\"{name}\"");
-    if text.trim_start().starts_with('{') {
-        let actions = text.find("\"actions\"")?;
-        let at = actions + text[actions..].find(&quoted)?;
-        return Some((at, quoted.len()));
-    }
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    for (kw, _) in text.match_indices("action") {
-        let after_kw = kw + "action".len();
-        if word(text[..kw].chars().next_back()) || word(text[after_kw..].chars().next()) {
-            continue;
-        }
-        let rest = &text[after_kw..];
-        let end = [rest.find("appliesTo"), rest.find(';')]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(rest.len());
-        let names = &rest[..end];
-        if let Some(i) = names.find(&quoted) {
-            return Some((after_kw + i, quoted.len()));
-        }
-        for (i, _) in names.match_indices(name) {
-            if !word(names[..i].chars().next_back())
-                && !word(names[i + name.len()..].chars().next())
-            {
-                return Some((after_kw + i, name.len()));
-            }
-        }
-    }
-    None
-}
-
 /// The head of a policy statement, `permit (…)` / `forbid (…)`, within its span (annotations
 /// and comments skipped); the whole span when it cannot be read.
 fn head(text: &str, offset: usize, len: usize) -> (usize, usize) {
@@ -563,15 +537,5 @@ mod tests {
             &text[o..o + l],
             "permit (principal, action, resource in P::\"(\")"
         );
-    }
-
-    #[test]
-    fn action_declarations_are_found() {
-        let text = "entity A;\naction read, push appliesTo { principal: [A], resource: [A] };\naction \"deploy now\" appliesTo {};";
-        let (o, l) = action_span(text, "push").unwrap();
-        assert_eq!(&text[o..o + l], "push");
-        let (o, l) = action_span(text, "deploy now").unwrap();
-        assert_eq!(&text[o..o + l], "\"deploy now\"");
-        assert_eq!(action_span(text, "A"), None);
     }
 }

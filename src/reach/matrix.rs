@@ -25,14 +25,15 @@
 //! never be a target share their class's answer. `tests/reachability.rs` compares the result
 //! with raw Cedar over every simple path on generated worlds.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{EntityUid, EvalResult};
-use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
+use cedar_policy::EntityUid;
 use rayon::prelude::*;
-use serde_json::Value;
 
+use super::classes::{
+    classes_of, facts_of, key_of, observable, observations, Facts, Key, Observes,
+};
 use super::{Identities, NumberedReach, Reach, Uid};
 use crate::engine::slice::{set_bit, words};
 use crate::engine::{ContextMap, Engine};
@@ -43,38 +44,6 @@ type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
 /// Where a permit is satisfied under one action: (action index, policy index, the group of
 /// each source class or `u32::MAX`, each group's target classes).
 type PermitBlocks = (usize, usize, Vec<u32>, Vec<Vec<u64>>);
-
-/// What one policy can observe of an entity.
-struct Observes {
-    /// Uid strings written in the policy or its link.
-    literals: HashSet<String>,
-    /// Attribute names it reads or tests.
-    attrs: HashSet<String>,
-    tags: bool,
-}
-
-/// What can be observed of one identity (or account), values interned.
-struct Facts {
-    ty: u32,
-    /// `(name, value id)`, sorted by name.
-    attrs: Vec<(String, u32)>,
-    tags: Vec<(String, u32)>,
-    /// Indices (into the relevant entities: policy literals, uids in values, identities with
-    /// descendants) of those it is `in`, sorted.
-    within: Vec<u32>,
-    /// Its uid is observable to every policy (in a value, or it has descendants).
-    pinned: bool,
-}
-
-/// The key of an entity for one policy (or for all of them).
-#[derive(Hash, PartialEq, Eq)]
-struct Key {
-    ty: u32,
-    uid: Option<u32>,
-    attrs: Vec<(String, u32)>,
-    tags: Vec<(String, u32)>,
-    within: Vec<u32>,
-}
 
 pub struct HopMatrix {
     /// Every identity that is a hop's principal or resource; its number is its id.
@@ -110,194 +79,19 @@ fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// The policies' observations, in the slicer's order.
-fn observations(engine: &Engine) -> Vec<Observes> {
-    let set: &ast::PolicySet = engine.policies.as_ref();
-    let mut by_id: HashMap<String, Observes> = HashMap::new();
-    for p in set.policies() {
-        let mut o = Observes {
-            literals: p.env().values().map(ToString::to_string).collect(),
-            attrs: HashSet::new(),
-            tags: false,
-        };
-        for e in p.condition().subexpressions() {
-            match e.expr_kind() {
-                ExprKind::Lit(Literal::EntityUID(u)) => {
-                    o.literals.insert(u.to_string());
-                }
-                ExprKind::GetAttr { attr, .. } | ExprKind::HasAttr { attr, .. } => {
-                    o.attrs.insert(attr.to_string());
-                }
-                ExprKind::ExtHasAttr { attrs, .. } => {
-                    o.attrs.extend(attrs.iter().map(ToString::to_string));
-                }
-                ExprKind::BinaryApp {
-                    op: BinaryOp::GetTag | BinaryOp::HasTag,
-                    ..
-                } => o.tags = true,
-                _ => {}
-            }
-        }
-        by_id.insert(p.id().to_string(), o);
-    }
-    let slicer = engine.slicer();
-    (0..slicer.len())
-        .map(|i| {
-            by_id
-                .remove(&slicer.policy(i).id().to_string())
-                .unwrap_or_else(|| Observes {
-                    // Not found in the AST (cannot happen): observe everything.
-                    literals: HashSet::new(),
-                    attrs: HashSet::new(),
-                    tags: true,
-                })
-        })
-        .collect()
-}
-
-/// Uids inside a value.
-fn uids_in(v: &EvalResult, out: &mut HashSet<String>) {
-    match v {
-        EvalResult::EntityUid(u) => {
-            out.insert(u.to_string());
-        }
-        EvalResult::Set(s) => s.iter().for_each(|x| uids_in(x, out)),
-        EvalResult::Record(r) => r.iter().for_each(|(_, x)| uids_in(x, out)),
-        _ => {}
-    }
-}
-
-fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Ok(u)) = m.get("__entity").map(crate::core::uid::parse_uid) {
-                out.insert(u.to_string());
-            }
-            if let (Some(Value::String(_)), Some(Value::String(_)), 2) =
-                (m.get("type"), m.get("id"), m.len())
-            {
-                if let Ok(u) = crate::core::uid::parse_uid(v) {
-                    out.insert(u.to_string());
-                }
-            }
-            m.values().for_each(|x| uids_in_json(x, out));
-        }
-        Value::Array(a) => a.iter().for_each(|x| uids_in_json(x, out)),
-        _ => {}
-    }
-}
-
 impl HopMatrix {
     pub fn build(engine: &Engine, identities: &Arc<Identities>, ctx: &ContextMap) -> Self {
         let identities = identities.clone();
         let (ids, names) = (&identities.uids, &identities.names);
         let observes = observations(engine);
-
-        // Uids observable to every policy: in values, or with descendants among the identities.
-        let mut in_values: HashSet<String> = HashSet::new();
-        let mut parents: HashSet<String> = HashSet::new();
-        for e in engine.entities.iter() {
-            for (_, v) in e.attrs().chain(e.tags()) {
-                if let Ok(v) = v {
-                    uids_in(&v, &mut in_values);
-                }
-            }
-            if let Some(a) = engine.entities.ancestors(&e.uid()) {
-                parents.extend(a.map(ToString::to_string));
-            }
-        }
-        uids_in_json(&Value::Object(ctx.clone()), &mut in_values);
-        let pinned: HashSet<&str> = names
-            .iter()
-            .map(|n| &**n)
-            .filter(|n| in_values.contains(*n) || parents.contains(*n))
-            .collect();
-        // The entities an `in` can name: literals, values, and identities with descendants.
-        let mut relevant: Vec<String> = observes
-            .iter()
-            .flat_map(|o| o.literals.iter().cloned())
-            .chain(in_values.iter().cloned())
-            .chain(pinned.iter().map(|s| s.to_string()))
-            .collect();
-        relevant.sort();
-        relevant.dedup();
+        let (relevant, pinned, global) = observable(engine, names, &observes, ctx);
         let relevant_index: HashMap<&str, u32> = relevant
             .iter()
             .enumerate()
             .map(|(i, s)| (s.as_str(), i as u32))
             .collect();
-        // Values and identities with descendants are observable to every policy.
-        let global: Vec<bool> = relevant
-            .iter()
-            .map(|s| in_values.contains(s) || pinned.contains(s.as_str()))
-            .collect();
-
-        // Facts per identity, values interned.
-        let mut values: BTreeMap<EvalResult, u32> = BTreeMap::new();
-        let mut types: HashMap<String, u32> = HashMap::new();
-        let mut intern = |v: EvalResult| {
-            let n = values.len() as u32;
-            *values.entry(v).or_insert(n)
-        };
-        let facts: Vec<Facts> = ids
-            .iter()
-            .zip(names)
-            .map(|(u, name)| {
-                let n = types.len() as u32;
-                let ty = *types.entry(u.type_name().to_string()).or_insert(n);
-                let (mut attrs, mut tags) = (Vec::new(), Vec::new());
-                if let Some(e) = engine.entities.get(u) {
-                    for (k, v) in e.attrs() {
-                        if let Ok(v) = v {
-                            attrs.push((k.to_string(), intern(v)));
-                        }
-                    }
-                    for (k, v) in e.tags() {
-                        if let Ok(v) = v {
-                            tags.push((k.to_string(), intern(v)));
-                        }
-                    }
-                }
-                attrs.sort();
-                tags.sort();
-                let mut within: Vec<u32> = engine
-                    .entities
-                    .ancestors(u)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|a| relevant_index.get(a.to_string().as_str()).copied())
-                    .collect();
-                within.sort_unstable();
-                Facts {
-                    ty,
-                    attrs,
-                    tags,
-                    within,
-                    pinned: pinned.contains(&**name),
-                }
-            })
-            .collect();
-
-        // Classes: equal keys under the union of all observations.
-        let all = Observes {
-            literals: observes.iter().flat_map(|o| o.literals.clone()).collect(),
-            attrs: observes.iter().flat_map(|o| o.attrs.clone()).collect(),
-            tags: observes.iter().any(|o| o.tags),
-        };
-        let all_relevant = vec![true; relevant.len()];
-        let mut class_index: HashMap<Key, u32> = HashMap::new();
-        let mut class_of = Vec::with_capacity(ids.len());
-        let mut members: Vec<Vec<u32>> = Vec::new();
-        for (i, f) in facts.iter().enumerate() {
-            let key = key_of(f, i as u32, &names[i], &all, &all_relevant);
-            let n = class_index.len() as u32;
-            let c = *class_index.entry(key).or_insert(n);
-            if c as usize == members.len() {
-                members.push(Vec::new());
-            }
-            members[c as usize].push(i as u32);
-            class_of.push(c);
-        }
+        let facts = facts_of(engine, &identities, &relevant_index, &pinned);
+        let (class_of, members) = classes_of(names, &facts, &observes, relevant.len());
         let classes = members.len();
         let impersonable = engine.impersonable_types();
         let target: Vec<bool> = members
@@ -319,84 +113,102 @@ impl HopMatrix {
         let slicer = engine.slicer();
         crate::core::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
         for (ai, action) in engine.actions.iter().enumerate() {
-            matrix.allowed.push(vec![vec![0; words(classes)]; classes]);
-            let Some(info) = engine.action(action) else {
-                crate::core::progress::advance(slicer.len() as u64);
-                continue;
-            };
-            let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
-                (0..classes as u32)
-                    .filter(|&c| types.contains(matrix.rep(c).type_name()))
-                    .collect()
-            };
-            let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
-            // The context either serves the action for every pair or for none.
-            let served = match (sources.first(), sinks.first()) {
-                (Some(&s), Some(&t)) => engine
-                    .prepare(matrix.rep(s), action, matrix.rep(t), ctx, None)
-                    .is_ok(),
-                _ => false,
-            };
-            if !served {
-                crate::core::progress::advance(slicer.len() as u64);
-                continue;
-            }
-            let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
-                .into_par_iter()
-                .filter_map(|i| {
-                    let out = slicer.action_matches(i, &engine.entities, action).then(|| {
-                        let o = &observes[i];
-                        let rows = matrix.satisfied(
-                            engine,
-                            i,
-                            o,
-                            action,
-                            ctx,
-                            (&sources, &sinks),
-                            (&facts, &relevant_index, &global),
-                        );
-                        (i, slicer.is_permit(i), rows.0, rows.1)
-                    });
-                    crate::core::progress::advance(1);
-                    out
-                })
-                .collect();
-            let mut permit = vec![vec![0u64; words(classes)]; classes];
-            let mut forbid = permit.clone();
-            for (i, is_permit, rows, spent) in per_policy {
-                matrix.evaluations += spent;
-                let into = if is_permit { &mut permit } else { &mut forbid };
-                for (group, bits) in &rows {
-                    for &c in group {
-                        for (w, b) in into[c as usize].iter_mut().zip(bits) {
-                            *w |= b;
-                        }
-                    }
-                }
-                if is_permit && !rows.is_empty() {
-                    let mut group_of = vec![u32::MAX; classes];
-                    let mut bits = Vec::with_capacity(rows.len());
-                    for (g, (group, b)) in rows.into_iter().enumerate() {
-                        group.iter().for_each(|&c| group_of[c as usize] = g as u32);
-                        bits.push(b);
-                    }
-                    matrix.permits.push((ai, i, group_of, bits));
-                }
-            }
-            let allowed = &mut matrix.allowed[ai];
-            for ((row, p), f) in allowed.iter_mut().zip(&permit).zip(&forbid) {
-                for ((w, p), f) in row.iter_mut().zip(p).zip(f) {
-                    *w = p & !f;
-                }
-            }
-            for (row, a) in matrix.rows.iter_mut().zip(allowed.iter()) {
-                for (w, a) in row.iter_mut().zip(a) {
-                    *w |= a;
-                }
-            }
+            let env = (&facts[..], &relevant_index, &global[..]);
+            matrix.add_action(engine, ai, action, ctx, &observes, env);
         }
         crate::core::progress::finish();
         matrix
+    }
+
+    /// Evaluates every policy that can match `action` over the classes, and records which class
+    /// pairs it allows.
+    fn add_action(
+        &mut self,
+        engine: &Engine,
+        ai: usize,
+        action: &EntityUid,
+        ctx: &ContextMap,
+        observes: &[Observes],
+        (facts, relevant_index, global): (&[Facts], &HashMap<&str, u32>, &[bool]),
+    ) {
+        let classes = self.members.len();
+        let slicer = engine.slicer();
+        self.allowed.push(vec![vec![0; words(classes)]; classes]);
+        let Some(info) = engine.action(action) else {
+            crate::core::progress::advance(slicer.len() as u64);
+            return;
+        };
+        let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
+            (0..classes as u32)
+                .filter(|&c| types.contains(self.rep(c).type_name()))
+                .collect()
+        };
+        let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
+        // The context either serves the action for every pair or for none.
+        let served = match (sources.first(), sinks.first()) {
+            (Some(&s), Some(&t)) => engine
+                .prepare(self.rep(s), action, self.rep(t), ctx, None)
+                .is_ok(),
+            _ => false,
+        };
+        if !served {
+            crate::core::progress::advance(slicer.len() as u64);
+            return;
+        }
+        let matrix = &*self;
+        let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
+            .into_par_iter()
+            .filter_map(|i| {
+                let out = slicer.action_matches(i, &engine.entities, action).then(|| {
+                    let o = &observes[i];
+                    let rows = matrix.satisfied(
+                        engine,
+                        i,
+                        o,
+                        action,
+                        ctx,
+                        (&sources, &sinks),
+                        (facts, relevant_index, global),
+                    );
+                    (i, slicer.is_permit(i), rows.0, rows.1)
+                });
+                crate::core::progress::advance(1);
+                out
+            })
+            .collect();
+        let mut permit = vec![vec![0u64; words(classes)]; classes];
+        let mut forbid = permit.clone();
+        for (i, is_permit, rows, spent) in per_policy {
+            self.evaluations += spent;
+            let into = if is_permit { &mut permit } else { &mut forbid };
+            for (group, bits) in &rows {
+                for &c in group {
+                    for (w, b) in into[c as usize].iter_mut().zip(bits) {
+                        *w |= b;
+                    }
+                }
+            }
+            if is_permit && !rows.is_empty() {
+                let mut group_of = vec![u32::MAX; classes];
+                let mut bits = Vec::with_capacity(rows.len());
+                for (g, (group, b)) in rows.into_iter().enumerate() {
+                    group.iter().for_each(|&c| group_of[c as usize] = g as u32);
+                    bits.push(b);
+                }
+                self.permits.push((ai, i, group_of, bits));
+            }
+        }
+        let allowed = &mut self.allowed[ai];
+        for ((row, p), f) in allowed.iter_mut().zip(&permit).zip(&forbid) {
+            for ((w, p), f) in row.iter_mut().zip(p).zip(f) {
+                *w = p & !f;
+            }
+        }
+        for (row, a) in self.rows.iter_mut().zip(allowed.iter()) {
+            for (w, a) in row.iter_mut().zip(a) {
+                *w |= a;
+            }
+        }
     }
 
     fn rep(&self, class: u32) -> &EntityUid {
@@ -680,28 +492,5 @@ impl HopMatrix {
             }
             frontier = next;
         }
-    }
-}
-
-/// The key of identity `id` for a policy observing `o`, with `mask` the relevant entities it
-/// can name.
-fn key_of(f: &Facts, id: u32, name: &str, o: &Observes, mask: &[bool]) -> Key {
-    let named = f.pinned || o.literals.contains(name);
-    Key {
-        ty: f.ty,
-        uid: named.then_some(id),
-        attrs: f
-            .attrs
-            .iter()
-            .filter(|(k, _)| o.attrs.contains(k))
-            .cloned()
-            .collect(),
-        tags: if o.tags { f.tags.clone() } else { Vec::new() },
-        within: f
-            .within
-            .iter()
-            .copied()
-            .filter(|&k| mask[k as usize])
-            .collect(),
     }
 }

@@ -7,6 +7,7 @@
 //! the engine. Nothing is cached behind the caller's back: whoever needs reach under a context
 //! builds it once and passes it on.
 
+mod classes;
 pub mod identities;
 pub mod matrix;
 

@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cedar_policy::SlotId;
+use cedar_policy::{EntityUid, Schema, SlotId};
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
 use crate::core::catalogue::Catalogue;
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::schema::SchemaInfo;
 use crate::engine::Engine;
 
 mod config;
@@ -118,21 +119,11 @@ struct Loader {
 }
 
 impl Loader {
+    /// Loads everything, in steps: the configuration, the settings that need no schema, the
+    /// schema, the policies and links, the impersonation actions, the inventory, then the
+    /// settings checked against the engine.
     fn load(&mut self, has_config: bool, ov: &Overrides) -> Option<Workspace> {
-        let (config, config_file) = if has_config {
-            let file = self.read(&NamedPath::plain(self.root.join(CONFIG_FILE)))?;
-            match serde_saphyr::from_str::<Option<ConfigDoc>>(&file.text) {
-                Ok(c) => (c.unwrap_or_default(), Some(file)),
-                Err(e) => {
-                    self.problems.push(Problem::from_yaml(&file, &e));
-                    self.skipped
-                        .push("everything else: `actas.yaml` could not be read".into());
-                    return None;
-                }
-            }
-        } else {
-            (ConfigDoc::default(), None)
-        };
+        let (config, config_file) = self.read_config(has_config)?;
         let cfg = config_file.as_ref();
         let paths =
             |from_cli: &[PathBuf], from_cfg: &Option<Vec<Spanned<String>>>, default: &[&str]| {
@@ -158,45 +149,8 @@ impl Loader {
 
         // Settings.
         let imp = config.impersonation.unwrap_or_default();
-        let max_chain = match (ov.max_chain, &imp.max_chain) {
-            (Some(n), _) => Some(n),
-            (None, Some(n)) => match u32::try_from(n.value) {
-                Ok(v) if v >= 1 => Some(v),
-                _ => {
-                    let file = cfg?;
-                    self.problems.push(
-                        Problem::at_location(file, &n.referenced, "`max_chain` must be at least 1")
-                            .with_help("it counts hops: `impersonate:` is 1, `chain: [A, B]` is 2"),
-                    );
-                    None
-                }
-            },
-            (None, None) => Some(DEFAULT_MAX_CHAIN),
-        };
-        if ov.max_chain == Some(0) {
-            self.problems
-                .push(Problem::new("`--max-chain` must be at least 1"));
-        }
-        let action_texts: Vec<(String, Option<Origin>)> = if !ov.impersonation_actions.is_empty() {
-            ov.impersonation_actions
-                .iter()
-                .map(|a| (a.clone(), None))
-                .collect()
-        } else if let (Some(list), Some(file)) = (&imp.actions, cfg) {
-            list.iter()
-                .map(|s| {
-                    (
-                        s.value.clone(),
-                        Some((
-                            file.clone(),
-                            crate::core::diag::span_of(file, &s.referenced),
-                        )),
-                    )
-                })
-                .collect()
-        } else {
-            vec![(DEFAULT_ACTION.to_string(), None)]
-        };
+        let max_chain = self.max_chain(cfg, ov.max_chain, imp.max_chain.as_ref());
+        let action_texts = action_texts(cfg, &ov.impersonation_actions, imp.actions.as_ref());
         let profile_docs = config.profiles.unwrap_or_default();
 
         // Schema.
@@ -225,18 +179,10 @@ impl Loader {
         }
 
         // Impersonation actions.
-        let mut actions = Vec::new();
-        if let Some((_, info)) = &schema {
-            for (text, origin) in &action_texts {
-                match info.parse_action(text, "impersonation action") {
-                    Ok(uid) => actions.push(uid),
-                    Err(problem) => self.problems.push(match origin {
-                        Some((file, span)) => problem.placed(file, *span),
-                        None => *problem,
-                    }),
-                }
-            }
-        }
+        let actions = match &schema {
+            Some((_, info)) => self.impersonation_actions(info, &action_texts),
+            None => Vec::new(),
+        };
 
         // Entities.
         let entity_files = self.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
@@ -249,20 +195,7 @@ impl Loader {
         }
 
         if let (Some(list), Some((schema, _)), Some(file)) = (&imp.human_types, &schema, cfg) {
-            let types: Vec<String> = schema.entity_types().map(ToString::to_string).collect();
-            for t in list.iter().filter(|t| !types.contains(&t.value)) {
-                let mut p = Problem::at_location(
-                    file,
-                    &t.referenced,
-                    format!(
-                        "human type `{}` is not an entity type of the schema",
-                        t.value
-                    ),
-                );
-                p.help =
-                    crate::core::suggest::did_you_mean(&t.value, types.iter().map(String::as_str));
-                self.problems.push(p);
-            }
+            self.check_human_types(schema, file, list);
         }
         let human_types: Vec<String> = match imp.human_types {
             Some(list) => list.into_iter().map(|s| s.value).collect(),
@@ -301,6 +234,114 @@ impl Loader {
             policy_files: sources,
             schema_file: self.schema_file.clone(),
         })
+    }
+
+    /// `actas.yaml`, when there is one; `None` when it cannot be read (nothing else is).
+    fn read_config(&mut self, has_config: bool) -> Option<(ConfigDoc, Option<Arc<SourceFile>>)> {
+        if !has_config {
+            return Some((ConfigDoc::default(), None));
+        }
+        let file = self.read(&NamedPath::plain(self.root.join(CONFIG_FILE)))?;
+        match serde_saphyr::from_str::<Option<ConfigDoc>>(&file.text) {
+            Ok(c) => Some((c.unwrap_or_default(), Some(file))),
+            Err(e) => {
+                self.problems.push(Problem::from_yaml(&file, &e));
+                self.skipped
+                    .push("everything else: `actas.yaml` could not be read".into());
+                None
+            }
+        }
+    }
+
+    /// `--max-chain`, else `impersonation.max_chain`, else the default; at least 1.
+    fn max_chain(
+        &mut self,
+        cfg: Option<&Arc<SourceFile>>,
+        from_cli: Option<u32>,
+        from_cfg: Option<&Spanned<i64>>,
+    ) -> Option<u32> {
+        if from_cli == Some(0) {
+            self.problems
+                .push(Problem::new("`--max-chain` must be at least 1"));
+        }
+        match (from_cli, from_cfg) {
+            (Some(n), _) => Some(n),
+            (None, Some(n)) => match u32::try_from(n.value) {
+                Ok(v) if v >= 1 => Some(v),
+                _ => {
+                    let file = cfg?;
+                    self.problems.push(
+                        Problem::at_location(file, &n.referenced, "`max_chain` must be at least 1")
+                            .with_help("it counts hops: `impersonate:` is 1, `chain: [A, B]` is 2"),
+                    );
+                    None
+                }
+            },
+            (None, None) => Some(DEFAULT_MAX_CHAIN),
+        }
+    }
+
+    /// The impersonation actions as uids of the schema, each problem at its place.
+    fn impersonation_actions(
+        &mut self,
+        info: &SchemaInfo,
+        texts: &[(String, Option<Origin>)],
+    ) -> Vec<EntityUid> {
+        let mut actions = Vec::new();
+        for (text, origin) in texts {
+            match info.parse_action(text, "impersonation action") {
+                Ok(uid) => actions.push(uid),
+                Err(problem) => self.problems.push(match origin {
+                    Some((file, span)) => problem.placed(file, *span),
+                    None => *problem,
+                }),
+            }
+        }
+        actions
+    }
+
+    /// `impersonation.human_types` must name entity types of the schema.
+    fn check_human_types(
+        &mut self,
+        schema: &Schema,
+        file: &Arc<SourceFile>,
+        list: &[Spanned<String>],
+    ) {
+        let types: Vec<String> = schema.entity_types().map(ToString::to_string).collect();
+        for t in list.iter().filter(|t| !types.contains(&t.value)) {
+            let mut p = Problem::at_location(
+                file,
+                &t.referenced,
+                format!(
+                    "human type `{}` is not an entity type of the schema",
+                    t.value
+                ),
+            );
+            p.help = crate::core::suggest::did_you_mean(&t.value, types.iter().map(String::as_str));
+            self.problems.push(p);
+        }
+    }
+}
+
+/// The impersonation actions as written: `--impersonation-action`, else
+/// `impersonation.actions` (with their places), else the default.
+fn action_texts(
+    cfg: Option<&Arc<SourceFile>>,
+    from_cli: &[String],
+    from_cfg: Option<&Vec<Spanned<String>>>,
+) -> Vec<(String, Option<Origin>)> {
+    if !from_cli.is_empty() {
+        return from_cli.iter().map(|a| (a.clone(), None)).collect();
+    }
+    match (from_cfg, cfg) {
+        (Some(list), Some(file)) => list
+            .iter()
+            .map(|s| {
+                let span = crate::core::diag::span_of(file, &s.referenced);
+                (s.value.clone(), Some((file.clone(), span)))
+            })
+            .collect(),
+        _ => vec![(DEFAULT_ACTION.to_string(), None)],
     }
 }
 

@@ -244,14 +244,9 @@ impl Checker<'_> {
         (self.problems.len() == before).then_some(kind).flatten()
     }
 
-    fn request_case(
-        &mut self,
-        c: &CaseDoc,
-        principal: &Spanned<Value>,
-        context: &Sourced,
-    ) -> Option<CaseKind> {
-        let before = self.problems.len();
-        let principal_uid = self.entity(principal);
+    /// The accounts a case acts through, as written: `impersonate` or `chain`, not both, not
+    /// empty, no longer than `max_chain`.
+    fn chain_values<'d>(&mut self, c: &'d CaseDoc) -> Vec<&'d Spanned<Value>> {
         let mut chain_values: Vec<&Spanned<Value>> = Vec::new();
         match (&c.impersonate, &c.chain) {
             (Some(i), Some(ch)) => {
@@ -284,6 +279,32 @@ impl Checker<'_> {
             }
             (None, None) => {}
         }
+        chain_values
+    }
+
+    /// Every expected reason must name a policy, link or template.
+    fn check_reasons(&mut self, c: &CaseDoc) {
+        if let Some(r) = &c.reasons {
+            for id in &r.value {
+                if !self.engine.policy_ids().any(|p| p == id.value) {
+                    let help =
+                        crate::core::suggest::did_you_mean(&id.value, self.engine.policy_ids());
+                    self.problem(&id.referenced, format!("unknown policy id `{}`", id.value))
+                        .help = help;
+                }
+            }
+        }
+    }
+
+    fn request_case(
+        &mut self,
+        c: &CaseDoc,
+        principal: &Spanned<Value>,
+        context: &Sourced,
+    ) -> Option<CaseKind> {
+        let before = self.problems.len();
+        let principal_uid = self.entity(principal);
+        let chain_values = self.chain_values(c);
         let chain: Vec<Option<EntityUid>> = chain_values.iter().map(|v| self.entity(v)).collect();
         let action = c.action.as_ref().and_then(|a| self.action(a));
         let resource = c.resource.as_ref().and_then(|r| self.entity(r));
@@ -318,16 +339,7 @@ impl Checker<'_> {
             .as_ref()
             .map(|r| r.value.iter().map(|s| s.value.clone()).collect())
             .unwrap_or_default();
-        if let Some(r) = &c.reasons {
-            for id in &r.value {
-                if !self.engine.policy_ids().any(|p| p == id.value) {
-                    let help =
-                        crate::core::suggest::did_you_mean(&id.value, self.engine.policy_ids());
-                    self.problem(&id.referenced, format!("unknown policy id `{}`", id.value))
-                        .help = help;
-                }
-            }
-        }
+        self.check_reasons(c);
         let principal = principal_uid?;
         let chain: Vec<EntityUid> = chain.into_iter().collect::<Option<_>>()?;
         let expect_allow = expect_allow?;

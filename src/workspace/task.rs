@@ -88,17 +88,11 @@ type StepParts = (
 
 const TASK_MISSING_HELP: &str = "set it in the task's `context` or the step's";
 
-/// Reads and checks one task file.
-pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Task, Vec<Problem>> {
-    let doc = serde_saphyr::from_str::<TaskDoc>(&file.text)
-        .map_err(|e| vec![Problem::from_yaml(file, &e)])?;
-    let mut c = Checker {
-        engine,
-        file,
-        problems: Vec::new(),
-    };
-    let principal = c.entity(&doc.principal);
-    let chain_values: Vec<&Spanned<Value>> = match (&doc.impersonate, &doc.chain) {
+/// The accounts a task acts through, as written: `impersonate` or `chain`, not both, and no
+/// longer than `max_chain`.
+fn chain_values<'d>(c: &mut Checker<'_>, doc: &'d TaskDoc) -> Vec<&'d Spanned<Value>> {
+    let engine = c.engine;
+    match (&doc.impersonate, &doc.chain) {
         (Some(_), Some(ch)) => {
             c.problem(
                 &ch.referenced,
@@ -121,7 +115,20 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Task, Vec<Problem
             ch.value.iter().collect()
         }
         (None, None) => Vec::new(),
+    }
+}
+
+/// Reads and checks one task file.
+pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Task, Vec<Problem>> {
+    let doc = serde_saphyr::from_str::<TaskDoc>(&file.text)
+        .map_err(|e| vec![Problem::from_yaml(file, &e)])?;
+    let mut c = Checker {
+        engine,
+        file,
+        problems: Vec::new(),
     };
+    let principal = c.entity(&doc.principal);
+    let chain_values = chain_values(&mut c, &doc);
     let chain: Vec<Option<EntityUid>> = chain_values.iter().map(|v| c.entity(v)).collect();
     if doc.steps.value.is_empty() {
         c.problem(&doc.steps.referenced, "a task needs at least one step");

@@ -225,122 +225,14 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     }
 
     // Policies.
-    let mut policies = String::new();
-    for i in 0..size.policies {
-        // The repeated shape of real policy sets: one team may act as one folder's accounts.
-        if r.chance(30) {
-            let _ = writeln!(
-                policies,
-                "@id(\"team-{i}\")\npermit (principal in {}, action == Action::\"impersonate\", resource in {})\n  when {{ context.hours <= {} }};\n",
-                uid("Team", &r.pick(&teams)),
-                uid("Folder", &r.pick(&folders)),
-                2 + r.below(6)
-            );
-            continue;
-        }
-        let forbid = r.chance(25);
-        let mut principal = match r.below(6) {
-            0 => "principal".to_string(),
-            1 => format!("principal == {}", uid("Person", &r.pick(&people))),
-            2 => format!("principal == {}", uid("Account", &r.pick(&accounts))),
-            3 => format!("principal in {}", uid("Team", &r.pick(&teams))),
-            4 => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
-            _ => format!(
-                "principal is Account in {}",
-                uid("Folder", &r.pick(&folders))
-            ),
-        };
-        let action = match r.below(3) {
-            0 => "action == Action::\"impersonate\"".to_string(),
-            1 => "action == Action::\"signJwt\"".to_string(),
-            _ => "action in [Action::\"impersonate\", Action::\"signJwt\"]".to_string(),
-        };
-        let mut resource = match r.below(4) {
-            0 if forbid => "resource".to_string(),
-            0 => format!("resource == {}", uid("Account", &r.pick(&accounts))),
-            1 => format!("resource == {}", uid("Account", &r.pick(&accounts))),
-            2 => format!("resource in {}", uid("Folder", &r.pick(&folders))),
-            _ => "resource is Account".to_string(),
-        };
-        // A permit open to every person names its account, and most go to a team instead; one
-        // open to every robot or account names a folder at least. (Wider ones exist, as
-        // misconfigurations; they would make every identity reach every account.)
-        let everyone = principal == "principal" || principal == "principal is Person";
-        if !forbid && everyone && r.chance(80) {
-            principal = format!("principal in {}", uid("Team", &r.pick(&teams)));
-        }
-        if !forbid && everyone && !resource.starts_with("resource ==") {
-            resource = format!("resource == {}", uid("Account", &r.pick(&accounts)));
-        } else if !forbid
-            && resource == "resource is Account"
-            && principal.starts_with("principal is")
-        {
-            resource = format!("resource in {}", uid("Folder", &r.pick(&folders)));
-        }
-        let mut conditions: Vec<String> = Vec::new();
-        // A forbid is a guardrail: it always has a condition, and one over every account
-        // guards the sensitive ones, or it would block a whole scope.
-        if forbid && (resource == "resource" || resource == "resource is Account") {
-            conditions.push("when { resource.sensitive }".to_string());
-        }
-        for _ in 0..r.below(3) + usize::from(forbid) {
-            let c = match r.below(if path_dependent { 8 } else { 6 }) {
-                0 => "when { context.mfa }".to_string(),
-                1 => format!("when {{ context.hours <= {} }}", 1 + r.below(8)),
-                2 => "unless { resource.sensitive }".to_string(),
-                3 => "when { principal has level && principal.level >= resource.tier }".to_string(),
-                4 => format!("when {{ context.ticket like \"{}\" }}", r.pick(&["CHG-*", "BG-*", "*-1"])),
-                5 => format!("unless {{ principal in {} }}", uid("Team", &r.pick(&teams))),
-                6 => "when { context has impersonator }".to_string(),
-                _ => format!(
-                    "unless {{ context has delegation_chain && context.delegation_chain.contains({}) }}",
-                    uid("Account", &r.pick(&accounts))
-                ),
-            };
-            conditions.push(c);
-        }
-        let effect = if forbid { "forbid" } else { "permit" };
-        let _ = writeln!(
-            policies,
-            "@id(\"{effect}-{i}\")\n{effect} ({principal}, {action}, {resource}){};\n",
-            conditions
-                .iter()
-                .map(|c| format!("\n  {c}"))
-                .collect::<String>()
-        );
-    }
-
-    // Policies on `read`, drawn after the others so worlds without grants stay as they were.
-    for i in 0..size.grants {
-        let forbid = r.chance(25);
-        let principal = match r.below(4) {
-            0 => "principal".to_string(),
-            1 => format!("principal == {}", uid("Person", &r.pick(&people))),
-            2 => format!("principal in {}", uid("Team", &r.pick(&teams))),
-            _ => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
-        };
-        let resource = match r.below(3) {
-            0 => "resource".to_string(),
-            1 => format!("resource == {}", uid("Folder", &r.pick(&folders))),
-            _ => format!("resource in {}", uid("Folder", &r.pick(&folders))),
-        };
-        let condition = match r.below(5) {
-            0 => String::new(),
-            1 => "\n  when { context.mfa }".to_string(),
-            2 => format!("\n  when {{ context.hours <= {} }}", 1 + r.below(8)),
-            // Overflows (an evaluation error) when hours >= 2: errors must survive slicing.
-            3 => "\n  when { context.hours * 4611686018427387904 > 0 }".to_string(),
-            _ => format!(
-                "\n  unless {{ principal in {} }}",
-                uid("Team", &r.pick(&teams))
-            ),
-        };
-        let effect = if forbid { "forbid" } else { "permit" };
-        let _ = writeln!(
-            policies,
-            "@id(\"read-{effect}-{i}\")\n{effect} ({principal}, action == Action::\"read\", {resource}){condition};\n"
-        );
-    }
+    let names = Names {
+        teams: &teams,
+        folders: &folders,
+        people: &people,
+        accounts: &accounts,
+    };
+    let mut policies = impersonation_policies(&mut r, size, &names, path_dependent);
+    policies.push_str(&grant_policies(&mut r, size, &names));
 
     let mut principals: Vec<String> = people
         .iter()
@@ -384,4 +276,139 @@ impl World {
         }
         std::fs::write(dir.join("actas.yaml"), config).unwrap();
     }
+}
+
+/// The generated organisation's names, for the policy generators.
+struct Names<'a> {
+    teams: &'a [String],
+    folders: &'a [String],
+    people: &'a [String],
+    accounts: &'a [String],
+}
+
+/// Impersonation permits and forbids, shaped like real policy sets.
+fn impersonation_policies(r: &mut Rng, size: &Size, n: &Names<'_>, path_dependent: bool) -> String {
+    let (teams, folders, people, accounts) = (n.teams, n.folders, n.people, n.accounts);
+    let mut policies = String::new();
+    for i in 0..size.policies {
+        // The repeated shape of real policy sets: one team may act as one folder's accounts.
+        if r.chance(30) {
+            let _ = writeln!(
+                policies,
+                "@id(\"team-{i}\")\npermit (principal in {}, action == Action::\"impersonate\", resource in {})\n  when {{ context.hours <= {} }};\n",
+                uid("Team", &r.pick(teams)),
+                uid("Folder", &r.pick(folders)),
+                2 + r.below(6)
+            );
+            continue;
+        }
+        let forbid = r.chance(25);
+        let mut principal = match r.below(6) {
+            0 => "principal".to_string(),
+            1 => format!("principal == {}", uid("Person", &r.pick(people))),
+            2 => format!("principal == {}", uid("Account", &r.pick(accounts))),
+            3 => format!("principal in {}", uid("Team", &r.pick(teams))),
+            4 => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
+            _ => format!(
+                "principal is Account in {}",
+                uid("Folder", &r.pick(folders))
+            ),
+        };
+        let action = match r.below(3) {
+            0 => "action == Action::\"impersonate\"".to_string(),
+            1 => "action == Action::\"signJwt\"".to_string(),
+            _ => "action in [Action::\"impersonate\", Action::\"signJwt\"]".to_string(),
+        };
+        let mut resource = match r.below(4) {
+            0 if forbid => "resource".to_string(),
+            0 => format!("resource == {}", uid("Account", &r.pick(accounts))),
+            1 => format!("resource == {}", uid("Account", &r.pick(accounts))),
+            2 => format!("resource in {}", uid("Folder", &r.pick(folders))),
+            _ => "resource is Account".to_string(),
+        };
+        // A permit open to every person names its account, and most go to a team instead; one
+        // open to every robot or account names a folder at least. (Wider ones exist, as
+        // misconfigurations; they would make every identity reach every account.)
+        let everyone = principal == "principal" || principal == "principal is Person";
+        if !forbid && everyone && r.chance(80) {
+            principal = format!("principal in {}", uid("Team", &r.pick(teams)));
+        }
+        if !forbid && everyone && !resource.starts_with("resource ==") {
+            resource = format!("resource == {}", uid("Account", &r.pick(accounts)));
+        } else if !forbid
+            && resource == "resource is Account"
+            && principal.starts_with("principal is")
+        {
+            resource = format!("resource in {}", uid("Folder", &r.pick(folders)));
+        }
+        let mut conditions: Vec<String> = Vec::new();
+        // A forbid is a guardrail: it always has a condition, and one over every account
+        // guards the sensitive ones, or it would block a whole scope.
+        if forbid && (resource == "resource" || resource == "resource is Account") {
+            conditions.push("when { resource.sensitive }".to_string());
+        }
+        for _ in 0..r.below(3) + usize::from(forbid) {
+            let c = match r.below(if path_dependent { 8 } else { 6 }) {
+                0 => "when { context.mfa }".to_string(),
+                1 => format!("when {{ context.hours <= {} }}", 1 + r.below(8)),
+                2 => "unless { resource.sensitive }".to_string(),
+                3 => "when { principal has level && principal.level >= resource.tier }".to_string(),
+                4 => format!("when {{ context.ticket like \"{}\" }}", r.pick(&["CHG-*", "BG-*", "*-1"])),
+                5 => format!("unless {{ principal in {} }}", uid("Team", &r.pick(teams))),
+                6 => "when { context has impersonator }".to_string(),
+                _ => format!(
+                    "unless {{ context has delegation_chain && context.delegation_chain.contains({}) }}",
+                    uid("Account", &r.pick(accounts))
+                ),
+            };
+            conditions.push(c);
+        }
+        let effect = if forbid { "forbid" } else { "permit" };
+        let _ = writeln!(
+            policies,
+            "@id(\"{effect}-{i}\")\n{effect} ({principal}, {action}, {resource}){};\n",
+            conditions
+                .iter()
+                .map(|c| format!("\n  {c}"))
+                .collect::<String>()
+        );
+    }
+    policies
+}
+
+/// Policies on `read`, drawn after the others so worlds without grants stay as they were.
+fn grant_policies(r: &mut Rng, size: &Size, n: &Names<'_>) -> String {
+    let (teams, folders, people) = (n.teams, n.folders, n.people);
+    let mut policies = String::new();
+    for i in 0..size.grants {
+        let forbid = r.chance(25);
+        let principal = match r.below(4) {
+            0 => "principal".to_string(),
+            1 => format!("principal == {}", uid("Person", &r.pick(people))),
+            2 => format!("principal in {}", uid("Team", &r.pick(teams))),
+            _ => format!("principal is {}", r.pick(&["Person", "Robot", "Account"])),
+        };
+        let resource = match r.below(3) {
+            0 => "resource".to_string(),
+            1 => format!("resource == {}", uid("Folder", &r.pick(folders))),
+            _ => format!("resource in {}", uid("Folder", &r.pick(folders))),
+        };
+        let condition = match r.below(5) {
+            0 => String::new(),
+            1 => "\n  when { context.mfa }".to_string(),
+            2 => format!("\n  when {{ context.hours <= {} }}", 1 + r.below(8)),
+            // Overflows (an evaluation error) when hours >= 2: errors must survive slicing.
+            3 => "\n  when { context.hours * 4611686018427387904 > 0 }".to_string(),
+            _ => format!(
+                "\n  unless {{ principal in {} }}",
+                uid("Team", &r.pick(teams))
+            ),
+        };
+        let effect = if forbid { "forbid" } else { "permit" };
+        let _ = writeln!(
+            policies,
+            "@id(\"read-{effect}-{i}\")\n{effect} ({principal}, action == Action::\"read\", {resource}){condition};\n"
+        );
+    }
+    policies
 }

@@ -38,82 +38,7 @@ pub(super) fn drift_text(r: &DriftResult) -> String {
         }
     }
     if let Some(u) = &doc.usage {
-        let _ = writeln!(out);
-        let window = match (&u.first, &u.last) {
-            (Some(a), Some(b)) => format!(", from {a} to {b}"),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "usage log {}: {}, {} in the window{window}",
-            u.file,
-            plural(u.lines, "line", "lines"),
-            u.considered
-        );
-        let _ = writeln!(out, "  used but now denied ({}):", u.used_but_denied.len());
-        for d in &u.used_but_denied {
-            let mut who = d.principal.clone();
-            for c in &d.chain {
-                let _ = write!(who, " → {c}");
-            }
-            let why = if d.reasons.is_empty() {
-                "no permit matched".to_string()
-            } else {
-                format!("forbidden by {}", d.reasons.join(", "))
-            };
-            let lines: Vec<String> = d.lines.iter().map(ToString::to_string).collect();
-            let _ = writeln!(
-                out,
-                "    {who}: {} on {} ({why}); {}: {}",
-                d.action,
-                d.resource,
-                plural(d.lines.len(), "time, line", "times, lines"),
-                lines.join(", ")
-            );
-        }
-        let _ = writeln!(
-            out,
-            "  granted but unused ({}):",
-            u.granted_but_unused.len()
-        );
-        for x in &u.granted_but_unused {
-            let who = match &x.acting_as {
-                Some(a) => format!("{} as {a}", x.principal),
-                None => x.principal.clone(),
-            };
-            let _ = writeln!(
-                out,
-                "    {who}: {} ×{}: {}",
-                x.action,
-                x.count,
-                x.resources.join(", ")
-            );
-        }
-        // The same unknown entity tends to recur: one line per reason, the first lines named.
-        let mut unknown: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for n in &u.unknown_entities {
-            unknown.entry(&n.reason).or_default().push(n.line);
-        }
-        for (reason, lines) in unknown {
-            let shown: Vec<String> = lines.iter().take(10).map(ToString::to_string).collect();
-            let more = if lines.len() > 10 { ", …" } else { "" };
-            let word = if lines.len() == 1 { "line" } else { "lines" };
-            let _ = writeln!(
-                out,
-                "  skipped {} ({word} {}{more}): {reason}",
-                plural(lines.len(), "entry", "entries"),
-                shown.join(", ")
-            );
-        }
-        if !u.skipped_lines.is_empty() {
-            let lines: Vec<String> = u.skipped_lines.iter().map(|n| n.line.to_string()).collect();
-            let _ = writeln!(
-                out,
-                "  {} skipped (--lenient): lines {}",
-                plural(u.skipped_lines.len(), "malformed line", "malformed lines"),
-                lines.join(", ")
-            );
-        }
+        usage_text(&mut out, u);
     }
     let _ = writeln!(out);
     let verdict = if doc.failing {
@@ -133,4 +58,85 @@ pub(super) fn drift_text(r: &DriftResult) -> String {
         }
     );
     out
+}
+
+/// The usage-log half: what was used but is now denied, what is granted but unused, and the
+/// entries skipped.
+fn usage_text(out: &mut String, u: &UsageDoc) {
+    let _ = writeln!(out);
+    let window = match (&u.first, &u.last) {
+        (Some(a), Some(b)) => format!(", from {a} to {b}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "usage log {}: {}, {} in the window{window}",
+        u.file,
+        plural(u.lines, "line", "lines"),
+        u.considered
+    );
+    let _ = writeln!(out, "  used but now denied ({}):", u.used_but_denied.len());
+    for d in &u.used_but_denied {
+        let mut who = d.principal.clone();
+        for c in &d.chain {
+            let _ = write!(who, " → {c}");
+        }
+        let why = if d.reasons.is_empty() {
+            "no permit matched".to_string()
+        } else {
+            format!("forbidden by {}", d.reasons.join(", "))
+        };
+        let lines: Vec<String> = d.lines.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "    {who}: {} on {} ({why}); {}: {}",
+            d.action,
+            d.resource,
+            plural(d.lines.len(), "time, line", "times, lines"),
+            lines.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  granted but unused ({}):",
+        u.granted_but_unused.len()
+    );
+    for x in &u.granted_but_unused {
+        let who = match &x.acting_as {
+            Some(a) => format!("{} as {a}", x.principal),
+            None => x.principal.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "    {who}: {} ×{}: {}",
+            x.action,
+            x.count,
+            x.resources.join(", ")
+        );
+    }
+    // The same unknown entity tends to recur: one line per reason, the first lines named.
+    let mut unknown: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for n in &u.unknown_entities {
+        unknown.entry(&n.reason).or_default().push(n.line);
+    }
+    for (reason, lines) in unknown {
+        let shown: Vec<String> = lines.iter().take(10).map(ToString::to_string).collect();
+        let more = if lines.len() > 10 { ", …" } else { "" };
+        let word = if lines.len() == 1 { "line" } else { "lines" };
+        let _ = writeln!(
+            out,
+            "  skipped {} ({word} {}{more}): {reason}",
+            plural(lines.len(), "entry", "entries"),
+            shown.join(", ")
+        );
+    }
+    if !u.skipped_lines.is_empty() {
+        let lines: Vec<String> = u.skipped_lines.iter().map(|n| n.line.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  {} skipped (--lenient): lines {}",
+            plural(u.skipped_lines.len(), "malformed line", "malformed lines"),
+            lines.join(", ")
+        );
+    }
 }

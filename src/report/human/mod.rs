@@ -25,7 +25,7 @@ use crate::lint::Level;
 use crate::report::failure::{failure, hop_lines, verdict, Line};
 use crate::report::json::{
     drift_doc, streamed_report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc,
-    PolicyDoc, ProfileDoc,
+    PolicyDoc, ProfileDoc, UsageDoc,
 };
 use crate::report::Renderer;
 
