@@ -512,10 +512,7 @@ fn explain(
 mod tests {
     use super::*;
     use crate::analysis::profiles::select;
-
-    fn uid(s: &str) -> EntityUid {
-        s.parse().unwrap()
-    }
+    use crate::workspace::test_support::uid;
 
     #[test]
     fn routes_group_profiles_and_keep_each_hops_policies() {

@@ -1,10 +1,10 @@
 //! Analyses over the whole inventory: profiles, impersonation paths, summary figures.
 
 pub mod access;
-pub mod baseline;
-pub mod effective;
+pub(crate) mod baseline;
+pub(crate) mod effective;
 pub mod profiles;
-pub mod summary;
+pub(crate) mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
 

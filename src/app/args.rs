@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::commands::test;
-use crate::report::Format;
+use crate::report::{CheckFormat, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat};
 
 /// Test who may impersonate whom in Cedar policies.
 #[derive(Debug, Parser)]
@@ -147,96 +147,4 @@ pub struct ProfileArgs {
     /// Add a profile `adhoc` with the context in this YAML or JSON file.
     #[arg(long, value_name = "FILE")]
     pub context_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum WhoCanFormat {
-    Human,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ReportFormat {
-    Human,
-    Json,
-    Markdown,
-    Csv,
-    Html,
-}
-
-/// `--format` of `suffice` and `drift`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SufficeFormat {
-    Human,
-    Json,
-    Markdown,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum CheckFormat {
-    Human,
-    Json,
-    /// SARIF 2.1.0, for code scanning.
-    Sarif,
-    /// GitHub Actions annotations (workflow commands).
-    Github,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TestFormat {
-    Human,
-    Json,
-    Junit,
-}
-
-impl From<CheckFormat> for Format {
-    fn from(f: CheckFormat) -> Self {
-        match f {
-            CheckFormat::Human => Format::Human,
-            CheckFormat::Json => Format::Json,
-            CheckFormat::Sarif => Format::Sarif,
-            CheckFormat::Github => Format::Github,
-        }
-    }
-}
-
-impl From<TestFormat> for Format {
-    fn from(f: TestFormat) -> Self {
-        match f {
-            TestFormat::Human => Format::Human,
-            TestFormat::Json => Format::Json,
-            TestFormat::Junit => Format::Junit,
-        }
-    }
-}
-
-impl From<WhoCanFormat> for Format {
-    fn from(f: WhoCanFormat) -> Self {
-        match f {
-            WhoCanFormat::Human => Format::Human,
-            WhoCanFormat::Json => Format::Json,
-        }
-    }
-}
-
-impl From<SufficeFormat> for Format {
-    fn from(f: SufficeFormat) -> Self {
-        match f {
-            SufficeFormat::Human => Format::Human,
-            SufficeFormat::Json => Format::Json,
-            SufficeFormat::Markdown => Format::Markdown,
-        }
-    }
-}
-
-impl From<ReportFormat> for Format {
-    fn from(f: ReportFormat) -> Self {
-        match f {
-            ReportFormat::Human => Format::Human,
-            ReportFormat::Json => Format::Json,
-            ReportFormat::Markdown => Format::Markdown,
-            ReportFormat::Csv => Format::Csv,
-            ReportFormat::Html => Format::Html,
-        }
-    }
 }

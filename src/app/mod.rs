@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-pub use args::{
-    CheckFormat, Cli, Command, ProfileArgs, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat,
-};
+pub use args::{Cli, Command, ProfileArgs};
 use bar::Bar;
 use exit::Exit;
 use output::{emit, emit_written, fail, finish, write_stdout};
@@ -24,7 +22,9 @@ use crate::commands::who_can::{self, ProfileOptions};
 use crate::commands::{check, drift, report, suffice};
 use crate::core::diag::{plural, Problem, SourceFile};
 use crate::core::files::{display_path, io_reason};
-use crate::report::{renderer, Format};
+use crate::report::{
+    renderer, CheckFormat, Format, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat,
+};
 use crate::workspace::{self, Overrides, Workspace};
 
 /// Parses the command line and runs it.

@@ -249,15 +249,16 @@ fn diff(a: &Baseline, b: &Baseline) -> Vec<(Option<PathEntry>, Option<GrantEntry
 }
 
 /// Severity of added access.
-struct Rater<'a> {
-    ws: &'a Workspace,
+struct Rater {
     sensitive: BTreeSet<String>,
     /// Per profile: accounts with a direct grant on a sensitive resource.
     touching: BTreeSet<(String, String)>,
+    /// The inventory's people, as the baseline writes uids.
+    humans: BTreeSet<String>,
 }
 
-impl<'a> Rater<'a> {
-    fn new(ws: &'a Workspace, now: &Baseline) -> Self {
+impl Rater {
+    fn new(ws: &Workspace, now: &Baseline) -> Self {
         let targets: BTreeSet<String> =
             ws.drift.sensitive.iter().map(ToString::to_string).collect();
         let sensitive: BTreeSet<String> = ws
@@ -281,16 +282,24 @@ impl<'a> Rater<'a> {
             .filter(|g| g.acting_as.is_none() && sensitive.contains(&g.resource))
             .map(|g| (g.profile.clone(), g.principal.clone()))
             .collect();
+        let humans = ws
+            .engine
+            .entities
+            .iter()
+            .map(|e| e.uid())
+            .filter(|u| ws.human_types.contains(&u.type_name().to_string()))
+            .map(|u| u.to_string())
+            .collect();
         Self {
-            ws,
             sensitive,
             touching,
+            humans,
         }
     }
 
+    /// Whether a uid of the current access is a person (added items are all in the inventory).
     fn human(&self, uid: &str) -> bool {
-        EntityUid::from_str(uid)
-            .is_ok_and(|u| self.ws.human_types.contains(&u.type_name().to_string()))
+        self.humans.contains(uid)
     }
 
     fn added(&self, path: Option<&PathEntry>, grant: Option<&GrantEntry>) -> Severity {

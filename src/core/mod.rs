@@ -2,11 +2,11 @@
 //! Diagnostics, entity uids, schema facts, "did you mean", the catalogues of policies and lint
 //! rules, file-path helpers and the progress hook.
 
-pub mod catalogue;
-pub mod diag;
-pub mod files;
-pub mod progress;
-pub mod rules;
-pub mod schema;
-pub mod suggest;
-pub mod uid;
+pub(crate) mod catalogue;
+pub(crate) mod diag;
+pub(crate) mod files;
+pub(crate) mod progress;
+pub(crate) mod rules;
+pub(crate) mod schema;
+pub(crate) mod suggest;
+pub(crate) mod uid;

@@ -11,9 +11,8 @@ use cedar_policy::{Authorizer, Entities, EntityTypeName, EntityUid, PolicySet, R
 mod checks;
 mod evaluate;
 mod request;
-pub mod slice;
+pub(crate) mod slice;
 
-pub use checks::Issue;
 pub use request::Behind;
 
 use serde_json::{Map, Value};
@@ -209,11 +208,6 @@ impl Engine {
         self.catalogue.reason_matches(id, determining)
     }
 
-    /// The template a link was made from.
-    pub fn template_of(&self, id: &str) -> Option<&str> {
-        self.catalogue.template_of(id)
-    }
-
     /// Every policy, link and template id.
     pub fn policy_ids(&self) -> impl Iterator<Item = &str> + Clone {
         self.catalogue.ids()
@@ -254,15 +248,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::workspace::example;
-
-    fn uid(s: &str) -> EntityUid {
-        s.parse().unwrap()
-    }
-
-    fn ctx() -> ContextMap {
-        serde_json::from_str(r#"{"duration_minutes": 30, "mfa": true, "justification": "CHG-12"}"#)
-            .unwrap()
-    }
+    use crate::workspace::test_support::{ctx, uid};
 
     #[test]
     fn context_is_trimmed_to_what_the_action_declares() {
@@ -352,7 +338,7 @@ mod tests {
             .engine
             .reason_matches("agent-token-creator", "carol-mints-ci-runner"));
         assert_eq!(
-            ws.engine.template_of("token-creator#1"),
+            ws.engine.catalogue.template_of("token-creator#1"),
             Some("token-creator")
         );
     }

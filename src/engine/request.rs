@@ -141,10 +141,7 @@ fn list_types(types: &[EntityTypeName]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn uid(s: &str) -> EntityUid {
-        s.parse().unwrap()
-    }
+    use crate::workspace::test_support::uid;
 
     #[test]
     fn impersonator_is_filled_only_when_the_type_fits() {

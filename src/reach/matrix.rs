@@ -323,13 +323,6 @@ impl HopMatrix {
         (self.identities.len(), self.members.len())
     }
 
-    /// The class of an identity, if it takes part in hops.
-    pub fn class(&self, uid: &EntityUid) -> Option<u32> {
-        self.identities
-            .number(uid)
-            .map(|n| self.class_of[n as usize])
-    }
-
     /// The class of identity number `n` (see [`Identities`]).
     pub fn class_of(&self, n: u32) -> u32 {
         self.class_of[n as usize]

@@ -8,7 +8,7 @@
 //! builds it once and passes it on.
 
 mod classes;
-pub mod identities;
+pub(crate) mod identities;
 pub mod matrix;
 
 use std::collections::HashMap;
@@ -26,7 +26,6 @@ use crate::engine::{Behind, ContextMap, Engine};
 /// Reach under one context.
 pub struct Reachability<'e> {
     engine: &'e Engine,
-    identities: Arc<Identities>,
     context: ContextMap,
     /// The hop matrix; `None` when hops depend on the path behind them.
     matrix: Option<Arc<HopMatrix>>,
@@ -40,7 +39,6 @@ impl<'e> Reachability<'e> {
             .then(|| Arc::new(HopMatrix::build(engine, identities, context)));
         Self {
             engine,
-            identities: identities.clone(),
             context: context.clone(),
             matrix,
         }
@@ -49,18 +47,6 @@ impl<'e> Reachability<'e> {
     /// Reach under one context, numbering the engine's identities for it alone.
     pub fn alone(engine: &'e Engine, context: &ContextMap) -> Self {
         Self::new(engine, &Arc::new(Identities::new(engine)), context)
-    }
-
-    pub fn engine(&self) -> &'e Engine {
-        self.engine
-    }
-
-    pub fn identities(&self) -> &Arc<Identities> {
-        &self.identities
-    }
-
-    pub fn context(&self) -> &ContextMap {
-        &self.context
     }
 
     /// The hop matrix; `None` when hops depend on the path behind them.
@@ -176,15 +162,7 @@ fn key(context: &ContextMap) -> String {
 mod tests {
     use super::*;
     use crate::workspace::example;
-
-    fn uid(s: &str) -> EntityUid {
-        s.parse().unwrap()
-    }
-
-    fn ctx() -> ContextMap {
-        serde_json::from_str(r#"{"duration_minutes": 30, "mfa": true, "justification": "CHG-12"}"#)
-            .unwrap()
-    }
+    use crate::workspace::test_support::{ctx, uid};
 
     #[test]
     fn shortest_chains_and_who_can_reach() {

@@ -1,15 +1,15 @@
 //! Renderers: one module per output format. Each turns a command's result into the text for
 //! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
 
-pub mod csv;
+pub(crate) mod csv;
 mod failure;
-pub mod github;
-pub mod html;
-pub mod human;
+pub(crate) mod github;
+pub(crate) mod html;
+pub(crate) mod human;
 pub mod json;
-pub mod junit;
-pub mod markdown;
-pub mod sarif;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod sarif;
 mod template;
 
 use crate::commands::check::CheckResult;
@@ -30,6 +30,58 @@ pub enum Format {
     Html,
     Sarif,
     Github,
+}
+
+/// Each command's `--format` values, each one of [`Format`] (clap offers a command only these).
+macro_rules! command_formats {
+    ($($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* })*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, clap::ValueEnum)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl From<$name> for Format {
+            fn from(f: $name) -> Self {
+                match f {
+                    $($name::$variant => Format::$variant,)*
+                }
+            }
+        }
+    )*};
+}
+
+command_formats! {
+    WhoCanFormat {
+        Human,
+        Json,
+    }
+    ReportFormat {
+        Human,
+        Json,
+        Markdown,
+        Csv,
+        Html,
+    }
+    /// `--format` of `suffice` and `drift`.
+    SufficeFormat {
+        Human,
+        Json,
+        Markdown,
+    }
+    CheckFormat {
+        Human,
+        Json,
+        /// SARIF 2.1.0, for code scanning.
+        Sarif,
+        /// GitHub Actions annotations (workflow commands).
+        Github,
+    }
+    TestFormat {
+        Human,
+        Json,
+        Junit,
+    }
 }
 
 /// A renderer for one output format. A method returns `None` when its format does not apply to

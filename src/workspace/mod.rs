@@ -21,16 +21,16 @@ use crate::engine::Engine;
 mod config;
 mod entities;
 mod files;
-pub mod lint_settings;
+pub(crate) mod lint_settings;
 mod policies;
 pub mod scenario;
 mod schema;
 mod settings;
-pub mod task;
+pub(crate) mod task;
 
 use config::ConfigDoc;
 use files::Origin;
-pub use files::{scenario_files, scenario_sources, NamedPath};
+pub use files::{scenario_sources, NamedPath};
 pub use settings::{check_profile, DriftSettings, ProfileDoc, Severity};
 
 /// The configuration file's name, looked up in the workspace folder.
@@ -353,6 +353,24 @@ pub(crate) fn example() -> Workspace {
     let loaded = load(root, &Overrides::default()).unwrap();
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     loaded.workspace.unwrap()
+}
+
+/// Helpers for unit tests across the layers.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use cedar_policy::EntityUid;
+
+    use crate::engine::ContextMap;
+
+    pub(crate) fn uid(s: &str) -> EntityUid {
+        s.parse().unwrap()
+    }
+
+    /// A context the bundled example's impersonation actions accept.
+    pub(crate) fn ctx() -> ContextMap {
+        serde_json::from_str(r#"{"duration_minutes": 30, "mfa": true, "justification": "CHG-12"}"#)
+            .unwrap()
+    }
 }
 
 #[cfg(test)]
