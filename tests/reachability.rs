@@ -222,11 +222,11 @@ fn drift_equals_the_difference_of_brute_force_effective_access() {
             let mut grants = GrantKeys::new();
             for i in items {
                 if let Some(p) = &i.path {
-                    paths.insert((p.profile.clone(), p.principal.clone(), p.target.clone()));
+                    paths.insert((p.profile.to_string(), p.principal.clone(), p.target.clone()));
                 }
                 if let Some(g) = &i.grant {
                     grants.insert((
-                        g.profile.clone(),
+                        g.profile.to_string(),
                         g.principal.clone(),
                         g.acting_as.clone(),
                         g.action.clone(),
@@ -310,7 +310,7 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
             for profile in &r.profiles {
                 let chain: Vec<String> = r.chain.iter().map(ToString::to_string).collect();
                 let previous = out
-                    .get_mut(profile)
+                    .get_mut(profile.as_str())
                     .unwrap()
                     .insert((p.principal.to_string(), p.target.to_string()), chain);
                 assert!(previous.is_none(), "a profile appears in two routes");

@@ -112,7 +112,7 @@ fn json_documents_follow_the_documented_schema() {
             assert_eq!(r.chain.last(), Some(&p.target));
             for s in &r.steps {
                 for id in &s.policies {
-                    assert!(doc.policies.iter().any(|x| &x.id == id), "{id}");
+                    assert!(doc.policies.iter().any(|x| x.id == id.as_str()), "{id}");
                 }
             }
         }

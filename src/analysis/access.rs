@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::profiles::Profile;
+use crate::core::ids::{PolicyId, ProfileName};
 use crate::engine::Engine;
 use crate::reach::matrix::HopMatrix;
 use crate::reach::{Chains, Identities, NumberedReach, Reachability, Uid};
@@ -39,7 +40,7 @@ pub struct Hop {
     pub actions: Arc<[EntityUid]>,
     /// The determining policies of the allowing requests, sorted. (Shared: a hop between
     /// two classes of look-alike identities appears in many paths.)
-    pub policies: Arc<[String]>,
+    pub policies: Arc<[PolicyId]>,
 }
 
 /// A shortest chain and how each hop is allowed, under the profiles listed.
@@ -49,7 +50,7 @@ pub struct Route {
     pub chain: Vec<Uid>,
     pub hops: Vec<Hop>,
     /// The profiles under which this is the shortest chain, in profile order.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileName>,
 }
 
 /// A (principal, target) pair reachable under at least one profile.
@@ -99,7 +100,7 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 
 /// Explanations of hops by (profile, class of `from`, class of `to`).
 type HopKey = (u32, u32, u32);
-type HopLists = (Arc<[EntityUid]>, Arc<[String]>);
+type HopLists = (Arc<[EntityUid]>, Arc<[PolicyId]>);
 
 /// The paths of a query in compact form: identities by number (see [`Identities`]), and for
 /// each principal its targets with a chain per profile, about 20 bytes a path. A report of a
@@ -141,7 +142,7 @@ struct Block {
 #[derive(Debug, Default)]
 pub struct HopsUsed {
     /// Ids, sorted.
-    pub policies: BTreeSet<String>,
+    pub policies: BTreeSet<PolicyId>,
     pub several_actions: bool,
 }
 
@@ -299,7 +300,7 @@ impl<'e> Reached<'e> {
     /// hop is allowed by more than one impersonation action.
     pub fn hops_used(&self) -> HopsUsed {
         let mut used = HopsUsed::default();
-        let mut note = |actions: &[EntityUid], policies: &[String]| {
+        let mut note = |actions: &[EntityUid], policies: &[PolicyId]| {
             used.several_actions |= actions.len() > 1;
             used.policies.extend(policies.iter().cloned());
         };
@@ -415,7 +416,7 @@ impl<'e> Reached<'e> {
             }
         }
         let distinct: Vec<HopKey> = distinct.into_iter().collect();
-        let mut index: FxHashMap<(Vec<EntityUid>, Vec<String>), u32> = FxHashMap::default();
+        let mut index: FxHashMap<(Vec<EntityUid>, Vec<PolicyId>), u32> = FxHashMap::default();
         let mut explained = Explained {
             hops: FxHashMap::default(),
             lists: Vec::new(),
@@ -530,7 +531,7 @@ mod tests {
         assert_eq!(carol.routes.len(), 1);
         assert_eq!(carol.routes[0].profiles, ["routine"]);
         assert_eq!(carol.profiles(&profiles), ["routine"]);
-        let policies: Vec<&[String]> = carol.routes[0]
+        let policies: Vec<&[PolicyId]> = carol.routes[0]
             .hops
             .iter()
             .map(|h| &h.policies[..])

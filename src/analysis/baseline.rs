@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::core::ids::{PolicyId, ProfileName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -35,30 +36,30 @@ pub struct Baseline {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileEntry {
-    pub name: String,
+    pub name: ProfileName,
     pub context: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathEntry {
-    pub profile: String,
+    pub profile: ProfileName,
     pub principal: String,
     pub target: String,
     pub chain: Vec<String>,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantEntry {
-    pub profile: String,
+    pub profile: ProfileName,
     pub principal: String,
     /// The account acted as; `null` for the principal's own (direct) grant.
     pub acting_as: Option<String>,
     pub action: String,
     pub resource: String,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
 }
 
 impl PathEntry {

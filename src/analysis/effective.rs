@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::analysis::access::{self, Query};
 use crate::analysis::profiles::Profile;
+use crate::core::ids::PolicyId;
 use crate::engine::{Behind, ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
 
 /// One allowed request: `principal` (acting as `acting_as`, if any) may `action` on `resource`.
@@ -32,9 +33,9 @@ pub struct PathKey {
 #[derive(Debug, Clone, Default)]
 pub struct ProfileAccess {
     /// Path → (chain `[S1 … target]`, the policies that allow its hops).
-    pub paths: BTreeMap<PathKey, (Vec<EntityUid>, Vec<String>)>,
+    pub paths: BTreeMap<PathKey, (Vec<EntityUid>, Vec<PolicyId>)>,
     /// Grant → its determining policies.
-    pub grants: BTreeMap<Grant, Vec<String>>,
+    pub grants: BTreeMap<Grant, Vec<PolicyId>>,
     /// Actions that could not be evaluated under this profile, with why (a required context
     /// attribute the profile lacks).
     pub skipped: Vec<String>,
@@ -48,7 +49,7 @@ pub struct Effective {
 }
 
 /// An allowed request of one identity: action, resource, determining policies.
-pub type Allowed = (EntityUid, EntityUid, Vec<String>);
+pub type Allowed = (EntityUid, EntityUid, Vec<PolicyId>);
 
 /// The actions that are not impersonation actions, sorted.
 fn other_actions(engine: &Engine) -> Vec<EntityUid> {
@@ -130,12 +131,12 @@ fn profile_access(
         own.insert(identity, allowed);
     }
     // This profile's paths, with the chain each acting-as request is evaluated along.
-    let mut mine: Vec<(&EntityUid, &EntityUid, Vec<EntityUid>, Vec<String>)> = Vec::new();
+    let mut mine: Vec<(&EntityUid, &EntityUid, Vec<EntityUid>, Vec<PolicyId>)> = Vec::new();
     for p in &paths.paths {
         let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name)) else {
             continue;
         };
-        let mut policies: Vec<String> = route
+        let mut policies: Vec<PolicyId> = route
             .hops
             .iter()
             .flat_map(|h| h.policies.iter().cloned())
@@ -158,12 +159,12 @@ fn profile_access(
         .filter(|(_, a)| **a)
         .map(|(x, _)| x.clone())
         .collect();
-    let acting: Vec<Vec<(Grant, Vec<String>)>> = mine
+    let acting: Vec<Vec<(Grant, Vec<PolicyId>)>> = mine
         .par_iter()
         .map(|(principal, target, chain, path_policies)| {
             // An acting-as grant is caused by the path as much as by the request.
-            let both = |reasons: &[String]| {
-                let mut all: Vec<String> = path_policies.iter().chain(reasons).cloned().collect();
+            let both = |reasons: &[PolicyId]| {
+                let mut all: Vec<PolicyId> = path_policies.iter().chain(reasons).cloned().collect();
                 all.sort();
                 all.dedup();
                 all

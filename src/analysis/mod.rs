@@ -18,7 +18,7 @@ use crate::workspace::Workspace;
 pub struct PolicyInfo {
     pub id: String,
     /// The template a link was made from.
-    pub template: Option<String>,
+    pub template: Option<crate::core::ids::PolicyId>,
     /// The `@description` annotation (a link's is its template's).
     pub description: Option<String>,
     /// The file it was read from (a link: the links file).
@@ -35,7 +35,7 @@ pub fn policies_used(ws: &Workspace, access: &Access) -> BTreeMap<String, Policy
         .flat_map(|p| &p.routes)
         .flat_map(|r| &r.hops)
         .flat_map(|h| h.policies.iter())
-        .map(String::as_str)
+        .map(|id| id.as_str())
         .collect();
     policy_infos(ws, ids)
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::ids::ProfileName;
 use crate::engine::ContextMap;
 use crate::workspace::scenario;
 use crate::workspace::{self, ProfileDoc, Workspace};
@@ -45,7 +46,7 @@ impl Origin {
 
 #[derive(Debug, Clone)]
 pub struct Profile {
-    pub name: String,
+    pub name: ProfileName,
     pub context: ContextMap,
     pub origin: Origin,
 }
@@ -75,7 +76,7 @@ pub fn select(
     });
     let configured = !ws.profiles.is_empty();
     let available: Vec<String> = if configured {
-        ws.profiles.keys().cloned().collect()
+        ws.profiles.keys().map(ToString::to_string).collect()
     } else {
         vec![DEFAULT.to_string()]
     };
@@ -162,7 +163,7 @@ fn scenario_default(ws: &Workspace) -> Result<Profile, Vec<Problem>> {
             .collect());
     }
     Ok(Profile {
-        name: DEFAULT.to_string(),
+        name: ProfileName::new(DEFAULT),
         context,
         origin: Origin::ScenarioDefaults,
     })
@@ -198,7 +199,7 @@ fn parse_adhoc(ws: &Workspace, adhoc: &AdhocContext) -> Result<Profile, Vec<Prob
         return Err(problems);
     }
     Ok(Profile {
-        name: ADHOC.to_string(),
+        name: ProfileName::new(ADHOC),
         context,
         origin: Origin::CommandLine,
     })

@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 
 use crate::analysis::access::{Reached, Shape};
 use crate::analysis::is_human;
+use crate::core::ids::ProfileName;
 use crate::engine::Engine;
 use crate::reach::Uid;
 
@@ -21,7 +22,7 @@ pub struct AccountFigures {
     /// Identities reaching it under each profile, in profile order.
     pub per_profile: Vec<usize>,
     /// The profiles under which anyone reaches it.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileName>,
 }
 
 /// Summary figures over the whole matrix.

@@ -21,6 +21,7 @@ use crate::analysis::baseline::{self, Baseline, GrantEntry, PathEntry, ReadError
 use crate::analysis::effective;
 use crate::analysis::profiles::{self, Profile};
 use crate::core::diag::Problem;
+use crate::core::ids::{PolicyId, ProfileName};
 use crate::core::uid::parse_uid;
 use crate::engine::{Behind, Engine};
 use crate::workspace::{Severity, Workspace};
@@ -42,7 +43,7 @@ pub struct UsageDenied {
     pub action: String,
     pub resource: String,
     /// The forbids that fired under each profile tried (empty: no permit matched).
-    pub reasons: Vec<String>,
+    pub reasons: Vec<PolicyId>,
 }
 
 /// Granted (under some profile) but not used in the log's window, per identity and action.
@@ -252,7 +253,7 @@ fn diff(a: &Baseline, b: &Baseline) -> Vec<(Option<PathEntry>, Option<GrantEntry
 struct Rater {
     sensitive: BTreeSet<String>,
     /// Per profile: accounts with a direct grant on a sensitive resource.
-    touching: BTreeSet<(String, String)>,
+    touching: BTreeSet<(ProfileName, String)>,
     /// The inventory's people, as the baseline writes uids.
     humans: BTreeSet<String>,
 }
@@ -507,7 +508,7 @@ type Checked = (
     Vec<EntityUid>,
     EntityUid,
     EntityUid,
-    Option<Vec<String>>,
+    Option<Vec<PolicyId>>,
 );
 
 /// Checks one usage entry against the inventory and evaluates it now: allowed under its own

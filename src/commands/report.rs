@@ -10,6 +10,7 @@ use crate::analysis::summary::{summarize, Summary};
 use crate::analysis::{policy_infos, profiles, PolicyInfo};
 use crate::commands::who_can::ProfileOptions;
 use crate::core::diag::Problem;
+use crate::core::ids::PolicyId;
 use crate::workspace::Workspace;
 
 pub struct ReportResult<'w> {
@@ -29,7 +30,7 @@ pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<
     let summary = summarize(&ws.engine, &reached, &ws.human_types);
     let used = reached.hops_used();
     Ok(ReportResult {
-        policies: policy_infos(ws, used.policies.iter().map(String::as_str)),
+        policies: policy_infos(ws, used.policies.iter().map(PolicyId::as_str)),
         several_actions: used.several_actions,
         reached,
         summary,

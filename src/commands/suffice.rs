@@ -6,11 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use cedar_policy::{EntityUid, PolicyId};
+use cedar_policy::EntityUid;
 
 use crate::analysis::effective::{self, allowed_requests, Effective, Grant, PathKey};
 use crate::analysis::profiles;
 use crate::core::diag::Problem;
+use crate::core::ids::{PolicyId, ProfileName};
 use crate::engine::{Engine, Evaluation, HopOutcome};
 use crate::workspace::task::{self, Task};
 use crate::workspace::{self, Overrides, Workspace};
@@ -55,24 +56,24 @@ pub struct TaskOutcome {
 )]
 pub enum Change {
     Path {
-        profile: String,
+        profile: ProfileName,
         key: PathKey,
         chain: Vec<EntityUid>,
-        policies: Vec<String>,
+        policies: Vec<PolicyId>,
     },
     Grant {
-        profile: String,
+        profile: ProfileName,
         grant: Grant,
-        policies: Vec<String>,
+        policies: Vec<PolicyId>,
     },
 }
 
 #[derive(Debug, Clone)]
 pub struct WhatIf {
     /// Policy ids the candidate files add.
-    pub added: Vec<String>,
+    pub added: Vec<PolicyId>,
     /// Policy ids removed.
-    pub removed: Vec<String>,
+    pub removed: Vec<PolicyId>,
     /// Each task's verdict before the change, in task order.
     pub sufficient_before: Vec<bool>,
     pub gained: Vec<Change>,
@@ -157,10 +158,10 @@ pub fn run(
         }
     };
     let base = changed.as_ref().unwrap_or(ws);
-    let added: Vec<String> = base
+    let added: Vec<PolicyId> = base
         .policies
         .keys()
-        .filter(|id| !ws.policies.contains_key(*id))
+        .filter(|id| !ws.policies.contains_key(id.as_str()))
         .cloned()
         .collect();
     let (engine, removed) = without(base, &opts.without)?;
@@ -184,30 +185,30 @@ pub fn run(
 }
 
 /// The engine without the given policies; unknown ids are bad input.
-fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<Problem>> {
+fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<PolicyId>), Vec<Problem>> {
     let mut set = ws.engine.policies.clone();
     let mut meta = ws.policies.clone();
     let mut removed = Vec::new();
     let mut problems = Vec::new();
     for id in ids {
-        let Some(m) = ws.policies.get(id) else {
+        let Some(m) = ws.policies.get(id.as_str()) else {
             let help = crate::core::suggest::did_you_mean(id, ws.engine.policy_ids());
             let mut p = Problem::new(format!("--without: unknown policy id `{id}`"));
             p.help = help;
             problems.push(p);
             continue;
         };
-        let pid = PolicyId::new(id);
+        let pid = cedar_policy::PolicyId::new(id);
         let ok = if m.is_template {
-            let links: Vec<String> = ws
+            let links: Vec<PolicyId> = ws
                 .policies
                 .values()
                 .filter(|l| l.template.as_deref() == Some(id))
                 .map(|l| l.id.clone())
                 .collect();
             for l in &links {
-                let _ = set.unlink(PolicyId::new(l));
-                meta.remove(l);
+                let _ = set.unlink(cedar_policy::PolicyId::new(l.as_str()));
+                meta.remove(l.as_str());
                 removed.push(l.clone());
             }
             set.remove_template(pid).is_ok()
@@ -217,8 +218,8 @@ fn without(ws: &Workspace, ids: &[String]) -> Result<(Engine, Vec<String>), Vec<
             set.remove_static(pid).is_ok()
         };
         if ok {
-            meta.remove(id);
-            removed.push(id.clone());
+            meta.remove(id.as_str());
+            removed.push(PolicyId::new(id.clone()));
         } else {
             problems.push(Problem::new(format!("--without: could not remove `{id}`")));
         }

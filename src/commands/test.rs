@@ -6,6 +6,7 @@ use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
 use crate::core::diag::Problem;
+use crate::core::ids::PolicyId;
 use crate::engine::{Engine, Evaluation, HopOutcome};
 use crate::reach::ByContext;
 use crate::workspace::scenario::{self, Case, CaseKind, RequestCase};
@@ -48,7 +49,7 @@ pub enum OutcomeKind {
         hops: Vec<HopOutcome>,
         request: Option<Evaluation>,
         /// Expected reasons that were not among the determining policies.
-        missing_reasons: Vec<String>,
+        missing_reasons: Vec<PolicyId>,
     },
     Set {
         /// `who_can_impersonate` or `impersonatable_by`.
@@ -241,12 +242,12 @@ fn judge_request(engine: &Engine, r: &RequestCase) -> (OutcomeKind, bool, Vec<St
         .collect();
     let allowed = hops.iter().all(|h| h.allowed) && request.as_ref().is_none_or(|e| e.allowed);
     // With `expect: deny`, reasons must be among the forbids that fired in the denied requests.
-    let considered: Vec<&String> = evaluations
+    let considered: Vec<&PolicyId> = evaluations
         .iter()
         .filter(|e| r.expect_allow || !e.allowed)
         .flat_map(|e| e.reasons.iter())
         .collect();
-    let missing_reasons: Vec<String> = r
+    let missing_reasons: Vec<PolicyId> = r
         .reasons
         .iter()
         .filter(|id| !considered.iter().any(|d| engine.reason_matches(id, d)))

@@ -2,23 +2,25 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::ids::PolicyId;
+
 /// What is known about one policy, for reasons, findings and reports.
 #[derive(Debug, Clone)]
 pub struct PolicyMeta {
-    pub id: String,
+    pub id: PolicyId,
     pub file: String,
     pub description: Option<String>,
     /// For a template link: the template's id.
-    pub template: Option<String>,
+    pub template: Option<PolicyId>,
     pub is_template: bool,
 }
 
 /// Every policy, link and template of the workspace by id, in id order.
 #[derive(Debug, Clone, Default)]
-pub struct Catalogue(BTreeMap<String, PolicyMeta>);
+pub struct Catalogue(BTreeMap<PolicyId, PolicyMeta>);
 
 impl Catalogue {
-    pub fn new(policies: BTreeMap<String, PolicyMeta>) -> Self {
+    pub fn new(policies: BTreeMap<PolicyId, PolicyMeta>) -> Self {
         Self(policies)
     }
 
@@ -35,13 +37,13 @@ impl Catalogue {
 
     /// Every policy, link and template id.
     pub fn ids(&self) -> impl Iterator<Item = &str> + Clone {
-        self.0.keys().map(String::as_str)
+        self.0.keys().map(PolicyId::as_str)
     }
 }
 
 /// Read access as a map: the catalogue adds lookups, not rules about what it holds.
 impl std::ops::Deref for Catalogue {
-    type Target = BTreeMap<String, PolicyMeta>;
+    type Target = BTreeMap<PolicyId, PolicyMeta>;
 
     fn deref(&self) -> &Self::Target {
         &self.0

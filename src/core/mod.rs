@@ -3,8 +3,9 @@
 //! rules, file-path helpers and the progress hook.
 
 pub(crate) mod catalogue;
-pub(crate) mod diag;
+pub mod diag;
 pub(crate) mod files;
+pub mod ids;
 pub(crate) mod progress;
 pub(crate) mod rules;
 pub(crate) mod schema;

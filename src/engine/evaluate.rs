@@ -4,6 +4,7 @@
 use cedar_policy::{Decision, EntityUid, PolicySet};
 
 use super::*;
+use crate::core::ids::PolicyId;
 
 impl Engine {
     /// Evaluates one request with Cedar, against the policies whose scope can match it.
@@ -44,10 +45,10 @@ impl Engine {
         let response = self
             .authorizer
             .is_authorized(&p.request, policies, &self.entities);
-        let mut reasons: Vec<String> = response
+        let mut reasons: Vec<PolicyId> = response
             .diagnostics()
             .reason()
-            .map(ToString::to_string)
+            .map(|id| PolicyId::new(id.to_string()))
             .collect();
         reasons.sort();
         let mut errors: Vec<String> = response

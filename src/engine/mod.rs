@@ -18,6 +18,7 @@ pub use request::Behind;
 use serde_json::{Map, Value};
 
 use crate::core::catalogue::Catalogue;
+use crate::core::ids::PolicyId;
 use crate::core::schema::{ActionInfo, SchemaInfo};
 use crate::engine::slice::Slicer;
 
@@ -37,7 +38,7 @@ pub struct Evaluation {
     pub resource: EntityUid,
     pub allowed: bool,
     /// Determining policy ids, sorted.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<PolicyId>,
     /// Evaluation errors, one line each, sorted.
     pub errors: Vec<String>,
 }
@@ -72,8 +73,8 @@ pub struct HopOutcome {
 
 impl HopOutcome {
     /// The determining policies of the allowing requests, sorted, without repeats.
-    pub fn policies(&self) -> Vec<String> {
-        let mut policies: Vec<String> = self
+    pub fn policies(&self) -> Vec<PolicyId> {
+        let mut policies: Vec<PolicyId> = self
             .evaluations
             .iter()
             .filter(|e| e.allowed)

@@ -10,6 +10,7 @@ use super::policy_rules::Policies;
 use super::{first_few, Finding, RuleId};
 use crate::analysis::effective::{self, Effective, Grant, PathKey};
 use crate::analysis::{is_human, profiles};
+use crate::core::ids::PolicyId;
 use crate::workspace::lint_settings::AccountRef;
 use crate::workspace::Workspace;
 
@@ -74,11 +75,11 @@ fn chain_text(principal: &EntityUid, chain: &[EntityUid]) -> String {
 fn at_policies(
     policies: &Policies<'_>,
     rule: RuleId,
-    ids: &[String],
+    ids: &[PolicyId],
     message: String,
     help: &str,
 ) -> Finding {
-    let first = ids.first().map_or("", String::as_str);
+    let first = ids.first().map_or("", PolicyId::as_str);
     let mut f = Finding::new(rule.rule(), policies.at(first, message).with_help(help));
     f.related = ids
         .iter()
@@ -95,7 +96,7 @@ struct Gathered {
     profiles: Vec<String>,
     chain: Vec<EntityUid>,
     items: BTreeSet<String>,
-    policies: BTreeSet<String>,
+    policies: BTreeSet<PolicyId>,
 }
 
 impl Gathered {
@@ -146,7 +147,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
     found
         .into_iter()
         .map(|((principal, target), g)| {
-            let ids: Vec<String> = g.policies.into_iter().collect();
+            let ids: Vec<PolicyId> = g.policies.into_iter().collect();
             at_policies(
                 policies,
                 RuleId::EscalatingChain,
@@ -204,7 +205,7 @@ fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     found
         .into_iter()
         .map(|(members, g)| {
-            let ids: Vec<String> = g.policies.into_iter().collect();
+            let ids: Vec<PolicyId> = g.policies.into_iter().collect();
             at_policies(
                 policies,
                 RuleId::ImpersonationCycle,
@@ -234,10 +235,10 @@ fn dead_policies(
     let mut live: BTreeSet<&str> = BTreeSet::new();
     for access in &eff.access {
         for (_, ids) in access.paths.values() {
-            live.extend(ids.iter().map(String::as_str));
+            live.extend(ids.iter().map(PolicyId::as_str));
         }
         for ids in access.grants.values() {
-            live.extend(ids.iter().map(String::as_str));
+            live.extend(ids.iter().map(PolicyId::as_str));
         }
     }
     let mut out = Vec::new();
@@ -268,7 +269,7 @@ fn dead_policies(
         out.push(at_policies(
             policies,
             RuleId::DeadPolicy,
-            std::slice::from_ref(&id),
+            &[PolicyId::new(id.clone())],
             format!(
                 "{what} decides no request over the inventory under any profile ({})",
                 profiles.join(", ")
@@ -338,7 +339,7 @@ fn non_attributable(
     found
         .into_iter()
         .map(|((account, action, resource), (g, who))| {
-            let ids: Vec<String> = g.policies.into_iter().collect();
+            let ids: Vec<PolicyId> = g.policies.into_iter().collect();
             let via = if account == resource {
                 String::new()
             } else {

@@ -17,6 +17,7 @@ mod schema_rules;
 use std::sync::Arc;
 
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::ids::PolicyId;
 use crate::workspace::Workspace;
 
 pub use crate::core::rules::{find_rule, Level, Rule, RuleId, RULES};
@@ -52,7 +53,7 @@ pub struct Finding {
     pub problem: Problem,
     /// Other places that make up the finding (the rest of a chain's policies).
     pub related: Vec<Problem>,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
 }
 
 impl Finding {
@@ -86,7 +87,7 @@ impl Finding {
 /// An `@actas_allow` annotation, and how many findings it suppressed.
 #[derive(Debug, Clone)]
 pub struct Suppression {
-    pub policy: String,
+    pub policy: PolicyId,
     pub rule: &'static Rule,
     pub reason: Option<String>,
     pub file: Option<Arc<SourceFile>>,
@@ -119,7 +120,7 @@ pub fn run(ws: &Workspace) -> Lint {
     for mut f in found {
         f.level = ws.lint.level(f.rule);
         let by = suppressions.iter_mut().find(|s| {
-            s.rule.name == f.rule.name && f.policies.iter().any(|p| policies.owner(p) == s.policy)
+            s.rule.name == f.rule.name && f.policies.iter().any(|p| s.policy == policies.owner(p))
         });
         if let Some(s) = by {
             s.suppressed.push(f.decorated());

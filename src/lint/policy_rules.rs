@@ -20,6 +20,7 @@ use cedar_policy_core::ast::{
 use super::conditions::{must, Want};
 use super::{find_rule, first_few, Finding, RuleId, Suppression};
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::ids::PolicyId;
 use crate::engine::Engine;
 use crate::workspace::Workspace;
 
@@ -100,7 +101,7 @@ impl<'a> Policies<'a> {
                 let id = t.id().to_string();
                 let file = ws
                     .policies
-                    .get(&id)
+                    .get(id.as_str())
                     .and_then(|m| ws.policy_files.get(&m.file))
                     .cloned();
                 let place = file.and_then(|f| {
@@ -174,7 +175,7 @@ impl<'a> Policies<'a> {
             for name in names.split(',').map(str::trim) {
                 match find_rule(name) {
                     Some(rule) if rule.configurable => out.push(Suppression {
-                        policy: b.id.clone(),
+                        policy: PolicyId::new(b.id.clone()),
                         rule,
                         reason: reason.clone(),
                         file: file.clone(),
@@ -416,7 +417,7 @@ impl<'a> Policies<'a> {
 
     fn finding(&self, rule: RuleId, id: &str, message: String, help: String) -> Finding {
         let mut f = Finding::new(rule.rule(), self.at(id, message).with_help(help));
-        f.policies = vec![id.to_string()];
+        f.policies = vec![PolicyId::new(id)];
         f
     }
 }

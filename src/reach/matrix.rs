@@ -35,6 +35,7 @@ use super::classes::{
     classes_of, facts_of, key_of, observable, observations, Facts, Key, Observes,
 };
 use super::{Identities, NumberedReach, Reach, Uid};
+use crate::core::ids::PolicyId;
 use crate::engine::slice::{set_bit, words};
 use crate::engine::{ContextMap, Engine};
 
@@ -350,7 +351,7 @@ impl HopMatrix {
         engine: &Engine,
         from: &EntityUid,
         to: &EntityUid,
-    ) -> Option<(Vec<EntityUid>, Vec<String>)> {
+    ) -> Option<(Vec<EntityUid>, Vec<PolicyId>)> {
         let (f, t) = (self.identities.number(from)?, self.identities.number(to)?);
         if f == t {
             return None;
@@ -364,7 +365,7 @@ impl HopMatrix {
         engine: &Engine,
         cf: u32,
         ct: u32,
-    ) -> Option<(Vec<EntityUid>, Vec<String>)> {
+    ) -> Option<(Vec<EntityUid>, Vec<PolicyId>)> {
         if !self.allows_classes(cf, ct) {
             return None;
         }
@@ -373,13 +374,13 @@ impl HopMatrix {
         let actions: Vec<usize> = (0..self.allowed.len())
             .filter(|&a| bit(&self.allowed[a][cf]))
             .collect();
-        let mut policies: Vec<String> = self
+        let mut policies: Vec<PolicyId> = self
             .permits
             .iter()
             .filter(|(a, _, group_of, bits)| {
                 actions.contains(a) && group_of[cf] != u32::MAX && bit(&bits[group_of[cf] as usize])
             })
-            .map(|(_, i, ..)| engine.slicer().policy(*i).id().to_string())
+            .map(|(_, i, ..)| PolicyId::new(engine.slicer().policy(*i).id().to_string()))
             .collect();
         policies.sort();
         policies.dedup();

@@ -15,6 +15,7 @@ use serde_saphyr::Spanned;
 
 use crate::core::catalogue::Catalogue;
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::ids::ProfileName;
 use crate::core::schema::SchemaInfo;
 use crate::engine::Engine;
 
@@ -60,7 +61,7 @@ pub struct Workspace {
     /// Task files or folders for `suffice` (default `fixtures/tasks/`).
     pub tasks: Vec<NamedPath>,
     pub drift: DriftSettings,
-    pub profiles: BTreeMap<String, Map<String, Value>>,
+    pub profiles: BTreeMap<ProfileName, Map<String, Value>>,
     pub human_types: Vec<String>,
     pub lint: crate::workspace::lint_settings::LintSettings,
     /// The policy files by display path, for findings that point into them.
@@ -415,7 +416,7 @@ mod tests {
             .unwrap()
             .workspace
             .unwrap();
-        let ids: Vec<&String> = ws.policies.keys().collect();
+        let ids: Vec<&str> = ws.policies.keys().map(|k| k.as_str()).collect();
         assert_eq!(ids, ["named", "policies/x.cedar#0", "policies/x.cedar#2"]);
     }
 

@@ -14,6 +14,7 @@ use super::files::*;
 use super::*;
 use crate::core::catalogue::PolicyMeta;
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::ids;
 use crate::core::uid::parse_uid;
 
 /// A template link (role binding) in a links file.
@@ -34,10 +35,14 @@ impl Loader {
         &mut self,
         files: &[PathBuf],
         link_paths: &[NamedPath],
-    ) -> (Option<PolicySet>, BTreeMap<String, PolicyMeta>, Sources) {
+    ) -> (
+        Option<PolicySet>,
+        BTreeMap<ids::PolicyId, PolicyMeta>,
+        Sources,
+    ) {
         let mut set = PolicySet::new();
         let mut sources = Sources::new();
-        let mut meta: BTreeMap<String, PolicyMeta> = BTreeMap::new();
+        let mut meta: BTreeMap<ids::PolicyId, PolicyMeta> = BTreeMap::new();
         let mut ok = true;
         for path in files {
             let Some(file) = self.read(&NamedPath::plain(path.clone())) else {
@@ -86,7 +91,7 @@ impl Loader {
                 let id = annotated
                     .clone()
                     .unwrap_or_else(|| format!("{}#{index}", file.path));
-                if let Some(prev) = meta.get(&id) {
+                if let Some(prev) = meta.get(id.as_str()) {
                     let message =
                         format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
                     self.problems
@@ -111,9 +116,9 @@ impl Loader {
                     ok = false;
                 }
                 meta.insert(
-                    id.clone(),
+                    ids::PolicyId::new(id.clone()),
                     PolicyMeta {
-                        id,
+                        id: ids::PolicyId::new(id),
                         file: file.path.clone(),
                         description,
                         template: None,
@@ -156,14 +161,14 @@ impl Loader {
     pub(super) fn link(
         &mut self,
         set: &mut PolicySet,
-        meta: &mut BTreeMap<String, PolicyMeta>,
+        meta: &mut BTreeMap<ids::PolicyId, PolicyMeta>,
         file: &Arc<SourceFile>,
         doc: &LinkDoc,
         counts: &mut HashMap<String, usize>,
     ) -> bool {
         let template = &doc.template.value;
         let at = |s: &serde_saphyr::Location| crate::core::diag::span_of(file, s);
-        if !meta.get(template).is_some_and(|m| m.is_template) {
+        if !meta.get(template.as_str()).is_some_and(|m| m.is_template) {
             let templates = meta
                 .values()
                 .filter(|m| m.is_template)
@@ -200,7 +205,7 @@ impl Loader {
                 }
             }
         }
-        if let Some(prev) = meta.get(&id) {
+        if let Some(prev) = meta.get(id.as_str()) {
             let span = doc
                 .id
                 .as_ref()
@@ -224,12 +229,12 @@ impl Loader {
             .template_annotation(&PolicyId::new(template), "description")
             .map(str::to_string);
         meta.insert(
-            id.clone(),
+            ids::PolicyId::new(id.clone()),
             PolicyMeta {
-                id,
+                id: ids::PolicyId::new(id),
                 file: file.path.clone(),
                 description,
-                template: Some(template.clone()),
+                template: Some(ids::PolicyId::new(template.clone())),
                 is_template: false,
             },
         );
@@ -240,14 +245,14 @@ impl Loader {
         &mut self,
         schema: &Schema,
         policies: &PolicySet,
-        meta: &BTreeMap<String, PolicyMeta>,
+        meta: &BTreeMap<ids::PolicyId, PolicyMeta>,
         sources: &Sources,
     ) {
         let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
         for e in result.validation_errors() {
             let id = e.policy_id().to_string();
             // A link's errors are reported on its template's text.
-            let file = meta.get(&id).and_then(|m| sources.get(&m.file));
+            let file = meta.get(id.as_str()).and_then(|m| sources.get(&m.file));
             let mut p = Problem::from_cedar(file, e);
             if p.file.is_none() {
                 p.message = format!("policy `{id}`: {}", p.message);

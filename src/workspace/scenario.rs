@@ -18,6 +18,7 @@ use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use crate::core::diag::{span_of, Problem, SourceFile};
+use crate::core::ids::PolicyId;
 use crate::core::uid::parse_uid;
 use crate::engine::{
     Behind, ContextMap, Engine, Prepared, PreparedHop, DELEGATION_CHAIN, IMPERSONATOR,
@@ -84,7 +85,7 @@ pub struct RequestCase {
     /// The acting-as request (after the chain) or the plain request.
     pub request: Option<Prepared>,
     pub expect_allow: bool,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<PolicyId>,
 }
 
 /// The merged context of a case with the place each value was written.
@@ -334,10 +335,15 @@ impl Checker<'_> {
                 None
             }
         };
-        let reasons: Vec<String> = c
+        let reasons: Vec<PolicyId> = c
             .reasons
             .as_ref()
-            .map(|r| r.value.iter().map(|s| s.value.clone()).collect())
+            .map(|r| {
+                r.value
+                    .iter()
+                    .map(|s| PolicyId::new(s.value.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         self.check_reasons(c);
         let principal = principal_uid?;

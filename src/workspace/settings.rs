@@ -92,7 +92,7 @@ impl Loader {
         engine: &Engine,
         cfg: Option<&Arc<SourceFile>>,
         docs: BTreeMap<String, ProfileDoc>,
-    ) -> BTreeMap<String, Map<String, Value>> {
+    ) -> BTreeMap<ProfileName, Map<String, Value>> {
         let mut profiles = BTreeMap::new();
         let Some(file) = cfg else {
             return profiles;
@@ -100,7 +100,7 @@ impl Loader {
         for (name, doc) in docs {
             let (context, problems) = check_profile(engine, file, &name, &doc);
             self.problems.extend(problems);
-            profiles.insert(name, context);
+            profiles.insert(ProfileName::new(name), context);
         }
         profiles
     }

@@ -154,7 +154,7 @@ fn table(out: &mut impl Write, rows: &[Vec<String>]) {
     }
 }
 
-fn list_or_none(list: &[String]) -> String {
+fn list_or_none<S: std::borrow::Borrow<str>>(list: &[S]) -> String {
     if list.is_empty() {
         "(none)".into()
     } else {

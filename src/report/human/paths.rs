@@ -68,7 +68,7 @@ impl Human {
 
         let _ = writeln!(out, "Who can reach each account");
         let mut header = vec!["account".to_string(), "reached by".into(), "humans".into()];
-        header.extend(doc.profiles.iter().map(|p| p.name.clone()));
+        header.extend(doc.profiles.iter().map(|p| p.name.to_string()));
         let mut rows = vec![header];
         for a in &s.reach_by_account {
             let mut row = vec![

@@ -5,6 +5,7 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
+use crate::core::ids::PolicyId;
 
 /// `actas check --format json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,7 +44,7 @@ pub struct FindingDoc {
     pub end_column: Option<usize>,
     pub help: Option<String>,
     /// The policies the finding is about (any of them may suppress it).
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
     /// Further places that make up the finding.
     pub related: Vec<PlaceDoc>,
 }
@@ -61,7 +62,7 @@ pub struct PlaceDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressionDoc {
-    pub policy: String,
+    pub policy: PolicyId,
     pub rule: String,
     pub code: String,
     pub reason: Option<String>,

@@ -5,6 +5,7 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
+use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas drift --format json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,14 +31,14 @@ pub struct DriftDoc {
 pub struct DriftItemDoc {
     pub severity: String,
     pub kind: String,
-    pub profile: String,
+    pub profile: ProfileName,
     pub principal: String,
     pub target: Option<String>,
     pub chain: Vec<String>,
     pub acting_as: Option<String>,
     pub action: Option<String>,
     pub resource: Option<String>,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,7 +73,7 @@ pub struct DeniedDoc {
     pub action: String,
     pub resource: String,
     /// Forbids that fired (empty: no permit matched).
-    pub reasons: Vec<String>,
+    pub reasons: Vec<PolicyId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -89,7 +90,7 @@ pub(super) fn drift_item(i: &DriftItem) -> DriftItemDoc {
     let mut d = DriftItemDoc {
         severity: i.severity.name().into(),
         kind: String::new(),
-        profile: String::new(),
+        profile: ProfileName::default(),
         principal: String::new(),
         target: None,
         chain: Vec::new(),

@@ -5,6 +5,7 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
+use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas who-can --format json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -34,7 +35,7 @@ pub struct QueryDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileDoc {
-    pub name: String,
+    pub name: ProfileName,
     pub source: String,
     pub context: serde_json::Map<String, serde_json::Value>,
 }
@@ -48,8 +49,8 @@ pub struct PathDoc {
     /// Whether the principal is of a human type (`impersonation.human_types`).
     pub human: bool,
     /// Profiles under which the path exists, and those under which it does not.
-    pub profiles: Vec<String>,
-    pub not_under: Vec<String>,
+    pub profiles: Vec<ProfileName>,
+    pub not_under: Vec<ProfileName>,
     /// One per distinct (shortest chain, hop policies), shortest first.
     pub routes: Vec<RouteDoc>,
 }
@@ -61,7 +62,7 @@ pub struct RouteDoc {
     pub hops: usize,
     /// The accounts after the principal, the target last.
     pub chain: Vec<String>,
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileName>,
     pub steps: Vec<StepDoc>,
 }
 
@@ -72,14 +73,14 @@ pub struct StepDoc {
     pub from: String,
     pub to: String,
     pub actions: Vec<String>,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
     pub id: String,
-    pub template: Option<String>,
+    pub template: Option<PolicyId>,
     pub description: Option<String>,
     pub file: String,
     /// Cedar text (a link's template text).
@@ -137,7 +138,7 @@ pub struct AccountDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileCountDoc {
-    pub profile: String,
+    pub profile: ProfileName,
     pub count: usize,
 }
 
@@ -148,7 +149,7 @@ pub struct PathRefDoc {
     pub principal: String,
     pub target: String,
     pub chain: Vec<String>,
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileName>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -310,9 +311,6 @@ pub(super) fn report_doc_with<'a, P, R>(
     }
 }
 
-pub(super) fn strings(list: Vec<&str>) -> Vec<String> {
-    list.into_iter().map(String::from).collect()
-}
 
 pub(super) fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
     profiles
@@ -336,7 +334,7 @@ pub(crate) fn path_doc(profiles: &[Profile], human_types: &[String], p: &Path) -
             .filter(|x| !under.contains(&x.name.as_str()))
             .map(|x| x.name.clone())
             .collect(),
-        profiles: strings(under),
+        profiles: under.into_iter().map(ProfileName::from).collect(),
         routes: p
             .routes
             .iter()

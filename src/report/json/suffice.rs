@@ -5,6 +5,7 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
+use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas suffice --format json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,8 +51,8 @@ pub struct ExcessDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WhatIfDoc {
-    pub added_policies: Vec<String>,
-    pub removed_policies: Vec<String>,
+    pub added_policies: Vec<PolicyId>,
+    pub removed_policies: Vec<PolicyId>,
     /// Paths and grants over the whole inventory that the change adds / removes.
     pub gained: Vec<ChangeDoc>,
     pub lost: Vec<ChangeDoc>,
@@ -62,7 +63,7 @@ pub struct WhatIfDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeDoc {
-    pub profile: String,
+    pub profile: ProfileName,
     pub kind: String,
     pub principal: String,
     pub target: Option<String>,
@@ -70,7 +71,7 @@ pub struct ChangeDoc {
     pub acting_as: Option<String>,
     pub action: Option<String>,
     pub resource: Option<String>,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
 }
 
 pub fn change_doc(c: &Change) -> ChangeDoc {

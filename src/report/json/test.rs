@@ -5,6 +5,7 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
+use crate::core::ids::PolicyId;
 
 /// `actas test --format json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,7 +38,7 @@ pub struct CaseDoc {
     pub actual: serde_json::Value,
     pub hops: Vec<HopDoc>,
     pub request: Option<EvaluationDoc>,
-    pub missing_reasons: Vec<String>,
+    pub missing_reasons: Vec<PolicyId>,
     pub missing: Vec<String>,
     pub unexpected: Vec<String>,
     pub errors: Vec<String>,
@@ -62,7 +63,7 @@ pub struct EvaluationDoc {
     pub resource: String,
     pub decision: String,
     /// Determining policy ids.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<PolicyId>,
     pub errors: Vec<String>,
 }
 
