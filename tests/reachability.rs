@@ -16,6 +16,8 @@
 
 mod support;
 
+use actas::analysis::item::Accessed;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
@@ -221,17 +223,27 @@ fn drift_equals_the_difference_of_brute_force_effective_access() {
             let mut paths = PathKeys::new();
             let mut grants = GrantKeys::new();
             for i in items {
-                if let Some(p) = &i.path {
-                    paths.insert((p.profile.to_string(), p.principal.clone(), p.target.clone()));
-                }
-                if let Some(g) = &i.grant {
-                    grants.insert((
-                        g.profile.to_string(),
-                        g.principal.clone(),
-                        g.acting_as.clone(),
-                        g.action.clone(),
-                        g.resource.clone(),
-                    ));
+                let profile = i.item.profile.to_string();
+                match &i.item.access {
+                    Accessed::Path {
+                        principal, target, ..
+                    } => {
+                        paths.insert((profile, principal.clone(), target.clone()));
+                    }
+                    Accessed::Grant {
+                        principal,
+                        acting_as,
+                        action,
+                        resource,
+                    } => {
+                        grants.insert((
+                            profile,
+                            principal.clone(),
+                            acting_as.clone(),
+                            action.clone(),
+                            resource.clone(),
+                        ));
+                    }
                 }
             }
             (paths, grants)

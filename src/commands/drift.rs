@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::analysis::baseline::{self, Baseline, GrantEntry, PathEntry, ReadError};
 use crate::analysis::effective;
+use crate::analysis::item::{AccessItem, Accessed};
 use crate::analysis::profiles::{self, Profile};
 use crate::core::diag::Problem;
 use crate::core::ids::{PolicyId, ProfileName};
@@ -30,8 +31,7 @@ use crate::workspace::{Severity, Workspace};
 #[derive(Debug, Clone)]
 pub struct DriftItem {
     pub severity: Severity,
-    pub path: Option<PathEntry>,
-    pub grant: Option<GrantEntry>,
+    pub item: AccessItem,
 }
 
 /// A request of the usage log that the current policies deny, with every line it is on.
@@ -197,18 +197,16 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
     let rate = Rater::new(ws, &now);
     let new = diff(&now, &old)
         .into_iter()
-        .map(|(path, grant)| DriftItem {
-            severity: rate.added(path.as_ref(), grant.as_ref()),
-            path,
-            grant,
+        .map(|item| DriftItem {
+            severity: rate.added(&item),
+            item,
         })
         .collect();
     let removed = diff(&old, &now)
         .into_iter()
-        .map(|(path, grant)| DriftItem {
+        .map(|item| DriftItem {
             severity: Severity::Low,
-            path,
-            grant,
+            item,
         })
         .collect();
     let mut result = DriftResult {
@@ -233,18 +231,18 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
 }
 
 /// Entries of `a` that `b` lacks, paths first.
-fn diff(a: &Baseline, b: &Baseline) -> Vec<(Option<PathEntry>, Option<GrantEntry>)> {
+fn diff(a: &Baseline, b: &Baseline) -> Vec<AccessItem> {
     let paths: BTreeSet<_> = b.paths.iter().map(PathEntry::key).collect();
     let grants: BTreeSet<_> = b.grants.iter().map(GrantEntry::key).collect();
     a.paths
         .iter()
         .filter(|p| !paths.contains(&p.key()))
-        .map(|p| (Some(p.clone()), None))
+        .map(AccessItem::from)
         .chain(
             a.grants
                 .iter()
                 .filter(|g| !grants.contains(&g.key()))
-                .map(|g| (None, Some(g.clone()))),
+                .map(AccessItem::from),
         )
         .collect()
 }
@@ -303,17 +301,14 @@ impl Rater {
         self.humans.contains(uid)
     }
 
-    fn added(&self, path: Option<&PathEntry>, grant: Option<&GrantEntry>) -> Severity {
-        let high = match (path, grant) {
-            (Some(p), _) => {
-                self.human(&p.principal)
-                    && self
-                        .touching
-                        .contains(&(p.profile.clone(), p.target.clone()))
-            }
-            (None, Some(g)) => self.human(&g.principal) && self.sensitive.contains(&g.resource),
-            (None, None) => false,
-        };
+    fn added(&self, item: &AccessItem) -> Severity {
+        let high = self.human(item.principal())
+            && match &item.access {
+                Accessed::Path { target, .. } => self
+                    .touching
+                    .contains(&(item.profile.clone(), target.clone())),
+                Accessed::Grant { resource, .. } => self.sensitive.contains(resource),
+            };
         if high {
             Severity::High
         } else {

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use cedar_policy::EntityUid;
 
-use crate::analysis::effective::{self, allowed_requests, Effective, Grant, PathKey};
+use crate::analysis::effective::{self, allowed_requests, Effective};
+use crate::analysis::item::AccessItem;
 use crate::analysis::profiles;
 use crate::core::diag::Problem;
-use crate::core::ids::{PolicyId, ProfileName};
+use crate::core::ids::PolicyId;
 use crate::engine::{Engine, Evaluation, HopOutcome};
 use crate::workspace::task::{self, Task};
 use crate::workspace::{self, Overrides, Workspace};
@@ -48,26 +49,6 @@ pub struct TaskOutcome {
     pub excess_skipped: Vec<String>,
 }
 
-/// A path or grant a policy change adds or removes, under one profile.
-#[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "a few per what-if, built once; boxing buys nothing"
-)]
-pub enum Change {
-    Path {
-        profile: ProfileName,
-        key: PathKey,
-        chain: Vec<EntityUid>,
-        policies: Vec<PolicyId>,
-    },
-    Grant {
-        profile: ProfileName,
-        grant: Grant,
-        policies: Vec<PolicyId>,
-    },
-}
-
 #[derive(Debug, Clone)]
 pub struct WhatIf {
     /// Policy ids the candidate files add.
@@ -76,8 +57,8 @@ pub struct WhatIf {
     pub removed: Vec<PolicyId>,
     /// Each task's verdict before the change, in task order.
     pub sufficient_before: Vec<bool>,
-    pub gained: Vec<Change>,
-    pub lost: Vec<Change>,
+    pub gained: Vec<AccessItem>,
+    pub lost: Vec<AccessItem>,
 }
 
 #[derive(Debug, Clone)]
@@ -284,26 +265,17 @@ pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
 }
 
 /// What `a` has that `b` does not, per profile.
-fn changes(a: &Effective, b: &Effective) -> Vec<Change> {
+fn changes(a: &Effective, b: &Effective) -> Vec<AccessItem> {
     let mut out = Vec::new();
     for ((profile, x), y) in a.profiles.iter().zip(&a.access).zip(&b.access) {
         for (key, (chain, policies)) in &x.paths {
             if !y.paths.contains_key(key) {
-                out.push(Change::Path {
-                    profile: profile.name.clone(),
-                    key: key.clone(),
-                    chain: chain.clone(),
-                    policies: policies.clone(),
-                });
+                out.push(AccessItem::path(&profile.name, key, chain, policies));
             }
         }
         for (grant, policies) in &x.grants {
             if !y.grants.contains_key(grant) {
-                out.push(Change::Grant {
-                    profile: profile.name.clone(),
-                    grant: grant.clone(),
-                    policies: policies.clone(),
-                });
+                out.push(AccessItem::grant(&profile.name, grant, policies));
             }
         }
     }

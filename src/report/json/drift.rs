@@ -87,35 +87,19 @@ pub struct UnusedDoc {
 }
 
 pub(super) fn drift_item(i: &DriftItem) -> DriftItemDoc {
-    let mut d = DriftItemDoc {
+    let c = change_doc(&i.item);
+    DriftItemDoc {
         severity: i.severity.name().into(),
-        kind: String::new(),
-        profile: ProfileName::default(),
-        principal: String::new(),
-        target: None,
-        chain: Vec::new(),
-        acting_as: None,
-        action: None,
-        resource: None,
-        policies: Vec::new(),
-    };
-    if let Some(p) = &i.path {
-        d.kind = "path".into();
-        d.profile = p.profile.clone();
-        d.principal = p.principal.clone();
-        d.target = Some(p.target.clone());
-        d.chain = p.chain.clone();
-        d.policies = p.policies.clone();
-    } else if let Some(g) = &i.grant {
-        d.kind = "grant".into();
-        d.profile = g.profile.clone();
-        d.principal = g.principal.clone();
-        d.acting_as = g.acting_as.clone();
-        d.action = Some(g.action.clone());
-        d.resource = Some(g.resource.clone());
-        d.policies = g.policies.clone();
+        kind: c.kind,
+        profile: c.profile,
+        principal: c.principal,
+        target: c.target,
+        chain: c.chain,
+        acting_as: c.acting_as,
+        action: c.action,
+        resource: c.resource,
+        policies: c.policies,
     }
-    d
 }
 
 pub fn drift_doc(r: &DriftResult) -> DriftDoc {

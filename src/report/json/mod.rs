@@ -21,13 +21,14 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::access::{Path, Query};
+use crate::analysis::item::{AccessItem, Accessed};
 use crate::analysis::profiles::Profile;
 use crate::analysis::summary::PathList;
 use crate::analysis::{is_human, PolicyInfo};
 use crate::commands::check::CheckResult;
 use crate::commands::drift::{DriftItem, DriftResult};
 use crate::commands::report::ReportResult;
-use crate::commands::suffice::{Change, SufficeResult};
+use crate::commands::suffice::SufficeResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
 use crate::commands::who_can::WhoCanResult;
 use crate::engine::{Evaluation, HopOutcome};

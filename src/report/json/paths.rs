@@ -311,7 +311,6 @@ pub(super) fn report_doc_with<'a, P, R>(
     }
 }
 
-
 pub(super) fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
     profiles
         .iter()

@@ -74,40 +74,36 @@ pub struct ChangeDoc {
     pub policies: Vec<PolicyId>,
 }
 
-pub fn change_doc(c: &Change) -> ChangeDoc {
-    match c {
-        Change::Path {
-            profile,
-            key,
-            chain,
-            policies,
-        } => ChangeDoc {
-            profile: profile.clone(),
-            kind: "path".into(),
-            principal: key.principal.to_string(),
-            target: Some(key.target.to_string()),
-            chain: chain.iter().map(ToString::to_string).collect(),
-            acting_as: None,
-            action: None,
-            resource: None,
-            policies: policies.clone(),
-        },
-        Change::Grant {
-            profile,
-            grant,
-            policies,
-        } => ChangeDoc {
-            profile: profile.clone(),
-            kind: "grant".into(),
-            principal: grant.principal.to_string(),
-            target: None,
-            chain: Vec::new(),
-            acting_as: grant.acting_as.as_ref().map(ToString::to_string),
-            action: Some(grant.action.to_string()),
-            resource: Some(grant.resource.to_string()),
-            policies: policies.clone(),
-        },
+/// A path or grant gained or lost, or drifted: one document shape for every such item.
+pub fn change_doc(c: &AccessItem) -> ChangeDoc {
+    let mut doc = ChangeDoc {
+        profile: c.profile.clone(),
+        kind: c.kind().into(),
+        principal: c.principal().to_string(),
+        target: None,
+        chain: Vec::new(),
+        acting_as: None,
+        action: None,
+        resource: None,
+        policies: c.policies.clone(),
+    };
+    match &c.access {
+        Accessed::Path { target, chain, .. } => {
+            doc.target = Some(target.clone());
+            doc.chain = chain.clone();
+        }
+        Accessed::Grant {
+            acting_as,
+            action,
+            resource,
+            ..
+        } => {
+            doc.acting_as = acting_as.clone();
+            doc.action = Some(action.clone());
+            doc.resource = Some(resource.clone());
+        }
     }
+    doc
 }
 
 pub fn suffice_doc(r: &SufficeResult) -> SufficeDoc {
