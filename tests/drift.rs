@@ -150,16 +150,25 @@ fn accept_rewrites_the_baseline() {
 }
 
 #[test]
-fn a_write_that_cannot_happen_leaves_the_old_baseline() {
-    // The temporary file's place is taken (as by an interrupted run): the write fails before
-    // the rename, so the baseline keeps its old contents and nothing half-written appears.
+fn a_write_that_cannot_happen_leaves_the_old_baseline_and_the_report_stands() {
+    // The folder is made immutable (as root, permissions do not stop a write; the immutable
+    // attribute does): no temporary file can be made beside the baseline, so `--accept` fails
+    // after the report is printed, and the baseline keeps its old contents.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("b.json");
     std::fs::copy(root().join("actas.baseline.json"), &copy).unwrap();
-    std::fs::create_dir(dir.path().join(".b.json.tmp")).unwrap();
     let before = std::fs::read(&copy).unwrap();
+    let locked = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !locked {
+        eprintln!("skipped: `chattr +i` is not available here");
+        return;
+    }
     let path = copy.to_str().unwrap();
-    let (code, stdout, stderr) = output(&[
+    let run = output(&[
         "-C",
         "tests/fixtures/drifted",
         "drift",
@@ -167,17 +176,43 @@ fn a_write_that_cannot_happen_leaves_the_old_baseline() {
         path,
         "--accept",
     ]);
+    let snapshot = output(&["snapshot", "--output", path]);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(dir.path())
+        .status();
+    let (code, stdout, stderr) = run;
     assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("drift: "), "the report is printed: {stdout}");
     let flat = stderr.replace('│', " ");
     let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        flat.contains("the previous baseline is unchanged"),
-        "{flat}"
-    );
-    assert!(flat.contains("`.b.json.tmp` exists"), "{flat}");
-    let (code, _, _) = output(&["snapshot", "--output", path]);
-    assert_eq!(code, 2);
+    assert!(flat.contains("failed to write"), "{flat}");
+    assert!(flat.contains("the previous baseline is unchanged"), "{flat}");
+    assert_eq!(snapshot.0, 2, "{}", snapshot.2);
     assert_eq!(std::fs::read(&copy).unwrap(), before);
+}
+
+#[test]
+fn a_stale_temporary_file_does_not_block_the_next_write() {
+    // A run killed mid-write leaves its temporary file; the next one writes all the same.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.json");
+    std::fs::write(dir.path().join(".b.json.tmp"), "half a baseline").unwrap();
+    let (code, stdout, stderr) = output(&["snapshot", "--output", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, _, stderr) = output(&["drift", "--baseline", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn snapshot_into_a_device_or_a_folder_destroys_nothing() {
+    let (code, stdout, stderr) = output(&["snapshot", "--output", "/dev/null"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(&["snapshot", "--output", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("is a folder"), "{stderr}");
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! renamed over the old one: an interrupted run never leaves a truncated baseline).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use crate::core::ids::{PolicyId, ProfileName};
@@ -235,45 +234,6 @@ pub fn read(path: &Path) -> Result<Baseline, ReadError> {
     serde_json::from_value(value).map_err(|e| ReadError::Malformed(e.to_string()))
 }
 
-/// Writes `text` to `path` atomically: `.<name>.tmp` beside it (created new, so two runs never
-/// write the same temporary file), synced, then renamed over `path`. On failure the temporary
-/// file is removed and `path` is untouched.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "baseline".into());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(std::io::Error::new(
-                e.kind(),
-                format!(
-                    "`.{name}.tmp` exists beside it: another actas run is writing this baseline, or one was interrupted (then remove it)"
-                ),
-            ))
-        }
-        Err(e) => return Err(e),
-    };
-    let result = f
-        .write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,21 +266,5 @@ mod tests {
         let back: Baseline = serde_json::from_str(&text).unwrap();
         assert_eq!(back, b);
         assert!(text.contains("\n    {\"profile\":\"p\",\"principal\":\"User::\\\"a\\\"\""));
-    }
-
-    #[test]
-    fn a_failed_write_leaves_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing-folder").join("b.json");
-        assert!(write_atomically(&path, "new").is_err());
-        let ok = dir.path().join("b.json");
-        std::fs::write(&ok, "old").unwrap();
-        write_atomically(&ok, "new").unwrap();
-        assert_eq!(std::fs::read_to_string(&ok).unwrap(), "new");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
     }
 }

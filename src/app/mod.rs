@@ -231,7 +231,11 @@ fn run_drift(run: &Run, opts: drift::DriftOptions, format: SufficeFormat) -> Exi
         } else {
             Exit::Ok
         };
-        Ok(emit(run.renderer(format).drift(&result), exit, run.color))
+        let exit = emit(run.renderer(format).drift(&result), exit, run.color);
+        Ok(match &result.accept_failed {
+            Some(problem) => fail(std::slice::from_ref(problem), run.color),
+            None => exit,
+        })
     })
 }
 

@@ -81,6 +81,8 @@ pub struct DriftResult {
     pub fail_on: Severity,
     pub accepted: bool,
     pub usage: Option<UsageReport>,
+    /// Why `--accept` could not write the new baseline (the report above still stands).
+    pub accept_failed: Option<Problem>,
 }
 
 impl DriftResult {
@@ -122,7 +124,7 @@ pub fn snapshot(
     let (_, b) = current(ws)?;
     let path = baseline_path(ws, output);
     let display = crate::core::files::display_path(&ws.root, &path);
-    baseline::write_atomically(&path, &baseline::render(&b)).map_err(|e| {
+    crate::core::files::write_output(&path, baseline::render(&b).as_bytes()).map_err(|e| {
         vec![Problem::new(format!(
             "failed to write `{display}`: {}; the previous baseline, if any, is unchanged",
             crate::core::files::io_reason(&e)
@@ -217,15 +219,19 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         fail_on: ws.drift.fail_on,
         accepted: false,
         usage,
+        accept_failed: None,
     };
     if opts.accept {
-        baseline::write_atomically(&path, &baseline::render(&now)).map_err(|e| {
-            vec![Problem::new(format!(
-                "failed to write `{display}`: {}; the previous baseline is unchanged",
-                crate::core::files::io_reason(&e)
-            ))]
-        })?;
-        result.accepted = true;
+        // The report stands whether or not the new baseline could be written.
+        match crate::core::files::write_output(&path, baseline::render(&now).as_bytes()) {
+            Ok(()) => result.accepted = true,
+            Err(e) => {
+                result.accept_failed = Some(Problem::new(format!(
+                    "failed to write `{display}`: {}; the previous baseline is unchanged",
+                    crate::core::files::io_reason(&e)
+                )));
+            }
+        }
     }
     Ok(result)
 }

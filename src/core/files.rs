@@ -55,6 +55,67 @@ pub fn io_reason(e: &std::io::Error) -> String {
 mod tests {
     use super::*;
 
+    fn only_entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_regular_file_is_replaced_whole_and_no_temporary_file_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json");
+        write_output(&path, b"first").unwrap();
+        std::fs::write(dir.path().join(".b.json.tmp"), "stale, from a killed run").unwrap();
+        write_output(&path, b"second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        assert_eq!(only_entries(dir.path()), [".b.json.tmp", "b.json"]);
+        assert!(write_output(&dir.path().join("missing/b.json"), b"x").is_err());
+        assert_eq!(only_entries(dir.path()), [".b.json.tmp", "b.json"]);
+    }
+
+    #[test]
+    fn a_link_stays_a_link_and_its_target_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink("real.json", &link).unwrap();
+        write_output(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        // A dangling link gets its target created.
+        let dangling = dir.path().join("dangling.json");
+        std::os::unix::fs::symlink("created.json", &dangling).unwrap();
+        write_output(&dangling, b"made").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("created.json")).unwrap(), "made");
+    }
+
+    #[test]
+    fn special_files_are_streamed_into_and_folders_refused() {
+        write_output(Path::new("/dev/null"), b"gone").unwrap();
+        let null = std::fs::metadata("/dev/null").unwrap();
+        assert!(!null.is_file(), "/dev/null is still a device");
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_output(dir.path(), b"x").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::IsADirectory);
+        // A FIFO: a reader gets the bytes; the FIFO is not replaced.
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+            };
+            write_output(&fifo, b"through the pipe").unwrap();
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+        }
+    }
+
     #[test]
     fn display_paths_are_relative_to_the_workspace() {
         assert_eq!(
@@ -66,4 +127,67 @@ mod tests {
             "../x/y.cedar"
         );
     }
+}
+
+/// Writes `bytes` to `path` without ever destroying what is there:
+/// - nothing or a regular file: a uniquely named temporary file beside it is written, synced and
+///   renamed over it, so an interrupted run leaves the old file whole (and no stale temporary
+///   file can block the next run);
+/// - a symbolic link: the file it points to is written that way; the link stays a link;
+/// - a FIFO, a device (`/dev/null`, `/dev/stdout`) or any other special file: the bytes are
+///   streamed into it, never renamed over it;
+/// - a folder: refused (`is a folder`).
+pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let target = resolve_links(path)?;
+    match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a folder",
+        )),
+        Ok(m) if !m.is_file() => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&target)?;
+            f.write_all(bytes).and_then(|()| f.flush())
+        }
+        _ => {
+            let dir = target
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut tmp = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .tempfile_in(dir)?;
+            tmp.write_all(bytes)?;
+            tmp.as_file().sync_all()?;
+            // Keep the permissions of the file being replaced (a new file gets the umask's).
+            if let Ok(m) = std::fs::metadata(&target) {
+                let _ = std::fs::set_permissions(tmp.path(), m.permissions());
+            }
+            tmp.persist(&target).map(|_| ()).map_err(|e| e.error)
+        }
+    }
+}
+
+/// The file a path finally names, following symbolic links (also dangling ones: writing
+/// through a dangling link creates its target). A loop is an error.
+fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
 }
