@@ -183,11 +183,17 @@ fn a_write_that_cannot_happen_leaves_the_old_baseline_and_the_report_stands() {
         .status();
     let (code, stdout, stderr) = run;
     assert_eq!(code, 2, "{stdout}");
-    assert!(stdout.contains("drift: "), "the report is printed: {stdout}");
+    assert!(
+        stdout.contains("drift: "),
+        "the report is printed: {stdout}"
+    );
     let flat = stderr.replace('│', " ");
     let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("failed to write"), "{flat}");
-    assert!(flat.contains("the previous baseline is unchanged"), "{flat}");
+    assert!(
+        flat.contains("the previous baseline is unchanged"),
+        "{flat}"
+    );
     assert_eq!(snapshot.0, 2, "{}", snapshot.2);
     assert_eq!(std::fs::read(&copy).unwrap(), before);
 }

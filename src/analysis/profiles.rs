@@ -190,10 +190,7 @@ fn parse_adhoc(ws: &Workspace, adhoc: &AdhocContext) -> Result<Profile, Vec<Prob
         }
         AdhocContext::File(file) => file.clone(),
     };
-    let doc: ProfileDoc = match serde_saphyr::from_str::<ProfileDoc>(&file.text) {
-        Ok(d) => d,
-        Err(e) => return Err(vec![Problem::from_yaml(&file, &e)]),
-    };
+    let doc: ProfileDoc = crate::core::yaml::read(&file).map_err(|p| vec![*p])?;
     let (context, problems) = workspace::check_profile(&ws.engine, &file, ADHOC, &doc);
     if !problems.is_empty() {
         return Err(problems);

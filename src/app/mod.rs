@@ -27,8 +27,54 @@ use crate::report::{
 };
 use crate::workspace::{self, Overrides, Workspace};
 
-/// Parses the command line and runs it.
+/// Stack for the thread that runs a command and for every worker. Cedar's parser, validator
+/// and evaluator, and actas's condition walk, recurse once per nesting level of a policy; the
+/// input limits (`core::limits`) keep nesting well inside what this much stack holds in a
+/// debug build. It is address space reserved, not memory used.
+const STACK: usize = 1 << 30;
+
+/// The most worker threads `--threads` gives (more only cost memory and start-up time).
+const MAX_THREADS: usize = 256;
+
+/// Parses the command line and runs it on a thread with a large stack.
 pub fn main() -> Exit {
+    std::panic::set_hook(Box::new(internal_error));
+    let worker = std::thread::Builder::new()
+        .name("actas".into())
+        .stack_size(STACK)
+        .spawn(main_here);
+    match worker.map(std::thread::JoinHandle::join) {
+        Ok(Ok(exit)) => exit,
+        // A panic was reported by the hook (`internal_error`); a thread that could not start
+        // is reported here.
+        Ok(Err(_)) => Exit::CannotRun,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: failed to start: {e}");
+            Exit::CannotRun
+        }
+    }
+}
+
+/// The last line of defence: a panic is a bug, reported as one with where it happened (the run
+/// then exits 2, never with a signal or Rust's own exit code).
+fn internal_error(info: &std::panic::PanicHookInfo<'_>) {
+    let what = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let place = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: internal error{place}: {what}\n  help: this is a bug in actas, not in your inputs; please report it with the command and the inputs that caused it"
+    );
+}
+
+fn main_here() -> Exit {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -79,12 +125,18 @@ impl Run {
 
 pub fn run(cli: Cli) -> Exit {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    if let Some(n) = cli.threads {
-        // Only fails when a pool already exists, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global();
+    let threads = cli.threads.map(|n| n.clamp(1, MAX_THREADS));
+    if cli.threads.is_some_and(|n| n > MAX_THREADS) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: --threads is capped at {MAX_THREADS}; using {MAX_THREADS}"
+        );
     }
+    // Only fails when a pool already exists, which cannot happen this early.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .stack_size(STACK)
+        .build_global();
     let ci = std::env::var("CI").ok();
     if crate::core::progress::wanted(std::io::stderr().is_terminal(), ci.as_deref(), cli.quiet) {
         crate::core::progress::install(Box::new(Bar::new()));

@@ -137,11 +137,18 @@ impl Problem {
 
     /// A YAML/JSON decoding error of `file`.
     pub fn from_yaml(file: &Arc<SourceFile>, err: &serde_saphyr::Error) -> Self {
-        let message = yaml_message(err);
-        match err.location() {
+        let (message, help) = match crate::core::yaml::breach_message(err) {
+            Some((message, help)) => (message, Some(help)),
+            None => (yaml_message(err), None),
+        };
+        let mut p = match err.location() {
             Some(loc) if loc.line() > 0 => Self::at_location(file, &loc, message),
             _ => Self::in_file(file, message),
+        };
+        if let Some(help) = help {
+            p.help = Some(help.to_string());
         }
+        p
     }
 
     /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).

@@ -51,84 +51,6 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn only_entries(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn a_regular_file_is_replaced_whole_and_no_temporary_file_stays() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("b.json");
-        write_output(&path, b"first").unwrap();
-        std::fs::write(dir.path().join(".b.json.tmp"), "stale, from a killed run").unwrap();
-        write_output(&path, b"second").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
-        assert_eq!(only_entries(dir.path()), [".b.json.tmp", "b.json"]);
-        assert!(write_output(&dir.path().join("missing/b.json"), b"x").is_err());
-        assert_eq!(only_entries(dir.path()), [".b.json.tmp", "b.json"]);
-    }
-
-    #[test]
-    fn a_link_stays_a_link_and_its_target_is_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("real.json");
-        std::fs::write(&target, "old").unwrap();
-        let link = dir.path().join("link.json");
-        std::os::unix::fs::symlink("real.json", &link).unwrap();
-        write_output(&link, b"new").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
-        // A dangling link gets its target created.
-        let dangling = dir.path().join("dangling.json");
-        std::os::unix::fs::symlink("created.json", &dangling).unwrap();
-        write_output(&dangling, b"made").unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("created.json")).unwrap(), "made");
-    }
-
-    #[test]
-    fn special_files_are_streamed_into_and_folders_refused() {
-        write_output(Path::new("/dev/null"), b"gone").unwrap();
-        let null = std::fs::metadata("/dev/null").unwrap();
-        assert!(!null.is_file(), "/dev/null is still a device");
-        let dir = tempfile::tempdir().unwrap();
-        let err = write_output(dir.path(), b"x").unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::IsADirectory);
-        // A FIFO: a reader gets the bytes; the FIFO is not replaced.
-        let fifo = dir.path().join("pipe");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        if made.is_ok_and(|s| s.success()) {
-            let reader = {
-                let fifo = fifo.clone();
-                std::thread::spawn(move || std::fs::read(&fifo).unwrap())
-            };
-            write_output(&fifo, b"through the pipe").unwrap();
-            assert_eq!(reader.join().unwrap(), b"through the pipe");
-            assert!(!std::fs::metadata(&fifo).unwrap().is_file());
-        }
-    }
-
-    #[test]
-    fn display_paths_are_relative_to_the_workspace() {
-        assert_eq!(
-            display_path(Path::new("a/b"), Path::new("a/b/c/d.yaml")),
-            "c/d.yaml"
-        );
-        assert_eq!(
-            display_path(Path::new("a/b"), Path::new("a/b/../x/y.cedar")),
-            "../x/y.cedar"
-        );
-    }
-}
-
 /// Writes `bytes` to `path` without ever destroying what is there:
 /// - nothing or a regular file: a uniquely named temporary file beside it is written, synced and
 ///   renamed over it, so an interrupted run leaves the old file whole (and no stale temporary
@@ -190,4 +112,88 @@ fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only_entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_regular_file_is_replaced_whole_and_no_temporary_file_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json");
+        write_output(&path, b"first").unwrap();
+        std::fs::write(dir.path().join(".b.json.tmp"), "stale, from a killed run").unwrap();
+        write_output(&path, b"second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        assert_eq!(only_entries(dir.path()), [".b.json.tmp", "b.json"]);
+        assert!(write_output(&dir.path().join("missing/b.json"), b"x").is_err());
+        assert_eq!(only_entries(dir.path()), [".b.json.tmp", "b.json"]);
+    }
+
+    #[test]
+    fn a_link_stays_a_link_and_its_target_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink("real.json", &link).unwrap();
+        write_output(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        // A dangling link gets its target created.
+        let dangling = dir.path().join("dangling.json");
+        std::os::unix::fs::symlink("created.json", &dangling).unwrap();
+        write_output(&dangling, b"made").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("created.json")).unwrap(),
+            "made"
+        );
+    }
+
+    #[test]
+    fn special_files_are_streamed_into_and_folders_refused() {
+        write_output(Path::new("/dev/null"), b"gone").unwrap();
+        let null = std::fs::metadata("/dev/null").unwrap();
+        assert!(!null.is_file(), "/dev/null is still a device");
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_output(dir.path(), b"x").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::IsADirectory);
+        // A FIFO: a reader gets the bytes; the FIFO is not replaced.
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+            };
+            write_output(&fifo, b"through the pipe").unwrap();
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+        }
+    }
+
+    #[test]
+    fn display_paths_are_relative_to_the_workspace() {
+        assert_eq!(
+            display_path(Path::new("a/b"), Path::new("a/b/c/d.yaml")),
+            "c/d.yaml"
+        );
+        assert_eq!(
+            display_path(Path::new("a/b"), Path::new("a/b/../x/y.cedar")),
+            "../x/y.cedar"
+        );
+    }
 }

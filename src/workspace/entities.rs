@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 use super::files::*;
 use super::*;
 use crate::core::diag::{Problem, SourceFile};
+use crate::core::limits::MAX_HIERARCHY_DEPTH;
 use crate::core::uid::{parse_uid, uid_json};
 
 /// One entity as written: Cedar's entity JSON format, uids also as uid strings.
@@ -45,13 +46,10 @@ impl Loader {
         let mut entities = Vec::new();
         let mut seen: HashMap<EntityUid, String> = HashMap::new();
         for file in &texts {
-            let docs = match serde_saphyr::from_str_with_options::<Option<Vec<EntityDoc>>>(
-                &file.text,
-                inventory_options(file.text.len()),
-            ) {
+            let docs = match crate::core::yaml::read::<Option<Vec<EntityDoc>>>(file) {
                 Ok(d) => d.unwrap_or_default(),
-                Err(e) => {
-                    self.problems.push(Problem::from_yaml(file, &e));
+                Err(p) => {
+                    self.problems.push(*p);
                     ok = false;
                     continue;
                 }
@@ -64,8 +62,23 @@ impl Loader {
         }
         let mut whole = None;
         if ok {
+            let located: Vec<_> = entities
+                .iter()
+                .filter_map(|(file, e)| e.as_ref().ok().map(|l| (*file, l.at, &l.uid, &l.parents)))
+                .collect();
+            let refs: Vec<(&EntityUid, &[EntityUid])> =
+                located.iter().map(|(_, _, u, p)| (*u, &p[..])).collect();
+            if let Some((i, message)) = hierarchy_problem(&refs) {
+                if let Some((file, at, ..)) = located.get(i) {
+                    self.problems
+                        .push(Problem::at(file, *at, message).with_help(
+                        "entity hierarchies must be acyclic and, here, at most 1000 levels deep",
+                    ));
+                }
+                return None;
+            }
             let all = entities.iter().flat_map(|(_, e)| e.as_ref().ok());
-            let all = Value::Array(all.map(|(_, _, json)| json.clone()).collect());
+            let all = Value::Array(all.map(|l| l.json.clone()).collect());
             match Entities::from_json_value(all, Some(schema)) {
                 Ok(e) => return Some(e),
                 Err(e) => whole = Some(Problem::from_cedar(None, &e)),
@@ -76,7 +89,7 @@ impl Loader {
         for (file, entity) in entities {
             match entity {
                 Err(problem) => self.problems.push(*problem),
-                Ok((at, uid, json)) => {
+                Ok(Located { at, uid, json, .. }) => {
                     if let Err(e) =
                         Entities::from_json_value(Value::Array(vec![json]), Some(schema))
                     {
@@ -102,6 +115,7 @@ impl Loader {
 /// gives `None`, and the caller reads everything again with positions to report where.
 pub(super) fn quick_entities(files: &[Arc<SourceFile>], schema: &Schema) -> Option<Entities> {
     let mut all = Vec::new();
+    let mut edges = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for file in files {
         let docs: Option<Vec<EntityDoc<Value>>> = serde_json::from_str(&file.text).ok()?;
@@ -113,9 +127,23 @@ pub(super) fn quick_entities(files: &[Arc<SourceFile>], schema: &Schema) -> Opti
                 return None;
             }
             all.push(entity_json(&uid, doc.attrs, &parents, doc.tags));
+            edges.push((uid, parents));
         }
     }
+    let refs: Vec<(&EntityUid, &[EntityUid])> = edges.iter().map(|(u, p)| (u, &p[..])).collect();
+    if hierarchy_problem(&refs).is_some() {
+        return None;
+    }
     Entities::from_json_value(Value::Array(all), Some(schema)).ok()
+}
+
+/// One entity as read with positions: where its uid is written, the uid, Cedar's JSON form and
+/// its parents.
+pub(super) struct Located {
+    at: (usize, usize),
+    uid: EntityUid,
+    json: Value,
+    parents: Vec<EntityUid>,
 }
 
 /// One entity in Cedar's JSON form with the place of its uid, or the problem with it.
@@ -123,7 +151,7 @@ pub(super) fn located_entity(
     file: &Arc<SourceFile>,
     doc: EntityDoc,
     seen: &mut HashMap<EntityUid, String>,
-) -> Result<((usize, usize), EntityUid, Value), Box<Problem>> {
+) -> Result<Located, Box<Problem>> {
     let at = |s: &serde_saphyr::Location| crate::core::diag::span_of(file, s);
     let problem = |at, message| Box::new(Problem::at(file, at, message));
     let uid = parse_uid(&doc.uid.value).map_err(|e| problem(at(&doc.uid.referenced), e))?;
@@ -139,7 +167,12 @@ pub(super) fn located_entity(
         parents.push(parse_uid(&p.value).map_err(|e| problem(at(&p.referenced), e))?);
     }
     let json = entity_json(&uid, doc.attrs, &parents, doc.tags);
-    Ok((at(&doc.uid.referenced), uid, json))
+    Ok(Located {
+        at: at(&doc.uid.referenced),
+        uid,
+        json,
+        parents,
+    })
 }
 
 /// An error and the errors under it, `: `-separated (Cedar's entity errors say what is wrong
@@ -169,16 +202,76 @@ pub(super) fn entity_json(
     json
 }
 
-/// Parser limits for an entity file. serde-saphyr's defaults (250,000 nodes) guard
-/// configuration files against YAML bombs but stop a real inventory (12,500 entities are
-/// about 300,000 nodes). A node or event costs at least one byte of input unless it comes from
-/// an alias, and aliases keep their own default limits, so limits that grow with the input
-/// admit any honest file without admitting an expansion bomb.
-pub(super) fn inventory_options(bytes: usize) -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = budget.max_nodes.max(bytes);
-    budget.max_events = budget.max_events.max(2 * bytes);
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options
+/// What is wrong with the hierarchy, checked before Cedar computes its transitive closure
+/// (which recurses along a parent chain, and costs the square of its length): an entity that is
+/// its own ancestor, or a parent chain deeper than [`MAX_HIERARCHY_DEPTH`]. The index of the
+/// entity to point at, and the message.
+pub(super) fn hierarchy_problem(
+    entities: &[(&EntityUid, &[EntityUid])],
+) -> Option<(usize, String)> {
+    let index: HashMap<&EntityUid, usize> = entities
+        .iter()
+        .enumerate()
+        .map(|(i, (u, _))| (*u, i))
+        .collect();
+    let parents: Vec<Vec<usize>> = entities
+        .iter()
+        .map(|(_, ps)| ps.iter().filter_map(|p| index.get(p).copied()).collect())
+        .collect();
+    // Depth of the longest parent chain above each entity, by an iterative depth-first walk;
+    // `on_path` finds cycles.
+    const UNSEEN: usize = usize::MAX;
+    let mut depth = vec![UNSEEN; entities.len()];
+    let mut on_path = vec![false; entities.len()];
+    for start in 0..entities.len() {
+        if depth[start] != UNSEEN {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        on_path[start] = true;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&p) = parents[node].get(*next) {
+                *next += 1;
+                if on_path[p] {
+                    let from = stack.iter().position(|(n, _)| *n == p).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack[from..]
+                        .iter()
+                        .map(|(n, _)| entities[*n].0.to_string())
+                        .collect();
+                    cycle.push(entities[p].0.to_string());
+                    return Some((
+                        p,
+                        format!(
+                            "entity `{}` is its own ancestor: {}",
+                            entities[p].0,
+                            cycle.join(" → ")
+                        ),
+                    ));
+                }
+                if depth[p] == UNSEEN {
+                    on_path[p] = true;
+                    stack.push((p, 0));
+                }
+                continue;
+            }
+            let d = parents[node]
+                .iter()
+                .map(|&p| depth[p] + 1)
+                .max()
+                .unwrap_or(0);
+            if d > MAX_HIERARCHY_DEPTH {
+                return Some((
+                    node,
+                    format!(
+                        "entity `{}` has a parent chain deeper than {MAX_HIERARCHY_DEPTH} levels",
+                        entities[node].0
+                    ),
+                ));
+            }
+            depth[node] = d;
+            on_path[node] = false;
+            stack.pop();
+        }
+    }
+    None
 }

@@ -1,5 +1,6 @@
 //! Paths named in `actas.yaml` or on the command line, read or walked with problems recorded.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,10 +70,18 @@ impl Loader {
         what: &str,
     ) -> Vec<PathBuf> {
         let mut out = Vec::new();
+        let mut seen = Walked::default();
         for p in paths {
             if p.path.is_dir() {
                 let mut found = Vec::new();
-                walk(&p.path, exts, &mut found);
+                if let Err(why) = walk(&p.path, exts, &mut found, &mut seen) {
+                    // Nothing of a walk that went astray is read.
+                    self.missing(
+                        p,
+                        &format!("stopped reading `{}`: {why}", self.display(&p.path)),
+                    );
+                    continue;
+                }
                 if found.is_empty() && what == "policy" {
                     self.missing(
                         p,
@@ -84,7 +93,18 @@ impl Loader {
                 }
                 out.extend(found);
             } else if p.path.is_file() {
-                out.push(p.path.clone());
+                if seen.first_time(&p.path) {
+                    out.push(p.path.clone());
+                }
+            } else if let Some(file) = names_a_file_as_folder(&p.path) {
+                self.missing(
+                    p,
+                    &format!(
+                        "{what} path `{}` ends with `/`, but `{}` is a file",
+                        self.display(&p.path),
+                        self.display(&file)
+                    ),
+                );
             } else if !p.optional {
                 self.missing(
                     p,
@@ -94,6 +114,13 @@ impl Loader {
         }
         out
     }
+}
+
+/// For `x/` where `x` is a file: `x`.
+fn names_a_file_as_folder(path: &Path) -> Option<PathBuf> {
+    let text = path.to_str()?;
+    let trimmed = text.trim_end_matches('/');
+    (trimmed.len() < text.len() && Path::new(trimmed).is_file()).then(|| PathBuf::from(trimmed))
 }
 
 impl NamedPath {
@@ -114,24 +141,70 @@ impl NamedPath {
     }
 }
 
-/// Files under `dir` whose name ends with `.<ext>` for one of `exts`, recursively, sorted.
-pub(super) fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
+/// The most entries a folder walk looks at, and how deep it goes, before it stops with a
+/// problem (a link to `/` must end with an error, not with a scan of the machine).
+const MAX_WALK_ENTRIES: usize = 100_000;
+const MAX_WALK_DEPTH: usize = 64;
+
+/// What a walk has seen: real folders entered and real files found (by canonical path), so
+/// links to shared folders work, loops end, and no file is read twice.
+#[derive(Default)]
+pub(super) struct Walked {
+    folders: HashSet<PathBuf>,
+    files: HashSet<PathBuf>,
+    entries: usize,
+}
+
+impl Walked {
+    /// Whether `file` is new (a file reached twice, through a link or two paths, counts once).
+    pub(super) fn first_time(&mut self, file: &Path) -> bool {
+        let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        self.files.insert(real)
+    }
+}
+
+/// Files under `dir` whose name ends with `.<ext>` for one of `exts`, recursively, sorted
+/// (each folder's entries in name order, depth first). Symbolic links are followed; each real
+/// folder is entered once. `Err` says why the walk stopped.
+pub(super) fn walk(
+    dir: &Path,
+    exts: &[&str],
+    out: &mut Vec<PathBuf>,
+    seen: &mut Walked,
+) -> Result<(), String> {
+    let mut stack: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), 0)];
+    while let Some((path, depth)) = stack.pop() {
         if path.is_dir() {
-            walk(&path, exts, out);
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if !seen.folders.insert(real) {
+                continue;
+            }
+            if depth > MAX_WALK_DEPTH {
+                return Err(format!("folders nest deeper than {MAX_WALK_DEPTH} levels"));
+            }
+            let Ok(entries) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            let mut entries: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            seen.entries += entries.len();
+            if seen.entries > MAX_WALK_ENTRIES {
+                return Err(format!(
+                    "more than {MAX_WALK_ENTRIES} files and folders to look at (a link to `/` or to a large tree?)"
+                ));
+            }
+            entries.sort();
+            stack.extend(entries.into_iter().rev().map(|e| (e, depth + 1)));
         } else if path
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| exts.iter().any(|e| n.ends_with(&format!(".{e}"))))
+            && seen.first_time(&path)
         {
             out.push(path);
         }
     }
+    Ok(())
 }
 
 /// Scenario (or task, as `what` says) files under the given paths (`.yaml`, `.yml`, `.json`),

@@ -243,10 +243,10 @@ impl Loader {
             return Some((ConfigDoc::default(), None));
         }
         let file = self.read(&NamedPath::plain(self.root.join(CONFIG_FILE)))?;
-        match serde_saphyr::from_str::<Option<ConfigDoc>>(&file.text) {
+        match crate::core::yaml::read::<Option<ConfigDoc>>(&file) {
             Ok(c) => Some((c.unwrap_or_default(), Some(file))),
-            Err(e) => {
-                self.problems.push(Problem::from_yaml(&file, &e));
+            Err(p) => {
+                self.problems.push(*p);
                 self.skipped
                     .push("everything else: `actas.yaml` could not be read".into());
                 None

@@ -15,6 +15,7 @@ use super::*;
 use crate::core::catalogue::PolicyMeta;
 use crate::core::diag::{Problem, SourceFile};
 use crate::core::ids;
+use crate::core::limits;
 use crate::core::uid::parse_uid;
 
 /// A template link (role binding) in a links file.
@@ -50,6 +51,12 @@ impl Loader {
                 continue;
             };
             sources.insert(file.path.clone(), file.clone());
+            if let Some(at) = limits::too_deep(&file.text, limits::Syntax::Policy) {
+                self.problems
+                    .push(limits::nesting_problem(&file, at, "the policy"));
+                ok = false;
+                continue;
+            }
             let parsed = match PolicySet::from_str(&file.text) {
                 Ok(p) => p,
                 Err(errs) => {
@@ -140,10 +147,10 @@ impl Loader {
                 ok = false;
                 continue;
             };
-            let docs = match serde_saphyr::from_str::<Vec<Spanned<LinkDoc>>>(&file.text) {
+            let docs = match crate::core::yaml::read::<Vec<Spanned<LinkDoc>>>(&file) {
                 Ok(d) => d,
-                Err(e) => {
-                    self.problems.push(Problem::from_yaml(&file, &e));
+                Err(p) => {
+                    self.problems.push(*p);
                     ok = false;
                     continue;
                 }

@@ -95,10 +95,7 @@ pub(crate) type Sourced = BTreeMap<String, Spanned<Value>>;
 
 /// Reads and checks one scenario file; all problems are returned, not only the first.
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
-    let doc = match serde_saphyr::from_str::<FileDoc>(&file.text) {
-        Ok(d) => d,
-        Err(e) => return Err(vec![Problem::from_yaml(file, &e)]),
-    };
+    let doc = crate::core::yaml::read::<FileDoc>(file).map_err(|p| vec![*p])?;
     let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
     let mut checker = Checker {
         engine,
@@ -135,8 +132,7 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
 /// The `defaults.context` of a scenario file, if it has one (the implicit `default` profile is
 /// the one all scenario files share, DESIGN §6).
 pub fn defaults_context(file: &Arc<SourceFile>) -> Result<Option<ContextMap>, Vec<Problem>> {
-    let doc = serde_saphyr::from_str::<FileDoc>(&file.text)
-        .map_err(|e| vec![Problem::from_yaml(file, &e)])?;
+    let doc = crate::core::yaml::read::<FileDoc>(file).map_err(|p| vec![*p])?;
     Ok(doc.defaults.and_then(|d| d.context).map(|c| {
         c.into_iter()
             .filter(|(_, v)| !v.value.is_null())

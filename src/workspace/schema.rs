@@ -11,7 +11,14 @@ impl Loader {
     pub(super) fn find_schema(&mut self, policy_paths: &[NamedPath]) -> Option<NamedPath> {
         let mut found = Vec::new();
         for p in policy_paths.iter().filter(|p| p.path.is_dir()) {
-            walk(&p.path, &["cedarschema", "cedarschema.json"], &mut found);
+            let mut seen = Walked::default();
+            // A walk that stops early finds no schema there; the policy walk reports why.
+            let _ = walk(
+                &p.path,
+                &["cedarschema", "cedarschema.json"],
+                &mut found,
+                &mut seen,
+            );
         }
         match found.len() {
             1 => found.pop().map(NamedPath::plain),
@@ -43,6 +50,19 @@ impl Loader {
     pub(super) fn load_schema(&mut self, p: &NamedPath) -> Option<(Schema, SchemaInfo)> {
         let file = self.read(p)?;
         self.schema_file = Some(file.clone());
+        let syntax = if file.path.ends_with(".json") {
+            crate::core::limits::Syntax::Policy
+        } else {
+            crate::core::limits::Syntax::Schema
+        };
+        if let Some(at) = crate::core::limits::too_deep(&file.text, syntax) {
+            self.problems.push(crate::core::limits::nesting_problem(
+                &file,
+                at,
+                "the schema",
+            ));
+            return None;
+        }
         // Context types are read from the schema's JSON form with types resolved, which Cedar
         // produces from the human-readable form; a JSON schema goes through that form too.
         let (schema, text) = if file.path.ends_with(".json") {

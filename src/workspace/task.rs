@@ -120,8 +120,7 @@ fn chain_values<'d>(c: &mut Checker<'_>, doc: &'d TaskDoc) -> Vec<&'d Spanned<Va
 
 /// Reads and checks one task file.
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Task, Vec<Problem>> {
-    let doc = serde_saphyr::from_str::<TaskDoc>(&file.text)
-        .map_err(|e| vec![Problem::from_yaml(file, &e)])?;
+    let doc = crate::core::yaml::read::<TaskDoc>(file).map_err(|p| vec![*p])?;
     let mut c = Checker {
         engine,
         file,

@@ -1,0 +1,217 @@
+//! Hostile and unlucky inputs: each ends with a located message and exit 2 (or a normal run),
+//! never with a crash, a hang or a scan of the machine. Each reproducer is generated here, on a
+//! copy of the bundled example.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code fails loudly"
+)]
+
+mod support;
+
+use std::path::Path;
+
+use support::{output, root};
+
+/// A copy of the bundled example in a temporary folder.
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in ["actas.yaml", "policies", "fixtures"] {
+        copy(&root().join(entry), &dir.path().join(entry));
+    }
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["-C", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    output(&all)
+}
+
+/// The message without miette's frame, on one line.
+fn flat(text: &str) -> String {
+    text.replace(['│', '╭', '╰', '─', '·'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn deeply_nested_policies_and_schemas_are_refused_before_parsing() {
+    let dir = example_copy();
+    let deep = format!(
+        "permit (principal, action, resource) when {{ {}true{} }};",
+        "(".repeat(3_000),
+        ")".repeat(3_000)
+    );
+    std::fs::write(dir.path().join("policies/deep.cedar"), deep).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let text = flat(&stderr);
+    assert!(
+        text.contains("the policy nests deeper than 1000 levels"),
+        "{text}"
+    );
+    assert!(text.contains("policies/deep.cedar:1:"), "{text}");
+    std::fs::remove_file(dir.path().join("policies/deep.cedar")).unwrap();
+
+    let schema = dir.path().join("policies/schema.cedarschema");
+    let mut text = std::fs::read_to_string(&schema).unwrap();
+    text.push_str(&format!(
+        "\ntype Deep = {}Long{};\n",
+        "Set<".repeat(2_000),
+        ">".repeat(2_000)
+    ));
+    std::fs::write(&schema, text).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        flat(&stderr).contains("the schema nests deeper than 1000 levels"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn long_condition_chains_do_not_crash() {
+    // 5,000 alternatives in one condition (deep in Cedar's tree, flat in the text).
+    let dir = example_copy();
+    let alternatives = vec!["context.mfa"; 5_000].join(" || ");
+    std::fs::write(
+        dir.path().join("policies/wide.cedar"),
+        format!("@id(\"wide\")\nforbid (principal, action, resource) when {{ false && ({alternatives}) }};\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, _, stderr) = run(dir.path(), &["check"]);
+    assert!(code == 0 || code == 1, "{stderr}");
+}
+
+#[test]
+fn entity_hierarchies_are_checked_before_cedar_closes_them() {
+    let dir = example_copy();
+    let entities = dir.path().join("fixtures/entities.yaml");
+    let original = std::fs::read_to_string(&entities).unwrap();
+    let chain: String = (0..3_000)
+        .map(|i| {
+            format!(
+                "- {{ uid: Group::\"g{i}\", parents: [Group::\"g{}\"] }}\n",
+                i + 1
+            )
+        })
+        .collect();
+    std::fs::write(
+        &entities,
+        format!("{original}{chain}- {{ uid: Group::\"g3000\" }}\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 2, "{stderr}");
+    let text = flat(&stderr);
+    assert!(
+        text.contains("has a parent chain deeper than 1000 levels"),
+        "{text}"
+    );
+    assert!(text.contains("fixtures/entities.yaml:"), "{text}");
+
+    let cycle = "- { uid: Group::\"a\", parents: [Group::\"b\"] }\n- { uid: Group::\"b\", parents: [Group::\"a\"] }\n";
+    std::fs::write(&entities, format!("{original}{cycle}")).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 2, "{stderr}");
+    let text = flat(&stderr);
+    assert!(
+        text.contains(
+            "entity `Group::\"a\"` is its own ancestor: Group::\"a\" → Group::\"b\" → Group::\"a\""
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn folder_walks_follow_links_once_and_stop_at_a_bound() {
+    let dir = example_copy();
+    let policies = dir.path().join("policies");
+    // Two links to the folder itself: each real folder is entered, each real file read, once.
+    std::os::unix::fs::symlink(".", policies.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink(".", policies.join("loop-b")).unwrap();
+    // A shared folder reached through a link is read like any other.
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::rename(
+        policies.join("acting-as.cedar"),
+        shared.path().join("acting-as.cedar"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(shared.path(), policies.join("shared")).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("55 passed, 0 failed\n"), "{stdout}");
+
+    // A link to `/` among the scenarios ends with a located error, quickly.
+    std::os::unix::fs::symlink("/", dir.path().join("fixtures/scenarios/root")).unwrap();
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run(dir.path(), &["test"]);
+    assert_eq!(code, 2, "{stderr}");
+    let text = flat(&stderr);
+    assert!(
+        text.contains("stopped reading `fixtures/scenarios`"),
+        "{text}"
+    );
+    assert!(text.contains("actas.yaml:5:"), "{text}");
+    assert!(
+        !text.contains("problems found"),
+        "nothing of the walk is read: {text}"
+    );
+    assert!(started.elapsed().as_secs() < 60);
+}
+
+#[test]
+fn a_folder_path_naming_a_file_says_so() {
+    let dir = example_copy();
+    let (code, _, stderr) = run(dir.path(), &["test", "fixtures/entities.yaml/"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        flat(&stderr).contains("ends with `/`, but `fixtures/entities.yaml` is a file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn thread_counts_are_capped() {
+    let (code, stdout, stderr) = output(&["--threads", "100000", "test"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("--threads is capped at 256"), "{stderr}");
+    assert!(stdout.ends_with("55 passed, 0 failed\n"));
+}
+
+#[test]
+fn a_scenario_file_of_any_honest_size_reads() {
+    // 20,000 cases, 80,000 lines: over serde-saphyr's default budget of 250,000 nodes.
+    let dir = example_copy();
+    let mut text = String::from("cases:\n");
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "  - name: case {i}\n    principal: Agent::\"triage-bot\"\n    impersonate: ServiceAccount::\"log-reader\"\n    context: {{ duration_minutes: 15, mfa: false, justification: \"INC-3\" }}\n    expect: allow\n"
+        ));
+    }
+    std::fs::write(dir.path().join("fixtures/scenarios/large.yaml"), text).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["test", "fixtures/scenarios/large.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.ends_with("20000 passed, 0 failed\n"),
+        "{}",
+        &stdout[stdout.len() - 100..]
+    );
+}
