@@ -135,22 +135,6 @@ impl Problem {
         self
     }
 
-    /// A YAML/JSON decoding error of `file`.
-    pub fn from_yaml(file: &Arc<SourceFile>, err: &serde_saphyr::Error) -> Self {
-        let (message, help) = match crate::core::yaml::breach_message(err) {
-            Some((message, help)) => (message, Some(help)),
-            None => (yaml_message(err), None),
-        };
-        let mut p = match err.location() {
-            Some(loc) if loc.line() > 0 => Self::at_location(file, &loc, message),
-            _ => Self::in_file(file, message),
-        };
-        if let Some(help) = help {
-            p.help = Some(help.to_string());
-        }
-        p
-    }
-
     /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).
     /// A problem from any diagnostic without a place (an error enum of ours), keeping its help.
     pub fn from_diagnostic(d: &dyn Diagnostic) -> Self {
@@ -209,17 +193,6 @@ pub fn span_of(file: &SourceFile, location: &serde_saphyr::Location) -> (usize, 
             file.offset_of(location.line(), location.column()),
             span.len() as usize,
         ),
-    }
-}
-
-/// serde-saphyr's message without its ` at line L, column C` suffix (the span shows that).
-fn yaml_message(err: &serde_saphyr::Error) -> String {
-    let text = err.without_snippet().to_string();
-    match text.rfind(" at line ") {
-        Some(i) if text.get(i..).is_some_and(|t| t.contains(", column ")) => {
-            text.get(..i).unwrap_or(&text).to_string()
-        }
-        _ => text,
     }
 }
 
@@ -295,20 +268,5 @@ mod tests {
         assert_eq!(f.offset_of(3, 1), 8);
         assert_eq!(f.line_col(8), (3, 1));
         assert_eq!(f.offset_of(9, 1), f.text.len());
-    }
-
-    #[test]
-    fn yaml_errors_point_at_the_value() {
-        let f = SourceFile::new("x.yaml", "a: 1\nb: x\n");
-        #[derive(serde::Deserialize, Debug)]
-        #[allow(dead_code, reason = "only decoded")]
-        struct T {
-            a: u32,
-            b: u32,
-        }
-        let err = serde_saphyr::from_str::<T>(&f.text).unwrap_err();
-        let p = Problem::from_yaml(&f, &err);
-        assert_eq!(p.message, "invalid u32");
-        assert_eq!(p.location(), Some(("x.yaml".into(), Some((2, 4)))));
     }
 }

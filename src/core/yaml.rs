@@ -27,7 +27,34 @@ pub fn options(bytes: usize) -> serde_saphyr::Options {
 /// Reads `file` as YAML into `T`; a problem carries the place and says what is wrong in words.
 pub fn read<T: DeserializeOwned>(file: &Arc<SourceFile>) -> Result<T, Box<Problem>> {
     serde_saphyr::from_str_with_options(&file.text, options(file.text.len()))
-        .map_err(|e| Box::new(Problem::from_yaml(file, &e)))
+        .map_err(|e| Box::new(problem(file, &e)))
+}
+
+/// The problem for a YAML error: at its place, budget breaches in words with what to do.
+pub fn problem(file: &Arc<SourceFile>, err: &serde_saphyr::Error) -> Problem {
+    let (message, help) = match breach_message(err) {
+        Some((message, help)) => (message, Some(help)),
+        None => (yaml_message(err), None),
+    };
+    let mut p = match err.location() {
+        Some(loc) if loc.line() > 0 => Problem::at_location(file, &loc, message),
+        _ => Problem::in_file(file, message),
+    };
+    if let Some(help) = help {
+        p.help = Some(help.to_string());
+    }
+    p
+}
+
+/// Serde-saphyr's message without its own place (the problem has the place).
+fn yaml_message(err: &serde_saphyr::Error) -> String {
+    let text = err.without_snippet().to_string();
+    match text.rfind(" at line ") {
+        Some(i) if text.get(i..).is_some_and(|t| t.contains(", column ")) => {
+            text.get(..i).unwrap_or(&text).to_string()
+        }
+        _ => text,
+    }
 }
 
 /// A budget breach in words, with what to do; `None` for other errors.
@@ -101,6 +128,21 @@ mod tests {
 
     fn read_value(text: String) -> Result<serde_json::Value, Box<Problem>> {
         read(&SourceFile::new("f.yaml", text))
+    }
+
+    #[test]
+    fn yaml_errors_point_at_the_value() {
+        let f = SourceFile::new("x.yaml", "a: 1\nb: x\n");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code, reason = "only decoded")]
+        struct T {
+            a: u32,
+            b: u32,
+        }
+        let err = serde_saphyr::from_str::<T>(&f.text).unwrap_err();
+        let p = problem(&f, &err);
+        assert_eq!(p.message, "invalid u32");
+        assert_eq!(p.location(), Some(("x.yaml".into(), Some((2, 4)))));
     }
 
     #[test]
