@@ -215,3 +215,115 @@ fn a_scenario_file_of_any_honest_size_reads() {
         &stdout[stdout.len() - 100..]
     );
 }
+
+/// An account whose id is Markdown, HTML and a table cell break, reached through a policy
+/// whose id is a spreadsheet formula, in a file whose name needs percent-encoding.
+fn injected_copy() -> tempfile::TempDir {
+    let dir = example_copy();
+    let evil = r#"evil|`<img src=x onerror=alert(1)>`"#;
+    let entities = dir.path().join("fixtures/entities.yaml");
+    let mut text = std::fs::read_to_string(&entities).unwrap();
+    text.push_str(&format!(
+        "- {{ uid: {{ type: ServiceAccount, id: '{evil}' }}, attrs: {{ privileged: false }}, parents: [Project::\"prod\"] }}\n"
+    ));
+    std::fs::write(&entities, text).unwrap();
+    let id = evil.replace('\\', "\\\\").replace('"', "\\\"");
+    std::fs::write(
+        dir.path().join("policies/odd name#1.cedar"),
+        format!(
+            "@id(\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\")\npermit (principal, action == Action::\"getAccessToken\", resource == ServiceAccount::\"{id}\") when {{ context.justification like \"*\" }};\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn csv_cells_never_start_a_formula() {
+    let dir = injected_copy();
+    let (code, stdout, stderr) = run(dir.path(), &["report", "--format", "csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let mut seen = false;
+    for record in reader.records() {
+        for cell in &record.unwrap() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?}"
+            );
+            seen |= cell.contains("'=HYPERLINK");
+        }
+    }
+    assert!(seen, "the policy id is there, neutralised: {stdout}");
+}
+
+#[test]
+fn markdown_keeps_ids_in_code_and_tables_whole() {
+    let dir = injected_copy();
+    let (code, stdout, stderr) = run(dir.path(), &["report", "--format", "markdown"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("evil"), "{stdout}");
+    for line in stdout.lines().filter(|l| l.contains("evil")) {
+        // Outside code spans, no raw HTML and no unescaped pipe.
+        let mut outside = String::new();
+        let mut rest = line;
+        while let Some(start) = rest.find('`') {
+            outside.push_str(&rest[..start]);
+            let fence = rest[start..].chars().take_while(|c| *c == '`').count();
+            let after = &rest[start + fence..];
+            let close = after.find(&"`".repeat(fence)).expect("closed code span");
+            rest = &after[close + fence..];
+        }
+        outside.push_str(rest);
+        assert!(!outside.contains("<img"), "{line}");
+        if line.starts_with('|') {
+            let cells = line.replace("\\|", "").matches('|').count();
+            let header = stdout
+                .lines()
+                .find(|l| l.starts_with("| account |"))
+                .unwrap();
+            assert_eq!(cells, header.matches('|').count(), "{line}");
+        }
+    }
+    // Every link to a policy lands on an anchor made of letters, digits and dashes only.
+    for (i, _) in stdout.match_indices("](#policy-") {
+        let target = &stdout[i + 3..];
+        let target = &target[..target.find(')').unwrap()];
+        assert!(
+            target
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{target}"
+        );
+        assert!(
+            stdout.contains(&format!("<a id=\"{target}\"></a>")),
+            "{target}"
+        );
+    }
+    assert!(stdout.contains("hyperlink"), "{stdout}");
+}
+
+#[test]
+fn sarif_uris_are_percent_encoded() {
+    let dir = injected_copy();
+    let (_, stdout, _) = run(dir.path(), &["check", "--format", "sarif"]);
+    assert!(stdout.contains("policies/odd%20name%231.cedar"), "{stdout}");
+    assert!(!stdout.contains("odd name#1.cedar\""), "{stdout}");
+}
+
+#[test]
+fn terminal_output_escapes_control_characters() {
+    let dir = example_copy();
+    std::fs::write(
+        dir.path().join("fixtures/scenarios/escape.yaml"),
+        "cases:\n  - name: \"clear \\e[2J screen \\0 and \\f feed\"\n    principal: User::\"bob\"\n    action: Action::\"read\"\n    resource: Bucket::\"staging-artifacts\"\n    context: { duration_minutes: 1, mfa: true, justification: x }\n    expect: deny\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run(dir.path(), &["test", "fixtures/scenarios/escape.yaml"]);
+    assert_eq!(code, 1);
+    assert!(!stdout.contains(['\u{1b}', '\0', '\u{c}']), "{stdout:?}");
+    assert!(
+        stdout.contains("clear \\u{1b}[2J screen \\u{0} and \\u{c} feed"),
+        "{stdout}"
+    );
+}

@@ -20,10 +20,21 @@ pub(super) fn emit(text: Option<String>, exit: Exit, color: bool) -> Exit {
 }
 
 /// Prints every problem on stderr and exits 2.
+/// The most problems printed in full; a run with thousands says how many more there are.
+/// (`check --format json` or `sarif` lists every one.)
+const SHOWN: usize = 50;
+
 pub(super) fn fail(problems: &[crate::core::diag::Problem], color: bool) -> Exit {
     let mut err = std::io::stderr().lock();
-    for p in problems {
+    for p in problems.iter().take(SHOWN) {
         let _ = write!(err, "{}", render(p, color));
+    }
+    if problems.len() > SHOWN {
+        let _ = writeln!(
+            err,
+            "… and {} more (the first {SHOWN} are shown)",
+            problems.len() - SHOWN
+        );
     }
     if problems.len() > 1 {
         let _ = writeln!(err, "{} problems found; nothing was run", problems.len());

@@ -6,15 +6,21 @@
 //! so every message renders the same way: file, line and column, source underlined.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use miette::{Diagnostic, LabeledSpan, MietteError, SourceSpan, SpanContents};
 
 /// One loaded text file: its display path (relative to the workspace) and its contents.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: String,
     pub text: Arc<str>,
+    /// Where each line starts, computed once: finding a place is a binary search, so thousands
+    /// of problems in one file cost no more than reading it.
+    line_starts: OnceLock<Vec<usize>>,
+    /// The text as shown in a snippet: control characters replaced by placeholders of the same
+    /// length, so a file cannot drive the terminal that shows it.
+    shown: OnceLock<Arc<str>>,
 }
 
 impl SourceFile {
@@ -22,30 +28,119 @@ impl SourceFile {
         Arc::new(Self {
             path: path.into(),
             text: text.into(),
+            line_starts: OnceLock::new(),
+            shown: OnceLock::new(),
+        })
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
+    fn shown(&self) -> &Arc<str> {
+        self.shown.get_or_init(|| {
+            if !self.text.chars().any(unsafe_control) {
+                return self.text.clone();
+            }
+            let mut out = String::with_capacity(self.text.len());
+            let mut chars = self.text.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\r' if chars.peek() == Some(&'\n') => out.push(c),
+                    c if unsafe_control(c) => {
+                        // Same byte length: spans stay where they are.
+                        out.push_str(if c.len_utf8() == 1 { "?" } else { "¿" });
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.into()
         })
     }
 
     /// Byte offset of a 1-based line and (character) column, clamped to the text.
     pub fn offset_of(&self, line: u64, column: u64) -> usize {
-        let mut offset = 0;
-        for (i, l) in self.text.split_inclusive('\n').enumerate() {
-            if i as u64 + 1 == line {
-                let col = column.saturating_sub(1) as usize;
-                let within = l.char_indices().nth(col).map_or(l.len(), |(b, _)| b);
-                return offset + within;
-            }
-            offset += l.len();
-        }
-        self.text.len()
+        let starts = self.line_starts();
+        let Some(&start) = usize::try_from(line)
+            .ok()
+            .and_then(|l| l.checked_sub(1))
+            .and_then(|l| starts.get(l))
+        else {
+            return self.text.len();
+        };
+        let end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i + 1);
+        let l = &self.text[start..end];
+        let col = column.saturating_sub(1) as usize;
+        start + l.char_indices().nth(col).map_or(l.len(), |(b, _)| b)
     }
 
     /// 1-based line and column of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let upto = self.text.get(..offset.min(self.text.len())).unwrap_or("");
-        let line = upto.matches('\n').count() + 1;
-        let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
-        let column = upto.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        let offset = offset.min(self.text.len());
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset).max(1);
+        let start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
         (line, column)
+    }
+}
+
+/// A control character a terminal could act on (line breaks and tabs excepted).
+fn unsafe_control(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// A file's text as miette reads it for a snippet: only the lines around the span are scanned
+/// (miette's own reader scans from the start of the text for every problem).
+#[derive(Debug, Clone)]
+struct Indexed(Arc<SourceFile>);
+
+impl miette::SourceCode for Indexed {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let file = &self.0;
+        let text: &'a str = file.shown();
+        let starts = file.line_starts();
+        let (start, end) = (span.offset(), span.offset() + span.len());
+        if end > text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        // A window of whole lines around the span, with room for the context lines; miette's
+        // reader then runs on the window alone, and its answer is moved back into the file.
+        let first = starts.partition_point(|&s| s <= start).saturating_sub(1);
+        let last = starts.partition_point(|&s| s < end.max(start + 1));
+        let from_line = first.saturating_sub(before);
+        let to = starts.get(last + after + 1).copied().unwrap_or(text.len());
+        let from = starts.get(from_line).copied().unwrap_or(0);
+        let window = &text[from..to];
+        let inner = window.read_span(
+            &SourceSpan::new((start - from).into(), span.len()),
+            before,
+            after,
+        )?;
+        let at = inner.span();
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            file.path.clone(),
+            inner.data(),
+            SourceSpan::new((at.offset() + from).into(), at.len()),
+            inner.line() + from_line,
+            inner.column(),
+            inner.line_count() + from_line,
+        )))
     }
 }
 
@@ -62,7 +157,7 @@ pub struct Problem {
     pub code: Option<String>,
     /// Warning or error; `None` renders as an error.
     pub severity: Option<miette::Severity>,
-    named: Option<NamedSource<Arc<str>>>,
+    named: Option<Indexed>,
 }
 
 impl Problem {
@@ -120,7 +215,7 @@ impl Problem {
     }
 
     pub fn with_file(mut self, file: &Arc<SourceFile>) -> Self {
-        self.named = Some(NamedSource::new(file.path.clone(), file.text.clone()));
+        self.named = Some(Indexed(file.clone()));
         self.file = Some(file.clone());
         self
     }
@@ -196,9 +291,29 @@ pub fn span_of(file: &SourceFile, location: &serde_saphyr::Location) -> (usize, 
     }
 }
 
+/// Text for a terminal: control characters (ESC, NUL, form feed, …) are shown as `\u{…}`
+/// escapes, so no input can move the cursor, clear the screen or hide a line. Every human
+/// output goes through it.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unsafe_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_control(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// The message as a terminal shows it (see [`terminal_safe`]).
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&terminal_safe(&self.message))
     }
 }
 
@@ -218,7 +333,7 @@ impl Diagnostic for Problem {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(terminal_safe(h).into_owned()) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -229,7 +344,7 @@ impl Diagnostic for Problem {
         let (offset, len) = self.span?;
         let span = SourceSpan::new(offset.into(), len);
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            self.label.clone(),
+            self.label.as_deref().map(|l| terminal_safe(l).into_owned()),
             span,
         ))))
     }

@@ -94,6 +94,18 @@ string_id!(
     PolicyId
 );
 
+impl From<&cedar_policy::PolicyId> for PolicyId {
+    /// The id as written (Cedar's `Display` escapes quotes and backslashes).
+    fn from(id: &cedar_policy::PolicyId) -> Self {
+        Self::new(AsRef::<str>::as_ref(id))
+    }
+}
+
+/// A Cedar policy id as written, for maps keyed by plain strings.
+pub fn raw(id: &cedar_policy::PolicyId) -> &str {
+    AsRef::<str>::as_ref(id)
+}
+
 string_id!(
     /// A profile of `actas.yaml` (or `adhoc`, the `--context` one).
     ProfileName

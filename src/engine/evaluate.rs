@@ -48,7 +48,7 @@ impl Engine {
         let mut reasons: Vec<PolicyId> = response
             .diagnostics()
             .reason()
-            .map(|id| PolicyId::new(id.to_string()))
+            .map(PolicyId::from)
             .collect();
         reasons.sort();
         let mut errors: Vec<String> = response

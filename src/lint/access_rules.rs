@@ -243,7 +243,7 @@ fn dead_policies(
     }
     let mut out = Vec::new();
     for p in ws.engine.policies.policies() {
-        let id = p.id().to_string();
+        let id = crate::core::ids::raw(p.id()).to_string();
         if p.effect() != cedar_policy::Effect::Permit || live.contains(id.as_str()) {
             continue;
         }

@@ -98,7 +98,7 @@ impl<'a> Policies<'a> {
         let mut bodies: Vec<Body<'a>> = set
             .all_templates()
             .map(|t| {
-                let id = t.id().to_string();
+                let id = AsRef::<str>::as_ref(t.id()).to_string();
                 let file = ws
                     .policies
                     .get(id.as_str())
@@ -125,7 +125,7 @@ impl<'a> Policies<'a> {
             .filter_map(|p| {
                 let values = p.template_links()?;
                 Some(Link {
-                    id: p.id().to_string(),
+                    id: crate::core::ids::raw(p.id()).to_string(),
                     template: p.template_id()?.to_string(),
                     principal: values.get(&cedar_policy::SlotId::principal()).cloned(),
                     resource: values.get(&cedar_policy::SlotId::resource()).cloned(),

@@ -72,13 +72,13 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
                 _ => {}
             }
         }
-        by_id.insert(p.id().to_string(), o);
+        by_id.insert(AsRef::<str>::as_ref(p.id()).to_string(), o);
     }
     let slicer = engine.slicer();
     (0..slicer.len())
         .map(|i| {
             by_id
-                .remove(&slicer.policy(i).id().to_string())
+                .remove(crate::core::ids::raw(slicer.policy(i).id()))
                 .unwrap_or_else(|| Observes {
                     // Not found in the AST (cannot happen): observe everything.
                     literals: HashSet::new(),

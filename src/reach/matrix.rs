@@ -380,7 +380,7 @@ impl HopMatrix {
             .filter(|(a, _, group_of, bits)| {
                 actions.contains(a) && group_of[cf] != u32::MAX && bit(&bits[group_of[cf] as usize])
             })
-            .map(|(_, i, ..)| PolicyId::new(engine.slicer().policy(*i).id().to_string()))
+            .map(|(_, i, ..)| PolicyId::from(engine.slicer().policy(*i).id()))
             .collect();
         policies.sort();
         policies.dedup();

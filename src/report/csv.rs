@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use crate::commands::report::ReportResult;
 use crate::report::json::report_paths;
-use crate::report::Renderer;
+use crate::report::{escape, Renderer};
 
 pub struct Csv;
 
@@ -44,15 +44,21 @@ impl Renderer for Csv {
                             policies.push(id);
                         }
                     }
-                    w.write_record([
-                        p.principal.as_str(),
-                        p.target.as_str(),
-                        &p.human.to_string(),
-                        &route.hops.to_string(),
-                        &chain.join(" > "),
-                        &route.profiles.join(";"),
-                        &policies.join(";"),
-                    ])?;
+                    let (human, hops) = (p.human.to_string(), route.hops.to_string());
+                    let (chain, profiles) = (chain.join(" > "), route.profiles.join(";"));
+                    let policies = policies.join(";");
+                    w.write_record(
+                        [
+                            p.principal.as_str(),
+                            p.target.as_str(),
+                            &human,
+                            &hops,
+                            &chain,
+                            &profiles,
+                            &policies,
+                        ]
+                        .map(|cell| escape::csv_cell(cell).into_owned()),
+                    )?;
                 }
             }
             w.flush()?;

@@ -2,6 +2,7 @@
 //! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
 
 pub(crate) mod csv;
+mod escape;
 mod failure;
 pub(crate) mod github;
 pub(crate) mod html;

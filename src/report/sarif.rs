@@ -148,7 +148,7 @@ fn location(p: &Problem, id: Option<usize>, message: Option<Text>) -> Option<Loc
         id,
         physical_location: PhysicalLocation {
             artifact_location: ArtifactLocation {
-                uri,
+                uri: crate::report::escape::uri_path(&uri),
                 uri_base_id: "%SRCROOT%",
             },
             region: region.map(|r| Region {

@@ -257,7 +257,7 @@ impl Loader {
     ) {
         let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
         for e in result.validation_errors() {
-            let id = e.policy_id().to_string();
+            let id = ids::raw(e.policy_id()).to_string();
             // A link's errors are reported on its template's text.
             let file = meta.get(id.as_str()).and_then(|m| sources.get(&m.file));
             let mut p = Problem::from_cedar(file, e);

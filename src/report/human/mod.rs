@@ -22,12 +22,16 @@ use crate::commands::who_can::WhoCanResult;
 use crate::core::diag::{plural, render};
 use crate::engine::HopOutcome;
 use crate::lint::Level;
+use crate::report::escape::terminal;
 use crate::report::failure::{failure, hop_lines, verdict, Line};
 use crate::report::json::{
     drift_doc, streamed_report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc,
     PolicyDoc, ProfileDoc, UsageDoc,
 };
 use crate::report::Renderer;
+
+/// The most findings `check` prints in full.
+const SHOWN_FINDINGS: usize = 200;
 
 pub struct Human {
     pub color: bool,
@@ -49,12 +53,12 @@ impl Renderer for Human {
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "{} passed, {} failed", run.passed(), run.failed());
-        Some(out)
+        Some(terminal(&out).into_owned())
     }
 
     fn check(&self, r: &CheckResult) -> Option<String> {
         let mut out = String::new();
-        for f in &r.findings {
+        for f in r.findings.iter().take(SHOWN_FINDINGS) {
             out.push_str(&render(&f.problem, self.color));
             for p in &f.related {
                 let place = p
@@ -63,12 +67,19 @@ impl Renderer for Human {
                         Some((l, c)) => format!(" ({file}:{l}:{c})"),
                         None => format!(" ({file})"),
                     });
-                let _ = writeln!(out, "  also: {}{place}", p.message);
+                let _ = writeln!(out, "  also: {}{place}", terminal(&p.message));
             }
             out.push('\n');
         }
+        if r.findings.len() > SHOWN_FINDINGS {
+            let _ = writeln!(
+                out,
+                "… and {} more findings (the first {SHOWN_FINDINGS} are shown; `--format json` or `sarif` lists all)\n",
+                r.findings.len() - SHOWN_FINDINGS
+            );
+        }
         for s in &r.skipped {
-            let _ = writeln!(out, "note: skipped {s}");
+            let _ = writeln!(out, "note: skipped {}", terminal(s));
         }
         if !r.suppressions.is_empty() {
             let _ = writeln!(out, "suppressed by `@actas_allow`:");
@@ -77,9 +88,9 @@ impl Renderer for Human {
                     out,
                     "  {} on `{}` ({}): {}",
                     s.rule.name,
-                    s.policy,
+                    terminal(&s.policy),
                     plural(s.suppressed.len(), "finding", "findings"),
-                    s.reason.as_deref().unwrap_or("no reason given")
+                    terminal(s.reason.as_deref().unwrap_or("no reason given"))
                 );
             }
         }
@@ -108,13 +119,13 @@ impl Renderer for Human {
     }
 
     fn who_can(&self, r: &WhoCanResult) -> Option<String> {
-        Some(self.who_can_text(r))
+        Some(terminal(&self.who_can_text(r)).into_owned())
     }
 
     fn report(&self, r: &ReportResult) -> Option<String> {
         let mut out = String::new();
         self.write_report_text(r, &mut out);
-        Some(out)
+        Some(terminal(&out).into_owned())
     }
 
     /// Written as it is made: a report can hold millions of paths.
@@ -125,11 +136,11 @@ impl Renderer for Human {
     }
 
     fn suffice(&self, r: &SufficeResult) -> Option<String> {
-        Some(suffice_text(r))
+        Some(terminal(&suffice_text(r)).into_owned())
     }
 
     fn drift(&self, r: &DriftResult) -> Option<String> {
-        Some(drift_text(r))
+        Some(terminal(&drift_text(r)).into_owned())
     }
 }
 

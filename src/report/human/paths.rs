@@ -205,7 +205,7 @@ impl Write for Spill<'_> {
         if self.error.is_some() {
             return Err(std::fmt::Error);
         }
-        self.buf.push_str(s);
+        self.buf.push_str(&terminal(s));
         if self.buf.len() >= 1 << 16 {
             self.pass_on()?;
         }
