@@ -327,3 +327,122 @@ fn terminal_output_escapes_control_characters() {
         "{stdout}"
     );
 }
+
+#[test]
+fn messages_name_the_place_and_the_right_reason() {
+    let dir = example_copy();
+    let root = dir.path();
+
+    // Invalid UTF-8: where.
+    std::fs::write(
+        root.join("policies/bad.cedar"),
+        b"// ok\npermit (principal, action, resource)\xff;\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(root, &["test"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        flat(&stderr).contains("is not UTF-8 text: byte 0xFF at line 2, column 37 (offset 42)"),
+        "{stderr}"
+    );
+    std::fs::remove_file(root.join("policies/bad.cedar")).unwrap();
+
+    // A byte-order mark is not an error.
+    let policy = root.join("policies/acting-as.cedar");
+    let mut text = b"\xEF\xBB\xBF".to_vec();
+    text.extend(std::fs::read(&policy).unwrap());
+    std::fs::write(&policy, text).unwrap();
+    let (code, _, stderr) = run(root, &["test"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // A file given as the workspace folder.
+    let (code, _, stderr) = output(&["-C", "actas.yaml", "test"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("it is a file, not a folder"), "{stderr}");
+
+    // A schema path naming something that is no schema: not quoted.
+    std::fs::write(root.join("env"), "SECRET_TOKEN=hunter2\nHOME=/root\n").unwrap();
+    let (code, _, stderr) = run(root, &["--schema", "env", "test"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("is not a Cedar schema"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    // A link with an unknown entity type: at the link.
+    let links = root.join("policies/bindings.yaml");
+    let mut text = std::fs::read_to_string(&links).unwrap();
+    text.push_str("- template: token-creator\n  id: bad-type\n  principal: Nope::\"x\"\n  resource: ServiceAccount::\"ci-runner\"\n");
+    std::fs::write(&links, text).unwrap();
+    let (code, stdout, _) = run(root, &["check", "--format", "github"]);
+    assert_eq!(code, 1);
+    let line = stdout.lines().find(|l| l.contains("bad-type")).unwrap();
+    assert!(
+        line.starts_with("::error file=policies/bindings.yaml,line="),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_default_impersonation_action_says_it_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&root().join("policies"), &dir.path().join("policies"));
+    let (code, _, stderr) = run(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    let (_, stdout, _) = run(dir.path(), &["check"]);
+    let text = flat(&stdout);
+    assert!(
+        text.contains("is the default, used because actas.yaml sets no `impersonation.actions`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failed_stdout_write_says_so() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let out = support::actas(&["test"]).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failed to write the output"), "{stderr}");
+}
+
+#[test]
+fn baselines_and_usage_logs_read_as_much_as_they_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("b.json");
+    std::fs::write(
+        &baseline,
+        "{\"format\": \"actas-baseline\", \"version\": 18446744073709551616}",
+    )
+    .unwrap();
+    let (code, _, stderr) = output(&["drift", "--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        flat(&stderr).contains("`version` must be a whole number"),
+        "{stderr}"
+    );
+
+    // A usage-log line that is not UTF-8 is one more malformed line under --lenient.
+    let log = dir.path().join("usage.jsonl");
+    let mut text = std::fs::read(root().join("fixtures/usage.jsonl")).unwrap();
+    text.extend_from_slice(
+        b"{\"time\": \"2026-10-02T00:00:00Z\", \"principal\": \"User::\\\"b\xffob\\\"\"}\n",
+    );
+    std::fs::write(&log, text).unwrap();
+    let (code, stdout, stderr) = output(&[
+        "drift",
+        "--usage",
+        log.to_str().unwrap(),
+        "--lenient",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let skipped = &doc["usage"]["skipped_lines"];
+    assert_eq!(skipped[0]["line"], 301, "{skipped}");
+    assert!(
+        skipped[0]["reason"].as_str().unwrap().contains("not UTF-8"),
+        "{skipped}"
+    );
+}

@@ -217,8 +217,7 @@ pub enum ReadError {
 
 /// Reads a baseline, checking its format and version before its fields.
 pub fn read(path: &Path) -> Result<Baseline, ReadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ReadError::Io(crate::core::files::io_reason(&e)))?;
+    let text = crate::core::files::read_text(path).map_err(ReadError::Io)?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| ReadError::Malformed(e.to_string()))?;
     if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
@@ -226,9 +225,14 @@ pub fn read(path: &Path) -> Result<Baseline, ReadError> {
             "not an actas baseline (no `\"format\": \"{FORMAT}\"`)"
         )));
     }
-    match value.get("version").and_then(Value::as_u64) {
-        Some(v) if v == u64::from(VERSION) => {}
-        Some(v) => return Err(ReadError::Version(v)),
+    match value.get("version").map(|v| (v, v.as_u64())) {
+        Some((_, Some(v))) if v == u64::from(VERSION) => {}
+        Some((_, Some(v))) => return Err(ReadError::Version(v)),
+        Some((v, None)) => {
+            return Err(ReadError::Malformed(format!(
+                "`version` must be a whole number such as {VERSION}, not `{v}`"
+            )))
+        }
         None => return Err(ReadError::Malformed("no `version`".into())),
     }
     serde_json::from_value(value).map_err(|e| ReadError::Malformed(e.to_string()))

@@ -21,7 +21,7 @@ use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
 use crate::commands::{check, drift, report, suffice};
 use crate::core::diag::{plural, Problem, SourceFile};
-use crate::core::files::{display_path, io_reason};
+use crate::core::files::display_path;
 use crate::report::{
     renderer, CheckFormat, Format, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat,
 };
@@ -364,12 +364,8 @@ fn profile_options(root: &Path, args: &ProfileArgs) -> Result<ProfileOptions, Ve
         (None, Some(path)) => {
             let full = root.join(path);
             let display = display_path(root, &full);
-            let text = std::fs::read_to_string(&full).map_err(|e| {
-                vec![Problem::new(format!(
-                    "failed to read `{display}`: {}",
-                    io_reason(&e)
-                ))]
-            })?;
+            let text = crate::core::files::read_text(&full)
+                .map_err(|why| vec![Problem::new(format!("failed to read `{display}`: {why}"))])?;
             Some(AdhocContext::File(SourceFile::new(display, text)))
         }
         (None, None) => None,

@@ -52,7 +52,14 @@ fn written(result: std::io::Result<()>) -> Result<(), Exit> {
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::Ok),
-        Err(_) => Err(Exit::CannotRun),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: failed to write the output: {}",
+                crate::core::files::io_reason(&e)
+            );
+            Err(Exit::CannotRun)
+        }
     }
 }
 

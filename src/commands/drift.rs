@@ -55,6 +55,15 @@ pub struct Unused {
     pub resources: Vec<String>,
 }
 
+/// How many skipped or unknown entries a usage report lists by line (a log of a million lines
+/// naming people who left would otherwise make a report of a million lines); the rest are
+/// counted.
+pub const NOTED: usize = 1_000;
+
+/// Distinct requests whose evaluation is remembered while the log is read; past this the memo
+/// starts again, so memory stays bounded whatever the log holds.
+const MEMO: usize = 100_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct UsageReport {
     pub file: String,
@@ -63,10 +72,15 @@ pub struct UsageReport {
     pub considered: usize,
     pub first: Option<String>,
     pub last: Option<String>,
-    /// Malformed lines skipped under `--lenient`: (line, why).
+    /// Malformed lines skipped under `--lenient`: (line, why), the first [`NOTED`].
     pub skipped: Vec<(usize, String)>,
-    /// Entries naming entities not in the inventory: (line, why). Reported, not fatal.
+    /// Malformed lines skipped beyond those listed.
+    pub skipped_omitted: usize,
+    /// Entries naming entities not in the inventory: (line, why), the first [`NOTED`].
+    /// Reported, not fatal.
     pub unknown: Vec<(usize, String)>,
+    /// Such entries beyond those listed.
+    pub unknown_omitted: usize,
     pub denied: Vec<UsageDenied>,
     pub unused: Vec<Unused>,
 }
@@ -371,7 +385,7 @@ fn usage(
     let mut window: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
     let mut cache: std::collections::HashMap<String, Result<Checked, String>> =
         std::collections::HashMap::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
         let n = i + 1;
         report.lines = n;
         let line = line.map_err(|e| {
@@ -380,11 +394,12 @@ fn usage(
                 crate::core::files::io_reason(&e)
             ))]
         })?;
-        if line.trim().is_empty() {
+        let line = crate::core::files::text_of(line);
+        if line.as_ref().is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }
-        let entry = serde_json::from_str::<UsageLine>(&line)
-            .map_err(|e| e.to_string())
+        let entry = line
+            .and_then(|line| serde_json::from_str::<UsageLine>(&line).map_err(|e| e.to_string()))
             .and_then(|u| {
                 let t = jiff::Timestamp::from_str(&u.time)
                     .map_err(|e| format!("`time` `{}`: {e}", u.time))?;
@@ -393,7 +408,7 @@ fn usage(
         let (entry, time) = match entry {
             Ok(x) => x,
             Err(why) if opts.lenient => {
-                report.skipped.push((n, why));
+                note(&mut report.skipped, &mut report.skipped_omitted, n, why);
                 continue;
             }
             Err(why) => {
@@ -422,6 +437,9 @@ fn usage(
             &entry.context,
         ))
         .unwrap_or_default();
+        if cache.len() >= MEMO {
+            cache.clear();
+        }
         let checked = cache
             .entry(key)
             .or_insert_with(|| usage_entry(engine, profiles, &entry))
@@ -438,6 +456,15 @@ fn usage(
     Ok(report)
 }
 
+/// Lists an entry by line while fewer than [`NOTED`] are, else counts it.
+fn note(list: &mut Vec<(usize, String)>, omitted: &mut usize, line: usize, why: String) {
+    if list.len() < NOTED {
+        list.push((line, why));
+    } else {
+        *omitted += 1;
+    }
+}
+
 /// What was used, by (principal, acting as, action, resource).
 type Used = BTreeSet<(String, Option<String>, String, String)>;
 
@@ -445,7 +472,7 @@ type Used = BTreeSet<(String, Option<String>, String, String)>;
 /// denial's other lines).
 fn record(report: &mut UsageReport, used: &mut Used, n: usize, checked: Result<Checked, String>) {
     match checked {
-        Err(why) => report.unknown.push((n, why)),
+        Err(why) => note(&mut report.unknown, &mut report.unknown_omitted, n, why),
         Ok((principal, chain, action, resource, denied)) => {
             let acting = chain.last().map(ToString::to_string);
             if let Some(reasons) = denied {

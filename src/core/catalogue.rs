@@ -13,6 +13,8 @@ pub struct PolicyMeta {
     /// For a template link: the template's id.
     pub template: Option<PolicyId>,
     pub is_template: bool,
+    /// For a template link: where the links file writes it (byte span in `file`).
+    pub place: Option<(usize, usize)>,
 }
 
 /// Every policy, link and template of the workspace by id, in id order.

@@ -231,6 +231,25 @@ impl Problem {
     }
 
     /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).
+    /// Whether the problem sits at the file's first token: the file is not of the kind expected
+    /// at all (a schema path naming `/proc/self/environ`), and its text must not be quoted.
+    pub fn at_first_token(&self) -> bool {
+        let (Some(file), Some((offset, _))) = (&self.file, self.span) else {
+            return false;
+        };
+        let first = file.text.len() - file.text.trim_start().len();
+        offset <= first
+    }
+
+    /// For a file that is not of the kind expected: says so without quoting it.
+    pub fn not_a(file: &Arc<SourceFile>, kind: &str) -> Self {
+        Self::new(format!(
+            "`{}` is not {kind}: it fails at its first token",
+            file.path
+        ))
+        .with_help("check the path: this file does not look like one at all")
+    }
+
     /// A problem from any diagnostic without a place (an error enum of ours), keeping its help.
     pub fn from_diagnostic(d: &dyn Diagnostic) -> Self {
         let mut p = Self::new(d.to_string());

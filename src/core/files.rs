@@ -42,7 +42,47 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The most a single input file may hold (a larger one is refused before it is read).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads a text file: UTF-8, a leading byte-order mark dropped (editors on some systems write
+/// one), special files refused. `Err` is the reason in words (not UTF-8 says where).
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if meta.is_dir() {
+        return Err("is a folder".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("is larger than {} MiB", MAX_FILE_BYTES >> 20));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    text_of(bytes)
+}
+
+/// Bytes as text: UTF-8 with a leading byte-order mark dropped; `Err` says where the first
+/// invalid byte is.
+pub fn text_of(mut bytes: Vec<u8>) -> Result<String, String> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let good = &e.as_bytes()[..at];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        let byte = e.as_bytes().get(at).copied().unwrap_or(0);
+        format!(
+            "is not UTF-8 text: byte 0x{byte:02X} at line {line}, column {column} (offset {at})"
+        )
+    })
+}
+
+/// An I/O error in words (ours, when we made it with a message; the system's otherwise).
 pub fn io_reason(e: &std::io::Error) -> String {
+    if let Some(ours) = e.get_ref() {
+        return ours.to_string();
+    }
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -61,6 +101,12 @@ pub fn io_reason(e: &std::io::Error) -> String {
 /// - a folder: refused (`is a folder`).
 pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    if path.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "names a folder (ends with `/`); give a file name",
+        ));
+    }
     let target = resolve_links(path)?;
     match std::fs::metadata(&target) {
         Ok(m) if m.is_dir() => Err(std::io::Error::new(

@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 
 use super::*;
 use crate::core::diag::{Problem, SourceFile};
-use crate::core::files::{display_path, io_reason};
+use crate::core::files::display_path;
 
 /// Where a setting was written: the file and byte span.
 pub(super) type Origin = (Arc<SourceFile>, (usize, usize));
@@ -38,16 +38,12 @@ impl Loader {
 
     /// Reads a file, or records why it cannot be read.
     pub(super) fn read(&mut self, p: &NamedPath) -> Option<Arc<SourceFile>> {
-        match std::fs::read_to_string(&p.path) {
+        match crate::core::files::read_text(&p.path) {
             Ok(text) => Some(SourceFile::new(self.display(&p.path), text)),
-            Err(e) => {
+            Err(why) => {
                 self.missing(
                     p,
-                    &format!(
-                        "failed to read `{}`: {}",
-                        self.display(&p.path),
-                        io_reason(&e)
-                    ),
+                    &format!("failed to read `{}`: {why}", self.display(&p.path)),
                 );
                 None
             }
@@ -237,12 +233,9 @@ pub fn scenario_sources(
     let mut sources = Vec::new();
     for path in scenario_files(root, paths, what, problems) {
         let display = display_path(root, &path);
-        match std::fs::read_to_string(&path) {
+        match crate::core::files::read_text(&path) {
             Ok(text) => sources.push(SourceFile::new(display, text)),
-            Err(e) => problems.push(Problem::new(format!(
-                "failed to read `{display}`: {}",
-                io_reason(&e)
-            ))),
+            Err(why) => problems.push(Problem::new(format!("failed to read `{display}`: {why}"))),
         }
     }
     sources

@@ -83,6 +83,11 @@ pub struct Loaded {
 pub enum NoWorkspace {
     #[error("no workspace at `{0}`: the folder does not exist")]
     MissingFolder(String),
+    #[error("no workspace at `{0}`: it is a file, not a folder")]
+    #[diagnostic(help(
+        "`-C` takes the workspace folder (the one with `actas.yaml` or `policies/`)"
+    ))]
+    NotAFolder(String),
     #[error("no workspace at `{0}`: found neither `actas.yaml` nor a `policies/` folder")]
     #[diagnostic(help("run actas in a workspace folder, or point to one with `-C DIR`"))]
     Empty(String),
@@ -90,6 +95,9 @@ pub enum NoWorkspace {
 
 /// Loads the workspace in `root`, applying command-line overrides.
 pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
+    if root.is_file() {
+        return Err(NoWorkspace::NotAFolder(root.display().to_string()));
+    }
     if !root.is_dir() {
         return Err(NoWorkspace::MissingFolder(root.display().to_string()));
     }
@@ -180,8 +188,9 @@ impl Loader {
         }
 
         // Impersonation actions.
+        let defaulted = ov.impersonation_actions.is_empty() && imp.actions.is_none();
         let actions = match &schema {
-            Some((_, info)) => self.impersonation_actions(info, &action_texts),
+            Some((_, info)) => self.impersonation_actions(info, &action_texts, defaulted),
             None => Vec::new(),
         };
 
@@ -287,11 +296,22 @@ impl Loader {
         &mut self,
         info: &SchemaInfo,
         texts: &[(String, Option<Origin>)],
+        defaulted: bool,
     ) -> Vec<EntityUid> {
         let mut actions = Vec::new();
         for (text, origin) in texts {
             match info.parse_action(text, "impersonation action") {
                 Ok(uid) => actions.push(uid),
+                Err(mut problem) if defaulted => {
+                    let mut known: Vec<String> =
+                        info.actions.keys().map(|a| format!("`{a}`")).collect();
+                    known.sort();
+                    problem.help = Some(format!(
+                        "`{DEFAULT_ACTION}` is the default, used because actas.yaml sets no `impersonation.actions`; name the schema's impersonation actions there (its actions: {})",
+                        known.join(", ")
+                    ));
+                    self.problems.push(*problem);
+                }
                 Err(problem) => self.problems.push(match origin {
                     Some((file, span)) => problem.placed(file, *span),
                     None => *problem,

@@ -60,8 +60,15 @@ impl Loader {
             let parsed = match PolicySet::from_str(&file.text) {
                 Ok(p) => p,
                 Err(errs) => {
-                    for e in errs.iter() {
-                        self.problems.push(Problem::from_cedar(Some(&file), e));
+                    let problems: Vec<Problem> = errs
+                        .iter()
+                        .map(|e| Problem::from_cedar(Some(&file), e))
+                        .collect();
+                    if problems.first().is_some_and(Problem::at_first_token) {
+                        self.problems
+                            .push(Problem::not_a(&file, "a Cedar policy file"));
+                    } else {
+                        self.problems.extend(problems);
                     }
                     ok = false;
                     continue;
@@ -130,6 +137,7 @@ impl Loader {
                         description,
                         template: None,
                         is_template,
+                        place: None,
                     },
                 );
             }
@@ -147,6 +155,8 @@ impl Loader {
                 ok = false;
                 continue;
             };
+            // Kept with the policy files: a link's problems point into it.
+            sources.insert(file.path.clone(), file.clone());
             let docs = match crate::core::yaml::read::<Vec<Spanned<LinkDoc>>>(&file) {
                 Ok(d) => d,
                 Err(p) => {
@@ -243,6 +253,7 @@ impl Loader {
                 description,
                 template: Some(ids::PolicyId::new(template.clone())),
                 is_template: false,
+                place: Some(at(&doc.template.referenced)),
             },
         );
         true
@@ -258,8 +269,20 @@ impl Loader {
         let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
         for e in result.validation_errors() {
             let id = ids::raw(e.policy_id()).to_string();
-            // A link's errors are reported on its template's text.
-            let file = meta.get(id.as_str()).and_then(|m| sources.get(&m.file));
+            let m = meta.get(id.as_str());
+            // A link's errors are about its slot values: reported at the link in its file.
+            if let Some((m, place)) = m.and_then(|m| Some((m, m.place?))) {
+                let p = Problem::from_cedar(None, e);
+                let message = format!("link `{id}`: {}", p.message);
+                let mut p = Problem::new(message);
+                p.help = Problem::from_cedar(None, e).help;
+                if let Some(file) = sources.get(&m.file) {
+                    p = p.placed(file, place);
+                }
+                self.problems.push(p);
+                continue;
+            }
+            let file = m.and_then(|m| sources.get(&m.file));
             let mut p = Problem::from_cedar(file, e);
             if p.file.is_none() {
                 p.message = format!("policy `{id}`: {}", p.message);

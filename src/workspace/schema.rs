@@ -89,7 +89,12 @@ impl Loader {
             match Schema::from_cedarschema_str(&file.text) {
                 Ok((s, _warnings)) => (s, file.text.to_string()),
                 Err(e) => {
-                    self.problems.push(Problem::from_cedar(Some(&file), &e));
+                    let p = Problem::from_cedar(Some(&file), &e);
+                    self.problems.push(if p.at_first_token() {
+                        Problem::not_a(&file, "a Cedar schema")
+                    } else {
+                        p
+                    });
                     return None;
                 }
             }

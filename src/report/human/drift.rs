@@ -130,12 +130,28 @@ fn usage_text(out: &mut String, u: &UsageDoc) {
             shown.join(", ")
         );
     }
-    if !u.skipped_lines.is_empty() {
-        let lines: Vec<String> = u.skipped_lines.iter().map(|n| n.line.to_string()).collect();
+    if u.unknown_entities_omitted > 0 {
         let _ = writeln!(
             out,
-            "  {} skipped (--lenient): lines {}",
-            plural(u.skipped_lines.len(), "malformed line", "malformed lines"),
+            "  skipped {} more naming unknown entities (the first 1000 are listed)",
+            plural(u.unknown_entities_omitted, "entry", "entries")
+        );
+    }
+    if !u.skipped_lines.is_empty() {
+        let lines: Vec<String> = u.skipped_lines.iter().map(|n| n.line.to_string()).collect();
+        let more = if u.skipped_lines_omitted > 0 {
+            format!(" and {} more", u.skipped_lines_omitted)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {} skipped (--lenient): lines {}{more}",
+            plural(
+                u.skipped_lines.len() + u.skipped_lines_omitted,
+                "malformed line",
+                "malformed lines"
+            ),
             lines.join(", ")
         );
     }

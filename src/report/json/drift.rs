@@ -51,7 +51,11 @@ pub struct UsageDoc {
     pub first: Option<String>,
     pub last: Option<String>,
     pub skipped_lines: Vec<LineNoteDoc>,
+    /// Skipped lines beyond those listed (at most 1,000 are).
+    pub skipped_lines_omitted: usize,
     pub unknown_entities: Vec<LineNoteDoc>,
+    /// Entries naming unknown entities beyond those listed (at most 1,000 are).
+    pub unknown_entities_omitted: usize,
     pub used_but_denied: Vec<DeniedDoc>,
     pub granted_but_unused: Vec<UnusedDoc>,
 }
@@ -127,7 +131,9 @@ pub fn drift_doc(r: &DriftResult) -> DriftDoc {
             first: u.first.clone(),
             last: u.last.clone(),
             skipped_lines: notes(&u.skipped),
+            skipped_lines_omitted: u.skipped_omitted,
             unknown_entities: notes(&u.unknown),
+            unknown_entities_omitted: u.unknown_omitted,
             used_but_denied: u
                 .denied
                 .iter()
