@@ -51,96 +51,7 @@ impl Loader {
                 continue;
             };
             sources.insert(file.path.clone(), file.clone());
-            if let Some(at) = limits::too_deep(&file.text, limits::Syntax::Policy) {
-                self.problems
-                    .push(limits::nesting_problem(&file, at, "the policy"));
-                ok = false;
-                continue;
-            }
-            let parsed = match PolicySet::from_str(&file.text) {
-                Ok(p) => p,
-                Err(errs) => {
-                    let problems: Vec<Problem> = errs
-                        .iter()
-                        .map(|e| Problem::from_cedar(Some(&file), e))
-                        .collect();
-                    if problems.first().is_some_and(Problem::at_first_token) {
-                        self.problems
-                            .push(Problem::not_a(&file, "a Cedar policy file"));
-                    } else {
-                        self.problems.extend(problems);
-                    }
-                    ok = false;
-                    continue;
-                }
-            };
-            // The parser numbers statements `policy0`, `policy1`, … in text order, templates included.
-            let mut statements: Vec<(usize, bool)> = parsed
-                .policies()
-                .filter_map(|p| statement_index(p.id()).map(|i| (i, false)))
-                .chain(
-                    parsed
-                        .templates()
-                        .filter_map(|t| statement_index(t.id()).map(|i| (i, true))),
-                )
-                .collect();
-            statements.sort_unstable();
-            for (index, is_template) in statements {
-                let old = PolicyId::new(format!("policy{index}"));
-                let (annotated, description) = if is_template {
-                    let t = parsed.template(&old);
-                    (
-                        t.and_then(|t| t.annotation("id")).map(str::to_string),
-                        t.and_then(|t| t.annotation("description"))
-                            .map(str::to_string),
-                    )
-                } else {
-                    let p = parsed.policy(&old);
-                    (
-                        p.and_then(|p| p.annotation("id")).map(str::to_string),
-                        p.and_then(|p| p.annotation("description"))
-                            .map(str::to_string),
-                    )
-                };
-                let id = annotated
-                    .clone()
-                    .unwrap_or_else(|| format!("{}#{index}", file.path));
-                if let Some(prev) = meta.get(id.as_str()) {
-                    let message =
-                        format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
-                    self.problems
-                        .push(id_problem(&file, annotated.as_deref(), message));
-                    ok = false;
-                    continue;
-                }
-                let new_id = PolicyId::new(&id);
-                // Ids were checked unique above, so adding cannot fail; keep the error anyway.
-                let added = if is_template {
-                    parsed
-                        .template(&old)
-                        .map(|t| set.add_template(t.new_id(new_id)).map_err(Box::new))
-                } else {
-                    parsed
-                        .policy(&old)
-                        .map(|p| set.add(p.new_id(new_id)).map_err(Box::new))
-                };
-                if let Some(Err(e)) = added {
-                    self.problems
-                        .push(Problem::from_cedar(None, e.as_ref()).with_file(&file));
-                    ok = false;
-                }
-                meta.insert(
-                    ids::PolicyId::new(id.clone()),
-                    PolicyMeta {
-                        id: ids::PolicyId::new(id),
-                        file: file.path.clone(),
-                        description,
-                        template: None,
-                        is_template,
-                        place: None,
-                    },
-                );
-            }
+            ok &= self.add_policy_file(&file, &mut set, &mut meta);
         }
         if !ok {
             self.skipped
@@ -173,6 +84,105 @@ impl Loader {
             }
         }
         (ok.then_some(set), meta, sources)
+    }
+
+    /// Parses one policy file into `set`, each statement under its `@id` (else `file#index`);
+    /// `false` when something in it is wrong.
+    fn add_policy_file(
+        &mut self,
+        file: &Arc<SourceFile>,
+        set: &mut PolicySet,
+        meta: &mut BTreeMap<ids::PolicyId, PolicyMeta>,
+    ) -> bool {
+        let mut ok = true;
+        if let Some(at) = limits::too_deep(&file.text, limits::Syntax::Policy) {
+            self.problems
+                .push(limits::nesting_problem(file, at, "the policy"));
+            return false;
+        }
+        let parsed = match PolicySet::from_str(&file.text) {
+            Ok(p) => p,
+            Err(errs) => {
+                let problems: Vec<Problem> = errs
+                    .iter()
+                    .map(|e| Problem::from_cedar(Some(&file), e))
+                    .collect();
+                if problems.first().is_some_and(Problem::at_first_token) {
+                    self.problems
+                        .push(Problem::not_a(&file, "a Cedar policy file"));
+                } else {
+                    self.problems.extend(problems);
+                }
+                return false;
+            }
+        };
+        // The parser numbers statements `policy0`, `policy1`, … in text order, templates included.
+        let mut statements: Vec<(usize, bool)> = parsed
+            .policies()
+            .filter_map(|p| statement_index(p.id()).map(|i| (i, false)))
+            .chain(
+                parsed
+                    .templates()
+                    .filter_map(|t| statement_index(t.id()).map(|i| (i, true))),
+            )
+            .collect();
+        statements.sort_unstable();
+        for (index, is_template) in statements {
+            let old = PolicyId::new(format!("policy{index}"));
+            let (annotated, description) = if is_template {
+                let t = parsed.template(&old);
+                (
+                    t.and_then(|t| t.annotation("id")).map(str::to_string),
+                    t.and_then(|t| t.annotation("description"))
+                        .map(str::to_string),
+                )
+            } else {
+                let p = parsed.policy(&old);
+                (
+                    p.and_then(|p| p.annotation("id")).map(str::to_string),
+                    p.and_then(|p| p.annotation("description"))
+                        .map(str::to_string),
+                )
+            };
+            let id = annotated
+                .clone()
+                .unwrap_or_else(|| format!("{}#{index}", file.path));
+            if let Some(prev) = meta.get(id.as_str()) {
+                let message = format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
+                self.problems
+                    .push(id_problem(&file, annotated.as_deref(), message));
+                ok = false;
+                continue;
+            }
+            let new_id = PolicyId::new(&id);
+            // Ids were checked unique above, so adding cannot fail; keep the error anyway.
+            let added = if is_template {
+                parsed
+                    .template(&old)
+                    .map(|t| set.add_template(t.new_id(new_id)).map_err(Box::new))
+            } else {
+                parsed
+                    .policy(&old)
+                    .map(|p| set.add(p.new_id(new_id)).map_err(Box::new))
+            };
+            if let Some(Err(e)) = added {
+                self.problems
+                    .push(Problem::from_cedar(None, e.as_ref()).with_file(&file));
+                ok = false;
+            }
+            meta.insert(
+                ids::PolicyId::new(id.clone()),
+                PolicyMeta {
+                    id: ids::PolicyId::new(id),
+                    file: file.path.clone(),
+                    description,
+                    template: None,
+                    is_template,
+                    place: None,
+                },
+            );
+        }
+        ok
     }
 
     pub(super) fn link(
