@@ -105,11 +105,11 @@ impl Loader {
             Err(errs) => {
                 let problems: Vec<Problem> = errs
                     .iter()
-                    .map(|e| Problem::from_cedar(Some(&file), e))
+                    .map(|e| Problem::from_cedar(Some(file), e))
                     .collect();
                 if problems.first().is_some_and(Problem::at_first_token) {
                     self.problems
-                        .push(Problem::not_a(&file, "a Cedar policy file"));
+                        .push(Problem::not_a(file, "a Cedar policy file"));
                 } else {
                     self.problems.extend(problems);
                 }
@@ -150,7 +150,7 @@ impl Loader {
             if let Some(prev) = meta.get(id.as_str()) {
                 let message = format!("duplicate policy id `{id}`: also used in `{}`", prev.file);
                 self.problems
-                    .push(id_problem(&file, annotated.as_deref(), message));
+                    .push(id_problem(file, annotated.as_deref(), message));
                 ok = false;
                 continue;
             }
@@ -167,7 +167,7 @@ impl Loader {
             };
             if let Some(Err(e)) = added {
                 self.problems
-                    .push(Problem::from_cedar(None, e.as_ref()).with_file(&file));
+                    .push(Problem::from_cedar(None, e.as_ref()).with_file(file));
                 ok = false;
             }
             meta.insert(
