@@ -4,6 +4,8 @@
 mod args;
 mod bar;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 mod output;
 
 use std::io::{IsTerminal, Write};
