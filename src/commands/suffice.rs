@@ -89,27 +89,9 @@ pub fn load_tasks(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<Task>, Vec<Pr
 /// Reads the task files, every one checked; an empty list is not a problem here (`check`
 /// lints workspaces without tasks).
 pub fn read_tasks(ws: &Workspace, files: &[PathBuf]) -> Result<Vec<Task>, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let paths: Vec<workspace::NamedPath> = if files.is_empty() {
-        ws.tasks.clone()
-    } else {
-        files
-            .iter()
-            .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
-            .collect()
-    };
-    let mut tasks = Vec::new();
-    for file in workspace::scenario_sources(&ws.root, &paths, "task", &mut problems) {
-        match task::load(&ws.engine, &file) {
-            Ok(t) => tasks.push(t),
-            Err(p) => problems.extend(p),
-        }
-    }
-    if problems.is_empty() {
-        Ok(tasks)
-    } else {
-        Err(problems)
-    }
+    ws.read_inputs(files, &ws.tasks, "task", |engine, file| {
+        task::load(engine, file).map(|t| vec![t])
+    })
 }
 
 pub fn run(

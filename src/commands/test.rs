@@ -10,7 +10,7 @@ use crate::core::ids::PolicyId;
 use crate::engine::{Engine, Evaluation, HopOutcome};
 use crate::reach::ByContext;
 use crate::workspace::scenario::{self, Case, CaseKind, RequestCase};
-use crate::workspace::{self, Workspace};
+use crate::workspace::Workspace;
 
 /// What to run.
 #[derive(Debug, Default, Clone)]
@@ -110,27 +110,7 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
 /// Reads every scenario file named by `opts` (or the workspace's), every case checked; no
 /// case at all is not a problem here (`check` lints workspaces without scenarios).
 pub fn read_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let paths: Vec<workspace::NamedPath> = if opts.files.is_empty() {
-        ws.scenarios.clone()
-    } else {
-        opts.files
-            .iter()
-            .map(|f| workspace::NamedPath::plain(ws.root.join(f)))
-            .collect()
-    };
-    let mut cases = Vec::new();
-    for file in workspace::scenario_sources(&ws.root, &paths, "scenario", &mut problems) {
-        match scenario::load(&ws.engine, &file) {
-            Ok(c) => cases.extend(c),
-            Err(p) => problems.extend(p),
-        }
-    }
-    if problems.is_empty() {
-        Ok(cases)
-    } else {
-        Err(problems)
-    }
+    ws.read_inputs(&opts.files, &ws.scenarios, "scenario", scenario::load)
 }
 
 /// `--shard i/n`: this run takes the cases whose FNV-1a 64-bit hash of `"<file>::<name>"` is

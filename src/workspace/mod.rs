@@ -69,6 +69,40 @@ pub struct Workspace {
     pub schema_file: Option<Arc<SourceFile>>,
 }
 
+impl Workspace {
+    /// Reads the scenario or task files (`what`) named on the command line, else the
+    /// workspace's `defaults`, each through `load`; every problem of every file is returned.
+    pub fn read_inputs<T>(
+        &self,
+        files: &[PathBuf],
+        defaults: &[NamedPath],
+        what: &str,
+        load: impl Fn(&Engine, &Arc<SourceFile>) -> Result<Vec<T>, Vec<Problem>>,
+    ) -> Result<Vec<T>, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let paths: Vec<NamedPath> = if files.is_empty() {
+            defaults.to_vec()
+        } else {
+            files
+                .iter()
+                .map(|f| NamedPath::plain(self.root.join(f)))
+                .collect()
+        };
+        let mut items = Vec::new();
+        for file in scenario_sources(&self.root, &paths, what, &mut problems) {
+            match load(&self.engine, &file) {
+                Ok(found) => items.extend(found),
+                Err(p) => problems.extend(p),
+            }
+        }
+        if problems.is_empty() {
+            Ok(items)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
 /// The result of loading: the workspace when everything needed to build it loaded, and every
 /// problem found on the way.
 pub struct Loaded {
