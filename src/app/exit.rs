@@ -12,6 +12,17 @@ pub enum Exit {
     CannotRun,
 }
 
+impl Exit {
+    /// `Failed` when the run found a failure, else `Ok`.
+    pub fn failed_if(failed: bool) -> Self {
+        if failed {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
         ExitCode::from(match e {

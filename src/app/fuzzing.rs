@@ -166,15 +166,14 @@ fn write_workspace(root: &Path, target: Target, data: &[u8]) -> std::io::Result<
 /// Every command that reads the inputs, each rendered in every format it has.
 fn exercise(root: &Path, target: Target) {
     let overrides = Overrides::default();
-    if let Ok(result) = check::run(root, &overrides, &TestOptions::default()) {
-        for format in [Format::Human, Format::Json, Format::Sarif, Format::Github] {
-            let _ = renderer(format, false).check(&result);
-        }
-    }
     let Ok(loaded) = workspace::load(root, &overrides) else {
         return;
     };
-    let Some(ws) = loaded.workspace.filter(|_| loaded.problems.is_empty()) else {
+    let (result, ws) = check::of_loaded(loaded, &TestOptions::default());
+    for format in [Format::Human, Format::Json, Format::Sarif, Format::Github] {
+        let _ = renderer(format, false).check(&result);
+    }
+    let Some(ws) = ws else {
         return;
     };
     if let Ok(cases) = test::load_cases(&ws, &TestOptions::default()) {
@@ -212,7 +211,7 @@ fn exercise(root: &Path, target: Target) {
     }
     if target == Target::Tasks {
         let opts = crate::commands::suffice::SufficeOptions::default();
-        if let Ok(r) = crate::commands::suffice::run(root, &Overrides::default(), &ws, &opts) {
+        if let Ok(r) = crate::commands::suffice::run(root, &overrides, &ws, &opts) {
             let _ = renderer(Format::Human, false).suffice(&r);
         }
     }
@@ -258,6 +257,6 @@ fn recorded_baseline() -> Option<Vec<u8>> {
     write_workspace(dir.path(), Target::Config, CONFIG.as_bytes()).ok()?;
     let loaded = workspace::load(dir.path(), &Overrides::default()).ok()?;
     let ws = loaded.workspace?;
-    let (_, _) = drift::snapshot(&ws, None).ok()?;
+    drift::snapshot(&ws, None).ok()?;
     std::fs::read(dir.path().join("actas.baseline.json")).ok()
 }

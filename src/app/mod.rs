@@ -255,11 +255,7 @@ fn run_who_can(
 fn run_suffice(run: &Run, opts: suffice::SufficeOptions, format: SufficeFormat) -> Exit {
     run.with_workspace(|ws| {
         let result = suffice::run(&run.root, &run.overrides, ws, &opts)?;
-        let exit = if result.sufficient() {
-            Exit::Ok
-        } else {
-            Exit::Failed
-        };
+        let exit = Exit::failed_if(!result.sufficient());
         Ok(emit(run.renderer(format).suffice(&result), exit, run.color))
     })
 }
@@ -280,11 +276,7 @@ fn run_snapshot(run: &Run, output: Option<&PathBuf>) -> Exit {
 fn run_drift(run: &Run, opts: drift::DriftOptions, format: SufficeFormat) -> Exit {
     run.with_workspace(|ws| {
         let result = drift::drift(ws, &opts)?;
-        let exit = if result.failing() {
-            Exit::Failed
-        } else {
-            Exit::Ok
-        };
+        let exit = Exit::failed_if(result.failing());
         let exit = emit(run.renderer(format).drift(&result), exit, run.color);
         Ok(match &result.accept_failed {
             Some(problem) => fail(std::slice::from_ref(problem), run.color),
@@ -326,11 +318,7 @@ fn run_check(run: &Run, format: CheckFormat) -> Exit {
     match check::run(&run.root, &run.overrides, &TestOptions::default()) {
         Ok(result) => {
             let text = run.renderer(format).check(&result).unwrap_or_default();
-            let exit = if result.failed() {
-                Exit::Failed
-            } else {
-                Exit::Ok
-            };
+            let exit = Exit::failed_if(result.failed());
             finish(write_stdout(&text), exit)
         }
         Err(e) => fail(&[Problem::from_diagnostic(&e)], run.color),
@@ -350,11 +338,7 @@ fn run_test(run: &Run, opts: TestOptions, format: TestFormat) -> Exit {
         }
         let result = test::run(&ws.engine, &cases, opts.strict);
         let text = run.renderer(format).test(&result).unwrap_or_default();
-        let exit = if result.failed() == 0 {
-            Exit::Ok
-        } else {
-            Exit::Failed
-        };
+        let exit = Exit::failed_if(result.failed() > 0);
         Ok(finish(write_stdout(&text), exit))
     })
 }

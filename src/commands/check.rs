@@ -6,7 +6,7 @@
 use crate::commands::suffice::read_tasks;
 use crate::commands::test::{read_cases, TestOptions};
 use crate::lint::{self, Finding, Level, Suppression};
-use crate::workspace::{self, Loaded, NoWorkspace, Overrides};
+use crate::workspace::{self, Loaded, NoWorkspace, Overrides, Workspace};
 
 /// The result of `actas check`: problems in the inputs first (in the order they were found),
 /// then the lint findings by place.
@@ -37,11 +37,18 @@ pub fn run(
     overrides: &Overrides,
     test: &TestOptions,
 ) -> Result<CheckResult, NoWorkspace> {
+    Ok(of_loaded(workspace::load(root, overrides)?, test).0)
+}
+
+/// `check` on a workspace already loaded; also gives the workspace back when it loaded without
+/// problems (so a caller running other commands need not load it again).
+pub fn of_loaded(loaded: Loaded, test: &TestOptions) -> (CheckResult, Option<Workspace>) {
     let Loaded {
         workspace,
         mut problems,
         mut skipped,
-    } = workspace::load(root, overrides)?;
+    } = loaded;
+    let loaded_clean = problems.is_empty();
     let (mut policies, mut entities, mut cases, mut tasks) = (0, 0, 0, 0);
     let mut linted = lint::Lint::default();
     match &workspace {
@@ -73,7 +80,7 @@ pub fn run(
     }
     let mut findings: Vec<Finding> = problems.into_iter().map(Finding::input).collect();
     findings.append(&mut linted.findings);
-    Ok(CheckResult {
+    let result = CheckResult {
         findings,
         suppressions: linted.suppressions,
         skipped,
@@ -81,5 +88,6 @@ pub fn run(
         entities,
         cases,
         tasks,
-    })
+    };
+    (result, workspace.filter(|_| loaded_clean))
 }

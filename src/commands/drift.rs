@@ -8,7 +8,7 @@
 //! resources are those `in` an entity of `drift.sensitive` in actas.yaml. `drift.fail_on`
 //! (default `low`) is the lowest severity that makes `drift` exit 1.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -381,10 +381,11 @@ fn usage(
         ..UsageReport::default()
     };
     let mut used = Used::new();
+    // Where each distinct denial is in `report.denied`: a log of many denials groups in one pass.
+    let mut denied_at: HashMap<DeniedKey, usize> = HashMap::new();
     let mut problems = Vec::new();
     let mut window: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
-    let mut cache: std::collections::HashMap<String, Result<Checked, String>> =
-        std::collections::HashMap::new();
+    let mut cache: HashMap<String, Result<Checked, String>> = HashMap::new();
     for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
         let n = i + 1;
         report.lines = n;
@@ -444,7 +445,7 @@ fn usage(
             .entry(key)
             .or_insert_with(|| usage_entry(engine, profiles, &entry))
             .clone();
-        record(&mut report, &mut used, n, checked);
+        record(&mut report, &mut used, &mut denied_at, n, checked);
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -465,12 +466,21 @@ fn note(list: &mut Vec<(usize, String)>, omitted: &mut usize, line: usize, why: 
     }
 }
 
+/// A denial as it is grouped: (principal, chain, action, resource, forbidding policies).
+type DeniedKey = (String, Vec<String>, String, String, Vec<PolicyId>);
+
 /// What was used, by (principal, acting as, action, resource).
 type Used = BTreeSet<(String, Option<String>, String, String)>;
 
 /// One checked log entry into the report: unknown, used (and denied now, grouped with the same
 /// denial's other lines).
-fn record(report: &mut UsageReport, used: &mut Used, n: usize, checked: Result<Checked, String>) {
+fn record(
+    report: &mut UsageReport,
+    used: &mut Used,
+    denied_at: &mut HashMap<DeniedKey, usize>,
+    n: usize,
+    checked: Result<Checked, String>,
+) {
     match checked {
         Err(why) => note(&mut report.unknown, &mut report.unknown_omitted, n, why),
         Ok((principal, chain, action, resource, denied)) => {
@@ -484,13 +494,19 @@ fn record(report: &mut UsageReport, used: &mut Used, n: usize, checked: Result<C
                     resource: resource.to_string(),
                     reasons,
                 };
-                let same = report.denied.iter_mut().find(|x| {
-                    (&x.principal, &x.chain, &x.action, &x.resource, &x.reasons)
-                        == (&d.principal, &d.chain, &d.action, &d.resource, &d.reasons)
-                });
-                match same {
+                let key = (
+                    d.principal.clone(),
+                    d.chain.clone(),
+                    d.action.clone(),
+                    d.resource.clone(),
+                    d.reasons.clone(),
+                );
+                match denied_at.get(&key).and_then(|&i| report.denied.get_mut(i)) {
                     Some(x) => x.lines.push(n),
-                    None => report.denied.push(d),
+                    None => {
+                        denied_at.insert(key, report.denied.len());
+                        report.denied.push(d);
+                    }
                 }
             }
             used.insert((

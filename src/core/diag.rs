@@ -2,7 +2,7 @@
 //!
 //! Cedar's own errors carry the source text but not the file name (miette 7.6 keeps the error's
 //! unnamed source even under `with_source_code`), and serde-saphyr errors carry a location but no
-//! text. Both are turned into one [`Problem`] type that owns a [`NamedSource`] and a byte span,
+//! text. Both are turned into one [`Problem`] type that holds the [`SourceFile`] and a byte span,
 //! so every message renders the same way: file, line and column, source underlined.
 
 use std::fmt;
@@ -100,19 +100,17 @@ fn unsafe_control(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }
 
-/// A file's text as miette reads it for a snippet: only the lines around the span are scanned
-/// (miette's own reader scans from the start of the text for every problem).
-#[derive(Debug, Clone)]
-struct Indexed(Arc<SourceFile>);
-
-impl miette::SourceCode for Indexed {
+/// The file's text as miette reads it for a snippet: only the lines around the span are
+/// scanned (miette's own reader scans from the start of the text for every problem), and control
+/// characters are shown as placeholders.
+impl miette::SourceCode for SourceFile {
     fn read_span<'a>(
         &'a self,
         span: &SourceSpan,
         before: usize,
         after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let file = &self.0;
+        let file = self;
         let text: &'a str = file.shown();
         let starts = file.line_starts();
         let (start, end) = (span.offset(), span.offset() + span.len());
@@ -157,7 +155,6 @@ pub struct Problem {
     pub code: Option<String>,
     /// Warning or error; `None` renders as an error.
     pub severity: Option<miette::Severity>,
-    named: Option<Indexed>,
 }
 
 impl Problem {
@@ -171,7 +168,6 @@ impl Problem {
             help: None,
             code: None,
             severity: None,
-            named: None,
         }
     }
 
@@ -215,7 +211,6 @@ impl Problem {
     }
 
     pub fn with_file(mut self, file: &Arc<SourceFile>) -> Self {
-        self.named = Some(Indexed(file.clone()));
         self.file = Some(file.clone());
         self
     }
@@ -230,7 +225,6 @@ impl Problem {
         self
     }
 
-    /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).
     /// Whether the problem sits at the file's first token: the file is not of the kind expected
     /// at all (a schema path naming `/proc/self/environ`), and its text must not be quoted.
     pub fn at_first_token(&self) -> bool {
@@ -241,13 +235,10 @@ impl Problem {
         offset <= first
     }
 
-    /// For a file that is not of the kind expected: says so without quoting it.
-    pub fn not_a(file: &Arc<SourceFile>, kind: &str) -> Self {
-        Self::new(format!(
-            "`{}` is not {kind}: it fails at its first token",
-            file.path
-        ))
-        .with_help("check the path: this file does not look like one at all")
+    /// For a file that is not of the kind expected: says so, and `why`, without quoting it.
+    pub fn not_a(file: &Arc<SourceFile>, kind: &str, why: &str) -> Self {
+        Self::new(format!("`{}` is not {kind}: {why}", file.path))
+            .with_help("check the path: this file does not look like one at all")
     }
 
     /// A problem from any diagnostic without a place (an error enum of ours), keeping its help.
@@ -257,6 +248,7 @@ impl Problem {
         p
     }
 
+    /// A Cedar diagnostic whose spans point into `file`'s text (when `file` is given).
     pub fn from_cedar(file: Option<&Arc<SourceFile>>, err: &dyn Diagnostic) -> Self {
         let mut p = Self::new(err.to_string());
         if let Some(help) = err.help() {
@@ -356,7 +348,7 @@ impl Diagnostic for Problem {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.named.as_ref().map(|n| n as &dyn miette::SourceCode)
+        self.file.as_deref().map(|f| f as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -379,7 +371,7 @@ pub fn render(problem: &Problem, color: bool) -> String {
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     if handler.render_report(&mut out, problem).is_err() {
-        out = format!("error: {}\n", problem.message);
+        out = format!("error: {problem}\n");
     }
     // A problem without a file still says where it is not: keep the rendering as is.
     out

@@ -46,16 +46,25 @@ fn normalize(path: &Path) -> PathBuf {
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Reads a text file: UTF-8, a leading byte-order mark dropped (editors on some systems write
-/// one), special files refused. `Err` is the reason in words (not UTF-8 says where).
+/// one), at most [`MAX_FILE_BYTES`] read (a pipe or a device such as `/dev/zero` has no size to
+/// check beforehand), folders refused. `Err` is the reason in words (not UTF-8 says where).
 pub fn read_text(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let too_large = || format!("is larger than {} MiB", MAX_FILE_BYTES >> 20);
     let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
     if meta.is_dir() {
         return Err("is a folder".into());
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("is larger than {} MiB", MAX_FILE_BYTES >> 20));
+        return Err(too_large());
     }
-    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| io_reason(&e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
     text_of(bytes)
 }
 

@@ -36,26 +36,20 @@ pub fn problem(file: &Arc<SourceFile>, err: &serde_saphyr::Error) -> Problem {
         Some((message, help)) => (message, Some(help)),
         None => (yaml_message(err), None),
     };
+    let mut p = match err.location() {
+        Some(loc) if loc.line() > 0 => Problem::at_location(file, &loc, &message),
+        _ => Problem::in_file(file, &message),
+    };
     // A file that fails at its first token is not YAML of any shape actas reads (a path naming
     // the wrong file): say so without quoting it (serde quotes a whole-file string in full).
-    let first = file.text.len() - file.text.trim_start().len();
-    let at_start = err
-        .location()
-        .is_some_and(|l| l.line() <= 1 && file.offset_of(l.line(), l.column()) <= first);
-    if at_start {
-        let mut p = Problem::not_a(file, "a YAML document actas reads");
-        if !message.starts_with("invalid type: string") {
-            p.message = format!(
-                "{}: {message}",
-                p.message.trim_end_matches(": it fails at its first token")
-            );
-        }
-        return p;
+    if p.at_first_token() {
+        let why = if message.starts_with("invalid type: string") {
+            "it fails at its first token"
+        } else {
+            &message
+        };
+        return Problem::not_a(file, "a YAML document actas reads", why);
     }
-    let mut p = match err.location() {
-        Some(loc) if loc.line() > 0 => Problem::at_location(file, &loc, message),
-        _ => Problem::in_file(file, message),
-    };
     if let Some(help) = help {
         p.help = Some(help.to_string());
     }

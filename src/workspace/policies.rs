@@ -108,8 +108,11 @@ impl Loader {
                     .map(|e| Problem::from_cedar(Some(file), e))
                     .collect();
                 if problems.first().is_some_and(Problem::at_first_token) {
-                    self.problems
-                        .push(Problem::not_a(file, "a Cedar policy file"));
+                    self.problems.push(Problem::not_a(
+                        file,
+                        "a Cedar policy file",
+                        "it fails at its first token",
+                    ));
                 } else {
                     self.problems.extend(problems);
                 }

@@ -91,7 +91,7 @@ impl Loader {
                 Err(e) => {
                     let p = Problem::from_cedar(Some(&file), &e);
                     self.problems.push(if p.at_first_token() {
-                        Problem::not_a(&file, "a Cedar schema")
+                        Problem::not_a(&file, "a Cedar schema", "it fails at its first token")
                     } else {
                         p
                     });
