@@ -446,3 +446,32 @@ fn baselines_and_usage_logs_read_as_much_as_they_can() {
         "{skipped}"
     );
 }
+
+#[test]
+fn usage_logs_never_buffer_an_endless_line() {
+    // `/dev/zero` never ends a line: the read stops at the line bound, even with --lenient.
+    for lenient in [false, true] {
+        let mut args = vec!["drift", "--usage", "/dev/zero"];
+        if lenient {
+            args.push("--lenient");
+        }
+        let (code, _, stderr) = output(&args);
+        assert_eq!(code, 2, "{stderr}");
+        let text = flat(&stderr);
+        assert!(
+            text.contains("at line 1: has a line longer than 1024 KiB"),
+            "{stderr}"
+        );
+    }
+
+    // Many malformed lines: the first 1,000 are reported and the read stops.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("usage.jsonl");
+    std::fs::write(&log, "not json\n".repeat(5_000)).unwrap();
+    let (code, _, stderr) = output(&["drift", "--usage", log.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        flat(&stderr).contains("stopped reading at line 1001 after 1000 malformed lines"),
+        "{stderr}"
+    );
+}

@@ -115,6 +115,10 @@ pub enum Command {
         #[arg(long)]
         accept: bool,
         /// A JSON Lines usage log: granted but unused access, used but now denied.
+        ///
+        /// One JSON object per line: `time` (RFC 3339), `principal`, optional `chain` (the
+        /// accounts acted through, in order), `action`, `resource` (uids as `User::"alice"`
+        /// strings or `{"type", "id"}` objects) and optional `context`.
         #[arg(long, value_name = "LOG.jsonl")]
         usage: Option<PathBuf>,
         /// Only log entries at or after this RFC 3339 time.

@@ -9,7 +9,6 @@
 //! (default `low`) is the lowest severity that makes `drift` exit 1.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -63,6 +62,10 @@ pub const NOTED: usize = 1_000;
 /// Distinct requests whose evaluation is remembered while the log is read; past this the memo
 /// starts again, so memory stays bounded whatever the log holds.
 const MEMO: usize = 100_000;
+
+/// The longest usage-log line read (a logged request is a few hundred bytes; a longer line is
+/// not a log line, and `--lenient` cannot skip a line that never ends, so it stops the read).
+const MAX_LINE: usize = 1 << 20;
 
 #[derive(Debug, Clone, Default)]
 pub struct UsageReport {
@@ -386,16 +389,35 @@ fn usage(
     let mut problems = Vec::new();
     let mut window: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
     let mut cache: HashMap<String, Result<Checked, String>> = HashMap::new();
-    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
-        let n = i + 1;
+    let mut reader = std::io::BufReader::new(file);
+    let mut bytes = Vec::new();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let more =
+            crate::core::files::next_line(&mut reader, MAX_LINE, &mut bytes).map_err(|e| {
+                vec![Problem::new(format!(
+                    "failed to read `{display}` at line {n}: {}",
+                    crate::core::files::io_reason(&e)
+                ))
+                .with_help("a usage log has one JSON object per line (see `actas drift --help`)")]
+            })?;
+        if more.is_none() {
+            break;
+        }
         report.lines = n;
-        let line = line.map_err(|e| {
-            vec![Problem::new(format!(
-                "failed to read `{display}` at line {n}: {}",
-                crate::core::files::io_reason(&e)
-            ))]
-        })?;
-        let line = crate::core::files::text_of(line);
+        if problems.len() >= NOTED {
+            // First, so that it shows above the lines when a terminal lists only some.
+            problems.insert(
+                0,
+                Problem::new(format!(
+                    "`{display}`: stopped reading at line {n} after {NOTED} malformed lines"
+                ))
+                .with_help("is this a usage log? `--lenient` skips and counts malformed lines"),
+            );
+            break;
+        }
+        let line = crate::core::files::text_of(std::mem::take(&mut bytes));
         if line.as_ref().is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }

@@ -68,6 +68,32 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     text_of(bytes)
 }
 
+/// Reads the next `\n`-terminated line into `buf` (without the `\n`), holding at most `limit`
+/// bytes: a line-oriented log cannot make us buffer an endless line (`/dev/zero` has no newline).
+/// `Ok(None)` at the end; an `InvalidData` error when a line is longer than `limit`.
+pub fn next_line(
+    reader: &mut impl std::io::BufRead,
+    limit: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<()>> {
+    use std::io::{BufRead, Read};
+    buf.clear();
+    let take = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let read = reader.by_ref().take(take).read_until(b'\n', buf)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("has a line longer than {} KiB", limit >> 10),
+        ));
+    }
+    Ok(Some(()))
+}
+
 /// Bytes as text: UTF-8 with a leading byte-order mark dropped; `Err` says where the first
 /// invalid byte is.
 pub fn text_of(mut bytes: Vec<u8>) -> Result<String, String> {
@@ -180,6 +206,19 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn lines_are_read_up_to_their_bound() {
+        let mut input: &[u8] = b"abcd\nabcde\nxy";
+        let mut buf = Vec::new();
+        assert!(next_line(&mut input, 4, &mut buf).unwrap().is_some());
+        assert_eq!(buf, b"abcd");
+        assert!(next_line(&mut input, 4, &mut buf).is_err());
+        let mut input: &[u8] = b"xy";
+        assert!(next_line(&mut input, 4, &mut buf).unwrap().is_some());
+        assert_eq!(buf, b"xy");
+        assert!(next_line(&mut input, 4, &mut buf).unwrap().is_none());
     }
 
     #[test]
