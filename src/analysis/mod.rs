@@ -2,6 +2,7 @@
 
 pub mod access;
 pub(crate) mod baseline;
+pub mod coverage;
 pub(crate) mod effective;
 pub mod item;
 pub mod profiles;

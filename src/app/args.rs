@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::test;
+use crate::report::coverage::CoverageFormat;
 use crate::report::{CheckFormat, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat};
 
 /// Test who may impersonate whom in Cedar policies.
@@ -67,6 +68,16 @@ pub enum Command {
         /// across CI machines.
         #[arg(long, value_name = "i/n")]
         shard: Option<test::Shard>,
+        /// Report which policies, conditions and impersonation paths no case exercises, and
+        /// apply `coverage:` of actas.yaml (exit 1 below it).
+        #[arg(long)]
+        coverage: bool,
+        /// The coverage's format (implies --coverage).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        coverage_format: Option<CoverageFormat>,
+        /// Write the coverage to FILE instead of standard output (implies --coverage).
+        #[arg(long, value_name = "FILE")]
+        coverage_output: Option<PathBuf>,
     },
     /// Who can act as TARGET (directly or through a chain), or what `--principal` can act as.
     #[command(name = "who-can")]

@@ -18,12 +18,14 @@ use bar::Bar;
 use exit::Exit;
 use output::{emit, emit_written, fail, finish, write_stdout};
 
+use crate::analysis::coverage::{self, Recorder};
 use crate::analysis::profiles::AdhocContext;
 use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
 use crate::commands::{check, drift, report, suffice};
 use crate::core::diag::{plural, Problem, SourceFile};
 use crate::core::files::display_path;
+use crate::report::coverage::CoverageFormat;
 use crate::report::{
     renderer, CheckFormat, Format, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat,
 };
@@ -177,6 +179,9 @@ pub fn run(cli: Cli) -> Exit {
             format,
             strict,
             shard,
+            coverage,
+            coverage_format,
+            coverage_output,
         } => run_test(
             &run,
             TestOptions {
@@ -186,6 +191,12 @@ pub fn run(cli: Cli) -> Exit {
                 shard,
             },
             format,
+            (coverage || coverage_format.is_some() || coverage_output.is_some()).then_some(
+                CoverageRequest {
+                    format: coverage_format.unwrap_or(CoverageFormat::Human),
+                    output: coverage_output,
+                },
+            ),
         ),
         Command::WhoCan {
             target,
@@ -325,7 +336,33 @@ fn run_check(run: &Run, format: CheckFormat) -> Exit {
     }
 }
 
-fn run_test(run: &Run, opts: TestOptions, format: TestFormat) -> Exit {
+/// `--coverage`, `--coverage-format`, `--coverage-output`.
+struct CoverageRequest {
+    format: CoverageFormat,
+    output: Option<PathBuf>,
+}
+
+fn run_test(
+    run: &Run,
+    opts: TestOptions,
+    format: TestFormat,
+    coverage: Option<CoverageRequest>,
+) -> Exit {
+    // Two documents cannot share standard output.
+    if let Some(c) = &coverage {
+        if c.output.is_none()
+            && c.format != CoverageFormat::Human
+            && !matches!(format, TestFormat::Human)
+        {
+            return fail(
+                &[Problem::new(
+                    "the test results and the coverage would both go to standard output",
+                )
+                .with_help("write the coverage to a file with --coverage-output FILE")],
+                run.color,
+            );
+        }
+    }
     run.with_workspace(|ws| {
         let cases = test::load_cases(ws, &opts)?;
         if let (Some(s), true) = (opts.shard, cases.is_empty()) {
@@ -336,11 +373,62 @@ fn run_test(run: &Run, opts: TestOptions, format: TestFormat) -> Exit {
                 s.count
             );
         }
-        let result = test::run(&ws.engine, &cases, opts.strict);
+        let Some(request) = coverage else {
+            let result = test::run(&ws.engine, &cases, opts.strict);
+            let text = run.renderer(format).test(&result).unwrap_or_default();
+            let exit = Exit::failed_if(result.failed() > 0);
+            return Ok(finish(write_stdout(&text), exit));
+        };
+        let recorder = Recorder::new(&ws.engine);
+        let result = test::run_recording(&ws.engine, &cases, opts.strict, Some(&recorder));
+        let partial = if !opts.filters.is_empty() {
+            Some("--filter")
+        } else if opts.shard.is_some() {
+            Some("--shard")
+        } else {
+            None
+        };
+        let cov = coverage::finish(ws, &recorder, &cases, partial)?;
         let text = run.renderer(format).test(&result).unwrap_or_default();
-        let exit = Exit::failed_if(result.failed() > 0);
-        Ok(finish(write_stdout(&text), exit))
+        let exit = Exit::failed_if(result.failed() > 0 || !cov.shortfalls.is_empty());
+        let doc = crate::report::coverage::render(&cov, request.format);
+        let human_results = matches!(format, TestFormat::Human);
+        let written = match (&request.output, request.format) {
+            (Some(path), _) => write_stdout(&text).and_then(|()| {
+                let full = ws.root.join(path);
+                let display = display_path(&ws.root, &full);
+                crate::core::files::write_output(&full, doc.as_bytes()).map_err(|e| {
+                    fail(
+                        &[Problem::new(format!(
+                            "failed to write the coverage to `{display}`: {}",
+                            crate::core::files::io_reason(&e)
+                        ))],
+                        run.color,
+                    )
+                })?;
+                note_gate(&cov);
+                Ok(())
+            }),
+            (None, CoverageFormat::Human) if human_results => write_stdout(&(text + &doc)),
+            (None, CoverageFormat::Human) => write_stdout(&text).map(|()| {
+                let _ = std::io::stderr().write_all(doc.as_bytes());
+            }),
+            // The coverage document takes standard output; the results go to standard error.
+            (None, _) => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+                note_gate(&cov);
+                write_stdout(&doc)
+            }
+        };
+        Ok(finish(written, exit))
     })
+}
+
+/// The gate's verdict on standard error, when the coverage went elsewhere.
+fn note_gate(cov: &coverage::Coverage) {
+    if let Some(line) = crate::report::coverage::gate_line(cov) {
+        let _ = writeln!(std::io::stderr(), "error: {line}");
+    }
 }
 
 /// `--profile`, `--context`, `--context-file`; the file is read relative to the workspace.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
+use crate::analysis::coverage::Recorder;
 use crate::core::diag::Problem;
 use crate::core::ids::PolicyId;
 use crate::engine::{Engine, Evaluation, HopOutcome};
@@ -147,6 +148,16 @@ impl std::str::FromStr for Shard {
 
 /// Runs cases in parallel; outcomes come back in the cases' order whatever the thread count.
 pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
+    run_recording(engine, cases, strict, None)
+}
+
+/// [`run`], every evaluated request also given to `coverage` when there is one.
+pub fn run_recording(
+    engine: &Engine,
+    cases: &[Case],
+    strict: bool,
+    coverage: Option<&Recorder<'_>>,
+) -> TestRun {
     // Set cases share reach per context: each is built once, up front, with every worker.
     let reach = ByContext::new(
         engine,
@@ -161,7 +172,7 @@ pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
     let outcomes = cases
         .par_iter()
         .map(|c| {
-            let o = judge(engine, &reach, c, strict);
+            let o = judge(engine, &reach, c, strict, coverage);
             crate::core::progress::advance(1);
             o
         })
@@ -170,9 +181,15 @@ pub fn run(engine: &Engine, cases: &[Case], strict: bool) -> TestRun {
     TestRun { outcomes }
 }
 
-fn judge(engine: &Engine, reach: &ByContext<'_>, case: &Case, strict: bool) -> Outcome {
+fn judge(
+    engine: &Engine,
+    reach: &ByContext<'_>,
+    case: &Case,
+    strict: bool,
+    coverage: Option<&Recorder<'_>>,
+) -> Outcome {
     let (kind, mut passed, errors) = match &case.kind {
-        CaseKind::Request(r) => judge_request(engine, r),
+        CaseKind::Request(r) => judge_request(engine, r, coverage),
         CaseKind::WhoCan {
             target,
             context,
@@ -211,10 +228,24 @@ fn judge(engine: &Engine, reach: &ByContext<'_>, case: &Case, strict: bool) -> O
     }
 }
 
-fn judge_request(engine: &Engine, r: &RequestCase) -> (OutcomeKind, bool, Vec<String>) {
+fn judge_request(
+    engine: &Engine,
+    r: &RequestCase,
+    coverage: Option<&Recorder<'_>>,
+) -> (OutcomeKind, bool, Vec<String>) {
     // Every request is evaluated, even after a denied hop (no short-circuit).
     let hops: Vec<HopOutcome> = r.hops.iter().map(|h| engine.evaluate_hop(h)).collect();
     let request = r.request.as_ref().map(|p| engine.evaluate(p));
+    if let Some(coverage) = coverage {
+        let prepared = r.hops.iter().flat_map(|h| h.requests.iter());
+        let evaluated = hops.iter().flat_map(|h| h.evaluations.iter());
+        for (p, e) in prepared.zip(evaluated) {
+            coverage.observe(p, e);
+        }
+        if let (Some(p), Some(e)) = (&r.request, &request) {
+            coverage.observe(p, e);
+        }
+    }
     let evaluations: Vec<&Evaluation> = hops
         .iter()
         .flat_map(|h| h.evaluations.iter())

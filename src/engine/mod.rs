@@ -10,6 +10,7 @@
 use cedar_policy::{Authorizer, Entities, EntityTypeName, EntityUid, PolicySet, Request, Schema};
 mod checks;
 mod evaluate;
+pub mod probes;
 mod request;
 pub(crate) mod slice;
 

@@ -24,7 +24,7 @@ use cedar_policy::{
 use rustc_hash::FxHashMap;
 
 /// A set of policies, as bits over their indices.
-type Mask = Vec<u64>;
+pub(crate) type Mask = Vec<u64>;
 
 /// The number of 64-bit words a set of `n` bits takes (here and in the hop matrix).
 pub(crate) fn words(n: usize) -> usize {
@@ -232,7 +232,11 @@ impl Slicer {
         action: &EntityUid,
         resource: &EntityUid,
     ) -> Arc<PolicySet> {
-        let mask = self.scope_mask(entities, principal, action, resource);
+        self.slice_of(self.scope_mask(entities, principal, action, resource))
+    }
+
+    /// The policy set of the policies in `mask`, cached.
+    pub(crate) fn slice_of(&self, mask: Mask) -> Arc<PolicySet> {
         if let Some(set) = self
             .cache
             .read()
@@ -250,8 +254,9 @@ impl Slicer {
             .clone()
     }
 
-    /// The indices of the policies whose scope can match, from the indices.
-    fn scope_mask(
+    /// The indices of the policies whose scope matches the request (exactly, as Cedar means
+    /// it), from the indices.
+    pub(crate) fn scope_mask(
         &self,
         entities: &Entities,
         principal: &EntityUid,

@@ -106,7 +106,10 @@ impl<'a> Policies<'a> {
                     .cloned();
                 let place = file.and_then(|f| {
                     let loc = t.loc()?;
-                    Some((f.clone(), head(&f.text, loc.span.offset(), loc.span.len())))
+                    Some((
+                        f.clone(),
+                        crate::workspace::places::head(&f.text, loc.span.offset(), loc.span.len()),
+                    ))
                 });
                 Body {
                     id,
@@ -477,66 +480,4 @@ fn list(actions: &[&EntityUid]) -> String {
         .map(|a| format!("`{a}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The head of a policy statement, `permit (…)` / `forbid (…)`, within its span (annotations
-/// and comments skipped); the whole span when it cannot be read.
-fn head(text: &str, offset: usize, len: usize) -> (usize, usize) {
-    let whole = (offset, len);
-    let Some(stmt) = text.get(offset..offset + len) else {
-        return whole;
-    };
-    let bytes = stmt.as_bytes();
-    let mut i = 0;
-    let mut in_string = false;
-    let mut depth = 0usize;
-    let mut start = None;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if in_string {
-            match c {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else if c == b'"' {
-            in_string = true;
-        } else if c == b'/' && bytes.get(i + 1) == Some(&b'/') {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                i += 1;
-            }
-        } else if c == b'(' {
-            // Annotations' parentheses open and close before the effect keyword.
-            depth += 1;
-        } else if c == b')' {
-            depth = depth.saturating_sub(1);
-            if depth == 0 {
-                if let Some(s) = start {
-                    return (offset + s, i + 1 - s);
-                }
-            }
-        } else if depth == 0
-            && start.is_none()
-            && (bytes[i..].starts_with(b"permit") || bytes[i..].starts_with(b"forbid"))
-        {
-            start = Some(i);
-        }
-        i += 1;
-    }
-    whole
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn head_skips_annotations_and_comments() {
-        let text = "// x\n@id(\"permit (a)\")\n@description(\"b\")\npermit (principal, action, resource in P::\"(\")\nwhen { true };";
-        let (o, l) = head(text, 0, text.len());
-        assert_eq!(
-            &text[o..o + l],
-            "permit (principal, action, resource in P::\"(\")"
-        );
-    }
 }

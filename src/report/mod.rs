@@ -1,6 +1,7 @@
 //! Renderers: one module per output format. Each turns a command's result into the text for
 //! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
 
+pub mod coverage;
 pub(crate) mod csv;
 mod escape;
 mod failure;

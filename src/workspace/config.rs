@@ -22,6 +22,8 @@ pub(super) struct ConfigDoc {
     pub(super) impersonation: Option<ImpersonationDoc>,
     pub(super) profiles: Option<BTreeMap<String, ProfileDoc>>,
     pub(super) drift: Option<DriftDoc>,
+    /// The least coverage `actas test --coverage` accepts.
+    pub(super) coverage: Option<CoverageDoc>,
     /// Lint rule levels and the context attributes the rules look for.
     pub(super) lint: Option<crate::workspace::lint_settings::LintDoc>,
 }
@@ -33,6 +35,17 @@ pub(super) struct DriftDoc {
     pub(super) sensitive: Option<Vec<Spanned<Value>>>,
     /// The lowest severity that makes `drift` exit 1.
     pub(super) fail_on: Option<Spanned<String>>,
+}
+
+/// `coverage:`: percentages from 0 to 100.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CoverageDoc {
+    pub(super) policies: Option<Spanned<f64>>,
+    pub(super) conditions: Option<Spanned<f64>>,
+    pub(super) paths: Option<Spanned<f64>>,
+    /// Path coverage per profile, by name.
+    pub(super) profiles: Option<BTreeMap<String, Spanned<f64>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,7 @@ mod config;
 mod entities;
 mod files;
 pub(crate) mod lint_settings;
+pub mod places;
 mod policies;
 pub mod scenario;
 mod schema;
@@ -32,7 +33,7 @@ pub(crate) mod task;
 use config::ConfigDoc;
 use files::Origin;
 pub use files::{scenario_sources, NamedPath};
-pub use settings::{check_profile, DriftSettings, ProfileDoc, Severity};
+pub use settings::{check_profile, CoverageGate, DriftSettings, ProfileDoc, Severity};
 
 /// The configuration file's name, looked up in the workspace folder.
 pub const CONFIG_FILE: &str = "actas.yaml";
@@ -61,6 +62,7 @@ pub struct Workspace {
     /// Task files or folders for `suffice` (default `fixtures/tasks/`).
     pub tasks: Vec<NamedPath>,
     pub drift: DriftSettings,
+    pub coverage: CoverageGate,
     pub profiles: BTreeMap<ProfileName, Map<String, Value>>,
     pub human_types: Vec<String>,
     pub lint: crate::workspace::lint_settings::LintSettings,
@@ -262,6 +264,7 @@ impl Loader {
         };
         let profiles = self.check_profiles(&engine, cfg, profile_docs);
         let drift = self.check_drift(&engine, cfg, config.drift.unwrap_or_default());
+        let coverage = self.check_coverage(cfg, config.coverage.unwrap_or_default(), &profiles);
         let (lint, problems) =
             crate::workspace::lint_settings::check(&engine, cfg, config.lint, imp.unattributed);
         self.problems.extend(problems);
@@ -272,6 +275,7 @@ impl Loader {
             scenarios,
             tasks,
             drift,
+            coverage,
             profiles,
             human_types,
             lint,

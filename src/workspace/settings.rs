@@ -46,7 +46,76 @@ pub struct DriftSettings {
     pub fail_on: Severity,
 }
 
+/// `coverage:` of actas.yaml, checked: the least percentage of each kind `actas test
+/// --coverage` accepts (`None`: no gate).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CoverageGate {
+    pub policies: Option<f64>,
+    pub conditions: Option<f64>,
+    pub paths: Option<f64>,
+    /// Path coverage per profile.
+    pub profiles: BTreeMap<ProfileName, f64>,
+}
+
 impl Loader {
+    pub(super) fn check_coverage(
+        &mut self,
+        cfg: Option<&Arc<SourceFile>>,
+        doc: CoverageDoc,
+        profiles: &BTreeMap<ProfileName, Map<String, Value>>,
+    ) -> CoverageGate {
+        let Some(file) = cfg else {
+            return CoverageGate::default();
+        };
+        let mut problems = Vec::new();
+        let percent = |v: Option<Spanned<f64>>, problems: &mut Vec<Problem>| {
+            let v = v?;
+            if (0.0..=100.0).contains(&v.value) {
+                return Some((v.value, v.referenced));
+            }
+            problems.push(Problem::at_location(
+                file,
+                &v.referenced,
+                format!(
+                    "coverage must be a percentage from 0 to 100, not {}",
+                    v.value
+                ),
+            ));
+            None
+        };
+        let mut gate = CoverageGate {
+            policies: percent(doc.policies, &mut problems).map(|v| v.0),
+            conditions: percent(doc.conditions, &mut problems).map(|v| v.0),
+            paths: percent(doc.paths, &mut problems).map(|v| v.0),
+            profiles: BTreeMap::new(),
+        };
+        for (name, value) in doc.profiles.unwrap_or_default() {
+            let Some((v, at)) = percent(Some(value), &mut problems) else {
+                continue;
+            };
+            let known = ProfileName::from(name.as_str());
+            if profiles.contains_key(&known) {
+                gate.profiles.insert(known, v);
+            } else {
+                let help = crate::core::suggest::did_you_mean(
+                    &name,
+                    profiles.keys().map(ProfileName::as_str),
+                )
+                .unwrap_or_else(|| "name a profile of `profiles:`".into());
+                problems.push(
+                    Problem::at_location(
+                        file,
+                        &at,
+                        format!("`coverage.profiles`: unknown profile `{name}`"),
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+        self.problems.extend(problems);
+        gate
+    }
+
     pub(super) fn check_drift(
         &mut self,
         engine: &Engine,

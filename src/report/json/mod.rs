@@ -4,12 +4,14 @@
 //! Cedar uid strings (`User::"alice"`); lists are sorted.
 
 mod check;
+mod coverage;
 mod drift;
 mod paths;
 mod suffice;
 mod test;
 
 pub use check::*;
+pub use coverage::*;
 pub use drift::*;
 pub use paths::*;
 pub use suffice::*;
