@@ -90,6 +90,15 @@ fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("test", cases.len()), |b| {
             b.iter(|| test::run(&ws.engine, &cases, false))
         });
+        group.bench_function(
+            BenchmarkId::new("test --coverage (policies)", cases.len()),
+            |b| {
+                b.iter(|| {
+                    let recorder = actas::analysis::coverage::Recorder::new(&ws.engine);
+                    test::run_recording(&ws.engine, &cases, false, Some(&recorder))
+                })
+            },
+        );
 
         let routine = profiles::select(&ws, &["routine".to_string()], None).unwrap();
         let target = ws.engine.impersonable()[0].clone();

@@ -191,6 +191,29 @@ fn main() {
         arithmetic_1.as_secs_f64() / arithmetic_2.as_secs_f64()
     );
 
+    // Policy and condition coverage (`test --coverage` without its paths): the same run with
+    // every request also recorded, the recorder's probes built in each run. Alternated with
+    // plain runs so both see the same machine.
+    let mut plain = Vec::new();
+    let mut covered = Vec::new();
+    for _ in 0..runs {
+        plain.push(timed(|| test::run(engine, &cases, false)).1);
+        covered.push(
+            timed(|| {
+                let recorder = actas::analysis::coverage::Recorder::new(engine);
+                test::run_recording(engine, &cases, false, Some(&recorder))
+            })
+            .1,
+        );
+    }
+    let (plain, covered) = (median(plain), median(covered));
+    println!(
+        "test --coverage (policies, conditions) {:>7.1} ms against {:.1} ms without: {:.2}x",
+        ms(covered),
+        ms(plain),
+        covered.as_secs_f64() / plain.as_secs_f64()
+    );
+
     // The full who-can matrix under the first profile, on a fresh engine each run.
     let profile = profiles::select(&ws, &[], None).expect("profiles")[..1].to_vec();
     let ctx = &profile[0].context;

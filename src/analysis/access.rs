@@ -150,6 +150,8 @@ pub struct HopsUsed {
 pub struct Shape<'a> {
     pub principal: &'a Uid,
     pub target: &'a Uid,
+    /// The principal's and the target's identity numbers.
+    numbers: (u32, u32),
     /// Per profile, the chain as identity numbers (empty: not reached under it).
     chains: Vec<&'a [u32]>,
     identities: &'a Identities,
@@ -166,6 +168,23 @@ impl<'a> Shape<'a> {
             .unwrap_or_default()
             .iter()
             .map(move |&x| &names[x as usize])
+    }
+
+    /// The principal's uid string.
+    pub fn principal_name(&self) -> &'a Arc<str> {
+        &self.identities.names[self.numbers.0 as usize]
+    }
+
+    /// The target's uid string.
+    pub fn target_name(&self) -> &'a Arc<str> {
+        &self.identities.names[self.numbers.1 as usize]
+    }
+
+    /// The chain under profile `i` (the accounts after the principal, the target last; empty
+    /// when the path does not exist under it), as uid strings.
+    pub fn chain(&self, i: usize) -> impl Iterator<Item = &'a Arc<str>> + 'a {
+        let names = &self.identities.names;
+        self.chains[i].iter().map(move |&x| &names[x as usize])
     }
 
     /// Whether the path exists under profile `i`.
@@ -321,6 +340,7 @@ impl<'e> Reached<'e> {
         Shape {
             principal: &self.identities.uids[b.principal as usize],
             target: &self.identities.uids[b.targets[j] as usize],
+            numbers: (b.principal, b.targets[j]),
             chains: (j * n..(j + 1) * n).map(|k| b.chains.get(k)).collect(),
             identities: &self.identities,
         }

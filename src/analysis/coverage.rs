@@ -15,8 +15,9 @@
 //!   whatever its context: a request case whose chain ends at the target (one hop or more), or a
 //!   set case whose expected set pairs them. Accounts a chain only passes through are not.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use cedar_policy::Effect;
 
@@ -122,15 +123,60 @@ pub struct PolicyCoverage {
     pub unprobed: Option<String>,
 }
 
-/// One path of `actas report`, and whether a case exercises it.
+/// One path of `actas report` under one profile, and whether a case exercises it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathCoverage {
-    pub profile: ProfileName,
-    pub principal: String,
-    pub target: String,
+pub struct PathCoverage<'a> {
+    pub profile: &'a ProfileName,
+    pub principal: &'a str,
+    pub target: &'a str,
     /// The accounts after the principal, the target last (a shortest chain).
-    pub chain: Vec<String>,
+    pub chain: Vec<&'a str>,
     pub covered: bool,
+}
+
+/// The paths of every profile, held compactly (an organisation has millions) and listed on
+/// demand.
+pub struct Paths<'w> {
+    reached: Reached<'w>,
+    /// The (principal, target) pairs the cases name.
+    exercised: HashSet<(Arc<str>, Arc<str>)>,
+}
+
+impl Paths<'_> {
+    fn covered(&self, principal: &Arc<str>, target: &Arc<str>) -> bool {
+        self.exercised
+            .contains(&(principal.clone(), target.clone()))
+    }
+
+    /// Every path under every profile: the uncovered ones first, then the covered; each part
+    /// by profile, then principal and target.
+    pub fn iter(&self) -> impl Iterator<Item = PathCoverage<'_>> + '_ {
+        self.part(false).chain(self.part(true))
+    }
+
+    /// The uncovered paths (`false`) or the covered ones, in [`Paths::iter`]'s order.
+    pub fn part(&self, covered: bool) -> impl Iterator<Item = PathCoverage<'_>> + '_ {
+        self.reached
+            .profiles
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, profile)| {
+                self.reached.shapes().filter_map(move |shape| {
+                    if !shape.under(i) {
+                        return None;
+                    }
+                    let (principal, target) = (shape.principal_name(), shape.target_name());
+                    let is = self.covered(principal, target);
+                    (is == covered).then(|| PathCoverage {
+                        profile: &profile.name,
+                        principal,
+                        target,
+                        chain: shape.chain(i).map(AsRef::as_ref).collect(),
+                        covered,
+                    })
+                })
+            })
+    }
 }
 
 /// A count and its percentage (100 when there is nothing to count).
@@ -163,12 +209,11 @@ pub struct Shortfall {
 }
 
 /// The whole coverage of a run.
-#[derive(Debug, Clone)]
-pub struct Coverage {
+pub struct Coverage<'w> {
     /// Every static policy, template and link, by (file, line, id).
     pub policies: Vec<PolicyCoverage>,
-    /// Uncovered paths first, then by profile, target and principal.
-    pub paths: Vec<PathCoverage>,
+    /// `None` when no path was computed (see `paths_skipped`).
+    pub paths: Option<Paths<'w>>,
     pub policy_ratio: Ratio,
     pub condition_ratio: Ratio,
     /// Per profile, in profile order.
@@ -183,7 +228,7 @@ pub struct Coverage {
     pub gate_skipped: Option<String>,
 }
 
-impl Coverage {
+impl Coverage<'_> {
     /// Every path ratio together.
     pub fn all_paths(&self) -> Ratio {
         Ratio {
@@ -195,12 +240,12 @@ impl Coverage {
 
 /// Assembles the coverage once the cases have run. `cases` are the cases that ran; `partial`
 /// says why the run was partial (`--filter`, `--shard`), which skips the gate.
-pub fn finish(
-    ws: &Workspace,
+pub fn finish<'w>(
+    ws: &'w Workspace,
     recorder: &Recorder<'_>,
     cases: &[Case],
     partial: Option<&str>,
-) -> Result<Coverage, Vec<Problem>> {
+) -> Result<Coverage<'w>, Vec<Problem>> {
     let policies = policy_items(ws, recorder)?;
     let counted = policies.iter().filter(|p| p.ignored.is_none());
     let policy_ratio = ratio(counted.clone().map(|p| p.determined));
@@ -212,10 +257,10 @@ pub fn finish(
     let (paths, path_ratios, paths_skipped) = match profiles::select(ws, &[], None) {
         Ok(profiles) if !profiles.is_empty() => {
             let (paths, ratios) = path_items(ws, &profiles, cases);
-            (paths, ratios, None)
+            (Some(paths), ratios, None)
         }
         Ok(_) | Err(_) => (
-            Vec::new(),
+            None,
             Vec::new(),
             Some("no profile to compute paths under: configure `profiles:` in actas.yaml".into()),
         ),
@@ -468,56 +513,40 @@ fn ignore_reason(
 }
 
 /// Every path `report` lists, per profile, and whether a case exercises its pair.
-fn path_items(
-    ws: &Workspace,
+fn path_items<'w>(
+    ws: &'w Workspace,
     profiles: &[profiles::Profile],
     cases: &[Case],
-) -> (Vec<PathCoverage>, Vec<(ProfileName, Ratio)>) {
-    let exercised = exercised_pairs(cases);
-    let reached = Reached::compute(&ws.engine, profiles, &Query::All);
-    let mut paths: Vec<PathCoverage> = Vec::new();
-    for path in reached.paths() {
-        let principal = path.principal.to_string();
-        let target = path.target.to_string();
-        let covered = exercised.contains(&(principal.clone(), target.clone()));
-        for route in &path.routes {
-            for profile in &route.profiles {
-                paths.push(PathCoverage {
-                    profile: profile.clone(),
-                    principal: principal.clone(),
-                    target: target.clone(),
-                    chain: route.chain.iter().map(ToString::to_string).collect(),
-                    covered,
-                });
+) -> (Paths<'w>, Vec<(ProfileName, Ratio)>) {
+    let exercised: HashSet<(Arc<str>, Arc<str>)> = exercised_pairs(cases)
+        .into_iter()
+        .map(|(p, t)| (Arc::from(p), Arc::from(t)))
+        .collect();
+    let paths = Paths {
+        reached: Reached::compute(&ws.engine, profiles, &Query::All),
+        exercised,
+    };
+    let mut ratios: Vec<Ratio> = vec![
+        Ratio {
+            covered: 0,
+            total: 0
+        };
+        profiles.len()
+    ];
+    for shape in paths.reached.shapes() {
+        let covered = paths.covered(shape.principal_name(), shape.target_name());
+        for (i, r) in ratios.iter_mut().enumerate() {
+            if shape.under(i) {
+                r.total += 1;
+                r.covered += usize::from(covered);
             }
         }
     }
     let ratios = profiles
         .iter()
-        .map(|p| {
-            let mine = paths.iter().filter(|x| x.profile == p.name);
-            (p.name.clone(), ratio(mine.map(|x| x.covered)))
-        })
+        .map(|p| p.name.clone())
+        .zip(ratios)
         .collect();
-    let order: HashMap<&str, usize> = profiles
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.name.as_str(), i))
-        .collect();
-    paths.sort_by(|a, b| {
-        (
-            a.covered,
-            order.get(a.profile.as_str()),
-            &a.target,
-            &a.principal,
-        )
-            .cmp(&(
-                b.covered,
-                order.get(b.profile.as_str()),
-                &b.target,
-                &b.principal,
-            ))
-    });
     (paths, ratios)
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::analysis::coverage::{Coverage, Kind, PathCoverage, PolicyCoverage};
+use crate::analysis::coverage::{Coverage, Kind, Paths, PolicyCoverage};
 use crate::report::escape::terminal;
 use crate::report::json::{coverage_doc, rounded};
 use crate::report::template;
@@ -23,23 +23,25 @@ pub enum CoverageFormat {
 
 /// How many items each human list shows.
 const SHOWN: usize = 20;
+/// How many untested paths the Markdown lists (the JSON has them all).
+const MARKDOWN_PATHS: usize = 50;
 
-pub fn render(c: &Coverage, format: CoverageFormat) -> String {
+pub fn render(c: &Coverage<'_>, format: CoverageFormat) -> String {
     match format {
         CoverageFormat::Human => human(c),
-        CoverageFormat::Json => crate::report::json::to_string(&coverage_doc(c)),
+        CoverageFormat::Json => crate::report::json::to_string(&coverage_doc(c, None)),
         CoverageFormat::Lcov => lcov(c),
         CoverageFormat::Markdown => template::render(
             "coverage.md",
             include_str!("templates/coverage.md"),
-            &coverage_doc(c),
+            &coverage_doc(c, Some(MARKDOWN_PATHS)),
         )
         .unwrap_or_default(),
     }
 }
 
 /// The gate's verdict in one line, or `None` when it passed or was not applied.
-pub fn gate_line(c: &Coverage) -> Option<String> {
+pub fn gate_line(c: &Coverage<'_>) -> Option<String> {
     if c.shortfalls.is_empty() {
         return None;
     }
@@ -54,7 +56,7 @@ pub fn gate_line(c: &Coverage) -> Option<String> {
     ))
 }
 
-fn human(c: &Coverage) -> String {
+fn human(c: &Coverage<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\ncoverage:");
     let r = c.policy_ratio;
@@ -90,7 +92,9 @@ fn human(c: &Coverage) -> String {
     if ignored > 0 {
         let _ = writeln!(out, "  ignored     {ignored} (@actas_coverage)");
     }
-    untested_paths(&mut out, &c.paths);
+    if let Some(paths) = &c.paths {
+        untested_paths(&mut out, paths);
+    }
     let counted = || c.policies.iter().filter(|p| p.ignored.is_none());
     let undetermined: Vec<&PolicyCoverage> = counted().filter(|p| !p.determined).collect();
     list(
@@ -158,48 +162,43 @@ fn list<T>(out: &mut String, title: &str, items: &[T], show: impl Fn(&T) -> Stri
     }
 }
 
-/// Untested paths by account, the accounts most often reached untested first.
-fn untested_paths(out: &mut String, paths: &[PathCoverage]) {
-    let mut by_target: BTreeMap<&str, Vec<&PathCoverage>> = BTreeMap::new();
-    for p in paths.iter().filter(|p| !p.covered) {
-        by_target.entry(&p.target).or_default().push(p);
+/// Untested paths by account, the accounts most often reached untested first, each with its
+/// first few principals.
+fn untested_paths(out: &mut String, paths: &Paths<'_>) {
+    /// (untested paths, the first few as text)
+    type Account = (usize, Vec<String>);
+    let mut by_target: BTreeMap<&str, Account> = BTreeMap::new();
+    let mut total = 0;
+    for p in paths.part(false) {
+        total += 1;
+        let (count, first) = by_target.entry(p.target).or_default();
+        *count += 1;
+        if first.len() < 5 {
+            let via = match p.chain.split_last() {
+                Some((_, before)) if !before.is_empty() => format!(" via {}", before.join(" → ")),
+                _ => String::new(),
+            };
+            first.push(format!("{}{via} under {}", p.principal, p.profile));
+        }
     }
-    let mut targets: Vec<(&str, Vec<&PathCoverage>)> = by_target.into_iter().collect();
-    targets.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
-    let lines: Vec<String> = targets
-        .iter()
-        .map(|(target, paths)| {
-            let mut who: Vec<String> = paths
-                .iter()
-                .take(5)
-                .map(|p| {
-                    let via = if p.chain.len() > 1 {
-                        format!(" via {}", p.chain[..p.chain.len() - 1].join(" → "))
-                    } else {
-                        String::new()
-                    };
-                    format!("{}{via} under {}", p.principal, p.profile)
-                })
-                .collect();
-            if paths.len() > 5 {
-                who.push(format!("and {} more", paths.len() - 5));
-            }
-            format!("{target} ({}): {}", paths.len(), who.join("; "))
-        })
-        .collect();
-    let total: usize = targets.iter().map(|t| t.1.len()).sum();
-    if total > 0 {
-        let _ = writeln!(out, "\n  untested paths ({total}), by account:");
-        for l in lines.iter().take(SHOWN) {
-            let _ = writeln!(out, "    {l}");
+    if total == 0 {
+        return;
+    }
+    let mut targets: Vec<(&str, Account)> = by_target.into_iter().collect();
+    targets.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let _ = writeln!(out, "\n  untested paths ({total}), by account:");
+    for (target, (count, mut first)) in targets.iter().take(SHOWN).cloned() {
+        if count > first.len() {
+            first.push(format!("and {} more", count - first.len()));
         }
-        if lines.len() > SHOWN {
-            let _ = writeln!(
-                out,
-                "    … and {} more accounts (`--coverage-format json` lists all)",
-                lines.len() - SHOWN
-            );
-        }
+        let _ = writeln!(out, "    {target} ({count}): {}", first.join("; "));
+    }
+    if targets.len() > SHOWN {
+        let _ = writeln!(
+            out,
+            "    … and {} more accounts (`--coverage-format json` lists all)",
+            targets.len() - SHOWN
+        );
     }
 }
 
@@ -208,7 +207,7 @@ fn untested_paths(out: &mut String, paths: &[PathCoverage]) {
 /// (`DA`: the same count) and per clause (`DA`: 1 when seen either way), and two branches per
 /// clause (`BRDA`: seen true, seen false; `-` when the policy's condition was never evaluated).
 /// Links are counted in their template's lines; ignored policies are left out.
-fn lcov(c: &Coverage) -> String {
+fn lcov(c: &Coverage<'_>) -> String {
     let mut files: BTreeMap<&str, Vec<&PolicyCoverage>> = BTreeMap::new();
     for p in c
         .policies

@@ -5,18 +5,45 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
-use crate::analysis::coverage::{Coverage, Ratio};
+use crate::analysis::coverage::{Coverage, PathCoverage, Paths, Ratio};
 use crate::core::ids::{PolicyId, ProfileName};
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CoverageDoc {
+/// Written only (a report of millions of paths is streamed from the compact paths, never held
+/// as a document).
+#[derive(Serialize)]
+pub struct CoverageDoc<'a> {
     pub version: u32,
     pub summary: CoverageSummary,
     pub gate: GateDoc,
     pub policies: Vec<PolicyCoverageDoc>,
-    /// Uncovered first.
-    pub paths: Vec<PathCoverageDoc>,
+    /// Uncovered first, then by profile, principal and target.
+    pub paths: CoveragePaths<'a>,
+}
+
+/// The paths, serialized one at a time as they are listed.
+pub struct CoveragePaths<'a> {
+    paths: Option<&'a Paths<'a>>,
+    /// Only the first N uncovered paths (the Markdown summary).
+    uncovered_only: Option<usize>,
+}
+
+impl Serialize for CoveragePaths<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(paths) = self.paths else {
+            return s.collect_seq(std::iter::empty::<PathCoverageDoc>());
+        };
+        let doc = |p: PathCoverage<'_>| PathCoverageDoc {
+            profile: p.profile.clone(),
+            principal: p.principal.to_string(),
+            target: p.target.to_string(),
+            chain: p.chain.iter().map(ToString::to_string).collect(),
+            covered: p.covered,
+        };
+        match self.uncovered_only {
+            Some(n) => s.collect_seq(paths.part(false).take(n).map(doc)),
+            None => s.collect_seq(paths.iter().map(doc)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,6 +58,8 @@ pub struct CoverageSummary {
     pub profiles: Vec<ProfileRatioDoc>,
     /// Why no path was computed, when none was.
     pub paths_skipped: Option<String>,
+    /// Paths no case exercises, all profiles together.
+    pub untested_paths: usize,
     /// Policies left out with `@actas_coverage("ignore: …")`.
     pub ignored: usize,
 }
@@ -125,7 +154,9 @@ fn ratio_doc(r: Ratio) -> RatioDoc {
     }
 }
 
-pub fn coverage_doc(c: &Coverage) -> CoverageDoc {
+/// The whole document; `uncovered_only` keeps only the first N uncovered paths.
+pub fn coverage_doc<'a>(c: &'a Coverage<'_>, uncovered_only: Option<usize>) -> CoverageDoc<'a> {
+    let all = c.all_paths();
     CoverageDoc {
         version: VERSION,
         summary: CoverageSummary {
@@ -143,6 +174,7 @@ pub fn coverage_doc(c: &Coverage) -> CoverageDoc {
                 })
                 .collect(),
             paths_skipped: c.paths_skipped.clone(),
+            untested_paths: all.total - all.covered,
             ignored: c.policies.iter().filter(|p| p.ignored.is_some()).count(),
         },
         gate: GateDoc {
@@ -187,16 +219,9 @@ pub fn coverage_doc(c: &Coverage) -> CoverageDoc {
                 unprobed: p.unprobed.clone(),
             })
             .collect(),
-        paths: c
-            .paths
-            .iter()
-            .map(|p| PathCoverageDoc {
-                profile: p.profile.clone(),
-                principal: p.principal.clone(),
-                target: p.target.clone(),
-                chain: p.chain.clone(),
-                covered: p.covered,
-            })
-            .collect(),
+        paths: CoveragePaths {
+            paths: c.paths.as_ref(),
+            uncovered_only,
+        },
     }
 }
