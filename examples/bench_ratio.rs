@@ -157,7 +157,7 @@ fn main() {
             (0..1_000_000_000u64)
                 .into_par_iter()
                 .map(|i| i.wrapping_mul(i) >> 7)
-                .sum::<u64>()
+                .reduce(|| 0, u64::wrapping_add)
         })
     };
     let mut test_times = [Vec::new(), Vec::new()];
