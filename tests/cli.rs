@@ -261,11 +261,13 @@ fn no_workspace_keeps_its_help() {
         assert_eq!(code, 2, "{stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         assert!(
-            stderr.contains("found neither `actas.yaml` nor a `policies/` folder"),
+            stderr.contains("found neither `actas.yaml` nor a `policies/`"),
             "{stderr}"
         );
         assert!(
-            stderr.contains("help: run actas in a workspace folder, or point to one with `-C DIR`"),
+            stderr.contains(
+                "help: run actas in a workspace folder or below one, or point to one with `-C DIR`"
+            ),
             "{stderr}"
         );
     }

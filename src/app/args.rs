@@ -37,6 +37,10 @@ pub struct Cli {
     /// No progress bar (it only ever shows on a terminal, outside CI, after about a second).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// When to colour: `auto` colours a stream only when it is a terminal (standard output and
+    /// standard error decided each on its own), honouring NO_COLOR and CLICOLOR_FORCE.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -150,6 +154,37 @@ pub enum Command {
     },
 }
 
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal. Under `auto`, as anstream
+    /// decides: `CLICOLOR_FORCE` (not `0`) colours, then `NO_COLOR` (not empty) and `CLICOLOR=0`
+    /// do not, then the terminal check.
+    pub fn colors(self, is_terminal: bool, env: impl Fn(&str) -> Option<String>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+                    true
+                } else if env("NO_COLOR").is_some_and(|v| !v.is_empty())
+                    || env("CLICOLOR").is_some_and(|v| v == "0")
+                {
+                    false
+                } else {
+                    is_terminal
+                }
+            }
+        }
+    }
+}
+
 /// Which profiles a report runs under.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProfileArgs {
@@ -162,4 +197,41 @@ pub struct ProfileArgs {
     /// Add a profile `adhoc` with the context in this YAML or JSON file.
     #[arg(long, value_name = "FILE")]
     pub context_file: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Makes every path given on the command line absolute against `base` (where the command
+    /// was started), so that it keeps meaning what the user typed when the workspace was found
+    /// in a folder above.
+    pub(super) fn anchor_paths(&mut self, base: &std::path::Path) {
+        let anchor = |p: &mut PathBuf| *p = base.join(&*p);
+        self.policies.iter_mut().for_each(anchor);
+        self.entities.iter_mut().for_each(anchor);
+        self.schema.iter_mut().for_each(anchor);
+        match &mut self.command {
+            Command::Test {
+                files,
+                coverage_output,
+                ..
+            } => {
+                files.iter_mut().for_each(anchor);
+                coverage_output.iter_mut().for_each(anchor);
+            }
+            Command::WhoCan { profiles, .. } | Command::Report { profiles, .. } => {
+                profiles.context_file.iter_mut().for_each(anchor);
+            }
+            Command::Suffice { tasks, with, .. } => {
+                tasks.iter_mut().for_each(anchor);
+                with.iter_mut().for_each(anchor);
+            }
+            Command::Snapshot { output } => output.iter_mut().for_each(anchor),
+            Command::Drift {
+                baseline, usage, ..
+            } => {
+                baseline.iter_mut().for_each(anchor);
+                usage.iter_mut().for_each(anchor);
+            }
+            Command::Check { .. } => {}
+        }
+    }
 }

@@ -93,11 +93,13 @@ fn main_here() -> Exit {
     run(cli)
 }
 
-/// What every command needs: where the workspace is, the overrides, whether to colour.
+/// What every command needs: where the workspace is, the overrides, whether to colour standard
+/// error (`color`, where problems go) and standard output (`color_out`, where results go).
 struct Run {
     root: PathBuf,
     overrides: Overrides,
     color: bool,
+    color_out: bool,
 }
 
 impl Run {
@@ -123,12 +125,14 @@ impl Run {
     }
 
     fn renderer(&self, format: impl Into<Format>) -> Box<dyn crate::report::Renderer> {
-        renderer(format.into(), self.color)
+        renderer(format.into(), self.color_out)
     }
 }
 
-pub fn run(cli: Cli) -> Exit {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+pub fn run(mut cli: Cli) -> Exit {
+    let env = |name: &str| std::env::var(name).ok();
+    let color = cli.color.colors(std::io::stderr().is_terminal(), env);
+    let color_out = cli.color.colors(std::io::stdout().is_terminal(), env);
     let threads = cli.threads.map(|n| n.clamp(1, MAX_THREADS));
     if cli.threads.is_some_and(|n| n > MAX_THREADS) {
         let _ = writeln!(
@@ -145,7 +149,7 @@ pub fn run(cli: Cli) -> Exit {
     if crate::core::progress::wanted(std::io::stderr().is_terminal(), ci.as_deref(), cli.quiet) {
         crate::core::progress::install(Box::new(Bar::new()));
     }
-    let root = cli.workspace.clone().unwrap_or_else(|| PathBuf::from("."));
+    let root = locate(&mut cli);
     let overrides = Overrides {
         policies: cli.policies.iter().map(|p| root.join(p)).collect(),
         schema: cli.schema.as_ref().map(|p| root.join(p)),
@@ -159,6 +163,7 @@ pub fn run(cli: Cli) -> Exit {
         root,
         overrides,
         color,
+        color_out,
     };
     let target_given = matches!(
         &cli.command,
@@ -306,6 +311,21 @@ fn run_report(run: &Run, profiles: &ProfileArgs, format: ReportFormat) -> Exit {
             run.color,
         ))
     })
+}
+
+/// The workspace folder: where the command runs as if started (`-C`), or the nearest folder
+/// above it with an `actas.yaml`. Paths on the command line keep meaning what was typed:
+/// relative to the start, not to a workspace found above it.
+fn locate(cli: &mut Cli) -> PathBuf {
+    let start = cli.workspace.clone().unwrap_or_else(|| PathBuf::from("."));
+    match workspace::discover(&start) {
+        Some(found) => {
+            let base = std::env::current_dir().unwrap_or_default().join(&start);
+            cli.anchor_paths(&base);
+            found
+        }
+        None => start,
+    }
 }
 
 /// `check --explain RULE`: the rule's page, or what the rules are.

@@ -25,7 +25,7 @@ pub fn display_path(root: &Path, path: &Path) -> String {
 }
 
 /// Removes `.` and folds `..` lexically (no file system access, so missing paths work too).
-fn normalize(path: &Path) -> PathBuf {
+pub fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in path.components() {

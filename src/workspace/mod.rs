@@ -124,12 +124,32 @@ pub enum NoWorkspace {
         "`-C` takes the workspace folder (the one with `actas.yaml` or `policies/`)"
     ))]
     NotAFolder(String),
-    #[error("no workspace at `{0}`: found neither `actas.yaml` nor a `policies/` folder")]
-    #[diagnostic(help("run actas in a workspace folder, or point to one with `-C DIR`"))]
+    #[error(
+        "no workspace at `{0}` or above it: found neither `actas.yaml` nor a `policies/` folder"
+    )]
+    #[diagnostic(help(
+        "run actas in a workspace folder or below one, or point to one with `-C DIR`"
+    ))]
     Empty(String),
 }
 
 /// Loads the workspace in `root`, applying command-line overrides.
+/// The workspace that `start` is in, when it is not a workspace itself: the nearest folder above
+/// it with an `actas.yaml`, as cargo finds `Cargo.toml`. A folder with `actas.yaml` or a
+/// `policies/` folder is a workspace itself (`None`); the default layout without `actas.yaml` is
+/// recognised only there, since a `policies/` folder above could be anything's.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    if !start.is_dir() || start.join(CONFIG_FILE).is_file() || start.join("policies").is_dir() {
+        return None;
+    }
+    let absolute = crate::core::files::normalize(&std::env::current_dir().ok()?.join(start));
+    absolute
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join(CONFIG_FILE).is_file())
+        .map(Path::to_path_buf)
+}
+
 pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
     if root.is_file() {
         return Err(NoWorkspace::NotAFolder(root.display().to_string()));

@@ -1,0 +1,132 @@
+//! Terminal and workspace conventions users of cargo, ripgrep and nextest expect: the workspace
+//! found from a folder below it, colour decided per stream, test output that scales.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and benchmark code fails loudly"
+)]
+
+mod support;
+
+use std::process::Command;
+
+use insta_cmd::get_cargo_bin;
+use support::root;
+
+fn actas_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(get_cargo_bin("actas"))
+        .current_dir(dir)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("actas runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_workspace_is_found_from_a_folder_below_it() {
+    let (code, stdout, stderr) = actas_in(&root().join("fixtures/scenarios"), &["test"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("55 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn paths_on_the_command_line_stay_relative_to_where_actas_started() {
+    let dir = root().join("fixtures");
+    let (code, stdout, stderr) = actas_in(&dir, &["test", "scenarios/delegation.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, all, _) = actas_in(&root(), &["test", "fixtures/scenarios/delegation.yaml"]);
+    assert_eq!(stdout, all);
+    // A path that exists only relative to the workspace is not found from below it.
+    let (code, _, stderr) = actas_in(&dir, &["test", "fixtures/scenarios/delegation.yaml"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("fixtures/fixtures/scenarios/delegation.yaml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dash_c_wins_over_the_folder_actas_started_in() {
+    let second = root().join("tests/fixtures/other-world");
+    let (code, stdout, stderr) = actas_in(
+        &root().join("policies"),
+        &["-C", second.to_str().unwrap(), "test"],
+    );
+    let (_, direct, _) = actas_in(&second, &["test"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, direct);
+}
+
+#[test]
+fn without_a_workspace_above_the_error_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = actas_in(dir.path(), &["check"]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("or above it: found neither"), "{stderr}");
+}
+
+/// Runs a shell command under `script`, so that standard error (and standard output unless
+/// redirected) is a terminal; the environment is cleared but for PATH.
+fn under_a_terminal(command: &str) -> String {
+    let out = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .current_dir(root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .output()
+        .expect("`script` (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_redirected_stdout_gets_no_colour_when_stderr_is_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("findings.txt");
+    let bin = get_cargo_bin("actas");
+    let terminal = under_a_terminal(&format!(
+        "{bin} check > {file}; {bin} -C /no/such/folder check",
+        bin = bin.display(),
+        file = file.display()
+    ));
+    let findings = std::fs::read_to_string(&file).unwrap();
+    assert!(findings.contains("warnings found"), "{findings}");
+    assert!(!findings.contains('\x1b'), "{findings}");
+    // The terminal itself (standard error) is coloured.
+    assert!(terminal.contains("\x1b["), "{terminal:?}");
+    assert!(
+        terminal.contains("no workspace at `/no/such/folder`"),
+        "{terminal:?}"
+    );
+}
+
+#[test]
+fn color_always_and_never_win_over_the_terminal_check_and_the_environment() {
+    let bin = get_cargo_bin("actas");
+    let out = Command::new(&bin)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .args(["check", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+    let terminal = under_a_terminal(&format!("{} check --color never", bin.display()));
+    assert!(terminal.contains("warnings found"), "{terminal:?}");
+    assert!(!terminal.contains('\x1b'), "{terminal:?}");
+    let forced = Command::new(&bin)
+        .current_dir(root())
+        .env_clear()
+        .env("CLICOLOR_FORCE", "1")
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&forced.stdout).contains('\x1b'));
+}
