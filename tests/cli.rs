@@ -16,7 +16,27 @@ use support::{actas, output};
 
 #[test]
 fn example_human() {
-    assert_cmd_snapshot!(actas(&["test"]));
+    assert_cmd_snapshot!(actas(&["test", "--status-level", "pass"]));
+}
+
+#[test]
+fn passing_cases_are_counted_not_listed_by_default() {
+    let (code, stdout, _) = output(&["test"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, "55 passed, 0 failed\n");
+    let (_, stdout, _) = output(&[
+        "-C",
+        "tests/fixtures/failing",
+        "test",
+        "--status-level",
+        "none",
+    ]);
+    assert!(!stdout.contains("FAIL "), "{stdout}");
+    assert!(
+        stdout.starts_with("failed:\n  wrong.yaml:4 › hop expected allow but denied\n"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("\n1 passed, 9 failed\n"), "{stdout}");
 }
 
 #[test]
@@ -88,6 +108,8 @@ fn output_is_identical_with_one_and_two_threads() {
 fn filter_selects_cases_by_name() {
     assert_cmd_snapshot!(actas(&[
         "test",
+        "--status-level",
+        "pass",
         "--filter",
         "break glass",
         "--filter",
@@ -102,12 +124,23 @@ fn filter_matching_nothing_cannot_run() {
 
 #[test]
 fn explicit_scenario_file() {
-    assert_cmd_snapshot!(actas(&["test", "fixtures/scenarios/break-glass.yaml"]));
+    assert_cmd_snapshot!(actas(&[
+        "test",
+        "--status-level",
+        "pass",
+        "fixtures/scenarios/break-glass.yaml"
+    ]));
 }
 
 #[test]
 fn a_second_workspace_with_another_schema_and_action() {
-    assert_cmd_snapshot!(actas(&["-C", "tests/fixtures/other-world", "test"]));
+    assert_cmd_snapshot!(actas(&[
+        "-C",
+        "tests/fixtures/other-world",
+        "test",
+        "--status-level",
+        "pass"
+    ]));
 }
 
 #[test]
@@ -121,7 +154,8 @@ fn flags_override_the_configuration() {
     ]);
     assert_eq!(code, 1);
     assert!(
-        stdout.contains("FAIL fixtures/scenarios/reachability.yaml › what carol can act as"),
+        stdout.contains("FAIL fixtures/scenarios/reachability.yaml:")
+            && stdout.contains(" › what carol can act as"),
         "{stdout}"
     );
     let (code, _, stderr) = output(&[

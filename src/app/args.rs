@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::test;
 use crate::report::coverage::CoverageFormat;
-use crate::report::{CheckFormat, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat};
+use crate::report::{
+    CheckFormat, ReportFormat, StatusLevel, SufficeFormat, TestFormat, WhoCanFormat,
+};
 
 /// Test who may impersonate whom in Cedar policies.
 #[derive(Debug, Parser)]
@@ -65,6 +67,10 @@ pub enum Command {
         filter: Vec<String>,
         #[arg(long, value_enum, default_value_t = TestFormat::Human)]
         format: TestFormat,
+        /// Which cases the human format lists: `pass` every case, `fail` failing cases (and
+        /// passing ones with evaluation errors), `none` only the recap of failures and counts.
+        #[arg(long, value_enum, value_name = "LEVEL", default_value_t = StatusLevel::Fail)]
+        status_level: StatusLevel,
         /// Fail cases whose requests had evaluation errors.
         #[arg(long)]
         strict: bool,

@@ -27,7 +27,8 @@ use crate::core::diag::{plural, Problem, SourceFile};
 use crate::core::files::display_path;
 use crate::report::coverage::CoverageFormat;
 use crate::report::{
-    renderer, CheckFormat, Format, ReportFormat, SufficeFormat, TestFormat, WhoCanFormat,
+    renderer, test_renderer, CheckFormat, Format, ReportFormat, StatusLevel, SufficeFormat,
+    TestFormat, WhoCanFormat,
 };
 use crate::workspace::{self, Overrides, Workspace};
 
@@ -182,6 +183,7 @@ pub fn run(mut cli: Cli) -> Exit {
             files,
             filter,
             format,
+            status_level,
             strict,
             shard,
             coverage,
@@ -195,7 +197,7 @@ pub fn run(mut cli: Cli) -> Exit {
                 strict,
                 shard,
             },
-            format,
+            (format, status_level),
             (coverage || coverage_format.is_some() || coverage_output.is_some()).then_some(
                 CoverageRequest {
                     format: coverage_format.unwrap_or(CoverageFormat::Human),
@@ -365,7 +367,7 @@ struct CoverageRequest {
 fn run_test(
     run: &Run,
     opts: TestOptions,
-    format: TestFormat,
+    (format, status_level): (TestFormat, StatusLevel),
     coverage: Option<CoverageRequest>,
 ) -> Exit {
     // Two documents cannot share standard output.
@@ -395,7 +397,9 @@ fn run_test(
         }
         let Some(request) = coverage else {
             let result = test::run(&ws.engine, &cases, opts.strict);
-            let text = run.renderer(format).test(&result).unwrap_or_default();
+            let text = test_renderer(format, run.color_out, status_level)
+                .test(&result)
+                .unwrap_or_default();
             let exit = Exit::failed_if(result.failed() > 0);
             return Ok(finish(write_stdout(&text), exit));
         };
@@ -409,7 +413,9 @@ fn run_test(
             None
         };
         let cov = coverage::finish(ws, &recorder, &cases, partial)?;
-        let text = run.renderer(format).test(&result).unwrap_or_default();
+        let text = test_renderer(format, run.color_out, status_level)
+            .test(&result)
+            .unwrap_or_default();
         let exit = Exit::failed_if(result.failed() > 0 || !cov.shortfalls.is_empty());
         let doc = crate::report::coverage::render(&cov, request.format);
         let human_results = matches!(format, TestFormat::Human);

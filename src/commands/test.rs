@@ -30,6 +30,8 @@ pub struct TestOptions {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub file: String,
+    /// The line of the case's `name:` (1-based).
+    pub line: usize,
     pub name: String,
     pub kind: OutcomeKind,
     pub passed: bool,
@@ -221,6 +223,7 @@ fn judge(
     }
     Outcome {
         file: case.file.clone(),
+        line: case.line,
         name: case.name.clone(),
         kind,
         passed,

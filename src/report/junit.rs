@@ -1,4 +1,5 @@
-//! `--format junit`: one test suite per scenario file, one test case per case; a failure's
+//! `--format junit`: one test suite per scenario file, one test case per case (with `file` and
+//! `line` attributes); a failure's
 //! text is the case's explanation (`failure.rs`), as the human output shows it. No timestamps, so the XML is reproducible.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -34,6 +35,10 @@ impl Renderer for Junit {
                 };
                 let mut case = TestCase::new(o.name.as_str(), status);
                 case.set_classname(file);
+                // Where the case is, for tools that link a failure to its source (GitLab,
+                // Jenkins and the JUnit reporters of pytest and nextest use these attributes).
+                case.extra.insert("file".into(), file.into());
+                case.extra.insert("line".into(), o.line.to_string().into());
                 suite.add_test_case(case);
             }
             report.add_test_suite(suite);

@@ -121,7 +121,10 @@ pub trait Renderer {
 
 pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
     match format {
-        Format::Human => Box::new(human::Human { color }),
+        Format::Human => Box::new(human::Human {
+            color,
+            status_level: StatusLevel::default(),
+        }),
         Format::Json => Box::new(json::Json),
         Format::Junit => Box::new(junit::Junit),
         Format::Markdown => Box::new(markdown::Markdown),
@@ -129,6 +132,34 @@ pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
         Format::Html => Box::new(html::Html),
         Format::Sarif => Box::new(sarif::Sarif),
         Format::Github => Box::new(github::Github),
+    }
+}
+
+/// `actas test --status-level`: which cases the human format lists (JSON and JUnit list every
+/// case). Failing cases are also listed again, with their `file:line`, after the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusLevel {
+    /// Every case.
+    Pass,
+    /// Failing cases, and passing cases whose requests had evaluation errors.
+    #[default]
+    Fail,
+    /// No case: the recap of failures and the counts only.
+    None,
+}
+
+/// The renderer of `actas test`'s results.
+pub fn test_renderer(
+    format: TestFormat,
+    color: bool,
+    status_level: StatusLevel,
+) -> Box<dyn Renderer> {
+    match format {
+        TestFormat::Human => Box::new(human::Human {
+            color,
+            status_level,
+        }),
+        other => renderer(other.into(), color),
     }
 }
 

@@ -57,6 +57,8 @@ struct CaseDoc {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub file: String,
+    /// The line of the case's `name:` (1-based).
+    pub line: usize,
     pub name: String,
     pub kind: CaseKind,
 }
@@ -117,6 +119,7 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
         if let Some(kind) = checker.case(&case.value, &case.referenced, &defaults) {
             cases.push(Case {
                 file: file.path.clone(),
+                line: usize::try_from(name.referenced.line()).unwrap_or(0),
                 name: name.value.clone(),
                 kind,
             });

@@ -28,21 +28,31 @@ use crate::report::json::{
     drift_doc, streamed_report_doc, suffice_doc, who_can_doc, ChangeDoc, PathDoc, PathRefDoc,
     PolicyDoc, ProfileDoc, UsageDoc,
 };
-use crate::report::Renderer;
+use crate::report::{Renderer, StatusLevel};
 
 /// The most findings `check` prints in full.
 const SHOWN_FINDINGS: usize = 200;
 
 pub struct Human {
     pub color: bool,
+    /// Which cases `test` lists.
+    pub status_level: StatusLevel,
 }
 
 impl Renderer for Human {
     fn test(&self, run: &TestRun) -> Option<String> {
         let mut out = String::new();
         for o in &run.outcomes {
+            let listed = match self.status_level {
+                StatusLevel::Pass => true,
+                StatusLevel::Fail => !o.passed || !o.errors.is_empty(),
+                StatusLevel::None => false,
+            };
+            if !listed {
+                continue;
+            }
             let status = if o.passed { "PASS" } else { "FAIL" };
-            let _ = writeln!(out, "{status} {} › {}", o.file, o.name);
+            let _ = writeln!(out, "{status} {}:{} › {}", o.file, o.line, o.name);
             if !o.passed {
                 explain(&mut out, o);
             } else if !o.errors.is_empty() {
@@ -51,7 +61,18 @@ impl Renderer for Human {
                 }
             }
         }
-        let _ = writeln!(out);
+        if !out.is_empty() {
+            let _ = writeln!(out);
+        }
+        // The recap: a long run's failures, together at the end where the eye lands.
+        let failed: Vec<&Outcome> = run.outcomes.iter().filter(|o| !o.passed).collect();
+        if !failed.is_empty() {
+            let _ = writeln!(out, "failed:");
+            for o in failed {
+                let _ = writeln!(out, "  {}:{} › {}", o.file, o.line, o.name);
+            }
+            let _ = writeln!(out);
+        }
         let _ = writeln!(out, "{} passed, {} failed", run.passed(), run.failed());
         Some(terminal(&out).into_owned())
     }

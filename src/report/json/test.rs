@@ -31,6 +31,8 @@ pub struct Summary {
 #[serde(deny_unknown_fields)]
 pub struct CaseDoc {
     pub file: String,
+    /// The line of the case's `name:` in `file` (1-based).
+    pub line: usize,
     pub name: String,
     pub kind: String,
     pub passed: bool,
@@ -70,6 +72,7 @@ pub struct EvaluationDoc {
 pub(super) fn case_doc(o: &Outcome) -> CaseDoc {
     let mut doc = CaseDoc {
         file: o.file.clone(),
+        line: o.line,
         name: o.name.clone(),
         kind: String::new(),
         passed: o.passed,
