@@ -130,3 +130,48 @@ fn color_always_and_never_win_over_the_terminal_check_and_the_environment() {
         .unwrap();
     assert!(String::from_utf8_lossy(&forced.stdout).contains('\x1b'));
 }
+
+#[test]
+fn completions_generate_for_every_shell_and_the_manual_renders() {
+    for (shell, marker) in [
+        ("bash", "complete -F _actas"),
+        ("zsh", "#compdef actas"),
+        ("fish", "complete -c actas"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[actas]"),
+    ] {
+        let (code, stdout, stderr) = actas_in(&root(), &["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(stdout.contains(marker), "{shell}: {stdout}");
+        assert!(stdout.contains("who-can"), "{shell}");
+        assert!(stdout.contains("status-level"), "{shell}");
+    }
+    let (code, stdout, _) = actas_in(&root(), &["man"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(".TH actas 1"), "{stdout}");
+    assert!(stdout.contains("who\\-can"), "{stdout}");
+}
+
+#[test]
+fn help_puts_global_flags_under_their_own_heading_and_shows_examples() {
+    for command in [
+        "check", "test", "who-can", "suffice", "snapshot", "drift", "report",
+    ] {
+        let (code, stdout, _) = actas_in(&root(), &[command, "--help"]);
+        assert_eq!(code, 0);
+        let global = stdout.find("Global options:").expect(command);
+        assert!(stdout[global..].contains("--workspace"), "{command}");
+        assert!(!stdout[..global].contains("--workspace"), "{command}");
+        assert!(
+            stdout.contains("Examples:\n  actas "),
+            "{command}: {stdout}"
+        );
+        // Every flag is described: no option line is a bare flag.
+        for line in stdout.lines().filter(|l| l.trim_start().starts_with("--")) {
+            assert!(
+                line.trim_end().contains("  "),
+                "{command}: undescribed `{line}`"
+            );
+        }
+    }
+}

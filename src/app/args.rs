@@ -13,7 +13,14 @@ use crate::report::{
 
 /// Test who may impersonate whom in Cedar policies.
 #[derive(Debug, Parser)]
-#[command(name = "actas", version, about, max_term_width = 100)]
+#[command(
+    name = "actas",
+    version,
+    about,
+    max_term_width = 100,
+    next_help_heading = "Global options",
+    after_help = "Examples:\n  actas check                      lint the workspace found here or above\n  actas test --status-level pass   run every scenario, listing each case\n  actas who-can 'ServiceAccount::\"prod-deployer\"' --profile routine\n  actas report --format html > access.html\n\nDocumentation: README.md and docs/ of the actas repository."
+)]
 pub struct Cli {
     /// Run as if started in DIR (paths given on the command line are relative to it).
     #[arg(short = 'C', long = "workspace", value_name = "DIR", global = true)]
@@ -50,7 +57,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate every input and run the impersonation lint rules (exit 1 on error-level findings).
+    #[command(
+        after_help = "Examples:\n  actas check\n  actas check --format sarif > actas.sarif\n  actas check --explain unbounded-impersonation"
+    )]
     Check {
+        /// Output format: findings for people, JSON, SARIF for code scanning, or GitHub
+        /// annotations.
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
         /// Print a rule's documentation (by name or code, e.g. `unbounded-impersonation`,
@@ -59,12 +71,16 @@ pub enum Command {
         explain: Option<String>,
     },
     /// Run scenario cases.
+    #[command(
+        after_help = "Examples:\n  actas test\n  actas test fixtures/scenarios/delegation.yaml --status-level pass\n  actas test --filter \"break glass\" --format junit > junit.xml\n  actas test --coverage --coverage-format lcov --coverage-output lcov.info"
+    )]
     Test {
         /// Scenario files or folders (default: `scenarios:` of actas.yaml).
         files: Vec<PathBuf>,
         /// Run only cases whose name contains this text (repeatable; any matches).
         #[arg(long, value_name = "TEXT")]
         filter: Vec<String>,
+        /// Output format: results for people, JSON (docs/json.md), or JUnit XML for CI.
         #[arg(long, value_enum, default_value_t = TestFormat::Human)]
         format: TestFormat,
         /// Which cases the human format lists: `pass` every case, `fail` failing cases (and
@@ -91,6 +107,9 @@ pub enum Command {
     },
     /// Who can act as TARGET (directly or through a chain), or what `--principal` can act as.
     #[command(name = "who-can")]
+    #[command(
+        after_help = "Examples:\n  actas who-can 'ServiceAccount::\"prod-deployer\"'\n  actas who-can --principal 'User::\"carol\"' --profile routine\n  actas who-can 'ServiceAccount::\"billing-admin\"' --context '{\"mfa\": true}'"
+    )]
     WhoCan {
         /// The account, e.g. 'ServiceAccount::"prod-deployer"'.
         #[arg(
@@ -104,10 +123,14 @@ pub enum Command {
         principal: Option<String>,
         #[command(flatten)]
         profiles: ProfileArgs,
+        /// Output format: paths for people, or JSON (docs/json.md).
         #[arg(long, value_enum, default_value_t = WhoCanFormat::Human)]
         format: WhoCanFormat,
     },
     /// Is the acting identity's permission set enough for each task; what it holds beyond it.
+    #[command(
+        after_help = "Examples:\n  actas suffice\n  actas suffice --with proposed.cedar\n  actas suffice --without legacy-admin"
+    )]
     Suffice {
         /// Task files or folders (default: `tasks:` of actas.yaml, else `fixtures/tasks/`).
         tasks: Vec<PathBuf>,
@@ -118,16 +141,21 @@ pub enum Command {
         /// Remove this policy, link or template (repeatable): what breaks?
         #[arg(long, value_name = "POLICY_ID")]
         without: Vec<String>,
+        /// Output format: text, JSON or Markdown (for a pull request).
         #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
         format: SufficeFormat,
     },
     /// Record the workspace's effective access (paths and grants per profile) as the baseline.
+    #[command(after_help = "Examples:\n  actas snapshot\n  actas snapshot --output baseline.json")]
     Snapshot {
         /// Where to write it (default `actas.baseline.json` in the workspace).
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Compare the current policies with the baseline, and with a usage log.
+    #[command(
+        after_help = "Examples:\n  actas drift\n  actas drift --usage access.jsonl --since 2026-09-01T00:00:00Z\n  actas drift --accept"
+    )]
     Drift {
         /// The baseline to compare with (default `actas.baseline.json`).
         #[arg(long, value_name = "FILE")]
@@ -148,16 +176,31 @@ pub enum Command {
         /// Skip and count malformed log lines instead of failing.
         #[arg(long, requires = "usage")]
         lenient: bool,
+        /// Output format: text, JSON or Markdown (for a pull request).
         #[arg(long, value_enum, default_value_t = SufficeFormat::Human)]
         format: SufficeFormat,
     },
     /// The whole can-impersonate matrix, per profile, with summary figures, for auditors.
+    #[command(
+        after_help = "Examples:\n  actas report --profile routine\n  actas report --format html > access.html\n  actas report --format csv > access.csv"
+    )]
     Report {
         #[command(flatten)]
         profiles: ProfileArgs,
+        /// Output format: text, JSON, Markdown, CSV (one row per path) or a standalone HTML page.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
+    /// Print a shell completion script (install it where your shell reads completions).
+    #[command(
+        after_help = "Examples:\n  actas completions bash > ~/.local/share/bash-completion/completions/actas\n  actas completions zsh > \"${fpath[1]}/_actas\"\n  actas completions fish > ~/.config/fish/completions/actas.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page (roff), e.g. `actas man > actas.1 && man ./actas.1`.
+    Man,
 }
 
 /// `--color`.
@@ -189,6 +232,16 @@ impl ColorChoice {
             }
         }
     }
+}
+
+/// `actas completions SHELL`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
 }
 
 /// Which profiles a report runs under.
@@ -237,7 +290,7 @@ impl Cli {
                 baseline.iter_mut().for_each(anchor);
                 usage.iter_mut().for_each(anchor);
             }
-            Command::Check { .. } => {}
+            Command::Check { .. } | Command::Completions { .. } | Command::Man => {}
         }
     }
 }

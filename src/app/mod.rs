@@ -245,6 +245,8 @@ pub fn run(mut cli: Cli) -> Exit {
             format,
         ),
         Command::Report { profiles, format } => run_report(&run, &profiles, format),
+        Command::Completions { shell } => finish(write_stdout(&completions(shell)), Exit::Ok),
+        Command::Man => manual(color),
     }
 }
 
@@ -313,6 +315,38 @@ fn run_report(run: &Run, profiles: &ProfileArgs, format: ReportFormat) -> Exit {
             run.color,
         ))
     })
+}
+
+/// `actas man`: the manual page, in roff.
+fn manual(color: bool) -> Exit {
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page) {
+        Ok(()) => finish(write_stdout(&String::from_utf8_lossy(&page)), Exit::Ok),
+        Err(e) => fail(
+            &[Problem::new(format!("failed to render the manual: {e}"))],
+            color,
+        ),
+    }
+}
+
+/// The completion script for `shell`.
+fn completions(shell: args::Shell) -> String {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        args::Shell::Bash => S::Bash,
+        args::Shell::Zsh => S::Zsh,
+        args::Shell::Fish => S::Fish,
+        args::Shell::Powershell => S::PowerShell,
+        args::Shell::Elvish => S::Elvish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "actas",
+        &mut script,
+    );
+    String::from_utf8_lossy(&script).into_owned()
 }
 
 /// The workspace folder: where the command runs as if started (`-C`), or the nearest folder
