@@ -175,3 +175,34 @@ fn help_puts_global_flags_under_their_own_heading_and_shows_examples() {
         }
     }
 }
+
+#[test]
+fn a_bare_id_names_the_one_fitting_entity_and_ambiguity_lists_the_candidates() {
+    let (code, bare, stderr) = actas_in(&root(), &["who-can", "prod-deployer"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, full, _) = actas_in(&root(), &["who-can", r#"ServiceAccount::"prod-deployer""#]);
+    assert_eq!(bare, full);
+    let (code, bare, _) = actas_in(&root(), &["who-can", "--principal", "carol"]);
+    assert_eq!(code, 0);
+    assert!(
+        bare.starts_with(r#"What User::"carol" can act as"#),
+        "{bare}"
+    );
+    // A typo gets a suggestion; an id of a type that does not fit is not found.
+    let (code, _, stderr) = actas_in(&root(), &["who-can", "prod-deploer"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("did you mean `prod-deployer`?"), "{stderr}");
+    // Two impersonating entities with the id `carol`: exit 2, both named.
+    let dir = support::example_copy();
+    let entities = dir.path().join("fixtures/entities.yaml");
+    let mut text = std::fs::read_to_string(&entities).unwrap();
+    text.push_str("\n- { uid: Agent::\"carol\", attrs: { owner: { __entity: { type: User, id: carol } } }, parents: [] }\n");
+    std::fs::write(&entities, text).unwrap();
+    let (code, stdout, stderr) = actas_in(dir.path(), &["who-can", "--principal", "carol"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stderr.contains("the id `carol` is ambiguous"), "{stderr}");
+    assert!(
+        stderr.contains(r#"`Agent::"carol"`, `User::"carol"`"#),
+        "{stderr}"
+    );
+}

@@ -12,28 +12,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{output, root};
-
-/// A copy of the bundled example in a temporary folder.
-fn example_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in ["actas.yaml", "policies", "fixtures"] {
-        copy(&root().join(entry), &dir.path().join(entry));
-    }
-    dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap();
-    }
-}
+use support::{copy, example_copy, output, root};
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["-C", dir.to_str().unwrap()];

@@ -45,10 +45,14 @@ impl WhoCanResult {
 /// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.
 pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Vec<Problem>> {
     let what = if is_target { "TARGET" } else { "--principal" };
-    let uid = parse_uid(&Value::String(text.to_string())).map_err(|e| {
-        vec![Problem::new(format!("{what}: {e}"))
-            .with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#)]
-    })?;
+    let uid = if text.contains("::") {
+        parse_uid(&Value::String(text.to_string())).map_err(|e| {
+            vec![Problem::new(format!("{what}: {e}"))
+                .with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#)]
+        })?
+    } else {
+        bare_id(ws, text, is_target, what)?
+    };
     if let Err(issue) = ws.engine.known_entity(&uid) {
         let mut p = Problem::new(format!("{what}: {}", issue.message));
         p.help = issue.help;
@@ -81,6 +85,49 @@ pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query,
     } else {
         Query::Principal(uid)
     })
+}
+
+/// A bare id (`prod-deployer`) names the one inventory entity with that id among the types that
+/// fit the argument (impersonable types for TARGET, impersonating types for `--principal`).
+fn bare_id(
+    ws: &Workspace,
+    id: &str,
+    is_target: bool,
+    what: &str,
+) -> Result<EntityUid, Vec<Problem>> {
+    let types = if is_target {
+        ws.engine.impersonable_types()
+    } else {
+        ws.engine.impersonator_types()
+    };
+    let fitting = ws.engine.inventory_of(&types);
+    let id_of = |u: &EntityUid| -> String { AsRef::<str>::as_ref(u.id()).to_string() };
+    let found: Vec<&EntityUid> = fitting.iter().filter(|u| id_of(u) == id).collect();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => {
+            let ids: Vec<String> = fitting.iter().map(id_of).collect();
+            let kinds: Vec<String> = types.iter().map(|t| format!("`{t}`")).collect();
+            Err(vec![Problem::new(format!(
+                "{what}: no entity of type {} in the inventory has the id `{id}`",
+                kinds.join(", ")
+            ))
+            .with_help(
+                crate::core::suggest::did_you_mean(id, ids.iter().map(String::as_str)).map_or_else(
+                    || r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#.to_string(),
+                    |hint| format!("{hint} (or write a Cedar uid such as 'Type::\"id\"')"),
+                ),
+            )])
+        }
+        many => {
+            let list: Vec<String> = many.iter().map(|u| format!("`{u}`")).collect();
+            Err(vec![Problem::new(format!(
+                "{what}: the id `{id}` is ambiguous: {}",
+                list.join(", ")
+            ))
+            .with_help("write the whole uid of the one you mean")])
+        }
+    }
 }
 
 pub fn run(

@@ -46,3 +46,24 @@ macro_rules! bad_input {
         }
     )*};
 }
+
+/// A copy of the bundled example in a temporary folder.
+pub fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in ["actas.yaml", "policies", "fixtures"] {
+        copy(&root().join(entry), &dir.path().join(entry));
+    }
+    dir
+}
+
+pub fn copy(from: &std::path::Path, to: &std::path::Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
