@@ -103,6 +103,33 @@ pub struct DriftResult {
 }
 
 impl DriftResult {
+    /// Why the run fails, each reason with its count (empty when it does not): changes at or
+    /// above `fail_on`, and logged requests now denied.
+    pub fn failing_reasons(&self) -> Vec<String> {
+        let changes = self
+            .new
+            .iter()
+            .chain(&self.removed)
+            .filter(|i| i.severity >= self.fail_on)
+            .count();
+        let denied = self.usage.as_ref().map_or(0, |u| u.denied.len());
+        let mut reasons = Vec::new();
+        if changes > 0 {
+            reasons.push(format!(
+                "{} at or above {}",
+                crate::core::diag::plural(changes, "change", "changes"),
+                self.fail_on.name()
+            ));
+        }
+        if denied > 0 {
+            reasons.push(format!(
+                "{} of the usage log now denied",
+                crate::core::diag::plural(denied, "request", "requests")
+            ));
+        }
+        reasons
+    }
+
     /// Drift that fails the run: an item at or above `fail_on`, or a used request now denied.
     pub fn failing(&self) -> bool {
         self.new

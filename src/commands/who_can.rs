@@ -45,7 +45,9 @@ impl WhoCanResult {
 /// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.
 pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Vec<Problem>> {
     let what = if is_target { "TARGET" } else { "--principal" };
-    let uid = if text.contains("::") {
+    // A bare id has neither `:` nor `"`; anything else is read as a uid (and a malformed one
+    // is reported as such).
+    let uid = if text.contains([':', '"']) {
         parse_uid(&Value::String(text.to_string())).map_err(|e| {
             vec![Problem::new(format!("{what}: {e}"))
                 .with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#)]

@@ -46,9 +46,14 @@ pub(super) fn drift_text(r: &DriftResult) -> String {
     } else {
         "no failing drift"
     };
+    let denied = doc
+        .usage
+        .as_ref()
+        .map(|u| format!(", {} used but now denied", u.used_but_denied.len()))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{verdict}: {} new, {} removed{}",
+        "{verdict}: {} new, {} removed{denied}{}",
         doc.new.len(),
         doc.removed.len(),
         if doc.accepted {
@@ -57,6 +62,16 @@ pub(super) fn drift_text(r: &DriftResult) -> String {
             ""
         }
     );
+    if !doc.failing_reasons.is_empty() {
+        let _ = writeln!(out, "fails because of: {}", doc.failing_reasons.join("; "));
+    }
+    let changed = !doc.new.is_empty() || !doc.removed.is_empty();
+    if changed && !doc.accepted {
+        let _ = writeln!(
+            out,
+            "hint: if the change is intended, record it as the new baseline: actas drift --accept"
+        );
+    }
     out
 }
 

@@ -15,6 +15,8 @@ pub struct DriftDoc {
     pub baseline: String,
     /// Whether the run fails: an item at or above `fail_on`, or a used request now denied.
     pub failing: bool,
+    /// Each reason for `failing`, with its count, e.g. "2 changes at or above high".
+    pub failing_reasons: Vec<String>,
     pub fail_on: String,
     /// `--accept`: the baseline was rewritten to the current access.
     pub accepted: bool,
@@ -119,6 +121,7 @@ pub fn drift_doc(r: &DriftResult) -> DriftDoc {
         version: VERSION,
         baseline: r.baseline.clone(),
         failing: r.failing(),
+        failing_reasons: r.failing_reasons(),
         fail_on: r.fail_on.name().into(),
         accepted: r.accepted,
         notes: r.notes.clone(),
