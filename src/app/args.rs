@@ -196,8 +196,9 @@ pub enum Command {
         after_help = "Examples:\n  actas completions bash > ~/.local/share/bash-completion/completions/actas\n  actas completions zsh > \"${fpath[1]}/_actas\"\n  actas completions fish > ~/.config/fish/completions/actas.fish"
     )]
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
-        shell: Shell,
+        shell: clap_complete::Shell,
     },
     /// Print the manual page (roff), e.g. `actas man > actas.1 && man ./actas.1`.
     Man,
@@ -232,16 +233,6 @@ impl ColorChoice {
             }
         }
     }
-}
-
-/// `actas completions SHELL`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
-    Elvish,
 }
 
 /// Which profiles a report runs under.

@@ -330,15 +330,7 @@ fn manual(color: bool) -> Exit {
 }
 
 /// The completion script for `shell`.
-fn completions(shell: args::Shell) -> String {
-    use clap_complete::Shell as S;
-    let shell = match shell {
-        args::Shell::Bash => S::Bash,
-        args::Shell::Zsh => S::Zsh,
-        args::Shell::Fish => S::Fish,
-        args::Shell::Powershell => S::PowerShell,
-        args::Shell::Elvish => S::Elvish,
-    };
+fn completions(shell: clap_complete::Shell) -> String {
     let mut script = Vec::new();
     clap_complete::generate(
         shell,

@@ -103,9 +103,8 @@ pub struct DriftResult {
 }
 
 impl DriftResult {
-    /// Why the run fails, each reason with its count (empty when it does not): changes at or
-    /// above `fail_on`, and logged requests now denied.
-    pub fn failing_reasons(&self) -> Vec<String> {
+    /// What fails the run: changes at or above `fail_on`, and logged requests now denied.
+    fn failing_counts(&self) -> (usize, usize) {
         let changes = self
             .new
             .iter()
@@ -113,6 +112,12 @@ impl DriftResult {
             .filter(|i| i.severity >= self.fail_on)
             .count();
         let denied = self.usage.as_ref().map_or(0, |u| u.denied.len());
+        (changes, denied)
+    }
+
+    /// Why the run fails, each reason with its count (empty when it does not).
+    pub fn failing_reasons(&self) -> Vec<String> {
+        let (changes, denied) = self.failing_counts();
         let mut reasons = Vec::new();
         if changes > 0 {
             reasons.push(format!(
@@ -132,11 +137,7 @@ impl DriftResult {
 
     /// Drift that fails the run: an item at or above `fail_on`, or a used request now denied.
     pub fn failing(&self) -> bool {
-        self.new
-            .iter()
-            .chain(&self.removed)
-            .any(|i| i.severity >= self.fail_on)
-            || self.usage.as_ref().is_some_and(|u| !u.denied.is_empty())
+        self.failing_counts() != (0, 0)
     }
 }
 

@@ -89,6 +89,11 @@ pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query,
     })
 }
 
+/// An entity's id as written.
+fn id_of(uid: &EntityUid) -> &str {
+    AsRef::<str>::as_ref(uid.id())
+}
+
 /// A bare id (`prod-deployer`) names the one inventory entity with that id among the types that
 /// fit the argument (impersonable types for TARGET, impersonating types for `--principal`).
 fn bare_id(
@@ -103,19 +108,18 @@ fn bare_id(
         ws.engine.impersonator_types()
     };
     let fitting = ws.engine.inventory_of(&types);
-    let id_of = |u: &EntityUid| -> String { AsRef::<str>::as_ref(u.id()).to_string() };
     let found: Vec<&EntityUid> = fitting.iter().filter(|u| id_of(u) == id).collect();
     match found.as_slice() {
         [one] => Ok((*one).clone()),
         [] => {
-            let ids: Vec<String> = fitting.iter().map(id_of).collect();
+            let ids: Vec<&str> = fitting.iter().map(id_of).collect();
             let kinds: Vec<String> = types.iter().map(|t| format!("`{t}`")).collect();
             Err(vec![Problem::new(format!(
                 "{what}: no entity of type {} in the inventory has the id `{id}`",
                 kinds.join(", ")
             ))
             .with_help(
-                crate::core::suggest::did_you_mean(id, ids.iter().map(String::as_str)).map_or_else(
+                crate::core::suggest::did_you_mean(id, ids.iter().copied()).map_or_else(
                     || r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#.to_string(),
                     |hint| format!("{hint} (or write a Cedar uid such as 'Type::\"id\"')"),
                 ),
