@@ -206,3 +206,125 @@ fn a_bare_id_names_the_one_fitting_entity_and_ambiguity_lists_the_candidates() {
         "{stderr}"
     );
 }
+
+/// A folder with only a schema and policies (the example's) becomes a workspace whose
+/// `actas test` passes, and `init` never replaces an `actas.yaml`.
+#[test]
+fn init_turns_schema_and_policies_into_a_passing_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy(&root().join("policies"), &dir.path().join("policies"));
+    let (code, stdout, stderr) = actas_in(dir.path(), &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("wrote actas.yaml"), "{stdout}");
+    let config = std::fs::read_to_string(dir.path().join("actas.yaml")).unwrap();
+    assert!(
+        config.contains(r#"actions: ["Action::\"getAccessToken\""]"#),
+        "{config}"
+    );
+    assert!(config.contains(r#"human_types: ["User"]"#), "{config}");
+    assert!(config.contains(r#""duration_minutes":15"#), "{config}");
+    let (code, stdout, stderr) = actas_in(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+    assert!(stderr.is_empty(), "no warning once configured: {stderr}");
+    let (code, _, stderr) = actas_in(dir.path(), &["init"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("already exists"), "{stderr}");
+}
+
+/// Cedar's example-application layout: `*.cedar`, a schema and `entities.json` side by side,
+/// no impersonation action named so except `assumeRole`.
+#[test]
+fn init_reads_the_flat_layout_of_cedar_example_applications() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "app.cedarschema",
+        "entity User { role: String };\nentity Role;\nentity Photo { owner: User };\n\
+         action view appliesTo { principal: User, resource: Photo, context: {} };\n\
+         action assumeRole appliesTo { principal: User, resource: Role, context: { mfa: Bool } };\n",
+    );
+    write(
+        "policies.cedar",
+        "@id(\"mfa-admins\")\npermit(principal, action == Action::\"assumeRole\", resource) when { context.mfa };\n",
+    );
+    write(
+        "entities.json",
+        r#"[{"uid":{"type":"User","id":"alice"},"attrs":{"role":"a"},"parents":[]},{"uid":{"type":"Role","id":"admin"},"attrs":{},"parents":[]}]"#,
+    );
+    let (code, stdout, stderr) = actas_in(dir.path(), &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Cedar decides allow today"), "{stdout}");
+    let (code, stdout, stderr) = actas_in(dir.path(), &["who-can", "admin"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(r#"User::"alice""#), "{stdout}");
+    let (code, stdout, _) = actas_in(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{stdout}");
+}
+
+/// Without `impersonation.actions` and without the default action, plain cases still run and
+/// one warning says impersonation analysis is off; a configured action that is missing is an
+/// error naming the schema's likely ones and the setting.
+#[test]
+fn a_schema_without_the_default_action_runs_plain_cases_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("policies")).unwrap();
+    std::fs::create_dir_all(p.join("fixtures/scenarios")).unwrap();
+    std::fs::write(
+        p.join("policies/schema.cedarschema"),
+        "entity User;\nentity Role;\naction view appliesTo { principal: User, resource: User };\n\
+         action assume appliesTo { principal: User, resource: Role };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("policies/p.cedar"),
+        "@id(\"all-view\")\npermit(principal, action == Action::\"view\", resource);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("fixtures/entities.yaml"),
+        "- uid: User::\"a\"\n- uid: User::\"b\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("fixtures/scenarios/plain.yaml"),
+        "cases:\n  - name: views\n    principal: User::\"a\"\n    action: Action::\"view\"\n    resource: User::\"b\"\n    expect: allow\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = actas_in(p, &["test"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+    assert_eq!(
+        stderr
+            .matches("warning: impersonation analysis is off")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"likely ones: `Action::"assume"`"#),
+        "{stderr}"
+    );
+    let (code, _, stderr) = actas_in(p, &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("impersonation analysis is off"), "{stderr}");
+
+    std::fs::write(
+        p.join("actas.yaml"),
+        "impersonation:\n  actions: ['Action::\"asume\"']\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = actas_in(p, &["test"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(r#"`Action::"asume"` is not in the schema"#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("actas.yaml:2:"), "placed: {stderr}");
+    assert!(
+        stderr.contains("change `impersonation.actions` in actas.yaml"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(r#"`Action::"assume"`"#), "{stderr}");
+}

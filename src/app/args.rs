@@ -56,6 +56,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a workspace where a Cedar schema and policies already are: writes a commented
+    /// actas.yaml, example entities when needed and one example scenario that passes.
+    #[command(
+        after_help = "Examples:\n  cd my-policies && actas init && actas test\n  actas -C path/to/policies-repo init"
+    )]
+    Init,
     /// Validate every input and run the impersonation lint rules (exit 1 on error-level findings).
     #[command(
         after_help = "Examples:\n  actas check\n  actas check --format sarif > actas.sarif\n  actas check --explain unbounded-impersonation"
@@ -281,7 +287,7 @@ impl Cli {
                 baseline.iter_mut().for_each(anchor);
                 usage.iter_mut().for_each(anchor);
             }
-            Command::Check { .. } | Command::Completions { .. } | Command::Man => {}
+            Command::Check { .. } | Command::Init | Command::Completions { .. } | Command::Man => {}
         }
     }
 }

@@ -108,6 +108,7 @@ impl Run {
     fn load(&self) -> Result<Workspace, Vec<Problem>> {
         let loaded = workspace::load(&self.root, &self.overrides)
             .map_err(|e| vec![Problem::from_diagnostic(&e)])?;
+        self.warn(&loaded.warnings);
         match loaded.workspace {
             Some(ws) if loaded.problems.is_empty() => Ok(ws),
             _ => Err(loaded.problems),
@@ -122,6 +123,19 @@ impl Run {
         match self.load().and_then(|ws| command(&ws)) {
             Ok(exit) => exit,
             Err(problems) => fail(&problems, self.color),
+        }
+    }
+
+    /// Prints warnings on stderr, `warning:` in yellow when stderr takes colour.
+    fn warn(&self, warnings: &[String]) {
+        let label = if self.color {
+            "\x1b[33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
+        let mut err = std::io::stderr().lock();
+        for text in warnings {
+            let _ = writeln!(err, "{label}: {text}");
         }
     }
 
@@ -247,6 +261,7 @@ pub fn run(mut cli: Cli) -> Exit {
         Command::Report { profiles, format } => run_report(&run, &profiles, format),
         Command::Completions { shell } => finish(write_stdout(&completions(shell)), Exit::Ok),
         Command::Man => manual(color),
+        Command::Init => run_init(&run),
     }
 }
 
@@ -346,6 +361,10 @@ fn completions(shell: clap_complete::Shell) -> String {
 /// relative to the start, not to a workspace found above it.
 fn locate(cli: &mut Cli) -> PathBuf {
     let start = cli.workspace.clone().unwrap_or_else(|| PathBuf::from("."));
+    // `init` starts a workspace where it is asked to, never in a folder above.
+    if matches!(cli.command, Command::Init) {
+        return start;
+    }
     match workspace::discover(&start) {
         Some(found) => {
             let base = std::env::current_dir().unwrap_or_default().join(&start);
@@ -353,6 +372,16 @@ fn locate(cli: &mut Cli) -> PathBuf {
             found
         }
         None => start,
+    }
+}
+
+fn run_init(run: &Run) -> Exit {
+    match crate::commands::init::init(&run.root) {
+        Ok(result) => {
+            let text = crate::report::human::init(&result, run.color_out);
+            finish(write_stdout(&text), Exit::Ok)
+        }
+        Err(problems) => fail(&problems, run.color),
     }
 }
 
@@ -376,6 +405,7 @@ fn run_check(run: &Run, format: CheckFormat) -> Exit {
     // `check` reports input problems as findings, so it loads the workspace itself.
     match check::run(&run.root, &run.overrides, &TestOptions::default()) {
         Ok(result) => {
+            run.warn(&result.warnings);
             let text = run.renderer(format).check(&result).unwrap_or_default();
             let exit = Exit::failed_if(result.failed());
             finish(write_stdout(&text), exit)

@@ -15,6 +15,8 @@ pub struct CheckResult {
     pub findings: Vec<Finding>,
     pub suppressions: Vec<Suppression>,
     pub skipped: Vec<String>,
+    /// The workspace's warnings (no finding: they do not change the exit code).
+    pub warnings: Vec<String>,
     pub policies: usize,
     pub entities: usize,
     pub cases: usize,
@@ -47,6 +49,7 @@ pub fn of_loaded(loaded: Loaded, test: &TestOptions) -> (CheckResult, Option<Wor
         workspace,
         mut problems,
         mut skipped,
+        warnings,
     } = loaded;
     let loaded_clean = problems.is_empty();
     let (mut policies, mut entities, mut cases, mut tasks) = (0, 0, 0, 0);
@@ -84,6 +87,7 @@ pub fn of_loaded(loaded: Loaded, test: &TestOptions) -> (CheckResult, Option<Wor
         findings,
         suppressions: linted.suppressions,
         skipped,
+        warnings,
         policies,
         entities,
         cases,

@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub mod drift;
+pub mod init;
 pub mod report;
 pub(crate) mod suffice;
 pub mod test;

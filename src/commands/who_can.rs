@@ -45,6 +45,14 @@ impl WhoCanResult {
 /// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.
 pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Vec<Problem>> {
     let what = if is_target { "TARGET" } else { "--principal" };
+    if ws.engine.actions.is_empty() {
+        return Err(vec![Problem::new(
+            "who-can needs impersonation actions, and this workspace has none",
+        )
+        .with_help(
+            "name them under `impersonation.actions` in actas.yaml (see the warning above)",
+        )]);
+    }
     // A bare id has neither `:` nor `"`; anything else is read as a uid (and a malformed one
     // is reported as such).
     let uid = if text.contains([':', '"']) {

@@ -37,6 +37,8 @@ impl ActionInfo {
 #[derive(Debug, Clone, Default)]
 pub struct SchemaInfo {
     pub actions: HashMap<EntityUid, ActionInfo>,
+    /// Each entity type's attributes (`actas init` fills the required ones of example entities).
+    pub entity_attributes: HashMap<EntityTypeName, BTreeMap<String, Attribute>>,
     common: HashMap<String, Value>,
 }
 
@@ -61,6 +63,33 @@ impl SchemaInfo {
         }
     }
 
+    /// The schema's actions that look like impersonation, best first: those whose name says so
+    /// (getAccessToken, assume, impersonate, actAs, signJwt, …), then those whose resources are
+    /// principals of some action (one identity acting on another). Used to suggest
+    /// `impersonation.actions` (`actas init`, and when a configured action is missing).
+    pub fn impersonation_candidates(&self) -> Vec<EntityUid> {
+        let principals: std::collections::HashSet<&EntityTypeName> =
+            self.actions.values().flat_map(|a| &a.principals).collect();
+        let mut scored: Vec<(u8, String, &EntityUid)> = self
+            .actions
+            .iter()
+            .filter_map(|(uid, a)| {
+                let named = looks_like_impersonation(uid);
+                let on_identities =
+                    !a.principals.is_empty() && a.resources.iter().any(|r| principals.contains(r));
+                let score = match (named, on_identities) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    (false, true) => 2,
+                    (false, false) => return None,
+                };
+                Some((score, uid.to_string(), uid))
+            })
+            .collect();
+        scored.sort();
+        scored.into_iter().map(|(_, _, uid)| uid.clone()).collect()
+    }
+
     /// Builds the table from the schema's JSON form (`schema_str_to_json_with_resolved_types`).
     pub fn new(schema: &Schema, json: &Value) -> Self {
         let mut info = SchemaInfo::default();
@@ -71,6 +100,18 @@ impl SchemaInfo {
             if let Some(Value::Object(common)) = body.get("commonTypes") {
                 for (name, ty) in common {
                     info.common.insert(qualify(ns, name), ty.clone());
+                }
+            }
+        }
+        for (ns, body) in namespaces {
+            if let Some(Value::Object(types)) = body.get("entityTypes") {
+                for (name, decl) in types {
+                    let Ok(ty) = EntityTypeName::from_str(&qualify(ns, name)) else {
+                        continue;
+                    };
+                    let shape = decl.get("shape").map(|t| info.resolve(ns, t));
+                    let attrs = info.attributes(ns, shape.as_ref());
+                    info.entity_attributes.insert(ty, attrs);
                 }
             }
         }
@@ -101,23 +142,27 @@ impl SchemaInfo {
                 };
                 action.principals.sort_by_key(ToString::to_string);
                 action.resources.sort_by_key(ToString::to_string);
-                if let Some(ctx) = decl.pointer("/appliesTo/context") {
-                    let ctx = info.resolve(ns, ctx);
-                    if let Some(Value::Object(attrs)) = ctx.get("attributes") {
-                        for (attr, ty) in attrs {
-                            let required =
-                                ty.get("required").and_then(Value::as_bool).unwrap_or(true);
-                            let ty = info.resolve(ns, ty);
-                            action
-                                .context
-                                .insert(attr.clone(), Attribute { required, ty });
-                        }
-                    }
-                }
+                let ctx = decl
+                    .pointer("/appliesTo/context")
+                    .map(|c| info.resolve(ns, c));
+                action.context = info.attributes(ns, ctx.as_ref());
                 info.actions.insert(uid, action);
             }
         }
         info
+    }
+
+    /// The attributes of a record type (already resolved), each resolved in turn.
+    fn attributes(&self, ns: &str, record: Option<&Value>) -> BTreeMap<String, Attribute> {
+        let mut out = BTreeMap::new();
+        if let Some(Value::Object(attrs)) = record.and_then(|r| r.get("attributes")) {
+            for (attr, ty) in attrs {
+                let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
+                let ty = self.resolve(ns, ty);
+                out.insert(attr.clone(), Attribute { required, ty });
+            }
+        }
+        out
     }
 
     /// Follows common-type references (`{"type": "Ctx"}`) to the type they name.
@@ -193,6 +238,29 @@ impl SchemaInfo {
             ))
         }
     }
+}
+
+/// Whether an action's name says it hands over an identity (getAccessToken, assume, actAs, …).
+pub fn looks_like_impersonation(action: &EntityUid) -> bool {
+    const NAMES: &[&str] = &[
+        "impersonat",
+        "assume",
+        "actas",
+        "act_as",
+        "act-as",
+        "getaccesstoken",
+        "generateaccesstoken",
+        "signjwt",
+        "signblob",
+        "delegat",
+        "sudo",
+        "becom",
+        "runas",
+        "switchuser",
+        "switchrole",
+    ];
+    let id = action.id().unescaped().to_ascii_lowercase();
+    NAMES.iter().any(|n| id.contains(n))
 }
 
 fn check_record(

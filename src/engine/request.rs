@@ -88,6 +88,11 @@ impl Engine {
                 chain: c,
             });
             let actions = self.hop_actions(from, to);
+            if self.actions.is_empty() {
+                return Err(format!(
+                    "`{from}` impersonating `{to}` cannot be checked: the workspace has no impersonation actions (set `impersonation.actions` in actas.yaml)"
+                ));
+            }
             if actions.is_empty() {
                 return Err(format!(
                     "no impersonation action applies to `{from}` impersonating `{to}` (configured: {})",

@@ -211,12 +211,7 @@ pub fn scenario_files(
     what: &str,
     problems: &mut Vec<Problem>,
 ) -> Vec<PathBuf> {
-    let mut l = Loader {
-        root: root.to_path_buf(),
-        problems: Vec::new(),
-        skipped: Vec::new(),
-        schema_file: None,
-    };
+    let mut l = Loader::new(root);
     let files = l.collect(paths, &["yaml", "yml", "json"], what);
     problems.extend(l.problems);
     files

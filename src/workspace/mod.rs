@@ -112,6 +112,8 @@ pub struct Loaded {
     pub problems: Vec<Problem>,
     /// Notes on checks skipped because an input they depend on is broken.
     pub skipped: Vec<String>,
+    /// Things the user should know that stop no command (printed once on stderr).
+    pub warnings: Vec<String>,
 }
 
 /// Why a workspace cannot be looked at at all (exit 2 even for `check`).
@@ -162,17 +164,13 @@ pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
     if !has_config && !root.join("policies").is_dir() && overrides.policies.is_empty() {
         return Err(NoWorkspace::Empty(root.display().to_string()));
     }
-    let mut l = Loader {
-        root: root.to_path_buf(),
-        problems: Vec::new(),
-        skipped: Vec::new(),
-        schema_file: None,
-    };
+    let mut l = Loader::new(root);
     let workspace = l.load(has_config, overrides);
     Ok(Loaded {
         workspace,
         problems: l.problems,
         skipped: l.skipped,
+        warnings: l.warnings,
     })
 }
 
@@ -180,10 +178,21 @@ struct Loader {
     root: PathBuf,
     problems: Vec<Problem>,
     skipped: Vec<String>,
+    warnings: Vec<String>,
     schema_file: Option<Arc<SourceFile>>,
 }
 
 impl Loader {
+    fn new(root: &Path) -> Self {
+        Loader {
+            root: root.to_path_buf(),
+            problems: Vec::new(),
+            skipped: Vec::new(),
+            warnings: Vec::new(),
+            schema_file: None,
+        }
+    }
+
     /// Loads everything, in steps: the configuration, the settings that need no schema, the
     /// schema, the policies and links, the impersonation actions, the inventory, then the
     /// settings checked against the engine.
@@ -349,31 +358,39 @@ impl Loader {
         }
     }
 
-    /// The impersonation actions as uids of the schema, each problem at its place.
+    /// The impersonation actions as uids of the schema, each problem at its place. The default
+    /// action missing from the schema is no error: the workspace then has no impersonation
+    /// actions (plain cases, `check` and the reports still run) and one warning says so.
     fn impersonation_actions(
         &mut self,
         info: &SchemaInfo,
         texts: &[(String, Option<Origin>)],
         defaulted: bool,
     ) -> Vec<EntityUid> {
+        let candidates = candidate_list(info);
         let mut actions = Vec::new();
         for (text, origin) in texts {
             match info.parse_action(text, "impersonation action") {
                 Ok(uid) => actions.push(uid),
-                Err(mut problem) if defaulted => {
-                    let mut known: Vec<String> =
-                        info.actions.keys().map(|a| format!("`{a}`")).collect();
-                    known.sort();
-                    problem.help = Some(format!(
-                        "`{DEFAULT_ACTION}` is the default, used because actas.yaml sets no `impersonation.actions`; name the schema's impersonation actions there (its actions: {})",
-                        known.join(", ")
-                    ));
-                    self.problems.push(*problem);
+                Err(_) if defaulted => self.warnings.push(format!(
+                    "impersonation analysis is off: the schema has no `{DEFAULT_ACTION}`, the default impersonation action when actas.yaml sets no `impersonation.actions`; plain cases, `check` and the reports still run\n  help: list the schema's impersonation actions under `impersonation.actions` in actas.yaml{candidates}, or run `actas init`"
+                )),
+                Err(problem) => {
+                    let setting = if origin.is_some() {
+                        "change `impersonation.actions` in actas.yaml"
+                    } else {
+                        "change `--impersonation-action`"
+                    };
+                    let help = match &problem.help {
+                        Some(h) => format!("{h} {setting}{candidates}"),
+                        None => format!("{setting}{candidates}"),
+                    };
+                    let problem = problem.with_help(help);
+                    self.problems.push(match origin {
+                        Some((file, span)) => problem.placed(file, *span),
+                        None => problem,
+                    });
                 }
-                Err(problem) => self.problems.push(match origin {
-                    Some((file, span)) => problem.placed(file, *span),
-                    None => *problem,
-                }),
             }
         }
         actions
@@ -399,6 +416,31 @@ impl Loader {
             p.help = crate::core::suggest::did_you_mean(&t.value, types.iter().map(String::as_str));
             self.problems.push(p);
         }
+    }
+}
+
+/// The schema's likely impersonation actions as the end of a sentence: "; candidates: …", or
+/// its every action when none looks like impersonation.
+fn candidate_list(info: &SchemaInfo) -> String {
+    let quoted = |uids: Vec<EntityUid>| -> String {
+        uids.iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let likely = info.impersonation_candidates();
+    if !likely.is_empty() {
+        return format!(" (the schema's likely ones: {})", quoted(likely));
+    }
+    let mut all: Vec<EntityUid> = info.actions.keys().cloned().collect();
+    all.sort_by_key(ToString::to_string);
+    if all.is_empty() {
+        " (the schema declares no actions)".into()
+    } else {
+        format!(
+            " (none of the schema's actions looks like one: {})",
+            quoted(all)
+        )
     }
 }
 

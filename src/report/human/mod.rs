@@ -1,10 +1,12 @@
 //! Human-readable output: one line per case, failures explained under it.
 
 mod drift;
+mod init;
 mod paths;
 mod suffice;
 
 use drift::drift_text;
+pub use init::init;
 use paths::Spill;
 pub use suffice::change_line;
 use suffice::suffice_text;
