@@ -328,3 +328,32 @@ fn a_schema_without_the_default_action_runs_plain_cases_with_one_warning() {
     );
     assert!(stderr.contains(r#"`Action::"assume"`"#), "{stderr}");
 }
+
+/// An inventory with nothing that fits the example case keeps its place: the example entities
+/// go into a file of their own, listed beside it.
+#[test]
+fn init_puts_example_entities_beside_an_inventory_without_fitting_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy(&root().join("policies"), &dir.path().join("policies"));
+    std::fs::create_dir_all(dir.path().join("fixtures")).unwrap();
+    std::fs::write(
+        dir.path().join("fixtures/entities.yaml"),
+        "- uid: Project::\"prod\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = actas_in(dir.path(), &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("wrote fixtures/example-entities.yaml"),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(dir.path().join("actas.yaml")).unwrap();
+    assert!(
+        config
+            .contains(r#"entities: ["fixtures/entities.yaml", "fixtures/example-entities.yaml"]"#),
+        "{config}"
+    );
+    let (code, stdout, stderr) = actas_in(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}

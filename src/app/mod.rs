@@ -109,10 +109,7 @@ impl Run {
         let loaded = workspace::load(&self.root, &self.overrides)
             .map_err(|e| vec![Problem::from_diagnostic(&e)])?;
         self.warn(&loaded.warnings);
-        match loaded.workspace {
-            Some(ws) if loaded.problems.is_empty() => Ok(ws),
-            _ => Err(loaded.problems),
-        }
+        loaded.into_workspace()
     }
 
     /// Loads the workspace and runs `command` on it: problems on either side exit 2.

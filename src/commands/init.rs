@@ -38,6 +38,7 @@ struct Layout {
 }
 
 const SCENARIO: &str = "fixtures/scenarios/example.yaml";
+const DEFAULT_ENTITIES: &str = "fixtures/entities.yaml";
 
 /// Writes the workspace files in `root` (see the module comment).
 pub fn init(root: &Path) -> Result<InitResult, Vec<Problem>> {
@@ -64,13 +65,15 @@ pub fn init(root: &Path) -> Result<InitResult, Vec<Problem>> {
     result.actions = actions.iter().map(ToString::to_string).collect();
 
     // The example case, and the entities it needs that the inventory lacks.
+    let humans = human_types(info, &actions);
     let mut stubs = Stubs::new(&ws);
-    let example = example_case(&ws, &actions, &mut stubs);
+    let example = example_case(info, &actions, &humans, &mut stubs);
     let profile = profile_values(info, &actions, &mut stubs);
+    // Example entities go beside the inventory, never over it.
     let mut entities = layout.entities.clone();
     if !stubs.created.is_empty() {
-        let file = if entities.is_empty() && !root.join("fixtures/entities.yaml").exists() {
-            "fixtures/entities.yaml"
+        let file = if entities.is_empty() {
+            DEFAULT_ENTITIES
         } else {
             "fixtures/example-entities.yaml"
         };
@@ -79,11 +82,9 @@ pub fn init(root: &Path) -> Result<InitResult, Vec<Problem>> {
         result
             .written
             .push((file.into(), format!("{count} example entities")));
-        if !entities.is_empty() || file != "fixtures/entities.yaml" {
-            entities.push(file.into());
-        }
+        entities.push(file.into());
     }
-    let config = config_text(&layout, &entities, &ws, &actions, &profile);
+    let config = config_text(&layout, &entities, &humans, &actions, &profile);
     create(root, CONFIG_FILE, &config)?;
     let summary = if actions.is_empty() {
         "no impersonation actions (none in the schema looks like one: name them)".to_string()
@@ -110,12 +111,9 @@ pub fn init(root: &Path) -> Result<InitResult, Vec<Problem>> {
 
 /// Loads the workspace as found; its problems stop `init` (they would stop every command).
 fn load(root: &Path, overrides: &Overrides) -> Result<Workspace, Vec<Problem>> {
-    let loaded =
-        workspace::load(root, overrides).map_err(|e| vec![Problem::from_diagnostic(&e)])?;
-    match loaded.workspace {
-        Some(ws) if loaded.problems.is_empty() => Ok(ws),
-        _ => Err(loaded.problems),
-    }
+    workspace::load(root, overrides)
+        .map_err(|e| vec![Problem::from_diagnostic(&e)])?
+        .into_workspace()
 }
 
 /// The policies (`policies/`, else the `.cedar` files beside it), the one schema among them,
@@ -161,7 +159,9 @@ fn find_layout(root: &Path) -> Result<Layout, Vec<Problem>> {
         }
     };
     let mut entities = Vec::new();
-    if !root.join("fixtures/entities.yaml").is_file() {
+    if root.join(DEFAULT_ENTITIES).is_file() {
+        entities.push(DEFAULT_ENTITIES.to_string());
+    } else {
         find_files(root, root, 0, &mut entities, |n| {
             n.contains("entit")
                 && [".json", ".yaml", ".yml"].iter().any(|e| n.ends_with(e))
@@ -254,24 +254,17 @@ fn human_types(info: &SchemaInfo, actions: &[EntityUid]) -> Vec<EntityTypeName> 
     types
 }
 
-/// The `default` profile: the required context attributes of the impersonation actions (those
-/// actas fills itself left out), each with an example value.
+/// The `default` profile: the context values of the impersonation actions (see
+/// [`Stubs::context`]); `None` for an attribute no value could be made up for.
 fn profile_values(
     info: &SchemaInfo,
     actions: &[EntityUid],
     stubs: &mut Stubs,
 ) -> BTreeMap<String, Option<Value>> {
     let mut out = BTreeMap::new();
-    for action in actions {
-        let Some(a) = info.actions.get(action) else {
-            continue;
-        };
-        for (name, attr) in &a.context {
-            if name == IMPERSONATOR || name == DELEGATION_CHAIN || !attr.required {
-                continue;
-            }
-            out.entry(name.clone())
-                .or_insert_with(|| stubs.value(name, &attr.ty));
+    for a in actions.iter().filter_map(|a| info.actions.get(a)) {
+        for (name, value) in stubs.context(&a.context) {
+            out.entry(name).or_insert(value);
         }
     }
     out
@@ -281,15 +274,23 @@ fn profile_values(
 /// first action that has principal and resource types.
 struct ExampleCase {
     principal: EntityUid,
-    /// Set for a hop (`impersonate:`).
-    target: Option<EntityUid>,
-    /// Set for a plain request.
-    action: Option<(EntityUid, EntityUid)>,
+    request: ExampleRequest,
     context: Map<String, Value>,
 }
 
-fn example_case(ws: &Workspace, actions: &[EntityUid], stubs: &mut Stubs) -> Option<ExampleCase> {
-    let info = &ws.engine.info;
+enum ExampleRequest {
+    /// `impersonate: TARGET`.
+    Hop(EntityUid),
+    /// `action:` and `resource:`.
+    Plain(EntityUid, EntityUid),
+}
+
+fn example_case(
+    info: &SchemaInfo,
+    actions: &[EntityUid],
+    humans: &[EntityTypeName],
+    stubs: &mut Stubs,
+) -> Option<ExampleCase> {
     let hop = actions
         .first()
         .and_then(|a| info.actions.get(a).map(|i| (a, i)));
@@ -300,25 +301,23 @@ fn example_case(ws: &Workspace, actions: &[EntityUid], stubs: &mut Stubs) -> Opt
             .find(|(_, i)| !i.principals.is_empty() && !i.resources.is_empty())
     })?;
     // A person is the likelier example principal.
-    let humans = human_types(info, actions);
     let mut principals = decl.principals.clone();
     principals.sort_by_key(|t| !humans.contains(t));
     let principal = stubs.entity_of(&principals, None)?;
     let other = stubs.entity_of(&decl.resources, Some(&principal))?;
-    let mut context = Map::new();
-    for (name, attr) in &decl.context {
-        if name == IMPERSONATOR || name == DELEGATION_CHAIN || !attr.required {
-            continue;
-        }
-        if let Some(v) = stubs.value(name, &attr.ty) {
-            context.insert(name.clone(), v);
-        }
-    }
-    let is_hop = hop.is_some();
+    let context = stubs
+        .context(&decl.context)
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+    let request = if hop.is_some() {
+        ExampleRequest::Hop(other)
+    } else {
+        ExampleRequest::Plain(action.clone(), other)
+    };
     Some(ExampleCase {
         principal,
-        target: is_hop.then(|| other.clone()),
-        action: (!is_hop).then(|| (action.clone(), other)),
+        request,
         context,
     })
 }
@@ -390,6 +389,16 @@ impl<'a> Stubs<'a> {
         Some(uid)
     }
 
+    /// A request context's attributes with example values: the required ones, except those
+    /// actas fills itself (`impersonator`, `delegation_chain`).
+    fn context(&mut self, declared: &BTreeMap<String, Attribute>) -> Vec<(String, Option<Value>)> {
+        declared
+            .iter()
+            .filter(|(name, a)| a.required && *name != IMPERSONATOR && *name != DELEGATION_CHAIN)
+            .map(|(name, a)| (name.clone(), self.value(name, &a.ty)))
+            .collect()
+    }
+
     /// An example value of a schema type, chosen by the attribute's name where that helps.
     fn value(&mut self, name: &str, ty: &Value) -> Option<Value> {
         let name = name.to_lowercase();
@@ -405,27 +414,9 @@ impl<'a> Stubs<'a> {
             "String" => json!("example"),
             "Set" => json!([]),
             "Record" => {
-                let ns_free: BTreeMap<String, Attribute> = ty
-                    .get("attributes")
-                    .and_then(Value::as_object)
-                    .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| {
-                                let required =
-                                    v.get("required").and_then(Value::as_bool).unwrap_or(true);
-                                (
-                                    k.clone(),
-                                    Attribute {
-                                        required,
-                                        ty: v.clone(),
-                                    },
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let fields = self.ws.engine.info.attributes("", Some(ty));
                 let mut record = Map::new();
-                for (k, a) in ns_free.iter().filter(|(_, a)| a.required) {
+                for (k, a) in fields.iter().filter(|(_, a)| a.required) {
                     record.insert(k.clone(), self.value(k, &a.ty)?);
                 }
                 Value::Object(record)
@@ -464,7 +455,7 @@ impl<'a> Stubs<'a> {
 fn config_text(
     layout: &Layout,
     entities: &[String],
-    ws: &Workspace,
+    humans: &[EntityTypeName],
     actions: &[EntityUid],
     profile: &BTreeMap<String, Option<Value>>,
 ) -> String {
@@ -500,10 +491,7 @@ fn config_text(
     out.push_str(&format!("  actions: [{}]\n", list(&texts)));
     out.push_str("  # Longest chain of hops followed (A impersonates B, B impersonates C: 2).\n");
     out.push_str("  max_chain: 3\n");
-    let humans: Vec<String> = human_types(&ws.engine.info, actions)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let humans: Vec<String> = humans.iter().map(ToString::to_string).collect();
     out.push_str("  # Entity types that are people; reports list robots and agents apart.\n");
     out.push_str(&format!("  human_types: [{}]\n", list(&humans)));
     if !actions.is_empty() {
@@ -533,12 +521,12 @@ fn scenario_text(case: &ExampleCase, expect: &str) -> String {
     let mut out = String::from(
         "# Written by `actas init`: today's decision for one request. Change `expect:` to what\n# should happen, and add a case for every rule your policies must keep.\ncases:\n",
     );
-    let (what, lines) = match (&case.target, &case.action) {
-        (Some(target), _) => (
+    let (what, lines) = match &case.request {
+        ExampleRequest::Hop(target) => (
             format!("{} impersonates {}", case.principal, target),
             format!("    impersonate: {}\n", Value::from(target.to_string())),
         ),
-        (None, Some((action, resource))) => (
+        ExampleRequest::Plain(action, resource) => (
             format!(
                 "{} {} {}",
                 case.principal,
@@ -551,7 +539,6 @@ fn scenario_text(case: &ExampleCase, expect: &str) -> String {
                 Value::from(resource.to_string())
             ),
         ),
-        (None, None) => (String::new(), String::new()),
     };
     out.push_str(&format!(
         "  - name: {}\n    principal: {}\n{lines}",

@@ -115,10 +115,7 @@ pub fn run(
         let mut ov = overrides.clone();
         ov.extra_policies = opts.with.iter().map(|p| root.join(p)).collect();
         let loaded = workspace::load(root, &ov).map_err(|e| vec![Problem::new(e.to_string())])?;
-        match loaded.workspace {
-            Some(w) if loaded.problems.is_empty() => Some(w),
-            _ => return Err(loaded.problems),
-        }
+        Some(loaded.into_workspace()?)
     };
     let base = changed.as_ref().unwrap_or(ws);
     let added: Vec<PolicyId> = base

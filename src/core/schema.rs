@@ -153,7 +153,7 @@ impl SchemaInfo {
     }
 
     /// The attributes of a record type (already resolved), each resolved in turn.
-    fn attributes(&self, ns: &str, record: Option<&Value>) -> BTreeMap<String, Attribute> {
+    pub fn attributes(&self, ns: &str, record: Option<&Value>) -> BTreeMap<String, Attribute> {
         let mut out = BTreeMap::new();
         if let Some(Value::Object(attrs)) = record.and_then(|r| r.get("attributes")) {
             for (attr, ty) in attrs {

@@ -116,6 +116,16 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
+impl Loaded {
+    /// The workspace when it loaded without problems; else every problem (a command cannot run).
+    pub fn into_workspace(self) -> Result<Workspace, Vec<Problem>> {
+        match self.workspace {
+            Some(ws) if self.problems.is_empty() => Ok(ws),
+            _ => Err(self.problems),
+        }
+    }
+}
+
 /// Why a workspace cannot be looked at at all (exit 2 even for `check`).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum NoWorkspace {
