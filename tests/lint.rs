@@ -338,3 +338,82 @@ fn shell_words(line: &str) -> Vec<String> {
     }
     words
 }
+
+/// One open permit used to give a screenful of escalating-chain warnings on its own line: the
+/// findings of one rule at one policy are one finding with a count, every instance in JSON, and
+/// the union of their related places (SARIF `occurrenceCount` and `relatedLocations`).
+#[test]
+fn findings_of_one_rule_at_one_policy_are_one_finding_with_a_count() {
+    let dir = support::example_copy();
+    let policies = dir.path().join("policies/impersonation.cedar");
+    let mut text = std::fs::read_to_string(&policies).unwrap();
+    text.push_str(
+        "\n@id(\"open-door\")\npermit (principal, action == Action::\"getAccessToken\", resource);\n",
+    );
+    std::fs::write(&policies, text).unwrap();
+    let at = dir.path().to_str().unwrap();
+
+    let (code, json, _) = check(at, "json");
+    assert_eq!(code, 1, "open-impersonation is an error");
+    let chains: Vec<Value> = findings(&json)
+        .into_iter()
+        .filter(|f| f["rule"] == "escalating-chain" && f["policies"][0] == "open-door")
+        .collect();
+    assert_eq!(chains.len(), 1, "{chains:#?}");
+    let chain = &chains[0];
+    let count = chain["count"].as_u64().unwrap();
+    assert!(count > 5, "{chain:#}");
+    assert_eq!(chain["instances"].as_array().unwrap().len() as u64, count);
+    assert!(
+        chain["message"].as_str().unwrap().starts_with(&format!(
+            "{count} escalating-chain findings at this policy:"
+        )),
+        "{chain:#}"
+    );
+    // No two findings of one rule share a place.
+    let mut places: Vec<(String, Value, Value)> = findings(&json)
+        .iter()
+        .map(|f| (f["rule"].to_string(), f["file"].clone(), f["line"].clone()))
+        .collect();
+    let all = places.len();
+    places.sort_by_key(|p| format!("{p:?}"));
+    places.dedup();
+    assert_eq!(places.len(), all);
+
+    let (_, sarif, _) = check(at, "sarif");
+    let doc: Value = serde_json::from_str(&sarif).unwrap();
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    let grouped: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["occurrenceCount"].as_u64() == Some(count))
+        .collect();
+    assert_eq!(grouped.len(), 1, "{results:#?}");
+    assert_eq!(grouped[0]["ruleId"], "IMP005");
+    assert!(
+        !grouped[0]["relatedLocations"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{:#}",
+        grouped[0]
+    );
+
+    let (_, human, _) = check(at, "human");
+    assert!(human.contains(&format!(
+        "{count} escalating-chain findings at this policy:"
+    )));
+    assert!(
+        human.contains("(`--format json` lists every one)"),
+        "{human}"
+    );
+    let (_, github, _) = check(at, "github");
+    let chains_in_json = findings(&json)
+        .iter()
+        .filter(|f| f["rule"] == "escalating-chain")
+        .count();
+    assert_eq!(
+        github.matches("title=IMP005 escalating-chain::").count(),
+        chains_in_json,
+        "one annotation per grouped finding: {github}"
+    );
+}

@@ -3,7 +3,7 @@
 //! the catalogue, so it sits at the bottom of the layers.
 
 /// How much a finding matters. `check` exits 1 when any finding is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Off,
     Warning,

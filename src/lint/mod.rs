@@ -54,6 +54,9 @@ pub struct Finding {
     /// Other places that make up the finding (the rest of a chain's policies).
     pub related: Vec<Problem>,
     pub policies: Vec<PolicyId>,
+    /// The messages of the findings of this rule at this place that `run` folded into this one
+    /// (each once, in order); empty for a single finding.
+    pub instances: Vec<String>,
 }
 
 impl Finding {
@@ -64,7 +67,13 @@ impl Finding {
             problem,
             related: Vec::new(),
             policies: Vec::new(),
+            instances: Vec::new(),
         }
+    }
+
+    /// How many findings this one stands for (1 unless several were folded into it).
+    pub fn count(&self) -> usize {
+        self.instances.len().max(1)
     }
 
     /// A problem in the inputs. Its human rendering stays as the loader wrote it, without the
@@ -150,7 +159,85 @@ pub fn run(ws: &Workspace) -> Lint {
     suppressions.sort_by(|a, b| (&a.policy, a.rule.code).cmp(&(&b.policy, b.rule.code)));
     lint.suppressions = suppressions;
     sort(&mut lint.findings);
+    lint.findings = grouped(std::mem::take(&mut lint.findings));
     lint
+}
+
+/// Instances listed in a folded finding's message; JSON's `instances` has them all.
+const LISTED: usize = 5;
+
+/// Folds the findings of one rule at one place (one policy) into one finding with a count, the
+/// instances listed in its message and the union of their related places: one open permit
+/// otherwise yields a screenful of warnings on the same line, and GitHub shows only ten
+/// annotations of a kind per step. Problems in the inputs are never folded (each is its own
+/// fix). Suppression has already been decided per instance.
+fn grouped(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut at: std::collections::HashMap<Place, usize> = std::collections::HashMap::new();
+    for f in findings {
+        let place = match (&f.problem.file, f.problem.span) {
+            (Some(file), Some(span)) if f.rule.id != RuleId::InvalidInput => {
+                Some((file.path.clone(), span, f.rule.code, f.level))
+            }
+            _ => None,
+        };
+        let Some(place) = place else {
+            out.push(f);
+            continue;
+        };
+        match at.get(&place) {
+            Some(&i) => fold(&mut out[i], f),
+            None => {
+                at.insert(place, out.len());
+                out.push(f);
+            }
+        }
+    }
+    for f in &mut out {
+        if f.instances.len() > 1 {
+            let n = f.instances.len();
+            let mut text = format!("{n} {} findings at this policy:", f.rule.name);
+            for m in f.instances.iter().take(LISTED) {
+                text.push_str("\n• ");
+                text.push_str(m);
+            }
+            if n > LISTED {
+                text.push_str(&format!(
+                    "\n• and {} more (`--format json` lists every one)",
+                    n - LISTED
+                ));
+            }
+            f.problem.message = text;
+        }
+    }
+    out
+}
+
+/// Where a finding is, for folding: file, span, rule code, level.
+type Place = (String, (usize, usize), &'static str, Level);
+
+/// Adds `f` to the finding `into` stands for: its message as an instance, its related places and
+/// policies where new.
+fn fold(into: &mut Finding, f: Finding) {
+    if into.instances.is_empty() {
+        into.instances.push(into.problem.message.clone());
+    }
+    if !into.instances.contains(&f.problem.message) {
+        into.instances.push(f.problem.message);
+    }
+    for r in f.related {
+        let same = |p: &Problem| {
+            p.span == r.span && p.file.as_ref().map(|f| &f.path) == r.file.as_ref().map(|f| &f.path)
+        };
+        if !into.related.iter().any(same) {
+            into.related.push(r);
+        }
+    }
+    for p in f.policies {
+        if !into.policies.contains(&p) {
+            into.policies.push(p);
+        }
+    }
 }
 
 /// Findings in (file, offset, rule code, message) order; findings without a file last.

@@ -90,6 +90,9 @@ struct SarifResult {
     locations: Vec<Location>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related_locations: Vec<Location>,
+    /// How many findings of the rule at this place the result stands for (only when > 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occurrence_count: Option<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressions: Vec<Suppression>,
 }
@@ -191,6 +194,7 @@ fn result(f: &Finding, suppressed: Option<&str>) -> SarifResult {
                 )
             })
             .collect(),
+        occurrence_count: (f.count() > 1).then(|| f.count()),
         suppressions: suppressed
             .map(|why| Suppression {
                 kind: "inSource",

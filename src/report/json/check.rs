@@ -36,7 +36,12 @@ pub struct FindingDoc {
     pub code: String,
     /// `error` or `warning`.
     pub level: String,
+    /// For a finding that stands for several (`count` > 1), a headline and the first instances.
     pub message: String,
+    /// How many findings of this rule at this place it stands for.
+    pub count: usize,
+    /// Every instance's message when `count` > 1; empty otherwise.
+    pub instances: Vec<String>,
     pub file: Option<String>,
     pub line: Option<usize>,
     pub column: Option<usize>,

@@ -70,6 +70,8 @@ impl Renderer for Json {
                     code: f.rule.code.into(),
                     level: f.level.name().into(),
                     message: f.problem.message.clone(),
+                    count: f.count(),
+                    instances: f.instances.clone(),
                     file,
                     line: region.map(|r| r.start.0),
                     column: region.map(|r| r.start.1),
