@@ -356,10 +356,7 @@ fn policy_items(
         let owner = template.as_ref().unwrap_or(&id);
         let place = places.get(owner.as_str());
         let file = meta.map(|m| m.file.clone()).unwrap_or_default();
-        let line = match (meta.and_then(|m| m.place), template.is_some()) {
-            (Some((offset, _)), true) => ws.policy_files.get(&file).map(|f| f.line_col(offset).0),
-            _ => place.map(crate::workspace::places::PolicyPlace::line),
-        };
+        let line = ws.policy_line(&places, id.as_str()).map(|(_, line)| line);
         let ignored = ignore_reason(policy.annotation(IGNORE_ANNOTATION), &id, &file, line)
             .map_err(|p| problems.push(*p))
             .ok()

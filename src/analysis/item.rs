@@ -17,7 +17,7 @@ pub struct AccessItem {
 }
 
 /// A path or a grant, uids as Cedar writes them (`User::"alice"`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Accessed {
     /// `principal` may act as `target` along `chain` (which ends at `target`).
     Path {

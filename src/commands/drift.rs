@@ -88,11 +88,54 @@ pub struct UsageReport {
     pub unused: Vec<Unused>,
 }
 
+/// A policy change and what it causes: the policies it is about, and each new (or removed) path
+/// or grant they are behind once, with the profiles it holds under.
+///
+/// Which policies a change is about: for new access, those of its policies that the baseline
+/// never names (a policy added, or one that allowed nothing before), else all of them (a policy
+/// edited); for removed access, those no longer in the workspace, else all of them.
+#[derive(Debug, Clone)]
+pub struct PolicyChange {
+    /// Each policy with where it is written now (`None`: no longer in the workspace).
+    pub policies: Vec<(PolicyId, Option<(String, usize)>)>,
+    pub consequences: Vec<Consequence>,
+}
+
+/// One path or grant gained or lost, under one or more profiles.
+#[derive(Debug, Clone)]
+pub struct Consequence {
+    /// The highest over its profiles.
+    pub severity: Severity,
+    pub access: Accessed,
+    /// The profiles it holds under, in the run's order.
+    pub profiles: Vec<ProfileName>,
+    /// Whether that is every profile (of the current run for new access, of the baseline for
+    /// removed access).
+    pub every_profile: bool,
+    /// Policies behind it besides the change's own (the rest of a chain), sorted.
+    pub also: Vec<PolicyId>,
+}
+
+impl PolicyChange {
+    /// The highest severity among its consequences.
+    pub fn severity(&self) -> Severity {
+        self.consequences
+            .iter()
+            .map(|c| c.severity)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DriftResult {
     pub baseline: String,
     pub new: Vec<DriftItem>,
     pub removed: Vec<DriftItem>,
+    /// `new` grouped by the policy change behind each item.
+    pub new_by_change: Vec<PolicyChange>,
+    /// `removed` grouped likewise.
+    pub removed_by_change: Vec<PolicyChange>,
     /// Profiles added, removed or changed since the baseline.
     pub notes: Vec<String>,
     pub fail_on: Severity,
@@ -242,24 +285,40 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
     }
 
     let rate = Rater::new(ws, &now);
-    let new = diff(&now, &old)
+    let new: Vec<DriftItem> = diff(&now, &old)
         .into_iter()
         .map(|item| DriftItem {
             severity: rate.added(&item),
             item,
         })
         .collect();
-    let removed = diff(&old, &now)
+    let removed: Vec<DriftItem> = diff(&old, &now)
         .into_iter()
         .map(|item| DriftItem {
             severity: Severity::Low,
             item,
         })
         .collect();
+    let places = ws.policy_places();
+    let named_before = named(&old);
+    let new_by_change = by_change(
+        &new,
+        |p| !named_before.contains(p.as_str()),
+        &profile_names(&now),
+        |p| ws.policy_line(&places, p.as_str()),
+    );
+    let removed_by_change = by_change(
+        &removed,
+        |p| !ws.policies.contains_key(p),
+        &profile_names(&old),
+        |p| ws.policy_line(&places, p.as_str()),
+    );
     let mut result = DriftResult {
         baseline: display.clone(),
         new,
         removed,
+        new_by_change,
+        removed_by_change,
         notes,
         fail_on: ws.drift.fail_on,
         accepted: false,
@@ -279,6 +338,97 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         }
     }
     Ok(result)
+}
+
+/// Every policy a baseline names as behind some access.
+fn named(b: &Baseline) -> BTreeSet<&str> {
+    b.paths
+        .iter()
+        .flat_map(|p| &p.policies)
+        .chain(b.grants.iter().flat_map(|g| &g.policies))
+        .map(PolicyId::as_str)
+        .collect()
+}
+
+fn profile_names(b: &Baseline) -> Vec<ProfileName> {
+    b.profiles.iter().map(|p| p.name.clone()).collect()
+}
+
+/// Groups drift items by the policy change behind each (see [`PolicyChange`]): `changed` tells
+/// the policies that changed from those behind an item; `place` where a policy is written.
+/// Changes come highest severity first, then by policy; consequences likewise, then in the
+/// items' order.
+fn by_change(
+    items: &[DriftItem],
+    changed: impl Fn(&PolicyId) -> bool,
+    profiles: &[ProfileName],
+    place: impl Fn(&PolicyId) -> Option<(String, usize)>,
+) -> Vec<PolicyChange> {
+    let mut groups: BTreeMap<Vec<PolicyId>, BTreeMap<&Accessed, Consequence>> = BTreeMap::new();
+    let mut order: BTreeMap<&Accessed, usize> = BTreeMap::new();
+    for (n, i) in items.iter().enumerate() {
+        let mut cause: Vec<PolicyId> = i
+            .item
+            .policies
+            .iter()
+            .filter(|p| changed(p))
+            .cloned()
+            .collect();
+        if cause.is_empty() {
+            cause.clone_from(&i.item.policies);
+        }
+        order.entry(&i.item.access).or_insert(n);
+        let also = i
+            .item
+            .policies
+            .iter()
+            .filter(|p| !cause.contains(p))
+            .cloned();
+        let c = groups
+            .entry(cause.clone())
+            .or_default()
+            .entry(&i.item.access)
+            .or_insert_with(|| Consequence {
+                severity: i.severity,
+                access: i.item.access.clone(),
+                profiles: Vec::new(),
+                every_profile: false,
+                also: Vec::new(),
+            });
+        c.severity = c.severity.max(i.severity);
+        c.profiles.push(i.item.profile.clone());
+        c.also.extend(also);
+    }
+    let mut changes: Vec<PolicyChange> = groups
+        .into_iter()
+        .map(|(cause, consequences)| {
+            let mut consequences: Vec<Consequence> = consequences
+                .into_values()
+                .map(|mut c| {
+                    c.profiles
+                        .sort_by_key(|p| profiles.iter().position(|x| x == p));
+                    c.profiles.dedup();
+                    c.every_profile = profiles.iter().all(|p| c.profiles.contains(p));
+                    c.also.sort();
+                    c.also.dedup();
+                    c
+                })
+                .collect();
+            consequences.sort_by_key(|c| (std::cmp::Reverse(c.severity), order.get(&c.access)));
+            PolicyChange {
+                policies: cause
+                    .into_iter()
+                    .map(|p| {
+                        let at = place(&p);
+                        (p, at)
+                    })
+                    .collect(),
+                consequences,
+            }
+        })
+        .collect();
+    changes.sort_by_key(|c| std::cmp::Reverse(c.severity()));
+    changes
 }
 
 /// Entries of `a` that `b` lacks, paths first.

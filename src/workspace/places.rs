@@ -32,6 +32,27 @@ impl PolicyPlace {
 }
 
 impl Workspace {
+    /// The file and 1-based line where policy, link or template `id` is written: the head of a
+    /// static policy or template, a link's entry in its links file. `places` is
+    /// [`Workspace::policy_places`], computed once by the caller.
+    pub fn policy_line(
+        &self,
+        places: &BTreeMap<String, PolicyPlace>,
+        id: &str,
+    ) -> Option<(String, usize)> {
+        let meta = self.policies.get(id);
+        match meta.and_then(|m| Some((m, m.template.as_ref()?, m.place?))) {
+            Some((m, _, (offset, _))) => self
+                .policy_files
+                .get(&m.file)
+                .map(|f| (m.file.clone(), f.line_col(offset).0)),
+            // A static policy or template; a link with no entry of its own: its template.
+            None => places
+                .get(meta.and_then(|m| m.template.as_deref()).unwrap_or(id))
+                .map(|p| (p.file.path.clone(), p.line())),
+        }
+    }
+
     /// Every static policy and template with a known place, by id (links are written in their
     /// links file: see the catalogue's `place`).
     pub fn policy_places(&self) -> BTreeMap<String, PolicyPlace> {

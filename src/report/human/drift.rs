@@ -2,6 +2,8 @@
 
 #[allow(unused_imports, reason = "one shared import list for the text modules")]
 use super::*;
+use crate::core::ids::{PolicyId, ProfileName};
+use crate::report::json::{ConsequenceDoc, PolicyChangeDoc};
 
 pub(super) fn drift_text(r: &DriftResult) -> String {
     let doc = drift_doc(r);
@@ -14,27 +16,48 @@ pub(super) fn drift_text(r: &DriftResult) -> String {
     for n in &doc.notes {
         let _ = writeln!(out, "note: {n}");
     }
-    for (title, items) in [("new", &doc.new), ("removed", &doc.removed)] {
+    for (title, count) in [("new", doc.new.len()), ("removed", doc.removed.len())] {
+        let changes: Vec<&PolicyChangeDoc> = doc
+            .changes
+            .iter()
+            .filter(|c| c.direction == title)
+            .collect();
         let _ = writeln!(out);
-        let _ = writeln!(out, "{title} ({}):", items.len());
-        for i in items {
-            let change = ChangeDoc {
-                profile: i.profile.clone(),
-                kind: i.kind.clone(),
-                principal: i.principal.clone(),
-                target: i.target.clone(),
-                chain: i.chain.clone(),
-                acting_as: i.acting_as.clone(),
-                action: i.action.clone(),
-                resource: i.resource.clone(),
-                policies: i.policies.clone(),
-            };
+        let _ = writeln!(
+            out,
+            "{title} ({count}{}):",
+            if changes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", from {}",
+                    plural(changes.len(), "policy change", "policy changes")
+                )
+            }
+        );
+        for c in changes {
+            let policies: Vec<String> = c
+                .policies
+                .iter()
+                .map(|p| match (&p.file, p.line) {
+                    (Some(f), Some(l)) => format!("{} ({f}:{l})", p.id),
+                    _ => format!("{} (no longer in the policies)", p.id),
+                })
+                .collect();
             let _ = writeln!(
                 out,
-                "  {:<6} {}",
-                i.severity.to_uppercase(),
-                change_line(&change)
+                "  {}: {}",
+                policies.join(", "),
+                plural(c.consequences.len(), "path or grant", "paths and grants")
             );
+            for x in &c.consequences {
+                let _ = writeln!(
+                    out,
+                    "    {:<6} {}",
+                    x.severity.to_uppercase(),
+                    consequence_line(x)
+                );
+            }
         }
     }
     if let Some(u) = &doc.usage {
@@ -73,6 +96,36 @@ pub(super) fn drift_text(r: &DriftResult) -> String {
         );
     }
     out
+}
+
+/// A consequence as `[profiles] path a → b (also by …)`; `[every profile]` when it holds
+/// under all of them.
+fn consequence_line(x: &ConsequenceDoc) -> String {
+    let change = ChangeDoc {
+        profile: ProfileName::from(if x.every_profile {
+            "every profile".to_string()
+        } else {
+            x.profiles
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        kind: x.kind.clone(),
+        principal: x.principal.clone(),
+        target: x.target.clone(),
+        chain: x.chain.clone(),
+        acting_as: x.acting_as.clone(),
+        action: x.action.clone(),
+        resource: x.resource.clone(),
+        policies: Vec::new(),
+    };
+    let mut line = change_line(&change);
+    if !x.also.is_empty() {
+        let also: Vec<&str> = x.also.iter().map(PolicyId::as_str).collect();
+        let _ = write!(line, " (also by {})", also.join(", "));
+    }
+    line
 }
 
 /// The usage-log half: what was used but is now denied, what is granted but unused, and the

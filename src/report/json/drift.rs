@@ -23,7 +23,93 @@ pub struct DriftDoc {
     pub notes: Vec<String>,
     pub new: Vec<DriftItemDoc>,
     pub removed: Vec<DriftItemDoc>,
+    /// `new`, then `removed`, grouped by the policy change behind each item: one entry per
+    /// change, its consequences once each with the profiles they hold under.
+    pub changes: Vec<PolicyChangeDoc>,
     pub usage: Option<UsageDoc>,
+}
+
+/// A policy change and the access it adds (`direction: "new"`) or takes away (`"removed"`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChangeDoc {
+    pub direction: String,
+    /// The highest severity among its consequences.
+    pub severity: String,
+    /// The policies the change is about: for new access, those the baseline never named behind
+    /// any access (else every policy behind it); for removed access, those no longer in the
+    /// workspace (else every policy behind it then).
+    pub policies: Vec<ChangedPolicyDoc>,
+    pub consequences: Vec<ConsequenceDoc>,
+}
+
+/// A policy and where it is written now (`file`/`line` null: no longer in the workspace).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangedPolicyDoc {
+    pub id: PolicyId,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+}
+
+/// One path or grant gained or lost, with every profile it holds under.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsequenceDoc {
+    pub severity: String,
+    pub profiles: Vec<ProfileName>,
+    /// `profiles` is every profile (of this run for new access, of the baseline for removed).
+    pub every_profile: bool,
+    pub kind: String,
+    pub principal: String,
+    pub target: Option<String>,
+    pub chain: Vec<String>,
+    pub acting_as: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    /// Other policies behind it (the rest of a chain).
+    pub also: Vec<PolicyId>,
+}
+
+fn policy_change(direction: &str, c: &PolicyChange) -> PolicyChangeDoc {
+    PolicyChangeDoc {
+        direction: direction.into(),
+        severity: c.severity().name().into(),
+        policies: c
+            .policies
+            .iter()
+            .map(|(id, at)| ChangedPolicyDoc {
+                id: id.clone(),
+                file: at.as_ref().map(|(f, _)| f.clone()),
+                line: at.as_ref().map(|(_, l)| *l),
+            })
+            .collect(),
+        consequences: c
+            .consequences
+            .iter()
+            .map(|x| {
+                let item = AccessItem {
+                    profile: x.profiles.first().cloned().unwrap_or_default(),
+                    access: x.access.clone(),
+                    policies: x.also.clone(),
+                };
+                let d = change_doc(&item);
+                ConsequenceDoc {
+                    severity: x.severity.name().into(),
+                    profiles: x.profiles.clone(),
+                    every_profile: x.every_profile,
+                    kind: d.kind,
+                    principal: d.principal,
+                    target: d.target,
+                    chain: d.chain,
+                    acting_as: d.acting_as,
+                    action: d.action,
+                    resource: d.resource,
+                    also: d.policies,
+                }
+            })
+            .collect(),
+    }
 }
 
 /// A path (`kind: "path"`) or grant (`kind: "grant"`) added or removed, with the policies that
@@ -127,6 +213,16 @@ pub fn drift_doc(r: &DriftResult) -> DriftDoc {
         notes: r.notes.clone(),
         new: r.new.iter().map(drift_item).collect(),
         removed: r.removed.iter().map(drift_item).collect(),
+        changes: r
+            .new_by_change
+            .iter()
+            .map(|c| policy_change("new", c))
+            .chain(
+                r.removed_by_change
+                    .iter()
+                    .map(|c| policy_change("removed", c)),
+            )
+            .collect(),
         usage: r.usage.as_ref().map(|u| UsageDoc {
             file: u.file.clone(),
             lines: u.lines,

@@ -28,7 +28,7 @@ use crate::analysis::profiles::Profile;
 use crate::analysis::summary::PathList;
 use crate::analysis::{is_human, PolicyInfo};
 use crate::commands::check::CheckResult;
-use crate::commands::drift::{DriftItem, DriftResult};
+use crate::commands::drift::{DriftItem, DriftResult, PolicyChange};
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
 use crate::commands::test::{Outcome, OutcomeKind, TestRun};
