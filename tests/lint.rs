@@ -299,21 +299,45 @@ fn ci_recipe_parses_and_its_commands_exist() {
         }
         commands.extend(actas_commands(hook["entry"].as_str().unwrap_or_default()));
     }
-    assert!(commands.len() >= 4, "{commands:?}");
+    let action: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root().join("action.yml")).expect("action.yml"),
+    )
+    .expect("action.yml is YAML");
+    assert_eq!(action["runs"]["using"], "composite");
+    for step in action["runs"]["steps"].as_array().expect("steps") {
+        if let Some(run) = step["run"].as_str() {
+            commands.extend(actas_commands(run));
+        }
+    }
+    assert!(commands.len() >= 7, "{commands:?}");
     for c in &commands {
         let words = shell_words(&c.replace("${{ matrix.shard }}", "1"));
         actas::app::Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("`{c}`: {e}"));
     }
 }
 
-/// Lines of a shell script that run actas, with `\` continuations joined and redirections cut.
+/// Lines of a shell script that run actas (`actas …`, or a quoted path to it such as
+/// `"$ACTAS" …`), with `\` continuations joined, redirections cut and the shard variable set.
 fn actas_commands(script: &str) -> Vec<String> {
     script
         .replace("\\\n", " ")
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with("actas "))
-        .map(|l| l.split(['>', '|']).next().unwrap_or(l).trim().to_string())
+        .filter_map(|l| {
+            if l.starts_with("actas ") {
+                return Some(l.to_string());
+            }
+            let rest = l.strip_prefix('"')?;
+            let (program, args) = rest.split_once('"')?;
+            (program == "$ACTAS" || program.ends_with("/actas")).then(|| format!("actas{args}"))
+        })
+        .map(|l| {
+            l.split(['>', '|'])
+                .next()
+                .unwrap_or(&l)
+                .trim()
+                .replace("$SHARD", "1")
+        })
         .collect()
 }
 
