@@ -18,7 +18,7 @@ pub const VERSION: u32 = 1;
 /// Where `snapshot` writes and `drift` reads, relative to the workspace.
 pub const DEFAULT_PATH: &str = "actas.baseline.json";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     pub format: String,
@@ -32,14 +32,16 @@ pub struct Baseline {
     pub grants: Vec<GrantEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileEntry {
     pub name: ProfileName,
     pub context: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PathEntry {
     pub profile: ProfileName,
@@ -49,7 +51,9 @@ pub struct PathEntry {
     pub policies: Vec<PolicyId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GrantEntry {
     pub profile: ProfileName,

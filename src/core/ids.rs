@@ -10,7 +10,7 @@ macro_rules! string_id {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
-            serde::Serialize, serde::Deserialize,
+            serde::Serialize, serde::Deserialize, schemars::JsonSchema,
         )]
         #[serde(transparent)]
         pub struct $name(String);

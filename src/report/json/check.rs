@@ -8,7 +8,7 @@ use super::*;
 use crate::core::ids::PolicyId;
 
 /// `actas check --format json`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDoc {
     pub version: u32,
@@ -19,7 +19,7 @@ pub struct CheckDoc {
     pub skipped: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSummary {
     pub errors: usize,
@@ -29,7 +29,7 @@ pub struct CheckSummary {
 }
 
 /// One finding. `line`/`column` start the span, `end_line`/`end_column` end it (exclusive).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindingDoc {
     pub rule: String,
@@ -54,7 +54,7 @@ pub struct FindingDoc {
     pub related: Vec<PlaceDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceDoc {
     pub message: String,
@@ -64,7 +64,7 @@ pub struct PlaceDoc {
 }
 
 /// An `@actas_allow` annotation and the findings it suppressed (by message).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressionDoc {
     pub policy: PolicyId,

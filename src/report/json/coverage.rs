@@ -10,13 +10,14 @@ use crate::core::ids::{PolicyId, ProfileName};
 
 /// Written only (a report of millions of paths is streamed from the compact paths, never held
 /// as a document).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct CoverageDoc<'a> {
     pub version: u32,
     pub summary: CoverageSummary,
     pub gate: GateDoc,
     pub policies: Vec<PolicyCoverageDoc>,
     /// Uncovered first, then by profile, principal and target.
+    #[schemars(with = "Vec<PathCoverageDoc>")]
     pub paths: CoveragePaths<'a>,
 }
 
@@ -46,7 +47,7 @@ impl Serialize for CoveragePaths<'_> {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoverageSummary {
     /// Static policies, templates and links determining some evaluated request.
@@ -64,7 +65,7 @@ pub struct CoverageSummary {
     pub ignored: usize,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatioDoc {
     pub covered: usize,
@@ -73,7 +74,7 @@ pub struct RatioDoc {
     pub percent: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRatioDoc {
     pub profile: ProfileName,
@@ -82,7 +83,7 @@ pub struct ProfileRatioDoc {
     pub percent: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateDoc {
     /// Whether `coverage:` of actas.yaml was applied to this run.
@@ -93,7 +94,7 @@ pub struct GateDoc {
     pub shortfalls: Vec<ShortfallDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShortfallDoc {
     pub what: String,
@@ -101,7 +102,7 @@ pub struct ShortfallDoc {
     pub actual: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyCoverageDoc {
     pub id: PolicyId,
@@ -121,7 +122,7 @@ pub struct PolicyCoverageDoc {
     pub unprobed: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClauseDoc {
     /// `when` or `unless`.
@@ -131,7 +132,7 @@ pub struct ClauseDoc {
     pub seen_false: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathCoverageDoc {
     pub profile: ProfileName,

@@ -8,7 +8,7 @@ use super::*;
 use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas drift --format json`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DriftDoc {
     pub version: u32,
@@ -30,7 +30,7 @@ pub struct DriftDoc {
 }
 
 /// A policy change and the access it adds (`direction: "new"`) or takes away (`"removed"`).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChangeDoc {
     pub direction: String,
@@ -44,7 +44,7 @@ pub struct PolicyChangeDoc {
 }
 
 /// A policy and where it is written now (`file`/`line` null: no longer in the workspace).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangedPolicyDoc {
     pub id: PolicyId,
@@ -53,7 +53,7 @@ pub struct ChangedPolicyDoc {
 }
 
 /// One path or grant gained or lost, with every profile it holds under.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsequenceDoc {
     pub severity: String,
@@ -114,7 +114,7 @@ fn policy_change(direction: &str, c: &PolicyChange) -> PolicyChangeDoc {
 
 /// A path (`kind: "path"`) or grant (`kind: "grant"`) added or removed, with the policies that
 /// allow it (now for new items, in the baseline for removed ones).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DriftItemDoc {
     pub severity: String,
@@ -129,7 +129,7 @@ pub struct DriftItemDoc {
     pub policies: Vec<PolicyId>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageDoc {
     pub file: String,
@@ -148,14 +148,14 @@ pub struct UsageDoc {
     pub granted_but_unused: Vec<UnusedDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineNoteDoc {
     pub line: usize,
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeniedDoc {
     /// Every line with this request, ascending.
@@ -168,7 +168,7 @@ pub struct DeniedDoc {
     pub reasons: Vec<PolicyId>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnusedDoc {
     pub principal: String,

@@ -20,6 +20,7 @@ pub use test::*;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::access::{Path, Query};
@@ -198,4 +199,53 @@ mod tests {
         assert!(r.summary.count(PathList::Human) > 1 && r.reached.len() > 5);
         assert_eq!(String::from_utf8(streamed).unwrap(), whole);
     }
+}
+
+/// The JSON Schema (draft 2020-12) of every JSON document actas writes, by file name under
+/// `docs/schemas/`, generated from the types that write them; `tests/json_schemas.rs` keeps the
+/// committed files current and validates real outputs against them.
+pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+    fn schema<T: JsonSchema>(title: &str) -> serde_json::Value {
+        let mut s = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+        if let Some(o) = s.as_object_mut() {
+            o.insert("title".into(), title.into());
+        }
+        s
+    }
+    vec![
+        (
+            "check.schema.json",
+            schema::<CheckDoc>("actas check --format json"),
+        ),
+        (
+            "test.schema.json",
+            schema::<TestDoc>("actas test --format json"),
+        ),
+        (
+            "coverage.schema.json",
+            schema::<CoverageDoc<'_>>("actas test --coverage --coverage-format json"),
+        ),
+        (
+            "who-can.schema.json",
+            schema::<WhoCanDoc>("actas who-can --format json"),
+        ),
+        (
+            "report.schema.json",
+            schema::<ReportDoc>("actas report --format json"),
+        ),
+        (
+            "suffice.schema.json",
+            schema::<SufficeDoc>("actas suffice --format json"),
+        ),
+        (
+            "drift.schema.json",
+            schema::<DriftDoc>("actas drift --format json"),
+        ),
+        (
+            "baseline.schema.json",
+            schema::<crate::analysis::baseline::Baseline>(
+                "actas snapshot: the baseline (actas.baseline.json)",
+            ),
+        ),
+    ]
 }

@@ -8,7 +8,7 @@ use super::*;
 use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas who-can --format json`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhoCanDoc {
     pub version: u32,
@@ -21,7 +21,7 @@ pub struct WhoCanDoc {
     pub policies: Vec<PolicyDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,7 +32,7 @@ pub struct QueryDoc {
 
 /// A profile: a named context, and where it came from (`actas.yaml`, `scenario defaults`,
 /// `command line`).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileDoc {
     pub name: ProfileName,
@@ -41,7 +41,7 @@ pub struct ProfileDoc {
 }
 
 /// A (principal, target) pair reachable under at least one profile.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathDoc {
     pub principal: String,
@@ -55,7 +55,7 @@ pub struct PathDoc {
     pub routes: Vec<RouteDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteDoc {
     /// Hops: the length of `chain`.
@@ -67,7 +67,7 @@ pub struct RouteDoc {
 }
 
 /// One hop: the impersonation actions that allow it and their determining policies.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepDoc {
     pub from: String,
@@ -76,7 +76,7 @@ pub struct StepDoc {
     pub policies: Vec<PolicyId>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
     pub id: String,
@@ -91,7 +91,7 @@ pub struct PolicyDoc {
 ///
 /// The lists that grow with the number of paths are type parameters: held whole (`Vec`, the
 /// default, which every other format reads) or [`Streamed`], written as they are produced.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
     pub version: u32,
@@ -103,7 +103,7 @@ pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
     pub policies: Vec<PolicyDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryDoc<R = Vec<PathRefDoc>> {
     /// Inventory identities that may impersonate.
@@ -125,7 +125,7 @@ pub struct SummaryDoc<R = Vec<PathRefDoc>> {
     pub widest_reach: Vec<ReachDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountDoc {
     pub account: String,
@@ -135,7 +135,7 @@ pub struct AccountDoc {
     pub per_profile: Vec<ProfileCountDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileCountDoc {
     pub profile: ProfileName,
@@ -143,7 +143,7 @@ pub struct ProfileCountDoc {
 }
 
 /// A path named in the summary: its longest route's chain and its profiles.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathRefDoc {
     pub principal: String,
@@ -152,7 +152,7 @@ pub struct PathRefDoc {
     pub profiles: Vec<ProfileName>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReachDoc {
     pub identity: String,

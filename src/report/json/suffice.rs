@@ -8,7 +8,7 @@ use super::*;
 use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas suffice --format json`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SufficeDoc {
     pub version: u32,
@@ -18,7 +18,7 @@ pub struct SufficeDoc {
     pub what_if: Option<WhatIfDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDoc {
     pub file: String,
@@ -39,7 +39,7 @@ pub struct TaskDoc {
     pub excess_skipped: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExcessDoc {
     pub action: String,
@@ -48,7 +48,7 @@ pub struct ExcessDoc {
     pub resources: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhatIfDoc {
     pub added_policies: Vec<PolicyId>,
@@ -60,7 +60,7 @@ pub struct WhatIfDoc {
 
 /// A path (`kind: "path"`: principal, target, chain) or a grant (`kind: "grant"`: principal,
 /// acting_as or null, action, resource) under one profile, with its determining policies.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeDoc {
     pub profile: ProfileName,

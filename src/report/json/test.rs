@@ -8,7 +8,7 @@ use super::*;
 use crate::core::ids::PolicyId;
 
 /// `actas test --format json`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestDoc {
     pub version: u32,
@@ -16,7 +16,7 @@ pub struct TestDoc {
     pub cases: Vec<CaseDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
     pub total: usize,
@@ -27,7 +27,7 @@ pub struct Summary {
 /// One case. `kind` is `request`, `who_can_impersonate` or `impersonatable_by`; request cases
 /// fill `expected`/`actual` with `allow`/`deny` and `hops`/`request`; set cases fill them with
 /// sorted uid lists and `missing`/`unexpected`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseDoc {
     pub file: String,
@@ -46,7 +46,7 @@ pub struct CaseDoc {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HopDoc {
     pub from: String,
@@ -57,7 +57,7 @@ pub struct HopDoc {
     pub requests: Vec<EvaluationDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationDoc {
     pub principal: String,
