@@ -184,23 +184,6 @@ fn hop(h: &HopOutcome) -> HopDoc {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::commands::report;
-
-    #[test]
-    fn a_streamed_report_is_the_whole_document() {
-        let ws = crate::workspace::example();
-        let r = report::run(&ws, &Default::default()).unwrap();
-        let mut streamed = Vec::new();
-        Json.write_report(&r, &mut streamed).unwrap().unwrap();
-        let whole = Json.report(&r).unwrap();
-        assert!(r.summary.count(PathList::Human) > 1 && r.reached.len() > 5);
-        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
-    }
-}
-
 /// The JSON Schema (draft 2020-12) of every JSON document actas writes, by file name under
 /// `docs/schemas/`, generated from the types that write them; `tests/json_schemas.rs` keeps the
 /// committed files current and validates real outputs against them.
@@ -248,4 +231,21 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             ),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::report;
+
+    #[test]
+    fn a_streamed_report_is_the_whole_document() {
+        let ws = crate::workspace::example();
+        let r = report::run(&ws, &Default::default()).unwrap();
+        let mut streamed = Vec::new();
+        Json.write_report(&r, &mut streamed).unwrap().unwrap();
+        let whole = Json.report(&r).unwrap();
+        assert!(r.summary.count(PathList::Human) > 1 && r.reached.len() > 5);
+        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+    }
 }
