@@ -2,7 +2,7 @@
 //! current policies with that record (new and removed paths and grants, each with the policies
 //! behind it and a severity) and with a usage log (granted but unused, used but now denied).
 //!
-//! Severity (README "Drift"): removed access is `low`; added access is `medium`, or `high` when a
+//! Severity (docs/commands/drift.md): removed access is `low`; added access is `medium`, or `high` when a
 //! human gains a path to an account that holds a direct grant on a sensitive resource, or a
 //! human gains a grant (own or acting as an account) on a sensitive resource. Sensitive
 //! resources are those `in` an entity of `drift.sensitive` in actas.yaml. `drift.fail_on`

@@ -90,7 +90,7 @@ macro_rules! string_id {
 }
 
 string_id!(
-    /// A policy, template or link id: the `@id` annotation, else `file#index` (README).
+    /// A policy, template or link id: the `@id` annotation, else `file#index` (docs/decisions.md).
     PolicyId
 );
 

@@ -1,4 +1,4 @@
-//! Impersonation lint rules for `actas check` (README "Lint rules"; one page per rule in
+//! Impersonation lint rules for `actas check` (docs/commands/check.md; one page per rule in
 //! `docs/rules/`, compiled in for `actas check --explain`).
 //!
 //! Policy rules read Cedar's AST, which carries source spans (hence the direct dependency on
