@@ -95,6 +95,24 @@ fn every_json_output_validates_against_its_schema() {
             ],
         ),
         ("report.schema.json", vec!["report", "--format", "json"]),
+        (
+            "can.schema.json",
+            vec!["can", "erin", "billing-admin", "--format", "json"],
+        ),
+        (
+            "can.schema.json",
+            vec![
+                "can",
+                "dave",
+                "ci-runner",
+                "--action",
+                "Action::\"push\"",
+                "--resource",
+                "Bucket::\"artifacts\"",
+                "--format",
+                "json",
+            ],
+        ),
         ("suffice.schema.json", vec!["suffice", "--format", "json"]),
         (
             "drift.schema.json",

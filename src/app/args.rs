@@ -133,6 +133,29 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = WhoCanFormat::Human)]
         format: WhoCanFormat,
     },
+    /// Yes or no: can PRINCIPAL act as TARGET (and then make a request)? Exit 0 yes, 1 no.
+    #[command(
+        after_help = "Yes when it holds under at least one selected profile (every profile by default);\neach profile's answer is listed, with the chain and its policies, or what blocks it.\n\nExamples:\n  actas can carol prod-deployer --profile routine\n  actas can 'User::\"carol\"' 'ServiceAccount::\"prod-deployer\"' --action 'Action::\"deploy\"' --resource 'Cluster::\"prod\"'"
+    )]
+    Can {
+        /// The identity, e.g. 'User::"carol"' (a bare id when unique).
+        #[arg(value_name = "PRINCIPAL")]
+        principal: String,
+        /// The account, e.g. 'ServiceAccount::"prod-deployer"' (a bare id when unique).
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// Also ask whether, acting as TARGET, PRINCIPAL may do this action (with --resource).
+        #[arg(long, value_name = "UID", requires = "resource")]
+        action: Option<String>,
+        /// The resource of --action.
+        #[arg(long, value_name = "UID", requires = "action")]
+        resource: Option<String>,
+        #[command(flatten)]
+        profiles: ProfileArgs,
+        /// Output format: text, or JSON (docs/json.md).
+        #[arg(long, value_enum, default_value_t = WhoCanFormat::Human)]
+        format: WhoCanFormat,
+    },
     /// Is the acting identity's permission set enough for each task; what it holds beyond it.
     #[command(
         after_help = "Examples:\n  actas suffice\n  actas suffice --with proposed.cedar\n  actas suffice --without legacy-admin"
@@ -273,7 +296,9 @@ impl Cli {
                 files.iter_mut().for_each(anchor);
                 coverage_output.iter_mut().for_each(anchor);
             }
-            Command::WhoCan { profiles, .. } | Command::Report { profiles, .. } => {
+            Command::WhoCan { profiles, .. }
+            | Command::Can { profiles, .. }
+            | Command::Report { profiles, .. } => {
                 profiles.context_file.iter_mut().for_each(anchor);
             }
             Command::Suffice { tasks, with, .. } => {

@@ -22,7 +22,7 @@ use crate::analysis::coverage::{self, Recorder};
 use crate::analysis::profiles::AdhocContext;
 use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
-use crate::commands::{check, drift, report, suffice};
+use crate::commands::{can, check, drift, report, suffice};
 use crate::core::diag::{plural, Problem, SourceFile};
 use crate::core::files::display_path;
 use crate::report::coverage::CoverageFormat;
@@ -177,19 +177,24 @@ pub fn run(mut cli: Cli) -> Exit {
         color,
         color_out,
     };
+    dispatch(&run, cli.command)
+}
+
+/// Runs the subcommand: the library does the work, a renderer writes the result.
+fn dispatch(run: &Run, command: Command) -> Exit {
     let target_given = matches!(
-        &cli.command,
+        &command,
         Command::WhoCan {
             target: Some(_),
             ..
         }
     );
-    match cli.command {
+    match command {
         Command::Check {
             explain: Some(name),
             ..
-        } => explain_rule(&name, color),
-        Command::Check { format, .. } => run_check(&run, format),
+        } => explain_rule(&name, run.color),
+        Command::Check { format, .. } => run_check(run, format),
         Command::Test {
             files,
             filter,
@@ -201,7 +206,7 @@ pub fn run(mut cli: Cli) -> Exit {
             coverage_format,
             coverage_output,
         } => run_test(
-            &run,
+            run,
             TestOptions {
                 files,
                 filters: filter,
@@ -221,14 +226,28 @@ pub fn run(mut cli: Cli) -> Exit {
             principal,
             profiles,
             format,
-        } => run_who_can(&run, target.or(principal), target_given, &profiles, format),
+        } => run_who_can(run, target.or(principal), target_given, &profiles, format),
+        Command::Can {
+            principal,
+            target,
+            action,
+            resource,
+            profiles,
+            format,
+        } => run_can(
+            run,
+            (&principal, &target),
+            action.zip(resource),
+            &profiles,
+            format,
+        ),
         Command::Suffice {
             tasks,
             with,
             without,
             format,
         } => run_suffice(
-            &run,
+            run,
             suffice::SufficeOptions {
                 files: tasks,
                 with,
@@ -236,7 +255,7 @@ pub fn run(mut cli: Cli) -> Exit {
             },
             format,
         ),
-        Command::Snapshot { output } => run_snapshot(&run, output.as_ref()),
+        Command::Snapshot { output } => run_snapshot(run, output.as_ref()),
         Command::Drift {
             baseline,
             accept,
@@ -245,7 +264,7 @@ pub fn run(mut cli: Cli) -> Exit {
             lenient,
             format,
         } => run_drift(
-            &run,
+            run,
             drift::DriftOptions {
                 baseline,
                 accept,
@@ -255,10 +274,10 @@ pub fn run(mut cli: Cli) -> Exit {
             },
             format,
         ),
-        Command::Report { profiles, format } => run_report(&run, &profiles, format),
+        Command::Report { profiles, format } => run_report(run, &profiles, format),
         Command::Completions { shell } => finish(write_stdout(&completions(shell)), Exit::Ok),
-        Command::Man => manual(color),
-        Command::Init => run_init(&run),
+        Command::Man => manual(run.color),
+        Command::Init => run_init(run),
     }
 }
 
@@ -281,6 +300,24 @@ fn run_who_can(
             Exit::Ok,
             run.color,
         ))
+    })
+}
+
+fn run_can(
+    run: &Run,
+    (principal, target): (&str, &str),
+    request: Option<(String, String)>,
+    profiles: &ProfileArgs,
+    format: WhoCanFormat,
+) -> Exit {
+    run.with_workspace(|ws| {
+        let opts = can::CanOptions {
+            profiles: profile_options(&run.root, profiles)?,
+            request,
+        };
+        let result = can::run(ws, principal, target, &opts)?;
+        let exit = Exit::failed_if(!result.allowed());
+        Ok(emit(run.renderer(format).can(&result), exit, run.color))
     })
 }
 

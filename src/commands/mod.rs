@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns data for a renderer and an exit status.
 
+pub mod can;
 pub(crate) mod check;
 pub mod drift;
 pub mod init;

@@ -45,9 +45,19 @@ impl WhoCanResult {
 /// `TARGET` (or `--principal P`): checked against the inventory and the impersonation actions.
 pub fn parse_query(ws: &Workspace, text: &str, is_target: bool) -> Result<Query, Vec<Problem>> {
     let what = if is_target { "TARGET" } else { "--principal" };
+    parse_query_as(ws, text, is_target, what)
+}
+
+/// [`parse_query`], naming the argument `what` in messages.
+pub fn parse_query_as(
+    ws: &Workspace,
+    text: &str,
+    is_target: bool,
+    what: &str,
+) -> Result<Query, Vec<Problem>> {
     if ws.engine.actions.is_empty() {
         return Err(vec![Problem::new(
-            "who-can needs impersonation actions, and this workspace has none",
+            "this question needs impersonation actions, and this workspace has none",
         )
         .with_help(
             "name them under `impersonation.actions` in actas.yaml (see the warning above)",

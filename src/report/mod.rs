@@ -14,6 +14,7 @@ pub(crate) mod markdown;
 pub(crate) mod sarif;
 mod template;
 
+use crate::commands::can::CanResult;
 use crate::commands::check::CheckResult;
 use crate::commands::drift::DriftResult;
 use crate::commands::report::ReportResult;
@@ -96,6 +97,9 @@ pub trait Renderer {
         None
     }
     fn who_can(&self, _result: &WhoCanResult) -> Option<String> {
+        None
+    }
+    fn can(&self, _result: &CanResult) -> Option<String> {
         None
     }
     fn report(&self, _result: &ReportResult) -> Option<String> {

@@ -145,6 +145,10 @@ impl Renderer for Human {
         Some(terminal(&self.who_can_text(r)).into_owned())
     }
 
+    fn can(&self, r: &crate::commands::can::CanResult) -> Option<String> {
+        Some(terminal(&can_text(r)).into_owned())
+    }
+
     fn report(&self, r: &ReportResult) -> Option<String> {
         let mut out = String::new();
         self.write_report_text(r, &mut out);
@@ -217,4 +221,83 @@ fn write_lines(out: &mut String, lines: &[Line]) {
             indent = 2 * line.depth
         );
     }
+}
+
+/// `actas can`: the answer first, then each profile's, with the chain and its policies or what
+/// blocks it.
+fn can_text(r: &crate::commands::can::CanResult) -> String {
+    let mut out = String::new();
+    let yes = r.allowed();
+    let question = match (&r.action, &r.resource) {
+        (Some(a), Some(res)) => format!(
+            "{}, acting as {}, {} {a} on {res}",
+            r.principal,
+            r.target,
+            if yes { "may do" } else { "may not do" }
+        ),
+        _ => format!(
+            "{} {} {}",
+            r.principal,
+            if yes { "can act as" } else { "cannot act as" },
+            r.target
+        ),
+    };
+    let _ = writeln!(out, "{}: {question}", if yes { "yes" } else { "no" });
+    let width = r.answers.iter().map(|a| a.profile.len()).max().unwrap_or(0);
+    for a in &r.answers {
+        let profile = format!("{}:", a.profile);
+        if a.allowed {
+            let mut chain = r.principal.to_string();
+            for u in &a.chain {
+                let _ = write!(chain, " → {u}");
+            }
+            let _ = writeln!(
+                out,
+                "  {profile:<w$} yes, {}: {chain}",
+                plural(a.chain.len(), "hop", "hops"),
+                w = width + 1
+            );
+            for h in &a.hops {
+                let policies: Vec<&str> = h.policies.iter().map(|p| p.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "  {:<w$}   {} → {}: allowed by {}",
+                    "",
+                    h.from,
+                    h.to,
+                    policies.join(", "),
+                    w = width + 1
+                );
+            }
+            if let Some(e) = &a.request {
+                let policies: Vec<&str> = e.reasons.iter().map(|p| p.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "  {:<w$}   as {}: {} on {}: allowed by {}",
+                    "",
+                    e.principal,
+                    e.action,
+                    e.resource,
+                    policies.join(", "),
+                    w = width + 1
+                );
+            }
+        } else {
+            let reached = if a.chain.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "reaches it in {}, but ",
+                    plural(a.chain.len(), "hop", "hops")
+                )
+            };
+            let _ = writeln!(
+                out,
+                "  {profile:<w$} no: {reached}{}",
+                a.blocked,
+                w = width + 1
+            );
+        }
+    }
+    out
 }

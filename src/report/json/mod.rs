@@ -3,6 +3,7 @@
 //! Every document has `"version": 1`. Keys appear in the order of these structs. Uids are
 //! Cedar uid strings (`User::"alice"`); lists are sorted.
 
+mod can;
 mod check;
 mod coverage;
 mod drift;
@@ -10,6 +11,7 @@ mod paths;
 mod suffice;
 mod test;
 
+pub use can::*;
 pub use check::*;
 pub use coverage::*;
 pub use drift::*;
@@ -134,6 +136,10 @@ impl Renderer for Json {
         Some(to_string(&who_can_doc(r)))
     }
 
+    fn can(&self, r: &crate::commands::can::CanResult) -> Option<String> {
+        Some(to_string(&can_doc(r)))
+    }
+
     fn report(&self, r: &ReportResult) -> Option<String> {
         Some(to_string(&report_doc(r)))
     }
@@ -211,6 +217,10 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "who-can.schema.json",
             schema::<WhoCanDoc>("actas who-can --format json"),
+        ),
+        (
+            "can.schema.json",
+            schema::<CanDoc>("actas can --format json"),
         ),
         (
             "report.schema.json",
