@@ -32,8 +32,10 @@ pub struct AccountFigures {
 /// paths.
 #[derive(Debug, Clone)]
 pub struct Summary {
-    /// Inventory identities that may impersonate (principals of an impersonation action).
+    /// Identities with at least one path (who can in fact impersonate someone).
     pub identities: usize,
+    /// Inventory identities of the impersonation actions' principal types (who could).
+    pub identities_in_inventory: usize,
     /// Every impersonable account of the inventory, most reached first, then by uid.
     pub accounts: Vec<AccountFigures>,
     /// Accounts reached under some profiles only (and by nobody under the others).
@@ -151,7 +153,8 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
     widest.sort_by_cached_key(|(u, n)| (std::cmp::Reverse(*n), u.to_string()));
 
     let mut summary = Summary {
-        identities: engine.impersonators().len(),
+        identities: widest.len(),
+        identities_in_inventory: engine.impersonators().len(),
         accounts: figures,
         conditional_accounts,
         longest_chain,
@@ -181,6 +184,13 @@ mod tests {
         let access = compute(&ws.engine, &profiles, &Query::All);
         let reached = Reached::compute(&ws.engine, &profiles, &Query::All);
         let s = summarize(&ws.engine, &reached, &ws.human_types);
+        // Counted by hand on the example: 6 users, the triage agent and 5 service accounts are
+        // of impersonating types (12); alice, bob, carol, dave, erin, the triage bot, the
+        // billing admin and the CI runner reach some account (8); frank, the log reader and the
+        // prod and staging deployers reach none.
+        assert_eq!(s.identities, 8);
+        assert_eq!(s.identities_in_inventory, 12);
+        assert_eq!(reached.len(), 14, "paths");
         assert_eq!(s.longest_chain, 2);
         assert_eq!(s.count(PathList::Longest), 2);
         let pairs = |list| -> Vec<String> {

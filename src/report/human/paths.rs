@@ -58,8 +58,9 @@ impl Human {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{} can impersonate; {} of {} impersonable accounts are reachable; {} in all",
-            plural(s.identities, "identity", "identities"),
+            "{} of {} can impersonate some account; {} of {} impersonable accounts are reachable; {} in all",
+            s.identities,
+            plural(s.identities_in_inventory, "identity", "identities"),
             s.accounts_reached,
             s.accounts,
             plural(s.paths, "path", "paths")

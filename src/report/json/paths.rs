@@ -106,8 +106,10 @@ pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryDoc<R = Vec<PathRefDoc>> {
-    /// Inventory identities that may impersonate.
+    /// Identities with at least one path: who can in fact impersonate some account.
     pub identities: usize,
+    /// Inventory entities of the impersonation actions' principal types: who could.
+    pub identities_in_inventory: usize,
     /// Impersonable inventory accounts, and how many of them anyone reaches.
     pub accounts: usize,
     pub accounts_reached: usize,
@@ -267,6 +269,7 @@ pub(super) fn report_doc_with<'a, P, R>(
         profiles: profile_docs(profiles),
         summary: SummaryDoc {
             identities: s.identities,
+            identities_in_inventory: s.identities_in_inventory,
             accounts: s.accounts.len(),
             accounts_reached: s.accounts.iter().filter(|a| a.reached_by > 0).count(),
             paths: r.reached.len(),
