@@ -154,13 +154,17 @@ fn usage_text(out: &mut String, u: &UsageDoc) {
         } else {
             format!("forbidden by {}", d.reasons.join(", "))
         };
-        let lines: Vec<String> = d.lines.iter().map(ToString::to_string).collect();
+        // A request logged a million times is named by its first lines, not all of them.
+        let mut lines: Vec<String> = d.lines.iter().take(10).map(ToString::to_string).collect();
+        if d.times > lines.len() {
+            lines.push("…".into());
+        }
         let _ = writeln!(
             out,
             "    {who}: {} on {} ({why}); {}: {}",
             d.action,
             d.resource,
-            plural(d.lines.len(), "time, line", "times, lines"),
+            plural(d.times, "time, line", "times, lines"),
             lines.join(", ")
         );
     }

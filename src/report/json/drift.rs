@@ -5,6 +5,7 @@
     reason = "one shared import list for the document modules"
 )]
 use super::*;
+use crate::commands::drift::NOTED;
 use crate::core::ids::{PolicyId, ProfileName};
 
 /// `actas drift --format json`.
@@ -158,7 +159,9 @@ pub struct LineNoteDoc {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeniedDoc {
-    /// Every line with this request, ascending.
+    /// How many lines of the log hold this request.
+    pub times: usize,
+    /// The first 1,000 of those lines, ascending.
     pub lines: Vec<usize>,
     pub principal: String,
     pub chain: Vec<String>,
@@ -237,7 +240,8 @@ pub fn drift_doc(r: &DriftResult) -> DriftDoc {
                 .denied
                 .iter()
                 .map(|d| DeniedDoc {
-                    lines: d.lines.clone(),
+                    times: d.lines.len(),
+                    lines: d.lines.iter().take(NOTED).copied().collect(),
                     principal: d.principal.clone(),
                     chain: d.chain.clone(),
                     action: d.action.clone(),
