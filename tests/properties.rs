@@ -11,7 +11,7 @@
 mod support;
 
 use proptest::prelude::*;
-use support::output;
+use support::output_without_command_line;
 use support::world::{generate, Size};
 
 const FILES: [&str; 4] = [
@@ -24,7 +24,7 @@ const FILES: [&str; 4] = [
 fn run(dir: &std::path::Path, threads: &str, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["-C", dir.to_str().unwrap(), "--threads", threads];
     all.extend_from_slice(args);
-    output(&all)
+    output_without_command_line(&all)
 }
 
 proptest! {

@@ -103,7 +103,10 @@ fn report_html() {
 fn json_documents_follow_the_documented_schema() {
     let (_, stdout, _) = output(&["report", "--format", "json"]);
     let doc: actas::report::json::ReportDoc = serde_json::from_str(&stdout).expect("ReportDoc");
-    assert_eq!(doc.version, 1);
+    assert_eq!(
+        doc.version, 2,
+        "the report carries provenance since version 2"
+    );
     assert_eq!(doc.summary.paths, doc.paths.len());
     // Every policy a step names is described.
     for p in &doc.paths {
@@ -221,8 +224,10 @@ fn without_profiles_the_scenario_defaults_are_the_profile() {
 #[test]
 fn output_is_identical_with_one_and_two_threads() {
     for format in ["human", "json", "markdown", "csv", "html"] {
-        let one = output(&["--threads", "1", "report", "--format", format]);
-        let two = output(&["--threads", "2", "report", "--format", format]);
+        let one =
+            support::output_without_command_line(&["--threads", "1", "report", "--format", format]);
+        let two =
+            support::output_without_command_line(&["--threads", "2", "report", "--format", format]);
         assert_eq!(one, two, "{format}");
     }
 }
@@ -241,4 +246,122 @@ bad_input! {
     bad_profiles_in_actas_yaml => ["-C", "fixtures/broken/profile-wrong-type", "report"],
     bad_scenario_defaults_differ => ["-C", "tests/fixtures/defaults-differ", "report"],
     bad_missing_context_file => ["report", "--context-file", "no/such/file.yaml"],
+}
+
+/// Provenance: `report --verify` on a JSON and an HTML report of an unchanged workspace passes,
+/// and after one policy is edited fails naming that file; anything else is not a report.
+#[test]
+fn verify_tells_whether_a_report_still_describes_the_workspace() {
+    let dir = support::example_copy();
+    let at = dir.path().to_str().unwrap();
+    for format in ["json", "html"] {
+        let (code, report, stderr) = output(&["-C", at, "report", "--format", format]);
+        assert_eq!(code, 0, "{stderr}");
+        let file = dir.path().join(format!("report.{format}"));
+        std::fs::write(&file, report).unwrap();
+    }
+    for format in ["json", "html"] {
+        let name = format!("report.{format}");
+        let (code, stdout, stderr) = output(&["-C", at, "report", "--verify", &name]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stdout.contains("still describes this workspace"),
+            "{stdout}"
+        );
+    }
+    let policy = dir.path().join("policies/acting-as.cedar");
+    let mut text = std::fs::read_to_string(&policy).unwrap();
+    text.push_str("\n// reviewed\n");
+    std::fs::write(&policy, text).unwrap();
+    for format in ["json", "html"] {
+        let name = format!("report.{format}");
+        let (code, stdout, _) = output(&["-C", at, "report", "--verify", &name]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains("no longer describes this workspace"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("`policies/acting-as.cedar` has changed"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("impersonation.cedar"),
+            "only the edited file: {stdout}"
+        );
+    }
+    let (code, _, stderr) = output(&["-C", at, "report", "--verify", "actas.yaml"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is neither a JSON report nor an HTML report"),
+        "{stderr}"
+    );
+}
+
+/// `SOURCE_DATE_EPOCH` fixes the generation time: two runs are byte-identical, and another
+/// epoch changes only the time.
+#[test]
+fn source_date_epoch_makes_reports_reproducible() {
+    let run = |epoch: &str| {
+        let out = actas(&["report", "--format", "html"])
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (a, b) = (run("1767225600"), run("1767225600"));
+    assert_eq!(a, b);
+    assert!(a.contains("2026-01-01T00:00:00Z"));
+    let c = run("1767312000");
+    assert!(c.contains("2026-01-02T00:00:00Z"));
+    assert_eq!(
+        a.replace("2026-01-01T00:00:00Z", "T"),
+        c.replace("2026-01-02T00:00:00Z", "T")
+    );
+}
+
+/// In a git repository the report names the commit and whether the tree has changes.
+#[test]
+fn provenance_names_the_commit_and_the_dirty_tree() {
+    let dir = support::example_copy();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "example"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let provenance = || {
+        let out = actas(&[
+            "-C",
+            dir.path().to_str().unwrap(),
+            "report",
+            "--format",
+            "json",
+        ])
+        .env_remove("GIT_DIR")
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["provenance"]["git"].clone()
+    };
+    let clean = provenance();
+    assert_eq!(clean["commit"], head.as_str());
+    assert_eq!(clean["dirty"], false);
+    let mut text = std::fs::read_to_string(dir.path().join("policies/acting-as.cedar")).unwrap();
+    text.push('\n');
+    std::fs::write(dir.path().join("policies/acting-as.cedar"), text).unwrap();
+    assert_eq!(provenance()["dirty"], true);
 }

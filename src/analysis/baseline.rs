@@ -25,6 +25,10 @@ pub struct Baseline {
     pub version: u32,
     /// A fingerprint of the schema's entity types and actions (FNV-1a, 64 bits, hex).
     pub schema: String,
+    /// The actas and Cedar versions and the SHA-256 of every input it was recorded from (no
+    /// commit or time: the baseline is committed beside its inputs). Absent in older baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::workspace::provenance::Provenance>,
     pub max_chain: u32,
     pub impersonation_actions: Vec<String>,
     pub profiles: Vec<ProfileEntry>,
@@ -166,6 +170,7 @@ pub fn from_effective(engine: &Engine, e: &Effective) -> Baseline {
         format: FORMAT.into(),
         version: VERSION,
         schema: schema_fingerprint(engine),
+        provenance: None,
         max_chain: engine.max_chain,
         impersonation_actions: engine.actions.iter().map(ToString::to_string).collect(),
         profiles,
@@ -196,6 +201,13 @@ pub fn render(b: &Baseline) -> String {
     field(&mut out, "format", Value::from(b.format.clone()));
     field(&mut out, "version", Value::from(b.version));
     field(&mut out, "schema", Value::from(b.schema.clone()));
+    if let Some(p) = &b.provenance {
+        let _ = writeln!(
+            out,
+            "  \"provenance\": {},",
+            serde_json::to_string(p).unwrap_or_default()
+        );
+    }
     field(&mut out, "max_chain", Value::from(b.max_chain));
     field(
         &mut out,
@@ -258,6 +270,7 @@ mod tests {
             format: FORMAT.into(),
             version: VERSION,
             schema: "00".into(),
+            provenance: None,
             max_chain: 3,
             impersonation_actions: vec![r#"Action::"x""#.into()],
             profiles: vec![],

@@ -211,11 +211,15 @@ pub enum Command {
     },
     /// The whole can-impersonate matrix, per profile, with summary figures, for auditors.
     #[command(
-        after_help = "Examples:\n  actas report --profile routine\n  actas report --format html > access.html\n  actas report --format csv > access.csv"
+        after_help = "Examples:\n  actas report --profile routine\n  actas report --format html > access.html\n  actas report --format csv > access.csv\n  actas report --verify access.html"
     )]
     Report {
         #[command(flatten)]
         profiles: ProfileArgs,
+        /// Check that a JSON or HTML report still describes this workspace: its inputs' SHA-256
+        /// against the files now (exit 0 yes, 1 no, naming each changed file).
+        #[arg(long, value_name = "REPORT")]
+        verify: Option<PathBuf>,
         /// Output format: text, JSON, Markdown, CSV (one row per path) or a standalone HTML page.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
@@ -296,10 +300,14 @@ impl Cli {
                 files.iter_mut().for_each(anchor);
                 coverage_output.iter_mut().for_each(anchor);
             }
-            Command::WhoCan { profiles, .. }
-            | Command::Can { profiles, .. }
-            | Command::Report { profiles, .. } => {
+            Command::WhoCan { profiles, .. } | Command::Can { profiles, .. } => {
                 profiles.context_file.iter_mut().for_each(anchor);
+            }
+            Command::Report {
+                profiles, verify, ..
+            } => {
+                profiles.context_file.iter_mut().for_each(anchor);
+                verify.iter_mut().for_each(anchor);
             }
             Command::Suffice { tasks, with, .. } => {
                 tasks.iter_mut().for_each(anchor);

@@ -274,7 +274,13 @@ fn dispatch(run: &Run, command: Command) -> Exit {
             },
             format,
         ),
-        Command::Report { profiles, format } => run_report(run, &profiles, format),
+        Command::Report {
+            verify: Some(report),
+            ..
+        } => run_verify(run, &report),
+        Command::Report {
+            profiles, format, ..
+        } => run_report(run, &profiles, format),
         Command::Completions { shell } => finish(write_stdout(&completions(shell)), Exit::Ok),
         Command::Man => manual(run.color),
         Command::Init => run_init(run),
@@ -361,6 +367,17 @@ fn run_report(run: &Run, profiles: &ProfileArgs, format: ReportFormat) -> Exit {
         let written = run.renderer(format).write_report(&result, &mut out);
         Ok(emit_written(
             written.map(|w| w.and_then(|()| out.flush())),
+            run.color,
+        ))
+    })
+}
+
+fn run_verify(run: &Run, path: &Path) -> Exit {
+    run.with_workspace(|ws| {
+        let verdict = report::verify(ws, &run.root, path)?;
+        Ok(emit(
+            Some(verdict.text),
+            Exit::failed_if(!verdict.current),
             run.color,
         ))
     })

@@ -196,7 +196,9 @@ pub struct DriftOptions {
 fn current(ws: &Workspace) -> Result<(Vec<Profile>, Baseline), Vec<Problem>> {
     let profiles = profiles::select(ws, &[], None)?;
     let effective = effective::compute(&ws.engine, &profiles);
-    Ok((profiles, baseline::from_effective(&ws.engine, &effective)))
+    let mut b = baseline::from_effective(&ws.engine, &effective);
+    b.provenance = Some(ws.record_provenance());
+    Ok((profiles, b))
 }
 
 fn baseline_path(ws: &Workspace, given: Option<&PathBuf>) -> PathBuf {
@@ -256,33 +258,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         None => None,
     };
 
-    let mut notes = Vec::new();
-    let old_profiles: BTreeMap<&str, &Map<String, Value>> = old
-        .profiles
-        .iter()
-        .map(|p| (p.name.as_str(), &p.context))
-        .collect();
-    for p in &now.profiles {
-        match old_profiles.get(p.name.as_str()) {
-            None => notes.push(format!("profile `{}` is new since the baseline", p.name)),
-            Some(c) if **c != p.context => notes.push(format!(
-                "profile `{}` has another context than in the baseline",
-                p.name
-            )),
-            Some(_) => {}
-        }
-    }
-    for p in &old.profiles {
-        if !now.profiles.iter().any(|x| x.name == p.name) {
-            notes.push(format!("profile `{}` is gone since the baseline", p.name));
-        }
-    }
-    if old.max_chain != now.max_chain {
-        notes.push(format!(
-            "max_chain was {} in the baseline, is {} now",
-            old.max_chain, now.max_chain
-        ));
-    }
+    let notes = notes(ws, &old, &now);
 
     let rate = Rater::new(ws, &now);
     let new: Vec<DriftItem> = diff(&now, &old)
@@ -338,6 +314,53 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         }
     }
     Ok(result)
+}
+
+/// What changed around the access since the baseline: profiles, max_chain, the input files.
+fn notes(ws: &Workspace, old: &Baseline, now: &Baseline) -> Vec<String> {
+    let mut notes = Vec::new();
+    let old_profiles: BTreeMap<&str, &Map<String, Value>> = old
+        .profiles
+        .iter()
+        .map(|p| (p.name.as_str(), &p.context))
+        .collect();
+    for p in &now.profiles {
+        match old_profiles.get(p.name.as_str()) {
+            None => notes.push(format!("profile `{}` is new since the baseline", p.name)),
+            Some(c) if **c != p.context => notes.push(format!(
+                "profile `{}` has another context than in the baseline",
+                p.name
+            )),
+            Some(_) => {}
+        }
+    }
+    for p in &old.profiles {
+        if !now.profiles.iter().any(|x| x.name == p.name) {
+            notes.push(format!("profile `{}` is gone since the baseline", p.name));
+        }
+    }
+    if let Some(recorded) = &old.provenance {
+        let changes = ws.changes_since(recorded);
+        if !changes.is_empty() {
+            let shown: Vec<&str> = changes.iter().take(3).map(String::as_str).collect();
+            let more = if changes.len() > 3 {
+                format!("; and {} more", changes.len() - 3)
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "inputs changed since the baseline: {}{more}",
+                shown.join("; ")
+            ));
+        }
+    }
+    if old.max_chain != now.max_chain {
+        notes.push(format!(
+            "max_chain was {} in the baseline, is {} now",
+            old.max_chain, now.max_chain
+        ));
+    }
+    notes
 }
 
 /// Every policy a baseline names as behind some access.

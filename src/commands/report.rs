@@ -22,6 +22,76 @@ pub struct ReportResult<'w> {
     pub several_actions: bool,
     pub max_chain: u32,
     pub human_types: Vec<String>,
+    /// What the report was made from and by what.
+    pub provenance: crate::workspace::provenance::Provenance,
+}
+
+/// What `report --verify` found.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The report still describes the workspace.
+    pub current: bool,
+    pub text: String,
+}
+
+/// `actas report --verify REPORT`: reads the provenance of a JSON report (its `provenance`) or
+/// an HTML one (its `actas-provenance` script block) and compares the recorded SHA-256 of each
+/// input with the file now.
+pub fn verify(
+    ws: &Workspace,
+    root: &std::path::Path,
+    path: &std::path::Path,
+) -> Result<Verdict, Vec<Problem>> {
+    use crate::workspace::provenance::Provenance;
+    let display = crate::core::files::display_path(root, &root.join(path));
+    let text = crate::core::files::read_text(&root.join(path))
+        .map_err(|why| vec![Problem::new(format!("failed to read `{display}`: {why}"))])?;
+    const OPEN: &str = r#"<script type="application/json" id="actas-provenance">"#;
+    let json = match text.find(OPEN) {
+        Some(i) => {
+            let rest = &text[i + OPEN.len()..];
+            rest[..rest.find("</script>").unwrap_or(rest.len())].to_string()
+        }
+        None => text.clone(),
+    };
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+        vec![Problem::new(format!(
+            "`{display}` is neither a JSON report nor an HTML report of actas: {e}"
+        ))
+        .with_help(
+            "verify the report as written by `actas report --format json` or `--format html`",
+        )]
+    })?;
+    let recorded = value.get("provenance").unwrap_or(&value).clone();
+    let recorded: Provenance = serde_json::from_value(recorded).map_err(|e| {
+        vec![Problem::new(format!("`{display}` carries no provenance actas can read: {e}"))
+            .with_help("reports made before provenance (report format version 1) cannot be verified; make a new one")]
+    })?;
+    let changes = ws.changes_since(&recorded);
+    let made = recorded
+        .generated_at
+        .as_ref()
+        .map(|t| format!(", made at {t}"))
+        .unwrap_or_default();
+    let mut out = String::new();
+    if changes.is_empty() {
+        out.push_str(&format!(
+            "`{display}` still describes this workspace: its {} inputs are unchanged (SHA-256 of the set {}){made}\n",
+            recorded.inputs.len(),
+            recorded.inputs_sha256
+        ));
+    } else {
+        out.push_str(&format!(
+            "`{display}` no longer describes this workspace{made}:\n"
+        ));
+        for c in &changes {
+            out.push_str(&format!("  - {c}\n"));
+        }
+    }
+    Ok(Verdict {
+        current: changes.is_empty(),
+        text: out,
+    })
 }
 
 pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<'w>, Vec<Problem>> {
@@ -36,5 +106,6 @@ pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<
         summary,
         max_chain: ws.engine.max_chain,
         human_types: ws.human_types.clone(),
+        provenance: ws.report_provenance(),
     })
 }

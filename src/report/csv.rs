@@ -22,6 +22,25 @@ impl Renderer for Csv {
 
     /// Row by row, as the paths are read: a report can hold millions.
     fn write_report(&self, r: &ReportResult, out: &mut dyn Write) -> Option<io::Result<()>> {
+        // Provenance as leading `#` comment lines (pandas `comment="#"`, csvkit `--skip-lines`):
+        // evidence needs its origin, and a row of its own would look like data.
+        let mut comments = String::new();
+        for line in crate::report::provenance_lines(&r.provenance) {
+            comments.push_str(&format!(
+                "# {}\n",
+                crate::report::escape::csv_comment(&line)
+            ));
+        }
+        for i in &r.provenance.inputs {
+            comments.push_str(&format!(
+                "# {}  {}\n",
+                i.sha256,
+                crate::report::escape::csv_comment(&i.path)
+            ));
+        }
+        if let Err(e) = out.write_all(comments.as_bytes()) {
+            return Some(Err(e));
+        }
         let mut w = csv::Writer::from_writer(out);
         let header = [
             "principal",

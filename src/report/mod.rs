@@ -175,3 +175,56 @@ pub fn decision(allowed: bool) -> &'static str {
         "deny"
     }
 }
+
+/// Provenance in a few lines of text, for the human report, CSV's leading comments and the
+/// Markdown and HTML headers: who made it, when, from which commit, from which inputs, how.
+pub fn provenance_lines(p: &crate::workspace::provenance::Provenance) -> Vec<String> {
+    let mut lines = vec![format!(
+        "made by actas {} (Cedar {}){}",
+        p.actas_version,
+        p.cedar_version,
+        p.generated_at
+            .as_ref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default()
+    )];
+    lines.push(match &p.git {
+        Some(g) => format!(
+            "from git commit {}{}{}",
+            g.commit,
+            if g.dirty {
+                " with uncommitted changes"
+            } else {
+                ""
+            },
+            g.remote
+                .as_ref()
+                .map(|r| format!(" of {r}"))
+                .unwrap_or_default()
+        ),
+        None => "not in a git repository".into(),
+    });
+    lines.push(format!(
+        "inputs: {} files, SHA-256 of the set {}",
+        p.inputs.len(),
+        p.inputs_sha256
+    ));
+    if let Some(args) = &p.command_line {
+        let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        lines.push(format!("command: actas {}", quoted.join(" ")));
+    }
+    lines
+}
+
+/// An argument as a POSIX shell reads it back.
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}

@@ -39,7 +39,14 @@ impl Loader {
     /// Reads a file, or records why it cannot be read.
     pub(super) fn read(&mut self, p: &NamedPath) -> Option<Arc<SourceFile>> {
         match crate::core::files::read_text(&p.path) {
-            Ok(text) => Some(SourceFile::new(self.display(&p.path), text)),
+            Ok(text) => {
+                let display = self.display(&p.path);
+                self.inputs.push(super::provenance::InputFile {
+                    path: p.path.clone(),
+                    display: display.clone(),
+                });
+                Some(SourceFile::new(display, text))
+            }
             Err(why) => {
                 self.missing(
                     p,

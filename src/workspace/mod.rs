@@ -25,6 +25,7 @@ mod files;
 pub(crate) mod lint_settings;
 pub mod places;
 mod policies;
+pub mod provenance;
 pub mod scenario;
 mod schema;
 mod settings;
@@ -69,6 +70,8 @@ pub struct Workspace {
     /// The policy files by display path, for findings that point into them.
     pub policy_files: HashMap<String, Arc<SourceFile>>,
     pub schema_file: Option<Arc<SourceFile>>,
+    /// Every input file (actas.yaml, schema, policies, links, entities), for provenance.
+    pub inputs: Vec<provenance::InputFile>,
 }
 
 impl Workspace {
@@ -190,6 +193,8 @@ struct Loader {
     skipped: Vec<String>,
     warnings: Vec<String>,
     schema_file: Option<Arc<SourceFile>>,
+    /// Every input file read (config, schema, policies, links, entities), in reading order.
+    inputs: Vec<provenance::InputFile>,
 }
 
 impl Loader {
@@ -200,6 +205,7 @@ impl Loader {
             skipped: Vec::new(),
             warnings: Vec::new(),
             schema_file: None,
+            inputs: Vec::new(),
         }
     }
 
@@ -320,6 +326,7 @@ impl Loader {
             lint,
             policy_files: sources,
             schema_file: self.schema_file.clone(),
+            inputs: self.inputs.clone(),
         })
     }
 

@@ -12,14 +12,45 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `actas` run in the repository root, with a clean environment.
+/// The fixed generation time of reports in tests (2026-01-01T00:00:00Z).
+pub const SOURCE_DATE_EPOCH: &str = "1767225600";
+
+/// `actas` run in the repository root, with a clean environment: no colour, reports dated
+/// [`SOURCE_DATE_EPOCH`], and no `PATH`, so no git (provenance says "not in a git repository"
+/// and snapshots do not change with every commit; tests/reports.rs checks the git case).
 pub fn actas(args: &[&str]) -> Command {
     let mut cmd = Command::new(get_cargo_bin("actas"));
     cmd.current_dir(root())
         .env_clear()
         .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        .env("GIT_DIR", "/nonexistent/actas-tests-have-no-repository")
         .args(args);
     cmd
+}
+
+/// An output with the command line of its provenance taken out (the human `command: actas …`
+/// line, CSV's `# command:`, Markdown's and HTML's `Command:`, JSON's `"command_line": […]`), to
+/// compare runs whose arguments differ only in what must not change the result.
+pub fn without_command_line(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("\"command_line\": [") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        rest = &after[after.find(']').map_or(after.len(), |j| j + 1)..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .filter(|l| !l.contains("command: actas") && !l.contains("Command: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// [`output`] with the command line taken out of stdout ([`without_command_line`]).
+pub fn output_without_command_line(args: &[&str]) -> (i32, String, String) {
+    let (code, stdout, stderr) = output(args);
+    (code, without_command_line(&stdout), stderr)
 }
 
 /// Exit code, stdout and stderr.

@@ -48,6 +48,9 @@ impl Human {
         let doc = streamed_report_doc(r);
         let s = &doc.summary;
         let _ = writeln!(out, "Impersonation report");
+        for line in crate::report::provenance_lines(&doc.provenance) {
+            let _ = writeln!(out, "{line}");
+        }
         profiles_line(out, &doc.profiles);
         let _ = writeln!(
             out,

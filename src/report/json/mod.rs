@@ -42,6 +42,9 @@ use crate::report::{decision, Renderer};
 
 pub const VERSION: u32 = 1;
 
+/// The report document's version: 2 since it carries `provenance`.
+pub const REPORT_VERSION: u32 = 2;
+
 pub struct Json;
 
 impl Renderer for Json {

@@ -94,7 +94,10 @@ pub struct PolicyDoc {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
+    /// 2 since the report carries `provenance`.
     pub version: u32,
+    /// What the report was made from and by what (`actas report --verify` checks it).
+    pub provenance: crate::workspace::provenance::Provenance,
     pub max_chain: u32,
     pub human_types: Vec<String>,
     pub profiles: Vec<ProfileDoc>,
@@ -263,7 +266,8 @@ pub(super) fn report_doc_with<'a, P, R>(
     let profiles = &r.reached.profiles;
     let refs = |list| refs(r, list);
     ReportDoc {
-        version: VERSION,
+        version: REPORT_VERSION,
+        provenance: r.provenance.clone(),
         max_chain: r.max_chain,
         human_types: r.human_types.clone(),
         profiles: profile_docs(profiles),
