@@ -365,3 +365,30 @@ fn provenance_names_the_commit_and_the_dirty_tree() {
     std::fs::write(dir.path().join("policies/acting-as.cedar"), text).unwrap();
     assert_eq!(provenance()["dirty"], true);
 }
+
+/// A path missing under a profile says why: the example's erin reaches the billing admin only
+/// under break glass, and outside it the forbid `privileged-break-glass-only` decides; the CI
+/// runner's hop to the prod deployer fails outside routine because its permit's condition does.
+#[test]
+fn not_under_names_the_forbid_or_the_permit_whose_condition_fails() {
+    let (code, json, _) = output(&["who-can", "billing-admin", "--format", "json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let erin = doc["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principal"] == "User::\"erin\"")
+        .unwrap();
+    let blocked = erin["blocked"].as_array().unwrap();
+    assert_eq!(blocked.len(), 2, "{erin:#}");
+    for b in blocked {
+        assert_eq!(
+            b["forbids"],
+            serde_json::json!(["privileged-break-glass-only"])
+        );
+    }
+    let (_, human, _) = output(&["report"]);
+    assert!(human.contains("  not under incident: User::\"erin\" → ServiceAccount::\"billing-admin\" is forbidden by privileged-break-glass-only"), "{human}");
+    assert!(human.contains("  not under break_glass: no permit allows ServiceAccount::\"ci-runner\" → ServiceAccount::\"prod-deployer\" here (elsewhere ci-runner-deploys does"), "{human}");
+}

@@ -7,6 +7,7 @@ pub(crate) mod effective;
 pub mod item;
 pub mod profiles;
 pub(crate) mod summary;
+pub mod why_not;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -22,6 +22,8 @@ pub struct ReportResult<'w> {
     pub several_actions: bool,
     pub max_chain: u32,
     pub human_types: Vec<String>,
+    /// Why paths do not hold under the profiles they miss (asked as the paths are written).
+    pub explainer: crate::analysis::why_not::Explainer<'w>,
     /// What the report was made from and by what.
     pub provenance: crate::workspace::provenance::Provenance,
 }
@@ -100,6 +102,7 @@ pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<
     let summary = summarize(&ws.engine, &reached, &ws.human_types);
     let used = reached.hops_used();
     Ok(ReportResult {
+        explainer: crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone()),
         policies: policy_infos(ws, used.policies.iter().map(PolicyId::as_str)),
         several_actions: used.several_actions,
         reached,

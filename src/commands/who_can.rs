@@ -30,6 +30,8 @@ pub struct WhoCanResult {
     pub policies: BTreeMap<String, PolicyInfo>,
     pub max_chain: u32,
     pub human_types: Vec<String>,
+    /// For each path of `access`, why it does not hold under the profiles it misses.
+    pub why_not: Vec<Vec<crate::analysis::why_not::WhyNot>>,
 }
 
 impl WhoCanResult {
@@ -161,7 +163,10 @@ pub fn run(
 ) -> Result<WhoCanResult, Vec<Problem>> {
     let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
     let access = access::compute(&ws.engine, &profiles, &query);
+    let explainer = crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone());
+    let why_not = access.paths.iter().map(|p| explainer.why_not(p)).collect();
     Ok(WhoCanResult {
+        why_not,
         policies: policies_used(ws, &access),
         query,
         access,

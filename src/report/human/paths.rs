@@ -268,6 +268,21 @@ pub(super) fn several_actions<'a>(paths: impl IntoIterator<Item = &'a PathDoc>) 
         .any(|s| s.actions.len() > 1)
 }
 
+/// Why a hop fails under a profile, in words.
+pub(super) fn blocked_reason(b: &crate::report::json::BlockedDoc) -> String {
+    let hop = format!("{} → {}", b.from, b.to);
+    if b.forbids.is_empty() {
+        let ids: Vec<&str> = b.allowed_elsewhere_by.iter().map(|p| p.as_str()).collect();
+        format!(
+            "no permit allows {hop} here (elsewhere {} does; its condition fails under this context)",
+            ids.join(", ")
+        )
+    } else {
+        let ids: Vec<&str> = b.forbids.iter().map(|p| p.as_str()).collect();
+        format!("{hop} is forbidden by {}", ids.join(", "))
+    }
+}
+
 /// A path's routes: under which profiles, by which chain, allowed by which policies.
 pub(super) fn path_detail(
     out: &mut impl Write,
@@ -294,8 +309,18 @@ pub(super) fn path_detail(
             }
         }
     }
-    if !p.not_under.is_empty() {
-        let _ = writeln!(out, "  not under {}", p.not_under.join(", "));
+    // Each missing profile with the hop that fails there and why; the rest on one line.
+    let plain: Vec<&str> = p
+        .not_under
+        .iter()
+        .filter(|n| !p.blocked.iter().any(|b| &b.profile == *n))
+        .map(|n| n.as_str())
+        .collect();
+    for b in &p.blocked {
+        let _ = writeln!(out, "  not under {}: {}", b.profile, blocked_reason(b));
+    }
+    if !plain.is_empty() {
+        let _ = writeln!(out, "  not under {}", plain.join(", "));
     }
 }
 

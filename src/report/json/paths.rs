@@ -51,8 +51,25 @@ pub struct PathDoc {
     /// Profiles under which the path exists, and those under which it does not.
     pub profiles: Vec<ProfileName>,
     pub not_under: Vec<ProfileName>,
+    /// For each profile of `not_under` where a hop can be named: the first hop of the shortest
+    /// chain that fails under it, and why.
+    pub blocked: Vec<BlockedDoc>,
     /// One per distinct (shortest chain, hop policies), shortest first.
     pub routes: Vec<RouteDoc>,
+}
+
+/// Why a path does not hold under a profile: the first hop of its shortest chain denied there.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedDoc {
+    pub profile: ProfileName,
+    pub from: String,
+    pub to: String,
+    /// The forbids that determine the denial; empty when no permit matches under this profile.
+    pub forbids: Vec<PolicyId>,
+    /// The policies that allow this hop under the profiles where the path holds (when no forbid
+    /// decides, their conditions are what fails here).
+    pub allowed_elsewhere_by: Vec<PolicyId>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -179,7 +196,8 @@ pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
             .access
             .paths
             .iter()
-            .map(|p| path_doc(&r.access.profiles, &r.human_types, p))
+            .zip(&r.why_not)
+            .map(|(p, why)| path_doc(&r.access.profiles, &r.human_types, p, why))
             .collect(),
         policies: policy_docs(&r.policies),
     }
@@ -234,8 +252,10 @@ pub(crate) fn streamed_report_doc<'a>(
 /// Every path of a report, as `who-can` shows it, made as it is read.
 pub(crate) fn report_paths<'a>(r: &'a ReportResult) -> impl Iterator<Item = PathDoc> + 'a {
     let profiles = &r.reached.profiles;
-    r.reached
-        .map_paths(move |p| path_doc(profiles, &r.human_types, &p))
+    r.reached.map_paths(move |p| {
+        let why = r.explainer.why_not(&p);
+        path_doc(profiles, &r.human_types, &p, &why)
+    })
 }
 
 /// The paths of a summary list, each by its longest route's chain.
@@ -329,9 +349,24 @@ pub(super) fn profile_docs(profiles: &[Profile]) -> Vec<ProfileDoc> {
         .collect()
 }
 
-pub(crate) fn path_doc(profiles: &[Profile], human_types: &[String], p: &Path) -> PathDoc {
+pub(crate) fn path_doc(
+    profiles: &[Profile],
+    human_types: &[String],
+    p: &Path,
+    why_not: &[crate::analysis::why_not::WhyNot],
+) -> PathDoc {
     let under = p.profiles(profiles);
     PathDoc {
+        blocked: why_not
+            .iter()
+            .map(|w| BlockedDoc {
+                profile: w.profile.clone(),
+                from: w.from.to_string(),
+                to: w.to.to_string(),
+                forbids: w.forbids.clone(),
+                allowed_elsewhere_by: w.allowed_elsewhere_by.clone(),
+            })
+            .collect(),
         principal: p.principal.to_string(),
         target: p.target.to_string(),
         human: is_human(human_types, &p.principal),
