@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use crate::commands::report::ReportResult;
-use crate::report::json::report_paths;
+use crate::report::json::report_paths_with;
 use crate::report::{escape, Renderer};
 
 pub struct Csv;
@@ -53,7 +53,7 @@ impl Renderer for Csv {
         ];
         let written = (|| -> csv::Result<()> {
             w.write_record(header)?;
-            for p in report_paths(r) {
+            for p in report_paths_with(r, false) {
                 for route in &p.routes {
                     let mut chain = vec![p.principal.clone()];
                     chain.extend(route.chain.iter().cloned());

@@ -51,6 +51,9 @@ impl Human {
         for line in crate::report::provenance_lines(&doc.provenance) {
             let _ = writeln!(out, "{line}");
         }
+        for n in &doc.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
         profiles_line(out, &doc.profiles);
         let _ = writeln!(
             out,

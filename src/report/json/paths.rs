@@ -115,6 +115,8 @@ pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
     pub version: u32,
     /// What the report was made from and by what (`actas report --verify` checks it).
     pub provenance: crate::workspace::provenance::Provenance,
+    /// Remarks on what the report leaves out (e.g. why-not explanations past 20,000 paths).
+    pub notes: Vec<String>,
     pub max_chain: u32,
     pub human_types: Vec<String>,
     pub profiles: Vec<ProfileDoc>,
@@ -251,9 +253,21 @@ pub(crate) fn streamed_report_doc<'a>(
 
 /// Every path of a report, as `who-can` shows it, made as it is read.
 pub(crate) fn report_paths<'a>(r: &'a ReportResult) -> impl Iterator<Item = PathDoc> + 'a {
+    report_paths_with(r, true)
+}
+
+/// [`report_paths`]; without `explain`, no path says why it misses a profile (CSV has no
+/// column for it, and explaining costs hop evaluations).
+pub(crate) fn report_paths_with<'a>(
+    r: &'a ReportResult,
+    explain: bool,
+) -> impl Iterator<Item = PathDoc> + 'a {
     let profiles = &r.reached.profiles;
     r.reached.map_paths(move |p| {
-        let why = r.explainer.why_not(&p);
+        let why = match (&r.explainer, explain) {
+            (Some(e), true) => e.why_not(&p),
+            _ => Vec::new(),
+        };
         path_doc(profiles, &r.human_types, &p, &why)
     })
 }
@@ -288,6 +302,7 @@ pub(super) fn report_doc_with<'a, P, R>(
     ReportDoc {
         version: REPORT_VERSION,
         provenance: r.provenance.clone(),
+        notes: r.notes.clone(),
         max_chain: r.max_chain,
         human_types: r.human_types.clone(),
         profiles: profile_docs(profiles),
