@@ -360,6 +360,36 @@ fn provenance_names_the_commit_and_the_dirty_tree() {
     let clean = provenance();
     assert_eq!(clean["commit"], head.as_str());
     assert_eq!(clean["dirty"], false);
+    // check's SARIF names the commit for code scanning once the remote is known.
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://github.com/acme/policies",
+    ]);
+    let out = actas(&[
+        "-C",
+        dir.path().to_str().unwrap(),
+        "check",
+        "--format",
+        "sarif",
+    ])
+    .env_remove("GIT_DIR")
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .output()
+    .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &sarif["runs"][0];
+    assert_eq!(
+        run["versionControlProvenance"][0]["repositoryUri"],
+        "https://github.com/acme/policies"
+    );
+    assert_eq!(
+        run["versionControlProvenance"][0]["revisionId"],
+        head.as_str()
+    );
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
+    assert!(run["invocations"][0]["properties"]["inputs_sha256"].is_string());
     let mut text = std::fs::read_to_string(dir.path().join("policies/acting-as.cedar")).unwrap();
     text.push('\n');
     std::fs::write(dir.path().join("policies/acting-as.cedar"), text).unwrap();

@@ -21,6 +21,8 @@ pub struct CheckResult {
     pub entities: usize,
     pub cases: usize,
     pub tasks: usize,
+    /// Versions, git state and input hashes, when the workspace loaded.
+    pub provenance: Option<crate::workspace::provenance::Provenance>,
 }
 
 impl CheckResult {
@@ -84,6 +86,7 @@ pub fn of_loaded(loaded: Loaded, test: &TestOptions) -> (CheckResult, Option<Wor
     let mut findings: Vec<Finding> = problems.into_iter().map(Finding::input).collect();
     findings.append(&mut linted.findings);
     let result = CheckResult {
+        provenance: workspace.as_ref().map(Workspace::check_provenance),
         findings,
         suppressions: linted.suppressions,
         skipped,

@@ -28,8 +28,29 @@ struct Log {
 #[serde(rename_all = "camelCase")]
 struct Run {
     tool: Tool,
+    /// What the run read: versions and the SHA-256 of every input (no time: check output stays
+    /// the same from run to run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    invocations: Vec<Invocation>,
+    /// The commit checked, when the workspace is in a git repository with an `origin` remote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    version_control_provenance: Vec<VersionControl>,
     column_kind: &'static str,
     results: Vec<SarifResult>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation {
+    execution_successful: bool,
+    properties: crate::workspace::provenance::Provenance,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionControl {
+    repository_uri: String,
+    revision_id: String,
 }
 
 #[derive(Serialize)]
@@ -247,6 +268,25 @@ impl Renderer for Sarif {
                         rules,
                     },
                 },
+                invocations: r
+                    .provenance
+                    .iter()
+                    .map(|p| Invocation {
+                        execution_successful: true,
+                        properties: p.clone(),
+                    })
+                    .collect(),
+                version_control_provenance: r
+                    .provenance
+                    .iter()
+                    .filter_map(|p| p.git.as_ref())
+                    .filter_map(|g| {
+                        Some(VersionControl {
+                            repository_uri: g.remote.clone()?,
+                            revision_id: g.commit.clone(),
+                        })
+                    })
+                    .collect(),
                 column_kind: "unicodeCodePoints",
                 results,
             }],

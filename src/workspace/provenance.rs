@@ -147,6 +147,14 @@ impl Workspace {
         }
     }
 
+    /// Provenance for `check`'s SARIF: versions, git state and input hashes, no time or command
+    /// line (check output stays the same from run to run).
+    pub fn check_provenance(&self) -> Provenance {
+        let mut p = self.record_provenance();
+        p.git = git_state(&self.root);
+        p
+    }
+
     /// Provenance for a record committed beside its inputs (the baseline): versions and input
     /// hashes only.
     pub fn record_provenance(&self) -> Provenance {
