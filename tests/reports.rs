@@ -422,3 +422,13 @@ fn not_under_names_the_forbid_or_the_permit_whose_condition_fails() {
     assert!(human.contains("  not under incident: User::\"erin\" → ServiceAccount::\"billing-admin\" is forbidden by privileged-break-glass-only"), "{human}");
     assert!(human.contains("  not under break_glass: no permit allows ServiceAccount::\"ci-runner\" → ServiceAccount::\"prod-deployer\" here (elsewhere ci-runner-deploys does"), "{human}");
 }
+
+#[test]
+fn report_dot() {
+    assert_cmd_snapshot!(actas(&["report", "--format", "dot"]));
+}
+
+#[test]
+fn report_mermaid() {
+    assert_cmd_snapshot!(actas(&["report", "--format", "mermaid"]));
+}

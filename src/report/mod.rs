@@ -1,11 +1,13 @@
 //! Renderers: one module per output format. Each turns a command's result into the text for
-//! stdout; none prints. Output is deterministic: sorted, with no times or absolute paths.
+//! stdout; none prints. Output is deterministic: sorted, with no absolute paths, and no times
+//! except the generation time that reports carry (docs/decisions.md).
 
 pub mod coverage;
 pub(crate) mod csv;
 mod escape;
 mod failure;
 pub(crate) mod github;
+pub(crate) mod graph;
 pub(crate) mod html;
 pub(crate) mod human;
 pub mod json;
@@ -33,6 +35,8 @@ pub enum Format {
     Html,
     Sarif,
     Github,
+    Dot,
+    Mermaid,
 }
 
 /// Each command's `--format` values, each one of [`Format`] (clap offers a command only these).
@@ -65,6 +69,10 @@ command_formats! {
         Markdown,
         Csv,
         Html,
+        /// The impersonation graph in Graphviz DOT.
+        Dot,
+        /// The impersonation graph as a Mermaid flowchart (GitHub renders it).
+        Mermaid,
     }
     /// `--format` of `suffice` and `drift`.
     SufficeFormat {
@@ -136,6 +144,8 @@ pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
         Format::Html => Box::new(html::Html),
         Format::Sarif => Box::new(sarif::Sarif),
         Format::Github => Box::new(github::Github),
+        Format::Dot => Box::new(graph::Dot),
+        Format::Mermaid => Box::new(graph::Mermaid),
     }
 }
 
