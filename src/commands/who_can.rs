@@ -30,6 +30,8 @@ pub struct WhoCanResult {
     pub policies: BTreeMap<String, PolicyInfo>,
     pub max_chain: u32,
     pub human_types: Vec<String>,
+    /// What the answer was made from (the JSON format carries it).
+    pub provenance: crate::workspace::provenance::Provenance,
     /// For each path of `access`, why it does not hold under the profiles it misses.
     pub why_not: Vec<Vec<crate::analysis::why_not::WhyNot>>,
 }
@@ -166,6 +168,7 @@ pub fn run(
     let explainer = crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone());
     let why_not = access.paths.iter().map(|p| explainer.why_not(p)).collect();
     Ok(WhoCanResult {
+        provenance: ws.report_provenance(),
         why_not,
         policies: policies_used(ws, &access),
         query,

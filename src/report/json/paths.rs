@@ -12,6 +12,8 @@ use crate::core::ids::{PolicyId, ProfileName};
 #[serde(deny_unknown_fields)]
 pub struct WhoCanDoc {
     pub version: u32,
+    /// What the answer was made from and by what, as in the report (`report --verify` reads it).
+    pub provenance: crate::workspace::provenance::Provenance,
     /// `{"target": uid}` or `{"principal": uid}`.
     pub query: QueryDoc,
     pub max_chain: u32,
@@ -188,6 +190,7 @@ pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
     let is_target = matches!(r.query, Query::Target(_));
     WhoCanDoc {
         version: VERSION,
+        provenance: r.provenance.clone(),
         query: QueryDoc {
             target: subject.clone().filter(|_| is_target),
             principal: subject.filter(|_| !is_target),
