@@ -220,7 +220,8 @@ pub enum Command {
         /// against the files now (exit 0 yes, 1 no, naming each changed file).
         #[arg(long, value_name = "REPORT")]
         verify: Option<PathBuf>,
-        /// Output format: text, JSON, Markdown, CSV (one row per path) or a standalone HTML page.
+        /// Output format: text, JSON, Markdown, CSV (one row per path), a standalone HTML page, or
+        /// the impersonation graph (DOT, Mermaid).
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
