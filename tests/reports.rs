@@ -418,6 +418,17 @@ fn not_under_names_the_forbid_or_the_permit_whose_condition_fails() {
             serde_json::json!(["privileged-break-glass-only"])
         );
     }
+    // The forbid is listed with the permits, with its text.
+    let forbid = doc["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "privileged-break-glass-only")
+        .expect("the deciding forbid is listed");
+    assert!(
+        forbid["text"].as_str().unwrap().contains("forbid"),
+        "{forbid:#}"
+    );
     let (_, human, _) = output(&["report"]);
     assert!(human.contains("  not under incident: User::\"erin\" → ServiceAccount::\"billing-admin\" is forbidden by privileged-break-glass-only"), "{human}");
     assert!(human.contains("  not under break_glass: no permit allows ServiceAccount::\"ci-runner\" → ServiceAccount::\"prod-deployer\" here (elsewhere ci-runner-deploys does"), "{human}");

@@ -10,6 +10,7 @@ use crate::analysis::access::{self, Access, Query};
 use crate::analysis::profiles::{self, AdhocContext};
 use crate::analysis::{policies_used, PolicyInfo};
 use crate::core::diag::Problem;
+use crate::core::ids::PolicyId;
 use crate::core::uid::parse_uid;
 use crate::workspace::Workspace;
 
@@ -166,11 +167,21 @@ pub fn run(
     let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
     let access = access::compute(&ws.engine, &profiles, &query);
     let explainer = crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone());
-    let why_not = access.paths.iter().map(|p| explainer.why_not(p)).collect();
+    let why_not: Vec<Vec<crate::analysis::why_not::WhyNot>> =
+        access.paths.iter().map(|p| explainer.why_not(p)).collect();
+    // The forbids that keep a path from a profile are listed with the permits, text and all.
+    let mut policies = policies_used(ws, &access);
+    policies.extend(crate::analysis::policy_infos(
+        ws,
+        why_not
+            .iter()
+            .flatten()
+            .flat_map(|w| w.forbids.iter().map(PolicyId::as_str)),
+    ));
     Ok(WhoCanResult {
         provenance: ws.report_provenance(),
         why_not,
-        policies: policies_used(ws, &access),
+        policies,
         query,
         access,
         max_chain: ws.engine.max_chain,

@@ -19,7 +19,7 @@ pub struct WhoCanDoc {
     pub max_chain: u32,
     pub profiles: Vec<ProfileDoc>,
     pub paths: Vec<PathDoc>,
-    /// Every policy that allows some hop above, by id.
+    /// Every policy that allows some hop above or forbids one in `blocked`, by id.
     pub policies: Vec<PolicyDoc>,
 }
 
