@@ -98,16 +98,7 @@ impl<'e> Explainer<'e> {
                 Some(d) => d,
                 None => {
                     let outcome = self.engine.evaluate_hop(hop);
-                    let d = (!outcome.allowed).then(|| {
-                        let mut forbids: Vec<PolicyId> = outcome
-                            .evaluations
-                            .iter()
-                            .flat_map(|e| e.reasons.iter().cloned())
-                            .collect();
-                        forbids.sort();
-                        forbids.dedup();
-                        forbids
-                    });
+                    let d = (!outcome.allowed).then(|| outcome.forbids());
                     if let Ok(mut m) = self.memo.lock() {
                         m.insert(key, d.clone());
                     }

@@ -6,14 +6,12 @@
 //! (or the acting-as request), or that no permit allows it.
 
 use cedar_policy::EntityUid;
-use serde_json::Value;
 
 use crate::analysis::access::{self, Hop, Query};
 use crate::analysis::profiles::{self, Profile};
-use crate::commands::who_can::{parse_query_as, ProfileOptions};
+use crate::commands::who_can::{inventory_arg, parse_query_as, uid_arg, ProfileOptions};
 use crate::core::diag::Problem;
 use crate::core::ids::{PolicyId, ProfileName};
-use crate::core::uid::parse_uid;
 use crate::engine::{Behind, Engine, Evaluation};
 use crate::workspace::Workspace;
 
@@ -59,37 +57,31 @@ impl CanResult {
     }
 }
 
-fn uid_arg(ws: &Workspace, what: &str, text: &str) -> Result<EntityUid, Vec<Problem>> {
-    let uid = parse_uid(&Value::String(text.to_string())).map_err(|e| {
-        vec![Problem::new(format!("{what}: {e}"))
-            .with_help(r#"write a Cedar uid, e.g. 'Action::"deploy"'"#)]
-    })?;
-    if what == "--action" {
-        if ws.engine.action(&uid).is_none() {
-            let actions: Vec<String> = ws
-                .engine
-                .schema_actions()
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            return Err(vec![Problem::new(format!(
-                "--action: `{uid}` is not an action of the schema"
-            ))
-            .with_help(
-                crate::core::suggest::did_you_mean(
-                    &uid.to_string(),
-                    actions.iter().map(String::as_str),
-                )
-                .unwrap_or_else(|| format!("the schema's actions: {}", actions.join(", "))),
-            )]);
-        }
+/// `--action`: an action of the schema (did-you-mean when not).
+fn action_arg(ws: &Workspace, text: &str) -> Result<EntityUid, Vec<Problem>> {
+    let uid = uid_arg(text, "--action", r#"Action::"deploy""#)?;
+    if ws.engine.action(&uid).is_some() {
         return Ok(uid);
     }
-    if let Err(issue) = ws.engine.known_entity(&uid) {
-        let mut p = Problem::new(format!("{what}: {}", issue.message));
-        p.help = issue.help;
-        return Err(vec![p]);
-    }
+    let actions: Vec<String> = ws
+        .engine
+        .schema_actions()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Err(vec![Problem::new(format!(
+        "--action: `{uid}` is not an action of the schema"
+    ))
+    .with_help(
+        crate::core::suggest::did_you_mean(&uid.to_string(), actions.iter().map(String::as_str))
+            .unwrap_or_else(|| format!("the schema's actions: {}", actions.join(", "))),
+    )])
+}
+
+/// `--resource`: an entity of the inventory.
+fn resource_arg(ws: &Workspace, text: &str) -> Result<EntityUid, Vec<Problem>> {
+    let uid = uid_arg(text, "--resource", r#"Cluster::"prod""#)?;
+    inventory_arg(ws, &uid, "--resource")?;
     Ok(uid)
 }
 
@@ -106,10 +98,7 @@ pub fn run(
         return Err(vec![Problem::new("TARGET is not an account")]);
     };
     let (action, resource) = match &opts.request {
-        Some((a, r)) => {
-            let action = uid_arg(ws, "--action", a)?;
-            (Some(action), Some(uid_arg(ws, "--resource", r)?))
-        }
+        Some((a, r)) => (Some(action_arg(ws, a)?), Some(resource_arg(ws, r)?)),
         None => (None, None),
     };
     let profiles = profiles::select(ws, &opts.profiles.names, opts.profiles.adhoc.as_ref())?;
@@ -185,14 +174,10 @@ fn direct_hop(
 ) -> (Vec<PolicyId>, String) {
     match engine.prepare_chain(from, std::slice::from_ref(to), &profile.context) {
         Ok(hops) => {
-            let outcome = hops.first().map(|h| engine.evaluate_hop(h));
-            let mut forbids: Vec<PolicyId> = outcome
-                .iter()
-                .flat_map(|o| &o.evaluations)
-                .flat_map(|e| e.reasons.iter().cloned())
-                .collect();
-            forbids.sort();
-            forbids.dedup();
+            let forbids = hops
+                .first()
+                .map(|h| engine.evaluate_hop(h).forbids())
+                .unwrap_or_default();
             let why = denial("the direct hop", &forbids);
             (forbids, why)
         }

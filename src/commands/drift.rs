@@ -809,7 +809,7 @@ fn usage_entry(engine: &Engine, profiles: &[Profile], u: &UsageLine) -> Result<C
         let hops_ok = hops.iter().all(|h| {
             let o = engine.evaluate_hop(h);
             if !o.allowed {
-                reasons.extend(o.evaluations.iter().flat_map(|e| e.reasons.clone()));
+                reasons.extend(o.forbids());
             }
             o.allowed
         });

@@ -71,18 +71,11 @@ pub fn parse_query_as(
     // A bare id has neither `:` nor `"`; anything else is read as a uid (and a malformed one
     // is reported as such).
     let uid = if text.contains([':', '"']) {
-        parse_uid(&Value::String(text.to_string())).map_err(|e| {
-            vec![Problem::new(format!("{what}: {e}"))
-                .with_help(r#"write a Cedar uid, e.g. 'ServiceAccount::"prod-deployer"'"#)]
-        })?
+        uid_arg(text, what, r#"ServiceAccount::"prod-deployer""#)?
     } else {
         bare_id(ws, text, is_target, what)?
     };
-    if let Err(issue) = ws.engine.known_entity(&uid) {
-        let mut p = Problem::new(format!("{what}: {}", issue.message));
-        p.help = issue.help;
-        return Err(vec![p]);
-    }
+    inventory_arg(ws, &uid, what)?;
     let (types, cannot, side) = if is_target {
         (
             ws.engine.impersonable_types(),
@@ -109,6 +102,24 @@ pub fn parse_query_as(
         Query::Target(uid)
     } else {
         Query::Principal(uid)
+    })
+}
+
+/// A uid given on the command line as argument `what`; `example` is offered when it does not
+/// parse.
+pub fn uid_arg(text: &str, what: &str, example: &str) -> Result<EntityUid, Vec<Problem>> {
+    parse_uid(&Value::String(text.to_string())).map_err(|e| {
+        vec![Problem::new(format!("{what}: {e}"))
+            .with_help(format!("write a Cedar uid, e.g. '{example}'"))]
+    })
+}
+
+/// Argument `what` names an entity of the inventory (or says which it is not, with its help).
+pub fn inventory_arg(ws: &Workspace, uid: &EntityUid, what: &str) -> Result<(), Vec<Problem>> {
+    ws.engine.known_entity(uid).map_err(|issue| {
+        let mut p = Problem::new(format!("{what}: {}", issue.message));
+        p.help = issue.help;
+        vec![p]
     })
 }
 

@@ -85,6 +85,21 @@ impl HopOutcome {
         policies.dedup();
         policies
     }
+
+    /// The determining policies of the denying requests (the forbids that fired), sorted,
+    /// without repeats; empty when no forbid decides (no permit matched) or the hop is allowed
+    /// by every request.
+    pub fn forbids(&self) -> Vec<PolicyId> {
+        let mut forbids: Vec<PolicyId> = self
+            .evaluations
+            .iter()
+            .filter(|e| !e.allowed)
+            .flat_map(|e| e.reasons.iter().cloned())
+            .collect();
+        forbids.sort();
+        forbids.dedup();
+        forbids
+    }
 }
 
 pub struct Engine {
