@@ -258,7 +258,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         None => None,
     };
 
-    let notes = notes(ws, &old, &now);
+    let notes = notes(&old, &now);
 
     let rate = Rater::new(ws, &now);
     let new: Vec<DriftItem> = diff(&now, &old)
@@ -317,7 +317,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
 }
 
 /// What changed around the access since the baseline: profiles, max_chain, the input files.
-fn notes(ws: &Workspace, old: &Baseline, now: &Baseline) -> Vec<String> {
+fn notes(old: &Baseline, now: &Baseline) -> Vec<String> {
     let mut notes = Vec::new();
     let old_profiles: BTreeMap<&str, &Map<String, Value>> = old
         .profiles
@@ -339,8 +339,9 @@ fn notes(ws: &Workspace, old: &Baseline, now: &Baseline) -> Vec<String> {
             notes.push(format!("profile `{}` is gone since the baseline", p.name));
         }
     }
-    if let Some(recorded) = &old.provenance {
-        let changes = ws.changes_since(recorded);
+    // The current baseline hashed the inputs already: compare, do not read them again.
+    if let Some((recorded, current)) = old.provenance.as_ref().zip(now.provenance.as_ref()) {
+        let changes = recorded.changes_to(current);
         if !changes.is_empty() {
             let shown: Vec<&str> = changes.iter().take(3).map(String::as_str).collect();
             let more = if changes.len() > 3 {

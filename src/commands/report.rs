@@ -72,7 +72,7 @@ pub fn verify(
         vec![Problem::new(format!("`{display}` carries no provenance actas can read: {e}"))
             .with_help("reports made before provenance (report format version 1) cannot be verified; make a new one")]
     })?;
-    let changes = ws.changes_since(&recorded);
+    let changes = recorded.changes_to(&ws.record_provenance());
     let made = recorded
         .generated_at
         .as_ref()

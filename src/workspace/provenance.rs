@@ -82,7 +82,8 @@ fn hashes(files: &[InputFile]) -> (Vec<InputHash>, String) {
         .collect();
     inputs.sort_by(|a, b| a.path.cmp(&b.path));
     inputs.dedup();
-    (inputs.clone(), set_hash(&inputs))
+    let set = set_hash(&inputs);
+    (inputs, set)
 }
 
 fn set_hash(inputs: &[InputHash]) -> String {
@@ -169,14 +170,16 @@ impl Workspace {
             command_line: None,
         }
     }
+}
 
-    /// What changed since `recorded` was made: each input whose hash differs, that is new, or
-    /// that is gone (empty: the workspace is what it describes).
-    pub fn changes_since(&self, recorded: &Provenance) -> Vec<String> {
-        let (now, _) = hashes(&self.inputs);
+impl Provenance {
+    /// What changed between `self` (recorded earlier) and `now`: each input whose hash differs,
+    /// that is new, or that is gone (empty: `now` is what `self` describes). Compares hashes
+    /// already taken; it reads no file.
+    pub fn changes_to(&self, now: &Provenance) -> Vec<String> {
         let mut changes = Vec::new();
-        for r in &recorded.inputs {
-            match now.iter().find(|n| n.path == r.path) {
+        for r in &self.inputs {
+            match now.inputs.iter().find(|n| n.path == r.path) {
                 None => changes.push(format!("`{}` is no longer an input", r.path)),
                 Some(n) if n.sha256 != r.sha256 => {
                     changes.push(format!(
@@ -189,13 +192,16 @@ impl Workspace {
                 Some(_) => {}
             }
         }
-        for n in &now {
-            if !recorded.inputs.iter().any(|r| r.path == n.path) {
+        for n in &now.inputs {
+            if !self.inputs.iter().any(|r| r.path == n.path) {
                 changes.push(format!("`{}` is a new input", n.path));
             }
         }
-        if changes.is_empty() && set_hash(&recorded.inputs) != recorded.inputs_sha256 {
-            changes.push("the recorded set hash does not match the recorded file hashes: the report was edited".into());
+        if changes.is_empty() && set_hash(&self.inputs) != self.inputs_sha256 {
+            changes.push(
+                "the recorded set hash does not match the recorded file hashes: the report was edited"
+                    .into(),
+            );
         }
         changes
     }
@@ -238,10 +244,10 @@ mod tests {
         ] {
             assert!(paths.contains(&expected), "{paths:?}");
         }
-        assert!(ws.changes_since(&p).is_empty());
+        assert!(p.changes_to(&ws.record_provenance()).is_empty());
         let mut edited = p.clone();
         edited.inputs[0].sha256 = "0".repeat(64);
-        let changes = ws.changes_since(&edited);
+        let changes = edited.changes_to(&ws.record_provenance());
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert!(changes[0].contains(&p.inputs[0].path));
     }
