@@ -119,3 +119,80 @@ fn the_readme_stays_short_and_names_the_two_set_up_commands() {
         ".ci/run runs the README's test command"
     );
 }
+
+/// Every `$ actas …` transcript in the README is what actas prints on the bundled example:
+/// each line shown appears in the output, in order (`…` stands for what is left out, inside a
+/// line or as a line of its own). The commands run in a copy of the example through `sh`, with
+/// this build's actas first on PATH.
+#[test]
+fn every_readme_transcript_is_what_actas_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let dir = support::example_copy();
+    support::copy(
+        &root().join("actas.baseline.json"),
+        &dir.path().join("actas.baseline.json"),
+    );
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_actas"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // The fenced blocks' contents.
+    let mut blocks: Vec<String> = Vec::new();
+    let mut inside = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            inside = !inside;
+            if inside {
+                blocks.push(String::new());
+            }
+        } else if inside {
+            let block = blocks.last_mut().unwrap();
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    let mut ran = 0;
+    for block in &blocks {
+        let mut lines = block.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ ") else {
+                continue;
+            };
+            let mut expected = Vec::new();
+            while let Some(l) = lines.next_if(|l| !l.starts_with("$ ")) {
+                expected.push(l);
+            }
+            let out = std::process::Command::new("sh")
+                .args(["-c", command])
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .env("GIT_DIR", "/nonexistent/actas-tests-have-no-repository")
+                .output()
+                .unwrap();
+            let printed = String::from_utf8_lossy(&out.stdout);
+            let mut rest = printed.lines();
+            for want in expected.iter().filter(|l| l.trim() != "…") {
+                let pieces: Vec<&str> = want.split('…').filter(|p| !p.is_empty()).collect();
+                let found = rest.any(|got| {
+                    let mut at = 0;
+                    pieces.iter().all(|p| match got[at..].find(p) {
+                        Some(i) => {
+                            at += i + p.len();
+                            true
+                        }
+                        None => false,
+                    })
+                });
+                assert!(
+                    found,
+                    "README: `{command}` does not print {want:?}; it printed:\n{printed}"
+                );
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 7, "only {ran} transcripts checked");
+}

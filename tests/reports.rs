@@ -104,8 +104,8 @@ fn json_documents_follow_the_documented_schema() {
     let (_, stdout, _) = output(&["report", "--format", "json"]);
     let doc: actas::report::json::ReportDoc = serde_json::from_str(&stdout).expect("ReportDoc");
     assert_eq!(
-        doc.version, 2,
-        "the report carries provenance since version 2"
+        doc.version, 3,
+        "the report carries provenance since version 2, failing conditions and forbids since 3"
     );
     assert_eq!(doc.summary.paths, doc.paths.len());
     // Every policy a step names is described.
@@ -431,7 +431,43 @@ fn not_under_names_the_forbid_or_the_permit_whose_condition_fails() {
     );
     let (_, human, _) = output(&["report"]);
     assert!(human.contains("  not under incident: User::\"erin\" → ServiceAccount::\"billing-admin\" is forbidden by privileged-break-glass-only"), "{human}");
-    assert!(human.contains("  not under break_glass: no permit allows ServiceAccount::\"ci-runner\" → ServiceAccount::\"prod-deployer\" here (elsewhere ci-runner-deploys does"), "{human}");
+    // The permit's failing part is named, as written, with the value it read.
+    assert!(human.contains(r#"  not under break_glass: no permit allows ServiceAccount::"ci-runner" → ServiceAccount::"prod-deployer" here: ci-runner-deploys allows it elsewhere, but here `context.justification like "CHG-*"` is false (context.justification = "BG-7")"#), "{human}");
+    let (_, json, _) = output(&["report", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let alice = doc["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["principal"] == "User::\"alice\"" && p["target"] == "ServiceAccount::\"log-reader\""
+        })
+        .unwrap();
+    assert_eq!(
+        alice["blocked"][0]["failing"],
+        serde_json::json!([{
+            "policy": "sre-oncall-prod",
+            "condition": r#"context.justification like "INC-*" || context.justification like "CHG-*""#,
+            "evaluates_to": "false",
+            "values": [{"attribute": "context.justification", "value": "\"BG-7\""}]
+        }])
+    );
+    // Every forbid on the impersonation action is listed, marked as one.
+    let forbids: Vec<&str> = doc["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["effect"] == "forbid")
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        forbids,
+        [
+            "humans-need-mfa",
+            "no-long-tokens",
+            "privileged-break-glass-only"
+        ]
+    );
 }
 
 #[test]

@@ -20,6 +20,8 @@ use crate::workspace::Workspace;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyInfo {
     pub id: String,
+    /// `permit` or `forbid`.
+    pub effect: &'static str,
     /// The template a link was made from.
     pub template: Option<crate::core::ids::PolicyId>,
     /// The `@description` annotation (a link's is its template's).
@@ -77,8 +79,13 @@ fn policy_info(ws: &Workspace, id: &str) -> Option<PolicyInfo> {
         }
         _ => policy.to_string(),
     };
+    let effect = match policy.effect() {
+        cedar_policy::Effect::Permit => "permit",
+        cedar_policy::Effect::Forbid => "forbid",
+    };
     Some(PolicyInfo {
         id: id.to_string(),
+        effect,
         template: meta.template.clone(),
         description: meta.description.clone(),
         file: meta.file.clone(),

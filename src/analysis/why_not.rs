@@ -14,7 +14,7 @@ use cedar_policy::EntityUid;
 use crate::analysis::access::Path;
 use crate::analysis::profiles::Profile;
 use crate::core::ids::{PolicyId, ProfileName};
-use crate::engine::Engine;
+use crate::engine::{Engine, FailingPart, PreparedHop};
 
 /// The first hop that fails under `profile`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub struct WhyNot {
     pub forbids: Vec<PolicyId>,
     /// The policies that allow this hop under the profiles where the path holds.
     pub allowed_elsewhere_by: Vec<PolicyId>,
+    /// When no forbid decides: for each of `allowed_elsewhere_by`, the part of its condition
+    /// that fails under this profile, with the values it read.
+    pub failing: Vec<(PolicyId, FailingPart)>,
 }
 
 type Key = (String, ProfileName);
@@ -106,19 +109,44 @@ impl<'e> Explainer<'e> {
                 }
             };
             if let Some(forbids) = denied {
+                let allowed_elsewhere_by: Vec<PolicyId> = route
+                    .hops
+                    .get(i)
+                    .map(|h| h.policies.to_vec())
+                    .unwrap_or_default();
+                let failing = if forbids.is_empty() {
+                    self.failing_parts(hop, &allowed_elsewhere_by)
+                } else {
+                    Vec::new()
+                };
                 return Some(WhyNot {
                     profile: profile.name.clone(),
                     from: hop.from.clone(),
                     to: hop.to.clone(),
                     forbids,
-                    allowed_elsewhere_by: route
-                        .hops
-                        .get(i)
-                        .map(|h| h.policies.to_vec())
-                        .unwrap_or_default(),
+                    allowed_elsewhere_by,
+                    failing,
                 });
             }
         }
         None
+    }
+
+    /// For each permit, the part of its condition that fails for the hop (under the first
+    /// impersonation action for which it can be named).
+    fn failing_parts(
+        &self,
+        hop: &PreparedHop,
+        permits: &[PolicyId],
+    ) -> Vec<(PolicyId, FailingPart)> {
+        permits
+            .iter()
+            .filter_map(|id| {
+                hop.requests
+                    .iter()
+                    .find_map(|r| self.engine.failing_part(id, r))
+                    .map(|part| (id.clone(), part))
+            })
+            .collect()
     }
 }

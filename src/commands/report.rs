@@ -18,6 +18,8 @@ pub struct ReportResult<'w> {
     pub summary: Summary,
     /// The policies that determine some hop, by id.
     pub policies: BTreeMap<String, PolicyInfo>,
+    /// `impersonation.actions`, as uids.
+    pub impersonation_actions: Vec<String>,
     /// Whether some hop is allowed by more than one impersonation action.
     pub several_actions: bool,
     pub max_chain: u32,
@@ -122,10 +124,19 @@ pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<
         explainer: explain
             .then(|| crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone())),
         notes,
-        policies: policy_infos(ws, used.policies.iter().map(PolicyId::as_str)),
+        // The permits that allow a hop, and every forbid that guards one (those that decide a
+        // path's absence under a profile among them), text and all.
+        policies: policy_infos(
+            ws,
+            used.policies
+                .iter()
+                .chain(&ws.engine.impersonation_forbids())
+                .map(PolicyId::as_str),
+        ),
         several_actions: used.several_actions,
         reached,
         summary,
+        impersonation_actions: ws.engine.actions.iter().map(ToString::to_string).collect(),
         max_chain: ws.engine.max_chain,
         human_types: ws.human_types.clone(),
         provenance: ws.report_provenance(),

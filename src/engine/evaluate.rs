@@ -36,6 +36,22 @@ impl Engine {
         &self.slicer
     }
 
+    /// The forbids whose action scope admits an impersonation action: the guards on every hop,
+    /// sorted by id.
+    pub fn impersonation_forbids(&self) -> Vec<PolicyId> {
+        let mut ids: Vec<PolicyId> = (0..self.slicer.len())
+            .filter(|&i| !self.slicer.is_permit(i))
+            .filter(|&i| {
+                self.actions
+                    .iter()
+                    .any(|a| self.slicer.action_matches(i, &self.entities, a))
+            })
+            .map(|i| PolicyId::from(self.slicer.policy(i).id()))
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Distinct policy slices built so far.
     pub fn slices(&self) -> usize {
         self.slicer.slices()
@@ -85,6 +101,6 @@ impl Engine {
 }
 
 /// Cedar's multi-line messages on one line, for reports.
-fn one_line(s: &str) -> String {
+pub(super) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

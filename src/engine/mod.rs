@@ -10,6 +10,8 @@
 use cedar_policy::{Authorizer, Entities, EntityTypeName, EntityUid, PolicySet, Request, Schema};
 mod checks;
 mod evaluate;
+mod explain;
+pub use explain::FailingPart;
 pub mod probes;
 mod request;
 pub(crate) mod slice;

@@ -42,10 +42,20 @@ pub fn markdown_text(text: &str) -> String {
 }
 
 /// A Markdown code span holding `text` literally: the fence is one backtick longer than the
-/// longest run inside, padded with spaces where the text touches a backtick; `|` is escaped
-/// (GitHub reads `\|` as `|` in a code span inside a table, and a bare `|` ends the cell);
-/// line breaks become spaces.
+/// longest run inside, padded with spaces where the text touches a backtick; line breaks become
+/// spaces. For prose: a `|` stays as it is (outside a table, `\|` in a code span shows the
+/// backslash); in a table cell use [`markdown_cell_code`].
 pub fn markdown_code(text: &str) -> String {
+    code_span(text, false)
+}
+
+/// [`markdown_code`] for a table cell: `|` is escaped (GitHub reads `\|` as `|` in a code span
+/// inside a table, and a bare `|` ends the cell).
+pub fn markdown_cell_code(text: &str) -> String {
+    code_span(text, true)
+}
+
+fn code_span(text: &str, in_cell: bool) -> String {
     let text: String = text
         .chars()
         .map(|c| {
@@ -63,7 +73,12 @@ pub fn markdown_code(text: &str) -> String {
     } else {
         ""
     };
-    format!("{fence}{pad}{}{pad}{fence}", text.replace('|', "\\|"))
+    let text = if in_cell {
+        text.replace('|', "\\|")
+    } else {
+        text
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 /// A fence for a Markdown code block holding `text`: longer than any backtick run inside.
@@ -124,7 +139,8 @@ mod tests {
         assert_eq!(markdown_code("User::\"a\""), "`User::\"a\"`");
         assert_eq!(markdown_code("a`b"), "``a`b``");
         assert_eq!(markdown_code("`x"), "`` `x ``");
-        assert_eq!(markdown_code("a|b"), "`a\\|b`");
+        assert_eq!(markdown_code("a|b"), "`a|b`");
+        assert_eq!(markdown_cell_code("a|b"), "`a\\|b`");
         assert_eq!(markdown_fence("s = \"```\""), "````");
         assert_eq!(slug("a#1\" onmouseover=x"), "a-1--onmouseover-x");
     }

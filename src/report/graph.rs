@@ -4,11 +4,12 @@
 //! of more than [`MAX_EDGES`] hops keeps the first ones (in path order) and says how many it
 //! leaves out: past that no layout is readable.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::commands::report::ReportResult;
-use crate::report::json::report_paths_with;
+use crate::report::json::{report_paths_with, PathDoc, ReportDoc};
 use crate::report::Renderer;
 
 pub struct Dot;
@@ -43,8 +44,17 @@ impl Graph {
     }
 
     fn of(r: &ReportResult) -> Self {
+        Self::from_paths(report_paths_with(r, false), MAX_EDGES)
+    }
+
+    /// The hops of `paths`, at most `max_edges` of them (in path order).
+    fn from_paths<P: Borrow<PathDoc>>(
+        paths: impl IntoIterator<Item = P>,
+        max_edges: usize,
+    ) -> Self {
         let mut g = Graph::default();
-        for p in report_paths_with(r, false) {
+        for p in paths {
+            let p = p.borrow();
             for route in &p.routes {
                 for step in &route.steps {
                     let key_text = (step.from.clone(), step.to.clone());
@@ -52,7 +62,7 @@ impl Graph {
                     let existing = known.and_then(|(a, b)| g.edge_index.get(&(*a, *b)).copied());
                     let i = match existing {
                         Some(i) => i,
-                        None if g.edges.len() >= MAX_EDGES => {
+                        None if g.edges.len() >= max_edges => {
                             g.left_out.insert(key_text);
                             continue;
                         }
@@ -155,44 +165,132 @@ impl Renderer for Dot {
 
 impl Renderer for Mermaid {
     fn report(&self, r: &ReportResult) -> Option<String> {
-        let g = Graph::of(r);
         let mut out = String::from("flowchart LR\n");
         for line in crate::report::provenance_lines(&r.provenance) {
             let _ = writeln!(out, "  %% {}", line.replace(['\n', '\r'], " "));
         }
-        for (i, (uid, human)) in g.nodes.iter().enumerate() {
-            let suffix = if *human { " (human)" } else { "" };
-            let _ = writeln!(out, "  n{i}[\"{}{suffix}\"]", mermaid_text(uid));
-        }
-        for ((a, b), policies, profiles) in &g.edges {
-            let (policies, profiles) = Graph::label(policies, profiles);
-            let _ = writeln!(
-                out,
-                "  n{a} -->|\"{} [{}]\"| n{b}",
-                mermaid_text(&policies),
-                mermaid_text(&profiles)
-            );
-        }
-        let humans: Vec<String> = g
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, h))| *h)
-            .map(|(i, _)| format!("n{i}"))
-            .collect();
-        if !humans.is_empty() {
-            out.push_str("  classDef human fill:#fde2e2,stroke:#c00\n");
-            let _ = writeln!(out, "  class {} human", humans.join(","));
-        }
-        if !g.left_out.is_empty() {
-            let _ = writeln!(
-                out,
-                "%% {} more hops are left out: a graph past {MAX_EDGES} hops is not readable; use --format json or csv",
-                g.left_out.len()
-            );
-        }
+        mermaid_body(&mut out, &Graph::of(r), None, MAX_EDGES);
         Some(out)
     }
+}
+
+/// Nodes, edges and classes of a Mermaid flowchart; `target` is drawn as the goal.
+fn mermaid_body(out: &mut String, g: &Graph, target: Option<&str>, cap: usize) {
+    for (i, (uid, human)) in g.nodes.iter().enumerate() {
+        let suffix = if *human { " (human)" } else { "" };
+        let _ = writeln!(out, "  n{i}[\"{}{suffix}\"]", mermaid_text(uid));
+    }
+    for ((a, b), policies, profiles) in &g.edges {
+        let (policies, profiles) = Graph::label(policies, profiles);
+        let _ = writeln!(
+            out,
+            "  n{a} -->|\"{} [{}]\"| n{b}",
+            mermaid_text(&policies),
+            mermaid_text(&profiles)
+        );
+    }
+    let humans: Vec<String> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, h))| *h)
+        .map(|(i, _)| format!("n{i}"))
+        .collect();
+    if !humans.is_empty() {
+        out.push_str("  classDef human fill:#fde2e2,stroke:#c00\n");
+        let _ = writeln!(out, "  class {} human", humans.join(","));
+    }
+    if let Some(i) = target.and_then(|t| g.index.get(t)) {
+        out.push_str("  classDef target fill:#ddf4ff,stroke:#0969da,stroke-width:2px\n");
+        let _ = writeln!(out, "  class n{i} target");
+    }
+    if !g.left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "%% {} more hops are left out: a graph past {cap} hops is not readable; use --format json or csv",
+            g.left_out.len()
+        );
+    }
+}
+
+/// The most accounts drawn in one report, the most reached first.
+pub const MAX_ACCOUNT_DIAGRAMS: usize = 100;
+/// The most hops drawn for one account.
+pub const MAX_ACCOUNT_EDGES: usize = 60;
+
+/// One reached account, drawn: the chains of every path to it.
+#[derive(Debug, serde::Serialize)]
+pub struct AccountDiagram {
+    pub account: String,
+    /// A Mermaid flowchart (Markdown).
+    pub mermaid: String,
+    /// An SVG drawing (HTML), laid out here.
+    pub svg: String,
+    /// Hops to this account not drawn (past [`MAX_ACCOUNT_EDGES`]).
+    pub hops_left_out: usize,
+}
+
+/// The report document with a drawing per reached account, for the Markdown and HTML
+/// templates (`doc.diagrams`, `doc.accounts_not_drawn`).
+#[derive(serde::Serialize)]
+pub struct Drawn<'a> {
+    #[serde(flatten)]
+    pub doc: &'a ReportDoc,
+    pub diagrams: Vec<AccountDiagram>,
+    pub accounts_not_drawn: usize,
+    pub max_account_edges: usize,
+}
+
+pub fn drawn(doc: &ReportDoc) -> Drawn<'_> {
+    let (diagrams, accounts_not_drawn) = account_diagrams(doc);
+    Drawn {
+        doc,
+        diagrams,
+        accounts_not_drawn,
+        max_account_edges: MAX_ACCOUNT_EDGES,
+    }
+}
+
+/// The diagrams of the accounts `doc` reaches, most reached first, and how many accounts are
+/// left undrawn (past [`MAX_ACCOUNT_DIAGRAMS`]).
+fn account_diagrams(doc: &ReportDoc) -> (Vec<AccountDiagram>, usize) {
+    let accounts = &doc.summary.reach_by_account;
+    let mut by_target: BTreeMap<&str, Vec<&PathDoc>> = BTreeMap::new();
+    for p in &doc.paths {
+        by_target.entry(p.target.as_str()).or_default().push(p);
+    }
+    let drawn = accounts
+        .iter()
+        .take(MAX_ACCOUNT_DIAGRAMS)
+        .enumerate()
+        .map(|(n, a)| {
+            let paths = by_target.get(a.account.as_str()).into_iter().flatten();
+            let g = Graph::from_paths(paths.copied(), MAX_ACCOUNT_EDGES);
+            let mut mermaid = String::from("flowchart LR\n");
+            mermaid_body(&mut mermaid, &g, Some(&a.account), MAX_ACCOUNT_EDGES);
+            let edges: Vec<crate::report::svg::Edge> = g
+                .edges
+                .iter()
+                .map(|((from, to), policies, profiles)| {
+                    let (policies, profiles) = Graph::label(policies, profiles);
+                    crate::report::svg::Edge {
+                        from: *from,
+                        to: *to,
+                        label: policies,
+                        title: format!("under {profiles}"),
+                    }
+                })
+                .collect();
+            let target = g.index.get(&a.account).copied();
+            AccountDiagram {
+                account: a.account.clone(),
+                mermaid,
+                svg: crate::report::svg::layered(&g.nodes, &edges, target, &format!("chains-{n}")),
+                hops_left_out: g.left_out.len(),
+            }
+        })
+        .collect();
+    (drawn, accounts.len().saturating_sub(MAX_ACCOUNT_DIAGRAMS))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ impl Renderer for Html {
         template::render(
             "report.html",
             include_str!("templates/report.html"),
-            &report_doc(r),
+            &crate::report::graph::drawn(&report_doc(r)),
         )
     }
 }

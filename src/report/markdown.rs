@@ -14,7 +14,7 @@ impl Renderer for Markdown {
         template::render(
             "report.md",
             include_str!("templates/report.md"),
-            &report_doc(r),
+            &crate::report::graph::drawn(&report_doc(r)),
         )
     }
 

@@ -14,6 +14,7 @@ pub mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
 pub(crate) mod sarif;
+mod svg;
 mod template;
 
 use crate::commands::can::CanResult;

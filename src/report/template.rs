@@ -51,6 +51,16 @@ pub fn render<T: Serialize>(name: &str, source: &str, doc: &T) -> Option<String>
             .collect();
         Value::from_safe_string(spans.join(", "))
     });
+    env.add_filter("cell_code", |v: Value| {
+        Value::from_safe_string(escape::markdown_cell_code(&v.to_string()))
+    });
+    env.add_filter("cell_codes", |v: Vec<Value>| {
+        let spans: Vec<String> = v
+            .iter()
+            .map(|x| escape::markdown_cell_code(&x.to_string()))
+            .collect();
+        Value::from_safe_string(spans.join(", "))
+    });
     env.add_filter("fence", |v: Value| {
         Value::from_safe_string(escape::markdown_fence(&v.to_string()))
     });

@@ -274,7 +274,29 @@ pub(super) fn several_actions<'a>(paths: impl IntoIterator<Item = &'a PathDoc>) 
 /// Why a hop fails under a profile, in words.
 pub(super) fn blocked_reason(b: &crate::report::json::BlockedDoc) -> String {
     let hop = format!("{} → {}", b.from, b.to);
-    if b.forbids.is_empty() {
+    if b.forbids.is_empty() && !b.failing.is_empty() {
+        let why: Vec<String> = b
+            .failing
+            .iter()
+            .map(|f| {
+                let values: Vec<String> = f
+                    .values
+                    .iter()
+                    .map(|v| format!("{} = {}", v.attribute, v.value))
+                    .collect();
+                let read = if values.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", values.join(", "))
+                };
+                format!(
+                    "{} allows it elsewhere, but here `{}` is {}{read}",
+                    f.policy, f.condition, f.evaluates_to
+                )
+            })
+            .collect();
+        format!("no permit allows {hop} here: {}", why.join("; "))
+    } else if b.forbids.is_empty() {
         let ids: Vec<&str> = b.allowed_elsewhere_by.iter().map(|p| p.as_str()).collect();
         format!(
             "no permit allows {hop} here (elsewhere {} does; its condition fails under this context)",

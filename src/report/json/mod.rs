@@ -42,8 +42,9 @@ use crate::report::{decision, Renderer};
 
 pub const VERSION: u32 = 1;
 
-/// The report document's version: 2 since it carries `provenance`.
-pub const REPORT_VERSION: u32 = 2;
+/// The report document's version: 2 since it carries `provenance`; 3 since it explains failing
+/// conditions, lists forbids and names the impersonation actions.
+pub const REPORT_VERSION: u32 = 3;
 
 pub struct Json;
 

@@ -72,6 +72,33 @@ pub struct BlockedDoc {
     /// The policies that allow this hop under the profiles where the path holds (when no forbid
     /// decides, their conditions are what fails here).
     pub allowed_elsewhere_by: Vec<PolicyId>,
+    /// When no forbid decides: for each policy of `allowed_elsewhere_by`, the part of its
+    /// condition that fails under this profile.
+    pub failing: Vec<FailingDoc>,
+}
+
+/// Why a permit that allows a hop under other profiles does not allow it under this one.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailingDoc {
+    pub policy: PolicyId,
+    /// The part of its condition that decides, as written in the policy (a link's slots
+    /// filled in): the first conjunct that is not true, or a whole `||` whose operands all fail.
+    pub condition: String,
+    /// What that part evaluates to here: `false` (`true` when it sits under a `!`), or an
+    /// error.
+    pub evaluates_to: String,
+    /// Each attribute the part reads, with its value here in Cedar syntax (`absent` when
+    /// the entity or context lacks it).
+    pub values: Vec<AttributeValueDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeValueDoc {
+    /// As written: `context.justification`, `resource.tier`.
+    pub attribute: String,
+    pub value: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -99,6 +126,8 @@ pub struct StepDoc {
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
     pub id: String,
+    /// `permit` or `forbid`.
+    pub effect: String,
     pub template: Option<PolicyId>,
     pub description: Option<String>,
     pub file: String,
@@ -113,17 +142,21 @@ pub struct PolicyDoc {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportDoc<P = Vec<PathDoc>, R = Vec<PathRefDoc>> {
-    /// 2 since the report carries `provenance`.
+    /// 2 since the report carries `provenance`; 3 since it explains failing conditions
+    /// (`blocked[].failing`), lists forbids (`policies[].effect`) and names its actions.
     pub version: u32,
     /// What the report was made from and by what (`actas report --verify` checks it).
     pub provenance: crate::workspace::provenance::Provenance,
     /// Remarks on what the report leaves out (e.g. why-not explanations past 20,000 paths).
     pub notes: Vec<String>,
+    /// The actions that impersonate (`impersonation.actions`): each hop is one of them.
+    pub impersonation_actions: Vec<String>,
     pub max_chain: u32,
     pub human_types: Vec<String>,
     pub profiles: Vec<ProfileDoc>,
     pub summary: SummaryDoc<R>,
     pub paths: P,
+    /// The permits that allow some hop, and every forbid on an impersonation action.
     pub policies: Vec<PolicyDoc>,
 }
 
@@ -306,6 +339,7 @@ pub(super) fn report_doc_with<'a, P, R>(
         version: REPORT_VERSION,
         provenance: r.provenance.clone(),
         notes: r.notes.clone(),
+        impersonation_actions: r.impersonation_actions.clone(),
         max_chain: r.max_chain,
         human_types: r.human_types.clone(),
         profiles: profile_docs(profiles),
@@ -383,6 +417,23 @@ pub(crate) fn path_doc(
                 to: w.to.to_string(),
                 forbids: w.forbids.clone(),
                 allowed_elsewhere_by: w.allowed_elsewhere_by.clone(),
+                failing: w
+                    .failing
+                    .iter()
+                    .map(|(policy, part)| FailingDoc {
+                        policy: policy.clone(),
+                        condition: part.text.clone(),
+                        evaluates_to: part.outcome.clone(),
+                        values: part
+                            .values
+                            .iter()
+                            .map(|(attribute, value)| AttributeValueDoc {
+                                attribute: attribute.clone(),
+                                value: value.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
             })
             .collect(),
         principal: p.principal.to_string(),
@@ -421,6 +472,7 @@ pub(super) fn policy_docs(policies: &BTreeMap<String, PolicyInfo>) -> Vec<Policy
         .values()
         .map(|p| PolicyDoc {
             id: p.id.clone(),
+            effect: p.effect.to_string(),
             template: p.template.clone(),
             description: p.description.clone(),
             file: p.file.clone(),
