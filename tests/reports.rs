@@ -449,6 +449,7 @@ fn not_under_names_the_forbid_or_the_permit_whose_condition_fails() {
             "policy": "sre-oncall-prod",
             "condition": r#"context.justification like "INC-*" || context.justification like "CHG-*""#,
             "evaluates_to": "false",
+            "needed": true,
             "values": [{"attribute": "context.justification", "value": "\"BG-7\""}]
         }])
     );

@@ -3,9 +3,9 @@
 //!
 //! The walk follows Cedar's evaluation: in `a && b` that is not true, the first operand that is
 //! not true decides (Cedar never looks at `b` when `a` is false); in `a || b` that is true where
-//! it should be false, the first true operand decides; `!` flips what is wanted. Anything else
-//! is the part reported, whole (both sides of a failing `||` fail together, so the `||` is
-//! the part, with the values of both).
+//! it should be false, the first true operand decides; `!x` (an `unless { x }` is one) names
+//! `x` with the value it must not have. Anything else is the part reported, whole (both sides of
+//! a failing `||` fail together, so the `||` is the part, with the values of both).
 
 use cedar_policy_core::ast::{self, Expr, ExprKind, SlotEnv, UnaryOp, Value};
 use cedar_policy_core::evaluator::Evaluator;
@@ -19,8 +19,11 @@ use super::{Engine, Prepared};
 pub struct FailingPart {
     /// As written in the policy (Cedar's rendering when the source is not at hand).
     pub text: String,
-    /// What the part evaluates to here: `false`, `true` (under a `!`), or an error.
+    /// What the part evaluates to here: the opposite of `needed`, or an error.
     pub outcome: String,
+    /// What the policy needs the part to be: `true`, or `false` where it sits under a `!` (an
+    /// `unless` clause is one).
+    pub needed: bool,
     /// Each attribute the part reads, as written, with its value here (`absent` when the
     /// entity or context has no such attribute), in reading order, without repeats.
     pub values: Vec<(String, String)>,
@@ -46,7 +49,7 @@ impl Engine {
         if eval.is(&condition, true) {
             return None;
         }
-        let (part, outcome) = eval.culprit(&condition, true);
+        let (part, outcome, needed) = eval.culprit(&condition, true);
         let mut values: Vec<(String, String)> = Vec::new();
         for e in part.subexpressions() {
             if !reads_an_attribute(e) {
@@ -69,6 +72,7 @@ impl Engine {
         Some(FailingPart {
             text: written(part, eval.slots),
             outcome,
+            needed,
             values,
         })
     }
@@ -90,8 +94,9 @@ impl Eval<'_> {
         matches!(self.value(e), Ok(v) if v == Value::from(want))
     }
 
-    /// The deciding part of `e`, which does not evaluate to `want`, and what it evaluates to.
-    fn culprit<'x>(&self, e: &'x Expr, want: bool) -> (&'x Expr, String) {
+    /// The deciding part of `e`, which does not evaluate to `want`, what it evaluates to, and
+    /// what it should be.
+    fn culprit<'x>(&self, e: &'x Expr, want: bool) -> (&'x Expr, String, bool) {
         match e.expr_kind() {
             ExprKind::And { left, right } if want => {
                 let first = if self.is(left, true) { right } else { left };
@@ -101,18 +106,17 @@ impl Eval<'_> {
                 let first = if self.is(left, false) { right } else { left };
                 self.culprit(first, false)
             }
+            // `!x` (or `unless { x }`) fails where `x` is what it must not be: name `x`.
             ExprKind::UnaryApp {
                 op: UnaryOp::Not,
                 arg,
-            } if matches!(arg.expr_kind(), ExprKind::And { .. } | ExprKind::Or { .. }) => {
-                self.culprit(arg, !want)
-            }
+            } => self.culprit(arg, !want),
             _ => {
                 let outcome = match self.value(e) {
                     Ok(v) => v.to_string(),
                     Err(err) => format!("an error ({err})"),
                 };
-                (e, outcome)
+                (e, outcome, want)
             }
         }
     }
@@ -201,6 +205,33 @@ mod tests {
             got.values,
             vec![("context.duration_minutes".to_string(), "60".to_string())]
         );
+    }
+
+    #[test]
+    fn entity_attributes_and_negations_are_named_with_what_the_policy_needs() {
+        // `resource.privileged && !(context.justification like "BG-*")`
+        let got = part(
+            "privileged-break-glass-only",
+            r#"User::"erin""#,
+            r#"ServiceAccount::"log-reader""#,
+            "{}",
+        )
+        .unwrap();
+        assert_eq!(got.text, "resource.privileged");
+        assert_eq!((got.outcome.as_str(), got.needed), ("false", true));
+        assert_eq!(
+            got.values,
+            vec![("resource.privileged".to_string(), "false".to_string())]
+        );
+        let got = part(
+            "privileged-break-glass-only",
+            r#"User::"erin""#,
+            r#"ServiceAccount::"billing-admin""#,
+            r#"{"justification": "BG-7"}"#,
+        )
+        .unwrap();
+        assert_eq!(got.text, r#"context.justification like "BG-*""#);
+        assert_eq!((got.outcome.as_str(), got.needed), ("true", false));
     }
 
     #[test]

@@ -289,8 +289,13 @@ pub(super) fn blocked_reason(b: &crate::report::json::BlockedDoc) -> String {
                 } else {
                     format!(" ({})", values.join(", "))
                 };
+                let needs = if f.needed {
+                    ""
+                } else {
+                    ", where it must be false"
+                };
                 format!(
-                    "{} allows it elsewhere, but here `{}` is {}{read}",
+                    "{} allows it elsewhere, but here `{}` is {}{needs}{read}",
                     f.policy, f.condition, f.evaluates_to
                 )
             })

@@ -85,9 +85,11 @@ pub struct FailingDoc {
     /// The part of its condition that decides, as written in the policy (a link's slots
     /// filled in): the first conjunct that is not true, or a whole `||` whose operands all fail.
     pub condition: String,
-    /// What that part evaluates to here: `false` (`true` when it sits under a `!`), or an
-    /// error.
+    /// What that part evaluates to here: the opposite of `needed`, or an error.
     pub evaluates_to: String,
+    /// What the policy needs it to be: `true`, or `false` for a part under a `!` (an `unless`
+    /// clause is one).
+    pub needed: bool,
     /// Each attribute the part reads, with its value here in Cedar syntax (`absent` when
     /// the entity or context lacks it).
     pub values: Vec<AttributeValueDoc>,
@@ -424,6 +426,7 @@ pub(crate) fn path_doc(
                         policy: policy.clone(),
                         condition: part.text.clone(),
                         evaluates_to: part.outcome.clone(),
+                        needed: part.needed,
                         values: part
                             .values
                             .iter()
