@@ -5,7 +5,9 @@
 //! actas -C /tmp/world report --format json > /dev/null
 //! ```
 //! Arguments: folder, people, accounts, policies, seed (default 1), policies on a `read` action
-//! over folders (default 0: no such action, so no grants), scenario cases (default 0).
+//! over folders (default 0: no such action, so no grants), scenario cases (default 0), and
+//! `--relations` anywhere for accounts with owners and admins that policies relate to the
+//! principal (the shape where every person is told apart).
 //!
 //! Scenario cases (`fixtures/scenarios/generated.yaml`) ask whether a random identity may
 //! impersonate a random account under a random profile; each expectation is raw Cedar's answer
@@ -23,7 +25,9 @@
 mod world;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let relations = all.iter().any(|a| a == "--relations");
+    let args: Vec<String> = all.into_iter().filter(|a| a != "--relations").collect();
     let number = |i: usize, default: usize| {
         args.get(i)
             .map(|s| s.parse().expect("a number"))
@@ -35,7 +39,8 @@ fn main() {
     };
     let people = number(1, 200);
     let accounts = number(2, 100);
-    let size = world::Size::organisation(people, accounts, number(3, 100), number(5, 0));
+    let mut size = world::Size::organisation(people, accounts, number(3, 100), number(5, 0));
+    size.relations = relations;
     let seed = number(4, 1) as u64;
     let w = world::generate(seed, &size, false);
     w.write(std::path::Path::new(dir));

@@ -376,51 +376,102 @@ fn paths_equal_brute_force_on_generated_worlds() {
     eprintln!("{total} paths compared");
 }
 
+/// Paths equal the oracle's on a world of `size`, and every hop's allowing actions and
+/// determining policies, as the matrix has them, equal each action's request evaluated on its
+/// own. Returns the paths compared, the identities and classes of the last matrix, the most
+/// policy evaluations a matrix spent, and how many hops each policy determines.
+fn compare_hops(seed: u64, size: &Size) -> (usize, (usize, usize), usize, BTreeMap<String, usize>) {
+    let total = compare_sized(seed, size, false);
+    let world = generate(seed, size, false);
+    let dir = tempfile::tempdir().unwrap();
+    world.write(dir.path());
+    let ws = actas::workspace::load(dir.path(), &Default::default())
+        .unwrap()
+        .workspace
+        .unwrap();
+    let e = &ws.engine;
+    let mut size_seen = (0, 0);
+    let mut evaluations = 0;
+    let mut determined: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, ctx) in PROFILES {
+        let ctx = serde_json::from_str(ctx).unwrap();
+        let reach = actas::reach::Reachability::alone(e, &ctx);
+        let m = reach.matrix().unwrap();
+        size_seen = m.size();
+        evaluations = evaluations.max(m.evaluations);
+        for from in e.impersonators() {
+            for to in e.impersonable().iter().filter(|t| **t != from) {
+                // The hop's requests (one per fitting action) evaluated one by one.
+                let hops = e
+                    .prepare_chain(&from, std::slice::from_ref(to), &ctx)
+                    .unwrap();
+                let outcome = e.evaluate_hop(&hops[0]);
+                let want = outcome
+                    .allowed
+                    .then(|| (outcome.allowing.clone(), outcome.policies()));
+                for p in outcome.policies() {
+                    *determined.entry(p.to_string()).or_default() += 1;
+                }
+                assert_eq!(m.explain(e, &from, to), want, "seed {seed}: {from} → {to}");
+            }
+        }
+    }
+    (total, size_seen, evaluations, determined)
+}
+
 #[test]
 fn paths_equal_brute_force_when_identities_look_alike() {
     use rayon::prelude::*;
     let total: usize = (400..406u64)
         .into_par_iter()
         .map(|seed| {
-            let total = compare_sized(seed, &Size::CROWD, false);
+            let (total, (identities, classes), _, _) = compare_hops(seed, &Size::CROWD);
             // The hop matrix must actually have grouped identities, or this proves nothing new.
-            let world = generate(seed, &Size::CROWD, false);
-            let dir = tempfile::tempdir().unwrap();
-            world.write(dir.path());
-            let ws = actas::workspace::load(dir.path(), &Default::default())
-                .unwrap()
-                .workspace
-                .unwrap();
-            let e = &ws.engine;
-            for (_, ctx) in PROFILES {
-                let ctx = serde_json::from_str(ctx).unwrap();
-                let reach = actas::reach::Reachability::alone(e, &ctx);
-                let m = reach.matrix().unwrap();
-                let (identities, classes) = m.size();
-                assert!(
-                    classes * 2 < identities,
-                    "seed {seed}: {classes} classes for {identities} identities"
-                );
-                // Each hop's allowing actions and determining policies, as the matrix has them,
-                // equal each action's request evaluated on its own.
-                for from in e.impersonators() {
-                    for to in e.impersonable().iter().filter(|t| **t != from) {
-                        // The hop's requests (one per fitting action) evaluated one by one.
-                        let hops = e
-                            .prepare_chain(&from, std::slice::from_ref(to), &ctx)
-                            .unwrap();
-                        let outcome = e.evaluate_hop(&hops[0]);
-                        let want = outcome
-                            .allowed
-                            .then(|| (outcome.allowing.clone(), outcome.policies()));
-                        assert_eq!(m.explain(e, &from, to), want, "seed {seed}: {from} → {to}");
-                    }
-                }
-            }
+            assert!(
+                classes * 2 < identities,
+                "seed {seed}: {classes} classes for {identities} identities"
+            );
             total
         })
         .sum();
     assert!(total > 400, "only {total} paths over all worlds");
+    eprintln!("{total} paths compared");
+}
+
+/// Policies that relate principal and account (`resource.owner == principal`,
+/// `resource.admins.contains(principal)`, `principal in resource.admins`, `principal.level ==
+/// resource.tier`) are evaluated as joins; hops and paths still equal raw Cedar's.
+#[test]
+fn paths_equal_brute_force_when_policies_relate_principal_and_account() {
+    use rayon::prelude::*;
+    let results: Vec<(usize, BTreeMap<String, usize>)> = (500..506u64)
+        .into_par_iter()
+        .map(|seed| {
+            let (total, _, evaluations, determined) = compare_hops(seed, &Size::RELATIONS);
+            // Without the joins these worlds cost about 2,000 evaluations per matrix (every
+            // person against every account for each relation); with them, about 300.
+            assert!(
+                evaluations < 1_000,
+                "seed {seed}: {evaluations} evaluations"
+            );
+            (total, determined)
+        })
+        .collect();
+    let total: usize = results.iter().map(|r| r.0).sum();
+    assert!(total > 300, "only {total} paths over all worlds");
+    // Every relation must decide some hops, or the joins were never exercised.
+    for policy in [
+        "owner-acts-as",
+        "admins-sign",
+        "admins-impersonate",
+        "level-is-tier",
+    ] {
+        let hops: usize = results
+            .iter()
+            .map(|r| r.1.get(policy).copied().unwrap_or(0))
+            .sum();
+        assert!(hops > 0, "{policy} decides no hop");
+    }
     eprintln!("{total} paths compared");
 }
 

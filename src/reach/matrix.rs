@@ -34,6 +34,7 @@ use rayon::prelude::*;
 use super::classes::{
     classes_of, facts_of, key_of, observable, observations, Facts, Key, Observes,
 };
+use super::joins;
 use super::{Identities, NumberedReach, Reach, Uid};
 use crate::core::ids::PolicyId;
 use crate::engine::slice::{set_bit, words};
@@ -271,11 +272,22 @@ impl HopMatrix {
                 b
             })
             .collect();
+        // A policy that relates principal and resource is evaluated only where the relation
+        // can hold (see `joins.rs`); any other, on every pair of groups.
+        let rep_of = |g: &Vec<u32>| &self.identities.uids[self.members[g[0] as usize][0] as usize];
+        let worth: Option<Vec<Vec<usize>>> = joins::join_of(engine, i).map(|join| {
+            let sources: Vec<&EntityUid> = from.iter().map(|g| &**rep_of(g)).collect();
+            let targets: Vec<&EntityUid> = to.iter().map(|g| &**rep_of(g)).collect();
+            joins::candidates(engine, &join, &sources, &targets)
+        });
+        let all: Vec<usize> = (0..to.len()).collect();
         let mut spent = 0;
         let mut out = Vec::new();
-        for f in from {
+        for (fi, f) in from.into_iter().enumerate() {
             let mut bits = vec![0u64; words(n)];
-            for (t, tb) in to.iter().zip(&to_bits) {
+            let targets = worth.as_ref().map_or(&all, |w| &w[fi]);
+            for &ti in targets {
+                let (t, tb) = (&to[ti], &to_bits[ti]);
                 let Some((s, r)) = self.distinct_pair(&f, t) else {
                     continue;
                 };

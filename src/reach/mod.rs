@@ -9,6 +9,7 @@
 
 mod classes;
 pub(crate) mod identities;
+mod joins;
 pub mod matrix;
 
 use std::collections::HashMap;

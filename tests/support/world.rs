@@ -73,6 +73,10 @@ pub struct Size {
     /// Policies on the non-impersonation action `read` (over folders); with none, the schema
     /// has no such action.
     pub grants: usize,
+    /// Accounts have an `owner` and `admins` (people), and policies relate them to the
+    /// principal (ownership, set membership, attribute equality): the shape where grouping
+    /// identities by what the policies observe leaves one group per person.
+    pub relations: bool,
 }
 
 impl Size {
@@ -87,6 +91,7 @@ impl Size {
             accounts,
             policies,
             grants,
+            relations: false,
         }
     }
 
@@ -98,6 +103,7 @@ impl Size {
         accounts: 7,
         policies: 14,
         grants: 0,
+        relations: false,
     };
     /// SMALL with a `read` action and policies on it: worlds with direct and acting-as grants.
     pub const WITH_GRANTS: Size = Size {
@@ -108,6 +114,7 @@ impl Size {
         accounts: 7,
         policies: 14,
         grants: 8,
+        relations: false,
     };
     /// Many people in few teams: identities that look alike to the policies, which the hop
     /// matrix groups (the differential test checks the grouping changes nothing).
@@ -119,6 +126,19 @@ impl Size {
         accounts: 12,
         policies: 16,
         grants: 0,
+        relations: false,
+    };
+    /// CROWD's people with accounts related to them (owners, admins): the joins' differential
+    /// test.
+    pub const RELATIONS: Size = Size {
+        teams: 3,
+        people: 40,
+        robots: 3,
+        folders: 3,
+        accounts: 14,
+        policies: 14,
+        grants: 0,
+        relations: true,
     };
     /// For worlds whose hops depend on the path: every simple path is explored, by actas and
     /// by the oracle, so fewer accounts keep the test quick in a debug build.
@@ -130,6 +150,7 @@ impl Size {
         accounts: 5,
         policies: 12,
         grants: 0,
+        relations: false,
     };
 }
 
@@ -152,6 +173,12 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
          entity Folder in [Folder];\n\
          entity Account in [Folder] { tier: Long, sensitive: Bool };\n",
     );
+    if size.relations {
+        schema = schema.replace(
+            "{ tier: Long, sensitive: Bool }",
+            "{ tier: Long, sensitive: Bool, owner: Person, admins: Set<Person> }",
+        );
+    }
     schema.push_str("type Ctx = { ticket: String, hours: Long, mfa: Bool");
     if path_dependent {
         schema.push_str(", impersonator?: Person, delegation_chain?: Set<Account>");
@@ -233,6 +260,9 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     };
     let mut policies = impersonation_policies(&mut r, size, &names, path_dependent);
     policies.push_str(&grant_policies(&mut r, size, &names));
+    if size.relations {
+        policies.push_str(&relate(seed, &mut entities, &names));
+    }
 
     let mut principals: Vec<String> = people
         .iter()
@@ -374,6 +404,36 @@ fn impersonation_policies(r: &mut Rng, size: &Size, n: &Names<'_>, path_dependen
         );
     }
     policies
+}
+
+/// Gives each account an owner and admins (people), and returns the policies that relate the
+/// principal to the account: an owner acts as their account, admins sign for it, admins through
+/// `in`, a level matching the account's tier, an owner barred from sensitive accounts without
+/// MFA. Drawn from a generator of their own, so the rest of the world is as without them.
+fn relate(seed: u64, entities: &mut [serde_json::Value], n: &Names<'_>) -> String {
+    let mut r = Rng::new(seed ^ 0x0005_EED0_F0A1);
+    for e in entities
+        .iter_mut()
+        .filter(|e| e["uid"]["type"] == "Account")
+    {
+        let owner = r.pick(n.people);
+        let mut admins: Vec<String> = (0..1 + r.below(3)).map(|_| r.pick(n.people)).collect();
+        admins.sort();
+        admins.dedup();
+        e["attrs"]["owner"] = serde_json::json!({"__entity": {"type": "Person", "id": owner}});
+        e["attrs"]["admins"] = admins
+            .iter()
+            .map(|a| serde_json::json!({"__entity": {"type": "Person", "id": a}}))
+            .collect();
+    }
+    let folder = uid("Folder", &r.pick(n.folders));
+    format!(
+        "@id(\"owner-acts-as\")\npermit (principal is Person, action == Action::\"impersonate\", resource is Account)\n  when {{ resource.owner == principal && context.hours <= 4 }};\n\n\
+         @id(\"admins-sign\")\npermit (principal is Person, action == Action::\"signJwt\", resource)\n  when {{ resource.admins.contains(principal) }};\n\n\
+         @id(\"admins-impersonate\")\npermit (principal, action == Action::\"impersonate\", resource)\n  when {{ context.mfa && principal in resource.admins }};\n\n\
+         @id(\"level-is-tier\")\npermit (principal is Person, action == Action::\"impersonate\", resource in {folder})\n  when {{ principal.level == resource.tier && context.hours <= 2 }};\n\n\
+         @id(\"owner-needs-mfa-on-sensitive\")\nforbid (principal is Person, action, resource is Account)\n  when {{ principal == resource.owner && resource.sensitive && !context.mfa }};\n\n"
+    )
 }
 
 /// Policies on `read`, drawn after the others so worlds without grants stay as they were.
