@@ -141,7 +141,7 @@ pub fn from_effective(engine: &Engine, e: &Effective) -> Baseline {
                 principal: key.principal.to_string(),
                 target: key.target.to_string(),
                 chain: chain.iter().map(ToString::to_string).collect(),
-                policies: policies.clone(),
+                policies: policies.to_vec(),
             });
         }
         for (g, policies) in &access.grants {

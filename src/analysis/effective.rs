@@ -4,12 +4,14 @@
 //! policies that determine it. `snapshot` writes it; `drift` and `suffice --with/--without`
 //! compare two of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
-use crate::analysis::access::{self, Query};
+use crate::analysis::access::{Query, Reached};
+use crate::reach::Uid;
 use crate::analysis::profiles::Profile;
 use crate::core::ids::PolicyId;
 use crate::engine::{Behind, ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
@@ -23,17 +25,18 @@ pub struct Grant {
     pub resource: EntityUid,
 }
 
-/// An impersonation path under one profile.
+/// An impersonation path under one profile. Uids are shared with the identity numbering (an
+/// organisation has millions of paths over thousands of identities).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PathKey {
-    pub principal: EntityUid,
-    pub target: EntityUid,
+    pub principal: Uid,
+    pub target: Uid,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ProfileAccess {
-    /// Path → (chain `[S1 … target]`, the policies that allow its hops).
-    pub paths: BTreeMap<PathKey, (Vec<EntityUid>, Vec<PolicyId>)>,
+    /// Path → (chain `[S1 … target]`, the policies that allow its hops; equal lists shared).
+    pub paths: BTreeMap<PathKey, (Vec<Uid>, Arc<[PolicyId]>)>,
     /// Grant → its determining policies.
     pub grants: BTreeMap<Grant, Vec<PolicyId>>,
     /// Actions that could not be evaluated under this profile, with why (a required context
@@ -97,17 +100,14 @@ pub fn allowed_requests(
     (allowed, skipped)
 }
 
-/// Effective access under one profile: every identity's direct grants, then each path's
-/// acting-as grants (the account's own where the action is blind to the path, evaluated along
-/// the chain where it is not).
-fn profile_access(
+/// Every identity's direct grants under one profile, and each identity's own allowed
+/// requests (which answer its acting-as requests of actions blind to the path).
+fn direct_access<'i>(
     engine: &Engine,
-    paths: &access::Access,
     profile: &Profile,
-    identities: &[EntityUid],
+    identities: &'i [EntityUid],
     others: &[EntityUid],
-    path_aware: &[bool],
-) -> ProfileAccess {
+) -> (ProfileAccess, BTreeMap<&'i EntityUid, Vec<Allowed>>) {
     let ctx = &profile.context;
     let mut out = ProfileAccess::default();
     let direct: Vec<_> = identities
@@ -130,35 +130,19 @@ fn profile_access(
         }
         own.insert(identity, allowed);
     }
-    // This profile's paths, with the chain each acting-as request is evaluated along.
-    let mut mine: Vec<(&EntityUid, &EntityUid, Vec<EntityUid>, Vec<PolicyId>)> = Vec::new();
-    for p in &paths.paths {
-        let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name)) else {
-            continue;
-        };
-        let mut policies: Vec<PolicyId> = route
-            .hops
-            .iter()
-            .flat_map(|h| h.policies.iter().cloned())
-            .collect();
-        policies.sort();
-        policies.dedup();
-        let chain: Vec<EntityUid> = route.chain.iter().map(|u| EntityUid::clone(u)).collect();
-        out.paths.insert(
-            PathKey {
-                principal: EntityUid::clone(&p.principal),
-                target: EntityUid::clone(&p.target),
-            },
-            (chain.clone(), policies.clone()),
-        );
-        mine.push((&*p.principal, &*p.target, chain, policies));
-    }
-    let aware: Vec<EntityUid> = others
-        .iter()
-        .zip(path_aware)
-        .filter(|(_, a)| **a)
-        .map(|(x, _)| x.clone())
-        .collect();
+    (out, own)
+}
+
+/// The acting-as grants of the paths `mine` (principal, target, chain, the policies of its
+/// hops) under one profile: the account's own where the action is blind to the path,
+/// evaluated along the chain where it is not.
+fn acting_as_grants(
+    engine: &Engine,
+    ctx: &ContextMap,
+    mine: &[(EntityUid, EntityUid, Vec<EntityUid>, Vec<PolicyId>)],
+    own: &BTreeMap<&EntityUid, Vec<Allowed>>,
+    aware: &[EntityUid],
+) -> Vec<(Grant, Vec<PolicyId>)> {
     let acting: Vec<Vec<(Grant, Vec<PolicyId>)>> = mine
         .par_iter()
         .map(|(principal, target, chain, path_policies)| {
@@ -169,59 +153,51 @@ fn profile_access(
                 all.dedup();
                 all
             };
+            let grant = |action: EntityUid, resource: EntityUid| Grant {
+                principal: principal.clone(),
+                acting_as: Some(target.clone()),
+                action,
+                resource,
+            };
             let mut grants = Vec::new();
             // Actions blind to the path: the account's own grants.
             for (action, resource, reasons) in own.get(target).into_iter().flatten() {
                 if !aware.contains(action) {
-                    grants.push((
-                        Grant {
-                            principal: (*principal).clone(),
-                            acting_as: Some((*target).clone()),
-                            action: action.clone(),
-                            resource: resource.clone(),
-                        },
-                        both(reasons),
-                    ));
+                    grants.push((grant(action.clone(), resource.clone()), both(reasons)));
                 }
             }
             let behind = Behind {
                 origin: principal,
                 chain,
             };
-            let (allowed, _) = allowed_requests(engine, target, &aware, ctx, Some(behind));
+            let (allowed, _) = allowed_requests(engine, target, aware, ctx, Some(behind));
             for (action, resource, reasons) in allowed {
-                grants.push((
-                    Grant {
-                        principal: (*principal).clone(),
-                        acting_as: Some((*target).clone()),
-                        action,
-                        resource,
-                    },
-                    both(&reasons),
-                ));
+                grants.push((grant(action, resource), both(&reasons)));
             }
             grants
         })
         .collect();
-    out.grants.extend(acting.into_iter().flatten());
-    out.skipped.sort();
-    out.skipped.dedup();
-    out
+    acting.into_iter().flatten().collect()
 }
 
 /// Effective access of the whole inventory under every profile.
+///
+/// Paths are streamed from [`Reached`] (about 20 bytes a path) into each profile's map, never
+/// held a second time as whole [`access::Path`]s: an organisation where most people reach most
+/// accounts has millions of them. The chains behind acting-as grants are kept only when some
+/// action other than impersonation exists.
 pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
-    let paths = access::compute(engine, profiles, &Query::All);
     let others = other_actions(engine);
     // An acting-as request differs from the account's own only where the action declares the
     // impersonation attributes; elsewhere the account's direct grants answer it.
-    let path_aware: Vec<bool> = others
+    let aware: Vec<EntityUid> = others
         .iter()
-        .map(|a| {
+        .filter(|a| {
             engine.action(a).is_some_and(|i| {
                 i.context.contains_key(IMPERSONATOR) || i.context.contains_key(DELEGATION_CHAIN)
             })
         })
+        .cloned()
         .collect();
     let identities = {
         let mut types = Vec::new();
@@ -232,10 +208,56 @@ pub fn compute(engine: &Engine, profiles: &[Profile]) -> Effective {
         }
         engine.inventory_of(&types)
     };
-    let access = profiles
+    let (mut access, own): (Vec<ProfileAccess>, Vec<_>) = profiles
         .iter()
-        .map(|profile| profile_access(engine, &paths, profile, &identities, &others, &path_aware))
-        .collect();
+        .map(|profile| direct_access(engine, profile, &identities, &others))
+        .unzip();
+    let keep_chains = !others.is_empty();
+    type Mine = Vec<(EntityUid, EntityUid, Vec<EntityUid>, Vec<PolicyId>)>;
+    let mut mine: Vec<Mine> = vec![Vec::new(); profiles.len()];
+    let reached = Reached::compute(engine, profiles, &Query::All);
+    let mut lists: HashMap<Vec<PolicyId>, Arc<[PolicyId]>> = HashMap::new();
+    for p in reached.paths() {
+        for (k, profile) in profiles.iter().enumerate() {
+            let Some(route) = p.routes.iter().find(|r| r.profiles.contains(&profile.name)) else {
+                continue;
+            };
+            let mut policies: Vec<PolicyId> = route
+                .hops
+                .iter()
+                .flat_map(|h| h.policies.iter().cloned())
+                .collect();
+            policies.sort();
+            policies.dedup();
+            if keep_chains {
+                mine[k].push((
+                    EntityUid::clone(&p.principal),
+                    EntityUid::clone(&p.target),
+                    route.chain.iter().map(|u| EntityUid::clone(u)).collect(),
+                    policies.clone(),
+                ));
+            }
+            let policies = match lists.get(&policies) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let shared: Arc<[PolicyId]> = policies.clone().into();
+                    lists.insert(policies, shared.clone());
+                    shared
+                }
+            };
+            let key = PathKey {
+                principal: p.principal.clone(),
+                target: p.target.clone(),
+            };
+            access[k].paths.insert(key, (route.chain.clone(), policies));
+        }
+    }
+    for (k, profile) in profiles.iter().enumerate() {
+        let grants = acting_as_grants(engine, &profile.context, &mine[k], &own[k], &aware);
+        access[k].grants.extend(grants);
+        access[k].skipped.sort();
+        access[k].skipped.dedup();
+    }
     Effective {
         profiles: profiles.to_vec(),
         access,

@@ -2,8 +2,6 @@
 //! cause it. What a what-if change gains or loses (`suffice --with/--without`) and what drifted
 //! since the baseline (`drift`) are lists of these; every renderer shows them alike.
 
-use cedar_policy::EntityUid;
-
 use crate::analysis::baseline::{GrantEntry, PathEntry};
 use crate::analysis::effective::{Grant, PathKey};
 use crate::core::ids::{PolicyId, ProfileName};
@@ -38,7 +36,7 @@ impl AccessItem {
     pub fn path(
         profile: &ProfileName,
         key: &PathKey,
-        chain: &[EntityUid],
+        chain: &[crate::reach::Uid],
         policies: &[PolicyId],
     ) -> Self {
         Self {

@@ -3,6 +3,7 @@
 //! non-attributable-path (the configured identity-granting actions, evaluated as plain requests).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use cedar_policy::{EntityUid, EvalResult};
 
@@ -11,6 +12,7 @@ use super::{first_few, Finding, RuleId};
 use crate::analysis::effective::{self, Effective, Grant, PathKey};
 use crate::analysis::{is_human, profiles};
 use crate::core::ids::PolicyId;
+use crate::reach::Uid;
 use crate::workspace::lint_settings::AccountRef;
 use crate::workspace::Workspace;
 
@@ -126,8 +128,8 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
                 continue;
             }
             let key = PathKey {
-                principal: grant.principal.clone(),
-                target: target.clone(),
+                principal: Arc::new(grant.principal.clone()),
+                target: Arc::new(target.clone()),
             };
             let Some((chain, path_policies)) = access.paths.get(&key) else {
                 continue;
@@ -137,7 +139,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
                 .or_default();
             g.under(&profile.name);
             if g.chain.is_empty() {
-                g.chain = chain.clone();
+                g.chain = chain.iter().map(|u| EntityUid::clone(u)).collect();
             }
             g.items
                 .insert(format!("{} on {}", grant.action, grant.resource));
@@ -168,37 +170,50 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
 fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<Vec<EntityUid>, Gathered> = BTreeMap::new();
     for (profile, access) in eff.profiles.iter().zip(&eff.access) {
-        let reach = |a: &EntityUid, b: &EntityUid| {
+        let reach = |a: &Uid, b: &Uid| {
             access.paths.get(&PathKey {
                 principal: a.clone(),
                 target: b.clone(),
             })
         };
-        for key in access.paths.keys() {
-            let a = &key.principal;
-            let Some(back) = reach(&key.target, a) else {
+        // Paths are sorted by principal: each principal's run of paths at once, so the rule
+        // costs the number of paths, not its square.
+        let keys: Vec<&PathKey> = access.paths.keys().collect();
+        for run in keys.chunk_by(|x, y| x.principal == y.principal) {
+            let a = &run[0].principal;
+            // One finding per cycle class: its members, each reaching and reached by `a`.
+            let back: Vec<&PathKey> = run
+                .iter()
+                .copied()
+                .filter(|k| reach(&k.target, a).is_some())
+                .collect();
+            let Some(first) = back.first() else {
                 continue;
             };
-            // One finding per cycle class: its members, each reaching and reached by `a`.
-            let mut members: Vec<EntityUid> = access
-                .paths
-                .keys()
-                .filter(|k| &k.principal == a && reach(&k.target, a).is_some())
-                .map(|k| k.target.clone())
-                .chain(std::iter::once(a.clone()))
+            let mut members: Vec<EntityUid> = back
+                .iter()
+                .map(|k| EntityUid::clone(&k.target))
+                .chain(std::iter::once(EntityUid::clone(a)))
                 .collect();
             members.sort_by_cached_key(ToString::to_string);
-            if members.first() != Some(a) {
+            if members.first() != Some(&**a) {
                 continue;
             }
             let g = found.entry(members).or_default();
             g.under(&profile.name);
             if g.chain.is_empty() {
                 // a → … → target → … → a
-                let (there, p1) = &access.paths[key];
-                g.chain = there.iter().chain(&back.0).cloned().collect();
+                let (there, p1) = &access.paths[*first];
+                let Some((back_chain, p2)) = reach(&first.target, a) else {
+                    continue;
+                };
+                g.chain = there
+                    .iter()
+                    .chain(back_chain)
+                    .map(|u| EntityUid::clone(u))
+                    .collect();
                 g.policies.extend(p1.iter().cloned());
-                g.policies.extend(back.1.iter().cloned());
+                g.policies.extend(p2.iter().cloned());
             }
         }
     }
