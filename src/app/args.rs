@@ -178,7 +178,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  actas snapshot\n  actas snapshot --output baseline.json")]
     Snapshot {
         /// Where to write it (default `actas.baseline.json` in the workspace).
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Compare the current policies with the baseline, and with a usage log.
