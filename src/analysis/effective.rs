@@ -11,10 +11,10 @@ use cedar_policy::EntityUid;
 use rayon::prelude::*;
 
 use crate::analysis::access::{Query, Reached};
-use crate::reach::Uid;
 use crate::analysis::profiles::Profile;
 use crate::core::ids::PolicyId;
 use crate::engine::{Behind, ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
+use crate::reach::Uid;
 
 /// One allowed request: `principal` (acting as `acting_as`, if any) may `action` on `resource`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -219,10 +219,13 @@ impl<'a> Policies<'a> {
             .iter()
             .filter(|b| b.ast.effect() == Effect::Permit)
         {
+            // Actions its scope names and under which Cedar's typechecker finds it can hold.
+            let possible = possible_actions(engine, body.ast);
             let actions: Vec<&EntityUid> = engine
                 .actions
                 .iter()
                 .filter(|a| covers_action(engine, body.ast.action_constraint(), a))
+                .filter(|a| possible.contains(&a.to_string()))
                 .collect();
             if actions.is_empty() {
                 continue;
@@ -439,6 +442,23 @@ fn to_api(e: &ast::EntityUID) -> Option<EntityUid> {
 }
 
 /// Whether an action scope covers `action` (action groups through the entity store).
+/// The actions (as uid strings) of the request environments where Cedar's typechecker (strict
+/// mode) does not find the policy always false: `resource is Vault` cannot hold for an action
+/// that applies to `Robot` resources only, so such a permit allows no request of it. An
+/// environment with type errors counts as possible (the validator reports those); a template
+/// counts under every binding of its slots.
+fn possible_actions(engine: &Engine, t: &ast::Template) -> std::collections::BTreeSet<String> {
+    use cedar_policy_core::validator::typecheck::{PolicyCheck, Typechecker};
+    use cedar_policy_core::validator::{ValidationMode, ValidatorSchema};
+    let schema: &ValidatorSchema = engine.schema.as_ref();
+    let checker = Typechecker::new(schema, ValidationMode::Strict);
+    checker
+        .typecheck_by_request_env(t)
+        .filter(|(_, check)| !matches!(check, PolicyCheck::Irrelevant(..)))
+        .filter_map(|(env, _)| env.action_entity_uid().map(ToString::to_string))
+        .collect()
+}
+
 fn covers_action(engine: &Engine, c: &ActionConstraint, action: &EntityUid) -> bool {
     match c {
         ActionConstraint::Any => true,
