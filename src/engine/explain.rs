@@ -64,7 +64,7 @@ impl Engine {
                 continue;
             }
             let value = match eval.value(e) {
-                Ok(v) => v.to_string(),
+                Ok(v) => at_most(v.to_string(), MAX_VALUE_CHARS),
                 Err(_) => "absent".to_string(),
             };
             values.push((text, value));
@@ -76,6 +76,18 @@ impl Engine {
             values,
         })
     }
+}
+
+/// A value longer than this (a set of a thousand admins) is cut, with its length said.
+const MAX_VALUE_CHARS: usize = 200;
+
+fn at_most(text: String, chars: usize) -> String {
+    let n = text.chars().count();
+    if n <= chars {
+        return text;
+    }
+    let kept: String = text.chars().take(chars).collect();
+    format!("{kept}… ({n} characters)")
 }
 
 struct Eval<'a> {
@@ -254,6 +266,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got.text, r#"principal == User::"carol""#);
+    }
+
+    #[test]
+    fn long_values_are_cut_with_their_length() {
+        assert_eq!(at_most("abc".into(), 3), "abc");
+        assert_eq!(at_most("abcdef".into(), 3), "abc… (6 characters)");
     }
 
     #[test]
