@@ -91,7 +91,7 @@ pub struct FailingDoc {
     /// clause is one).
     pub needed: bool,
     /// Each attribute the part reads, with its value here in Cedar syntax (`absent` when
-    /// the entity or context lacks it).
+    /// the entity or context lacks it; cut past 200 characters, with the full length said).
     pub values: Vec<AttributeValueDoc>,
 }
 
