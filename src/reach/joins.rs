@@ -131,6 +131,23 @@ fn attr(engine: &Engine, uid: &EntityUid, name: &str) -> Option<EvalResult> {
         .and_then(Result::ok)
 }
 
+/// The key of an entity-valued attribute (none when absent or not an entity).
+fn entity_attr(engine: &Engine, uid: &EntityUid, name: &str) -> Vec<String> {
+    match attr(engine, uid, name) {
+        Some(EvalResult::EntityUid(u)) => vec![entity_text(&u)],
+        _ => Vec::new(),
+    }
+}
+
+/// The key of an attribute `==` compares exactly: none when absent (the policy errs, so is not
+/// satisfied), `None` when the value cannot be compared by its text (compare with everything).
+fn exact_attr(engine: &Engine, uid: &EntityUid, name: &str) -> Option<Vec<String>> {
+    match attr(engine, uid, name) {
+        None => Some(Vec::new()),
+        Some(v) => exact(&v).map(|k| vec![k]),
+    }
+}
+
 /// The entity uids in a value: itself, or a set's entity elements.
 fn entities_in(v: &EvalResult) -> Vec<String> {
     match v {
@@ -160,20 +177,9 @@ pub(super) fn candidates(
     let mut wild: Vec<usize> = Vec::new();
     for (t, uid) in targets.iter().enumerate() {
         let keys: Option<Vec<String>> = match join {
-            Join::ResourceAttrIsPrincipal(a) => Some(
-                attr(engine, uid, a)
-                    .and_then(|v| match v {
-                        EvalResult::EntityUid(u) => Some(entity_text(&u)),
-                        _ => None,
-                    })
-                    .into_iter()
-                    .collect(),
-            ),
+            Join::ResourceAttrIsPrincipal(a) => Some(entity_attr(engine, uid, a)),
             Join::PrincipalAttrIsResource(_) => Some(vec![entity_text(uid)]),
-            Join::AttrsEqual(_, b) => match attr(engine, uid, b) {
-                None => Some(Vec::new()),
-                Some(v) => exact(&v).map(|k| vec![k]),
-            },
+            Join::AttrsEqual(_, b) => exact_attr(engine, uid, b),
             Join::ResourceSetHasPrincipal(s) | Join::PrincipalInResourceAttr(s) => Some(
                 attr(engine, uid, s)
                     .map(|v| entities_in(&v))
@@ -200,19 +206,8 @@ pub(super) fn candidates(
                 Join::ResourceAttrIsPrincipal(_) | Join::ResourceSetHasPrincipal(_) => {
                     Some(vec![entity_text(uid)])
                 }
-                Join::PrincipalAttrIsResource(a) => Some(
-                    attr(engine, uid, a)
-                        .and_then(|v| match v {
-                            EvalResult::EntityUid(u) => Some(entity_text(&u)),
-                            _ => None,
-                        })
-                        .into_iter()
-                        .collect(),
-                ),
-                Join::AttrsEqual(a, _) => match attr(engine, uid, a) {
-                    None => Some(Vec::new()),
-                    Some(v) => exact(&v).map(|k| vec![k]),
-                },
+                Join::PrincipalAttrIsResource(a) => Some(entity_attr(engine, uid, a)),
+                Join::AttrsEqual(a, _) => exact_attr(engine, uid, a),
                 // `principal in X` holds when X is the principal or one of its ancestors.
                 Join::PrincipalInResourceAttr(_) => Some(
                     std::iter::once(entity_text(uid))

@@ -41,26 +41,22 @@ pub fn render<T: Serialize>(name: &str, source: &str, doc: &T) -> Option<String>
         };
         out.write_str(&written).map_err(Into::into)
     });
-    env.add_filter("code", |v: Value| {
-        Value::from_safe_string(escape::markdown_code(&v.to_string()))
-    });
-    env.add_filter("codes", |v: Vec<Value>| {
-        let spans: Vec<String> = v
-            .iter()
-            .map(|x| escape::markdown_code(&x.to_string()))
-            .collect();
-        Value::from_safe_string(spans.join(", "))
-    });
-    env.add_filter("cell_code", |v: Value| {
-        Value::from_safe_string(escape::markdown_cell_code(&v.to_string()))
-    });
-    env.add_filter("cell_codes", |v: Vec<Value>| {
-        let spans: Vec<String> = v
-            .iter()
-            .map(|x| escape::markdown_cell_code(&x.to_string()))
-            .collect();
-        Value::from_safe_string(spans.join(", "))
-    });
+    // `code` for prose, `cell_code` for a table cell (where `|` must be escaped).
+    type Span = fn(&str) -> String;
+    // `code`/`codes` for prose, `cell_code`/`cell_codes` in a table cell (`|` escaped).
+    let spans: [(&str, &str, Span); 2] = [
+        ("code", "codes", escape::markdown_code),
+        ("cell_code", "cell_codes", escape::markdown_cell_code),
+    ];
+    for (one, many, span) in spans {
+        env.add_filter(one, move |v: Value| {
+            Value::from_safe_string(span(&v.to_string()))
+        });
+        env.add_filter(many, move |v: Vec<Value>| {
+            let spans: Vec<String> = v.iter().map(|x| span(&x.to_string())).collect();
+            Value::from_safe_string(spans.join(", "))
+        });
+    }
     env.add_filter("fence", |v: Value| {
         Value::from_safe_string(escape::markdown_fence(&v.to_string()))
     });
