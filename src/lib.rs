@@ -5,12 +5,12 @@
 //! `docs/architecture.md`):
 //!
 //! ```text
-//! app → report → commands → lint → analysis → {reach, workspace} → engine → core
+//! app → report → commands → lint → analysis → {reach, workspace, proof} → engine → core
 //! ```
 //!
 //! [`core`] holds diagnostics, uids, schema facts, the policy and rule catalogues; [`engine`]
 //! is the only place that asks Cedar for a decision; [`workspace`] reads every input and builds
-//! the engine; [`reach`] searches impersonation chains with it; [`analysis`] turns reach and
+//! the engine; [`reach`] searches impersonation chains with it; [`proof`] proves properties over every entity data with Cedar's symbolic compiler and cvc5; [`analysis`] turns reach and
 //! decisions into access, profiles and summaries; [`lint`] holds the rules of `actas check`;
 //! [`commands`] one module per subcommand; [`report`] one renderer per output format; [`app`]
 //! the command line, exit codes and terminal.
@@ -22,6 +22,7 @@ pub mod commands;
 pub mod core;
 pub mod engine;
 pub mod lint;
+pub mod proof;
 pub mod reach;
 pub mod report;
 pub mod workspace;

@@ -1,7 +1,7 @@
 //! The library's layers import only downward (docs/architecture.md):
 //!
 //! ```text
-//! app → report → commands → lint → analysis → {reach, workspace} → engine → core
+//! app → report → commands → lint → analysis → {reach, workspace, proof} → engine → core
 //! ```
 //!
 //! Every `crate::<layer>` path in a source file is checked against the file's own layer; `reach`
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers from the top; equal ranks may not import each other.
-const LAYERS: [(&str, u32); 9] = [
+const LAYERS: [(&str, u32); 10] = [
     ("app", 7),
     ("report", 6),
     ("commands", 5),
@@ -27,6 +27,7 @@ const LAYERS: [(&str, u32); 9] = [
     ("analysis", 3),
     ("reach", 2),
     ("workspace", 2),
+    ("proof", 2),
     ("engine", 1),
     ("core", 0),
 ];

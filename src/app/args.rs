@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::commands::test;
 use crate::report::coverage::CoverageFormat;
 use crate::report::{
-    CheckFormat, ReportFormat, StatusLevel, SufficeFormat, TestFormat, WhoCanFormat,
+    CheckFormat, ProveFormat, ReportFormat, StatusLevel, SufficeFormat, TestFormat, WhoCanFormat,
 };
 
 /// Test who may impersonate whom in Cedar policies.
@@ -225,6 +225,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
+    /// Prove properties for every entity data the schema allows (Cedar's symbolic compiler and
+    /// the cvc5 solver): exit 0 all proved, 1 one refuted or unproved, 2 bad input or no solver.
+    #[command(
+        after_help = "Properties are read from `fixtures/properties/*.yaml` (or `properties:` of actas.yaml).\nA proof covers every request and entity data the schema allows, not only the inventory;\nwhether a chain reaches an account over the inventory is `who-can`'s question.\n\nExamples:\n  actas prove\n  actas prove --against git:HEAD~1\n  actas prove --counterexamples fixtures/counterexamples --format sarif > prove.sarif"
+    )]
+    Prove {
+        /// Property files or folders (default: `properties:` of actas.yaml, else
+        /// `fixtures/properties/`).
+        #[arg(long = "properties", value_name = "PATH")]
+        files: Vec<PathBuf>,
+        /// Also prove that the policies allow nothing these policies do not (repeatable): a
+        /// folder of policies, a workspace folder, or `git:REV` (the workspace at a revision).
+        #[arg(long, value_name = "REF")]
+        against: Vec<String>,
+        /// Write each counterexample to DIR as a scenario file `actas test` fails on until
+        /// the policies are fixed (or as Cedar request and entities JSON when it cannot be one).
+        #[arg(long, value_name = "DIR")]
+        counterexamples: Option<PathBuf>,
+        /// Seconds the solver may spend on one query (one principal type, action and resource
+        /// type); past it the property is "unknown (timeout)", never proved.
+        #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+        timeout: std::time::Duration,
+        /// Output format: text, JSON, SARIF (a refuted property located at the policy that
+        /// allows its counterexample) or JUnit XML.
+        #[arg(long, value_enum, default_value_t = ProveFormat::Human)]
+        format: ProveFormat,
+    },
     /// Print a shell completion script (install it where your shell reads completions).
     #[command(
         after_help = "Examples:\n  actas completions bash > ~/.local/share/bash-completion/completions/actas\n  actas completions zsh > \"${fpath[1]}/_actas\"\n  actas completions fish > ~/.config/fish/completions/actas.fish"
@@ -315,6 +342,18 @@ impl Cli {
                 with.iter_mut().for_each(anchor);
             }
             Command::Snapshot { output } => output.iter_mut().for_each(anchor),
+            Command::Prove {
+                files,
+                against,
+                counterexamples,
+                ..
+            } => {
+                files.iter_mut().for_each(anchor);
+                counterexamples.iter_mut().for_each(anchor);
+                for a in against.iter_mut().filter(|a| !a.starts_with("git:")) {
+                    *a = base.join(&*a).display().to_string();
+                }
+            }
             Command::Drift {
                 baseline, usage, ..
             } => {
@@ -323,5 +362,15 @@ impl Cli {
             }
             Command::Check { .. } | Command::Init | Command::Completions { .. } | Command::Man => {}
         }
+    }
+}
+
+/// `--timeout`: a number of seconds, more than 0 and at most a day.
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
     }
 }

@@ -22,13 +22,13 @@ use crate::analysis::coverage::{self, Recorder};
 use crate::analysis::profiles::AdhocContext;
 use crate::commands::test::{self, TestOptions};
 use crate::commands::who_can::{self, ProfileOptions};
-use crate::commands::{can, check, drift, report, suffice};
+use crate::commands::{can, check, drift, prove, report, suffice};
 use crate::core::diag::{plural, Problem, SourceFile};
 use crate::core::files::display_path;
 use crate::report::coverage::CoverageFormat;
 use crate::report::{
-    renderer, test_renderer, CheckFormat, Format, ReportFormat, StatusLevel, SufficeFormat,
-    TestFormat, WhoCanFormat,
+    renderer, test_renderer, CheckFormat, Format, ProveFormat, ReportFormat, StatusLevel,
+    SufficeFormat, TestFormat, WhoCanFormat,
 };
 use crate::workspace::{self, Overrides, Workspace};
 
@@ -256,6 +256,22 @@ fn dispatch(run: &Run, command: Command) -> Exit {
             format,
         ),
         Command::Snapshot { output } => run_snapshot(run, output.as_ref()),
+        Command::Prove {
+            files,
+            against,
+            counterexamples,
+            timeout,
+            format,
+        } => run_prove(
+            run,
+            prove::ProveOptions {
+                files,
+                against,
+                counterexamples,
+                per_query: timeout,
+            },
+            format,
+        ),
         Command::Drift {
             baseline,
             accept,
@@ -332,6 +348,14 @@ fn run_suffice(run: &Run, opts: suffice::SufficeOptions, format: SufficeFormat) 
         let result = suffice::run(&run.root, &run.overrides, ws, &opts)?;
         let exit = Exit::failed_if(!result.sufficient());
         Ok(emit(run.renderer(format).suffice(&result), exit, run.color))
+    })
+}
+
+fn run_prove(run: &Run, opts: prove::ProveOptions, format: ProveFormat) -> Exit {
+    run.with_workspace(|ws| {
+        let result = prove::run(&run.root, ws, &opts)?;
+        let exit = Exit::failed_if(!result.all_proved());
+        Ok(emit(run.renderer(format).prove(&result), exit, run.color))
     })
 }
 

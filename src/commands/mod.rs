@@ -4,6 +4,7 @@ pub mod can;
 pub(crate) mod check;
 pub mod drift;
 pub mod init;
+pub mod prove;
 pub mod report;
 pub(crate) mod suffice;
 pub mod test;

@@ -160,6 +160,9 @@ pub fn run_recording(
     strict: bool,
     coverage: Option<&Recorder<'_>>,
 ) -> TestRun {
+    if cases.iter().any(|c| c.engine.is_some()) {
+        return run_per_engine(engine, cases, strict, coverage);
+    }
     // Set cases share reach per context: each is built once, up front, with every worker.
     let reach = ByContext::new(
         engine,
@@ -181,6 +184,46 @@ pub fn run_recording(
         .collect();
     crate::core::progress::finish();
     TestRun { outcomes }
+}
+
+/// Cases of files with their own `entities:` run on their file's engine, each group as one run;
+/// outcomes come back in the cases' order.
+fn run_per_engine(
+    engine: &Engine,
+    cases: &[Case],
+    strict: bool,
+    coverage: Option<&Recorder<'_>>,
+) -> TestRun {
+    let mut groups: Vec<(Option<std::sync::Arc<Engine>>, Vec<usize>)> = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let own = case.engine.as_ref().map(|e| e.0.clone());
+        let same = |g: &Option<std::sync::Arc<Engine>>| match (g, &own) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        match groups.iter_mut().find(|(g, _)| same(g)) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((own, vec![i])),
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
+    for (own, members) in groups {
+        let group: Vec<Case> = members
+            .iter()
+            .map(|&i| Case {
+                engine: None,
+                ..cases[i].clone()
+            })
+            .collect();
+        let run = run_recording(own.as_deref().unwrap_or(engine), &group, strict, coverage);
+        for (i, outcome) in members.into_iter().zip(run.outcomes) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    TestRun {
+        outcomes: outcomes.into_iter().flatten().collect(),
+    }
 }
 
 fn judge(

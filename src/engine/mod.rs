@@ -155,6 +155,32 @@ impl Engine {
         )
     }
 
+    /// The same policies and settings with `extra` entities added to the inventory (a scenario
+    /// file's own `entities:`); an entity the inventory already has is an error, so a case never
+    /// silently changes what the inventory says.
+    pub fn with_more_entities(&self, extra: Vec<cedar_policy::Entity>) -> Result<Self, String> {
+        if let Some(e) = extra.iter().find(|e| self.contains(&e.uid())) {
+            return Err(format!(
+                "entity `{}` is already in the inventory; a scenario file may only add entities",
+                e.uid()
+            ));
+        }
+        let entities = self
+            .entities
+            .clone()
+            .add_entities(extra, Some(&self.schema))
+            .map_err(|e| e.to_string())?;
+        Ok(Self::new(
+            self.schema.clone(),
+            self.info.clone(),
+            self.policies.clone(),
+            entities,
+            self.actions.clone(),
+            self.max_chain,
+            self.catalogue.clone(),
+        ))
+    }
+
     /// Every action of the schema, sorted by uid string.
     pub fn schema_actions(&self) -> Vec<EntityUid> {
         let mut actions: Vec<EntityUid> = self.info.actions.keys().cloned().collect();

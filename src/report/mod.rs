@@ -20,6 +20,7 @@ mod template;
 use crate::commands::can::CanResult;
 use crate::commands::check::CheckResult;
 use crate::commands::drift::DriftResult;
+use crate::commands::prove::ProveResult;
 use crate::commands::report::ReportResult;
 use crate::commands::suffice::SufficeResult;
 use crate::commands::test::TestRun;
@@ -94,6 +95,13 @@ command_formats! {
         Json,
         Junit,
     }
+    ProveFormat {
+        Human,
+        Json,
+        /// SARIF 2.1.0, for code scanning.
+        Sarif,
+        Junit,
+    }
 }
 
 /// A renderer for one output format. A method returns `None` when its format does not apply to
@@ -128,6 +136,9 @@ pub trait Renderer {
         None
     }
     fn drift(&self, _result: &DriftResult) -> Option<String> {
+        None
+    }
+    fn prove(&self, _result: &ProveResult) -> Option<String> {
         None
     }
 }

@@ -8,8 +8,10 @@
 use serde::Serialize;
 
 use crate::commands::check::CheckResult;
+use crate::commands::prove::ProveResult;
 use crate::core::diag::Problem;
 use crate::lint::{Finding, Level, RULES};
+use crate::proof::Verdict;
 use crate::report::Renderer;
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -70,8 +72,8 @@ struct Driver {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RuleDescriptor {
-    id: &'static str,
-    name: &'static str,
+    id: String,
+    name: String,
     short_description: Text,
     full_description: Text,
     help: Help,
@@ -79,15 +81,15 @@ struct RuleDescriptor {
     properties: Properties,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct Text {
     text: String,
 }
 
 #[derive(Serialize)]
 struct Help {
-    text: &'static str,
-    markdown: &'static str,
+    text: String,
+    markdown: String,
 }
 
 #[derive(Serialize)]
@@ -103,7 +105,7 @@ struct Properties {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SarifResult {
-    rule_id: &'static str,
+    rule_id: String,
     rule_index: usize,
     level: &'static str,
     message: Text,
@@ -118,7 +120,7 @@ struct SarifResult {
     suppressions: Vec<Suppression>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Location {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,7 +130,7 @@ struct Location {
     message: Option<Text>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PhysicalLocation {
     artifact_location: ArtifactLocation,
@@ -136,14 +138,14 @@ struct PhysicalLocation {
     region: Option<Region>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ArtifactLocation {
     uri: String,
     uri_base_id: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Region {
     start_line: usize,
@@ -193,7 +195,7 @@ fn result(f: &Finding, suppressed: Option<&str>) -> SarifResult {
         text.push_str(h);
     }
     SarifResult {
-        rule_id: f.rule.code,
+        rule_id: f.rule.code.into(),
         rule_index: RULES
             .iter()
             .position(|r| r.code == f.rule.code)
@@ -231,8 +233,8 @@ impl Renderer for Sarif {
         let rules = RULES
             .iter()
             .map(|rule| RuleDescriptor {
-                id: rule.code,
-                name: rule.name,
+                id: rule.code.into(),
+                name: rule.name.into(),
                 short_description: Text {
                     text: rule.summary.to_string(),
                 },
@@ -240,8 +242,8 @@ impl Renderer for Sarif {
                     text: rule.summary.to_string(),
                 },
                 help: Help {
-                    text: rule.doc,
-                    markdown: rule.doc,
+                    text: rule.doc.into(),
+                    markdown: rule.doc.into(),
                 },
                 default_configuration: Configuration {
                     level: level(rule.level),
@@ -260,14 +262,7 @@ impl Renderer for Sarif {
             schema: SCHEMA,
             version: "2.1.0",
             runs: vec![Run {
-                tool: Tool {
-                    driver: Driver {
-                        name: "actas",
-                        version: env!("CARGO_PKG_VERSION"),
-                        semantic_version: env!("CARGO_PKG_VERSION"),
-                        rules,
-                    },
-                },
+                tool: tool(rules),
                 invocations: r
                     .provenance
                     .iter()
@@ -291,8 +286,164 @@ impl Renderer for Sarif {
                 results,
             }],
         };
-        let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
-        text.push('\n');
-        Some(text)
+        Some(pretty(&log))
     }
+
+    fn prove(&self, r: &ProveResult) -> Option<String> {
+        let mut rules = Vec::new();
+        let mut results = Vec::new();
+        let mut written = r.written.iter();
+        for (index, proof) in r.proofs.iter().enumerate() {
+            let p = &proof.property;
+            let mut rule_id = format!("prove/{}", crate::commands::prove::slug(&p.name));
+            // Names are unique per file; two files may share one.
+            while rules.iter().any(|r: &RuleDescriptor| r.id == rule_id) {
+                rule_id.push('_');
+            }
+            let what = p.description.clone().unwrap_or_else(|| p.name.clone());
+            rules.push(RuleDescriptor {
+                id: rule_id.clone(),
+                name: p.name.clone(),
+                short_description: Text {
+                    text: p.name.clone(),
+                },
+                full_description: Text { text: what },
+                help: Help {
+                    text: PROVE_HELP.into(),
+                    markdown: PROVE_HELP.into(),
+                },
+                default_configuration: Configuration { level: "error" },
+                properties: Properties {
+                    tags: vec!["security", "impersonation", "proof"],
+                },
+            });
+            let property_place = match (&p.file, p.span) {
+                (Some(f), Some(span)) => location(&Problem::at(f, span, ""), None, None),
+                _ => None,
+            };
+            match &proof.verdict {
+                Verdict::Proved => {}
+                Verdict::Refuted => {
+                    for cex in &proof.counterexamples {
+                        let w = written.next();
+                        results.push(refuted(
+                            r,
+                            proof,
+                            cex,
+                            w,
+                            &rule_id,
+                            index,
+                            property_place.as_ref(),
+                        ));
+                    }
+                }
+                Verdict::Unknown | Verdict::Failed(_) => {
+                    let why = match &proof.verdict {
+                        Verdict::Failed(e) => format!("not proved: {e}"),
+                        _ => format!("not proved: the solver gave no answer within {} s for a query (raise --timeout)", r.per_query.as_secs_f64()),
+                    };
+                    results.push(SarifResult {
+                        rule_id,
+                        rule_index: index,
+                        level: "warning",
+                        message: Text {
+                            text: format!("{}: {why}", p.name),
+                        },
+                        locations: property_place.into_iter().collect(),
+                        related_locations: Vec::new(),
+                        occurrence_count: None,
+                        suppressions: Vec::new(),
+                    });
+                }
+            }
+        }
+        let log = Log {
+            schema: SCHEMA,
+            version: "2.1.0",
+            runs: vec![Run {
+                tool: tool(rules),
+                invocations: Vec::new(),
+                version_control_provenance: Vec::new(),
+                column_kind: "unicodeCodePoints",
+                results,
+            }],
+        };
+        Some(pretty(&log))
+    }
+}
+
+const PROVE_HELP: &str = "A property `actas prove` checked with Cedar's symbolic compiler and cvc5, over every request and entity data the schema allows. A result is a counterexample: a request the policies decide otherwise than the property requires, located at the policy that allows it. `actas prove --counterexamples DIR` writes it as a scenario `actas test` fails on until the policies are fixed.";
+
+/// A refuted property's result: at the first policy that allows the counterexample (else at
+/// the property), the property's place related.
+fn refuted(
+    r: &ProveResult,
+    proof: &crate::proof::Proof,
+    cex: &crate::proof::Counterexample,
+    written: Option<&crate::commands::prove::Written>,
+    rule_id: &str,
+    index: usize,
+    property_place: Option<&Location>,
+) -> SarifResult {
+    let p = &proof.property;
+    let mut text = format!(
+        "{} is refuted: {} → {} → {} with context {} is {}",
+        p.name,
+        cex.principal,
+        cex.action,
+        cex.resource,
+        serde_json::to_string(&cex.context).unwrap_or_default(),
+        if cex.allowed_by.is_empty() {
+            "denied".to_string()
+        } else {
+            format!("allowed by {}", cex.allowed_by.join(", "))
+        }
+    );
+    if let Some(w) = written {
+        text.push_str(&format!("; written to {}", w.files.join(", ")));
+    }
+    let at_policy = cex
+        .allowed_by
+        .iter()
+        .find_map(|id| r.policy_places.get(id))
+        .and_then(|place| location(place, None, None));
+    let (locations, related) = match (at_policy, property_place) {
+        (Some(at), Some(property)) => {
+            let mut related = property.clone();
+            related.id = Some(1);
+            related.message = Some(Text {
+                text: format!("the property `{}`", p.name),
+            });
+            (vec![at], vec![related])
+        }
+        (Some(at), None) => (vec![at], Vec::new()),
+        (None, property) => (property.cloned().into_iter().collect(), Vec::new()),
+    };
+    SarifResult {
+        rule_id: rule_id.into(),
+        rule_index: index,
+        level: "error",
+        message: Text { text },
+        locations,
+        related_locations: related,
+        occurrence_count: None,
+        suppressions: Vec::new(),
+    }
+}
+
+fn tool(rules: Vec<RuleDescriptor>) -> Tool {
+    Tool {
+        driver: Driver {
+            name: "actas",
+            version: env!("CARGO_PKG_VERSION"),
+            semantic_version: env!("CARGO_PKG_VERSION"),
+            rules,
+        },
+    }
+}
+
+fn pretty(log: &Log) -> String {
+    let mut text = serde_json::to_string_pretty(log).unwrap_or_default();
+    text.push('\n');
+    text
 }

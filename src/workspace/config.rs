@@ -19,6 +19,8 @@ pub(super) struct ConfigDoc {
     pub(super) links: Option<Vec<Spanned<String>>>,
     /// Task files for `actas suffice`.
     pub(super) tasks: Option<Vec<Spanned<String>>>,
+    /// Property files for `actas prove`.
+    pub(super) properties: Option<Vec<Spanned<String>>>,
     pub(super) impersonation: Option<ImpersonationDoc>,
     pub(super) profiles: Option<BTreeMap<String, ProfileDoc>>,
     pub(super) drift: Option<DriftDoc>,

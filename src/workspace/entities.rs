@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 
 use super::files::*;
 use super::*;
-use crate::core::diag::{Problem, SourceFile};
+use crate::core::diag::{with_causes, Problem, SourceFile};
 use crate::core::limits::MAX_HIERARCHY_DEPTH;
 use crate::core::uid::{parse_uid, uid_json};
 
@@ -110,6 +110,47 @@ impl Loader {
     }
 }
 
+/// A scenario file's own `entities:` (Cedar's entity format, as in the inventory), each checked
+/// against the schema and reported where its uid is written.
+pub(super) fn file_entities(
+    file: &Arc<SourceFile>,
+    docs: Vec<EntityDoc>,
+    schema: &Schema,
+) -> Result<Vec<cedar_policy::Entity>, Vec<Problem>> {
+    let mut seen = HashMap::new();
+    let mut problems = Vec::new();
+    let mut located = Vec::new();
+    for doc in docs {
+        match located_entity(file, doc, &mut seen) {
+            Ok(l) => located.push(l),
+            Err(p) => problems.push(*p),
+        }
+    }
+    let refs: Vec<(&EntityUid, &[EntityUid])> =
+        located.iter().map(|l| (&l.uid, &l.parents[..])).collect();
+    if let Some((i, message)) = hierarchy_problem(&refs) {
+        if let Some(l) = located.get(i) {
+            problems.push(Problem::at(file, l.at, message));
+        }
+    }
+    let mut entities = Vec::new();
+    for l in located {
+        match cedar_policy::Entity::from_json_value(l.json, Some(schema)) {
+            Ok(e) => entities.push(e),
+            Err(e) => problems.push(Problem::at(
+                file,
+                l.at,
+                format!("invalid entity `{}`: {}", l.uid, with_causes(&e)),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(entities)
+    } else {
+        Err(problems)
+    }
+}
+
 /// The inventory read the fast way: JSON files with serde_json, no positions kept. Any doubt (a
 /// file that is not JSON, a uid that does not parse, a duplicate, Cedar rejecting the whole)
 /// gives `None`, and the caller reads everything again with positions to report where.
@@ -173,18 +214,6 @@ pub(super) fn located_entity(
         json,
         parents,
     })
-}
-
-/// An error and the errors under it, `: `-separated (Cedar's entity errors say what is wrong
-/// only in their sources).
-pub(super) fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text = format!("{text}: {c}");
-        cause = c.source();
-    }
-    text
 }
 
 /// Cedar's entity JSON.

@@ -62,6 +62,8 @@ pub struct Workspace {
     pub scenarios: Vec<NamedPath>,
     /// Task files or folders for `suffice` (default `fixtures/tasks/`).
     pub tasks: Vec<NamedPath>,
+    /// Property files or folders for `prove` (default `fixtures/properties/`).
+    pub properties: Vec<NamedPath>,
     pub drift: DriftSettings,
     pub coverage: CoverageGate,
     pub profiles: BTreeMap<ProfileName, Map<String, Value>>,
@@ -126,6 +128,29 @@ impl Loaded {
             Some(ws) if self.problems.is_empty() => Ok(ws),
             _ => Err(self.problems),
         }
+    }
+}
+
+/// The policies of another folder, for `prove`'s `no_new_access` and `equivalent`: a
+/// workspace folder (one with `actas.yaml`) gives the policies and links it loads; any other
+/// folder or file its `*.cedar` files, ids as in a workspace, no links. Every problem is
+/// returned, each with the place it is at.
+pub fn load_policies_of(path: &Path) -> Result<cedar_policy::PolicySet, Vec<Problem>> {
+    if path.join(CONFIG_FILE).is_file() {
+        let loaded =
+            load(path, &Overrides::default()).map_err(|e| vec![Problem::from_diagnostic(&e)])?;
+        return loaded.into_workspace().map(|ws| ws.engine.policies);
+    }
+    let mut l = Loader::new(path.parent().unwrap_or(path));
+    let files = l.collect(
+        &[NamedPath::plain(path.to_path_buf())],
+        &["cedar"],
+        "policy",
+    );
+    let (set, _, _) = l.load_policies(&files, &[]);
+    match set {
+        Some(set) if l.problems.is_empty() => Ok(set),
+        _ => Err(l.problems),
     }
 }
 
@@ -236,6 +261,7 @@ impl Loader {
         let scenarios = paths(&ov.scenarios, &config.scenarios, &["fixtures/scenarios"]);
         let link_paths = paths(&[], &config.links, &["policies/bindings.yaml"]);
         let tasks = paths(&[], &config.tasks, &["fixtures/tasks"]);
+        let properties = paths(&[], &config.properties, &["fixtures/properties"]);
 
         // Settings.
         let imp = config.impersonation.unwrap_or_default();
@@ -319,6 +345,7 @@ impl Loader {
             policies: Catalogue::new(meta),
             scenarios,
             tasks,
+            properties,
             drift,
             coverage,
             profiles,

@@ -28,6 +28,8 @@ use crate::engine::{
 #[serde(deny_unknown_fields)]
 struct FileDoc {
     defaults: Option<DefaultsDoc>,
+    /// Entities this file's cases add to the inventory (Cedar's entity format).
+    entities: Option<Spanned<Vec<super::entities::EntityDoc>>>,
     cases: Vec<Spanned<CaseDoc>>,
 }
 
@@ -57,10 +59,23 @@ struct CaseDoc {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub file: String,
+    /// The engine with this file's own `entities:` added, when it has some; else the cases run
+    /// on the workspace's.
+    pub engine: Option<FileEngine>,
     /// The line of the case's `name:` (1-based).
     pub line: usize,
     pub name: String,
     pub kind: CaseKind,
+}
+
+/// A scenario file's engine: the workspace's with the file's entities added.
+#[derive(Clone)]
+pub struct FileEngine(pub Arc<Engine>);
+
+impl std::fmt::Debug for FileEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileEngine")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +114,18 @@ pub(crate) type Sourced = BTreeMap<String, Spanned<Value>>;
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
     let doc = crate::core::yaml::read::<FileDoc>(file).map_err(|p| vec![*p])?;
     let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
+    let own = match doc.entities {
+        Some(docs) => {
+            let at = span_of(file, &docs.referenced);
+            let extra = super::entities::file_entities(file, docs.value, &engine.schema)?;
+            let more = engine
+                .with_more_entities(extra)
+                .map_err(|e| vec![Problem::at(file, at, e)])?;
+            Some(FileEngine(Arc::new(more)))
+        }
+        None => None,
+    };
+    let engine = own.as_ref().map_or(engine, |e| &*e.0);
     let mut checker = Checker {
         engine,
         file,
@@ -119,6 +146,7 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
         if let Some(kind) = checker.case(&case.value, &case.referenced, &defaults) {
             cases.push(Case {
                 file: file.path.clone(),
+                engine: own.clone(),
                 line: usize::try_from(name.referenced.line()).unwrap_or(0),
                 name: name.value.clone(),
                 kind,

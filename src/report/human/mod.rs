@@ -3,11 +3,13 @@
 mod drift;
 mod init;
 mod paths;
+mod prove;
 mod suffice;
 
 use drift::drift_text;
 pub use init::init;
 use paths::Spill;
+use prove::prove_text;
 pub use suffice::change_line;
 use suffice::suffice_text;
 
@@ -168,6 +170,10 @@ impl Renderer for Human {
 
     fn drift(&self, r: &DriftResult) -> Option<String> {
         Some(terminal(&drift_text(r)).into_owned())
+    }
+
+    fn prove(&self, r: &crate::commands::prove::ProveResult) -> Option<String> {
+        Some(terminal(&prove_text(r)).into_owned())
     }
 }
 

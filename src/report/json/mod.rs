@@ -8,6 +8,7 @@ mod check;
 mod coverage;
 mod drift;
 mod paths;
+mod prove;
 mod suffice;
 mod test;
 
@@ -16,6 +17,7 @@ pub use check::*;
 pub use coverage::*;
 pub use drift::*;
 pub use paths::*;
+pub use prove::*;
 pub use suffice::*;
 pub use test::*;
 
@@ -157,6 +159,10 @@ impl Renderer for Json {
         Some(written)
     }
 
+    fn prove(&self, r: &crate::commands::prove::ProveResult) -> Option<String> {
+        Some(to_string(&prove_doc(r)))
+    }
+
     fn suffice(&self, r: &SufficeResult) -> Option<String> {
         Some(to_string(&suffice_doc(r)))
     }
@@ -233,6 +239,10 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "suffice.schema.json",
             schema::<SufficeDoc>("actas suffice --format json"),
+        ),
+        (
+            "prove.schema.json",
+            schema::<ProveDoc>("actas prove --format json"),
         ),
         (
             "drift.schema.json",
