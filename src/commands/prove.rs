@@ -62,12 +62,9 @@ pub fn run(root: &Path, ws: &Workspace, opts: &ProveOptions) -> Result<ProveResu
     let mut properties: Vec<Property> = if opts.files.is_empty() && !opts.against.is_empty() {
         Vec::new()
     } else {
-        ws.read_inputs(
-            &opts.files,
-            &ws.properties,
-            "property",
-            proof::properties::load,
-        )?
+        ws.read_inputs(&opts.files, &ws.properties, "property", |engine, file| {
+            proof::properties::load(engine, file, root)
+        })?
     };
     properties.extend(
         opts.against
@@ -110,7 +107,8 @@ fn places_of(ws: &Workspace, proofs: &[Proof]) -> std::collections::BTreeMap<Str
     for id in proofs
         .iter()
         .flat_map(|p| &p.counterexamples)
-        .flat_map(|c| &c.allowed_by)
+        .filter(|c| c.allowed)
+        .flat_map(|c| &c.determining)
     {
         let meta = ws.policies.get(id.as_str());
         let link = meta.and_then(|m| Some((ws.policy_files.get(&m.file)?, m.place?)));
@@ -145,12 +143,13 @@ fn load_references(
             continue;
         }
         let loaded = match reference {
-            Reference::Path(path) if !path.exists() => Err(vec![Problem::new(format!(
-                "`{}` does not exist",
-                path.display()
-            ))
-            .with_help("give a folder of policies, a workspace folder or `git:REV`")]),
-            Reference::Path(path) => crate::workspace::load_policies_of(path),
+            Reference::Path(path, written) if !path.exists() => {
+                Err(vec![Problem::new(format!("`{written}` does not exist"))
+                    .with_help(
+                        "give a folder of policies, a workspace folder or `git:REV`",
+                    )])
+            }
+            Reference::Path(path, _) => crate::workspace::load_policies_of(path),
             Reference::Git(rev) => at_revision(root, rev),
         };
         match loaded {

@@ -36,7 +36,7 @@ pub const SCOPE: &str =
 
 /// The line that installs the solver, shown when none is found.
 pub const INSTALL_HINT: &str =
-    "install cvc5 (Debian/Ubuntu: `apt-get install -y cvc5`; the project's `scripts/install-solver` does this), or set CVC5 to its path";
+    "install cvc5 (Debian/Ubuntu: `apt-get install -y cvc5`; other systems: https://cvc5.github.io), or set CVC5 to the path of a cvc5 executable";
 
 /// The cvc5 executable: `$CVC5`, else `cvc5` on PATH.
 #[derive(Debug, Clone)]
@@ -137,8 +137,11 @@ pub struct Counterexample {
     pub context: Value,
     /// The entities the solver chose, in Cedar's entity JSON form, action entities left out.
     pub entities: Vec<Value>,
-    /// The workspace's policies that allow the request (Cedar's determining policies).
-    pub allowed_by: Vec<String>,
+    /// The workspace's decision: allowed (always, for `never` and `no_new_access`).
+    pub allowed: bool,
+    /// The policies that decide it (Cedar's determining policies): the permits that allow
+    /// it, or the forbids that deny it (none when no permit applies).
+    pub determining: Vec<String>,
     /// For `no_new_access` and `equivalent`: the reference's decision and determining
     /// policies on the same request.
     pub reference: Option<(bool, Vec<String>)>,
@@ -447,7 +450,8 @@ fn replay(
         resource,
         context,
         entities,
-        allowed_by: reasons(&ours),
+        allowed,
+        determining: reasons(&ours),
         reference: (!matches!(kind, Kind::Never { .. })).then(|| (other_allows, reasons(&theirs))),
         env,
     })

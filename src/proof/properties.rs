@@ -126,14 +126,15 @@ impl Kind {
 /// links too), or the workspace's own policies at a git revision (`git:REV`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
-    Path(std::path::PathBuf),
+    /// The folder or file, and the path as written (what output shows).
+    Path(std::path::PathBuf, String),
     Git(String),
 }
 
 impl std::fmt::Display for Reference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Reference::Path(p) => write!(f, "{}", p.display()),
+            Reference::Path(_, written) => f.write_str(written),
             Reference::Git(rev) => write!(f, "git:{rev}"),
         }
     }
@@ -144,7 +145,7 @@ impl Reference {
     pub fn parse(text: &str, base: &std::path::Path) -> Self {
         match text.strip_prefix("git:") {
             Some(rev) => Reference::Git(rev.to_string()),
-            None => Reference::Path(base.join(text)),
+            None => Reference::Path(crate::core::files::normalize(&base.join(text)), text.into()),
         }
     }
 }
@@ -158,13 +159,20 @@ pub struct Scope {
     pub resource_type: Option<EntityTypeName>,
 }
 
-/// Reads and checks one property file; all problems are returned, not only the first.
-pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Property>, Vec<Problem>> {
+/// Reads and checks one property file; all problems are returned, not only the first. `root`
+/// is the workspace folder (file paths are shown relative to it; references are relative to
+/// the property file's folder).
+pub fn load(
+    engine: &Engine,
+    file: &Arc<SourceFile>,
+    root: &std::path::Path,
+) -> Result<Vec<Property>, Vec<Problem>> {
     let doc = crate::core::yaml::read::<FileDoc>(file).map_err(|p| vec![*p])?;
-    let base = std::path::Path::new(&file.path)
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
+    let base = root.join(
+        std::path::Path::new(&file.path)
+            .parent()
+            .unwrap_or(std::path::Path::new("")),
+    );
     let mut checker = Checker {
         engine,
         file,
@@ -292,7 +300,7 @@ impl Checker<'_> {
         };
         let actions = self.actions(doc.action.as_ref(), Vec::new());
         let reference = Reference::parse(&text.value, &self.base);
-        if let Reference::Path(p) = &reference {
+        if let Reference::Path(p, _) = &reference {
             if !p.exists() {
                 self.problem(
                     &text.referenced,
@@ -441,9 +449,10 @@ impl Checker<'_> {
         let result =
             Validator::new(self.engine.schema.clone()).validate(&set, ValidationMode::Strict);
         if let Some(e) = result.validation_errors().next() {
+            let message = e.to_string().replace("for policy `property`, ", "");
             self.problem(
                 &located,
-                format!("the property does not typecheck against the schema: {e}"),
+                format!("the property does not typecheck against the schema: {message}"),
             )
             .help = Some("a condition must typecheck as a `when` clause of a policy does (test an optional attribute with `has` first)".into());
             return None;

@@ -99,16 +99,12 @@ fn junit_detail(p: &crate::report::json::PropertyDoc) -> (String, Vec<String>) {
     let mut lines = Vec::new();
     for c in &p.counterexamples {
         lines.push(format!(
-            "counterexample: {} → {} → {} with context {}, allowed by {}",
+            "counterexample: {} → {} → {} with context {}: {}",
             c.principal,
             c.action,
             c.resource,
             serde_json::to_string(&c.context).unwrap_or_default(),
-            if c.allowed_by.is_empty() {
-                "nothing".to_string()
-            } else {
-                c.allowed_by.join(", ")
-            }
+            crate::report::human::decided(&c.decision, &c.determining)
         ));
         if !c.written.is_empty() {
             lines.push(format!("written to {}", c.written.join(", ")));

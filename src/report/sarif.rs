@@ -387,23 +387,19 @@ fn refuted(
 ) -> SarifResult {
     let p = &proof.property;
     let mut text = format!(
-        "{} is refuted: {} → {} → {} with context {} is {}",
+        "{} is refuted: {} → {} → {} with context {}: {}",
         p.name,
         cex.principal,
         cex.action,
         cex.resource,
         serde_json::to_string(&cex.context).unwrap_or_default(),
-        if cex.allowed_by.is_empty() {
-            "denied".to_string()
-        } else {
-            format!("allowed by {}", cex.allowed_by.join(", "))
-        }
+        crate::report::human::decided(if cex.allowed { "allow" } else { "deny" }, &cex.determining)
     );
     if let Some(w) = written {
         text.push_str(&format!("; written to {}", w.files.join(", ")));
     }
     let at_policy = cex
-        .allowed_by
+        .determining
         .iter()
         .find_map(|id| r.policy_places.get(id))
         .and_then(|place| location(place, None, None));

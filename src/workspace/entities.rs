@@ -116,6 +116,7 @@ pub(super) fn file_entities(
     file: &Arc<SourceFile>,
     docs: Vec<EntityDoc>,
     schema: &Schema,
+    inventory: &Entities,
 ) -> Result<Vec<cedar_policy::Entity>, Vec<Problem>> {
     let mut seen = HashMap::new();
     let mut problems = Vec::new();
@@ -135,6 +136,13 @@ pub(super) fn file_entities(
     }
     let mut entities = Vec::new();
     for l in located {
+        if inventory.get(&l.uid).is_some() {
+            problems.push(
+                Problem::at(file, l.at, format!("entity `{}` is already in the inventory", l.uid))
+                    .with_help("a scenario file's `entities:` add to the inventory; give the entity another id, or change it in the inventory"),
+            );
+            continue;
+        }
         match cedar_policy::Entity::from_json_value(l.json, Some(schema)) {
             Ok(e) => entities.push(e),
             Err(e) => problems.push(Problem::at(

@@ -117,7 +117,8 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
     let own = match doc.entities {
         Some(docs) => {
             let at = span_of(file, &docs.referenced);
-            let extra = super::entities::file_entities(file, docs.value, &engine.schema)?;
+            let extra =
+                super::entities::file_entities(file, docs.value, &engine.schema, &engine.entities)?;
             let more = engine
                 .with_more_entities(extra)
                 .map_err(|e| vec![Problem::at(file, at, e)])?;

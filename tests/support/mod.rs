@@ -98,3 +98,32 @@ pub fn copy(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(from, to).unwrap();
     }
 }
+
+/// The cvc5 executable `actas prove` will use (`$CVC5`, else `cvc5` on PATH). `None` skips a
+/// proof test with a note, unless `ACTAS_REQUIRE_SOLVER` is set (CI sets it after
+/// `scripts/install-solver`), where a missing solver fails the test.
+pub fn solver() -> Option<PathBuf> {
+    let found = std::env::var_os("CVC5")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join("cvc5"))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("ACTAS_REQUIRE_SOLVER").is_none(),
+            "ACTAS_REQUIRE_SOLVER is set but no cvc5 was found: run scripts/install-solver"
+        );
+        eprintln!("skipped: no cvc5 (run scripts/install-solver)");
+    }
+    found
+}
+
+/// [`actas`] with the solver named by `CVC5`.
+pub fn actas_proving(solver: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = actas(args);
+    cmd.env("CVC5", solver);
+    cmd
+}

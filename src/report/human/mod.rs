@@ -9,6 +9,7 @@ mod suffice;
 use drift::drift_text;
 pub use init::init;
 use paths::Spill;
+pub(crate) use prove::decided;
 use prove::prove_text;
 pub use suffice::change_line;
 use suffice::suffice_text;

@@ -100,19 +100,13 @@ fn counterexample(out: &mut String, c: &CounterexampleDoc) {
             plural(more, "more entity", "more entities")
         );
     }
-    let by = if c.allowed_by.is_empty() {
-        "nothing (denied)".to_string()
-    } else {
-        c.allowed_by.join(", ")
-    };
-    let _ = writeln!(out, "          allowed by {by}");
+    let _ = writeln!(out, "          {}", decided(&c.decision, &c.determining));
     if let Some(d) = &c.reference_decision {
-        let theirs = if c.reference_allowed_by.is_empty() {
-            String::new()
-        } else {
-            format!(" (by {})", c.reference_allowed_by.join(", "))
-        };
-        let _ = writeln!(out, "          the reference decides {d}{theirs}");
+        let _ = writeln!(
+            out,
+            "          the reference: {}",
+            decided(d, &c.reference_determining)
+        );
     }
     if !c.written.is_empty() {
         let _ = writeln!(out, "          written to {}", c.written.join(", "));
@@ -167,6 +161,15 @@ fn named(v: &serde_json::Value, out: &mut Vec<String>) {
         }
         serde_json::Value::Array(items) => items.iter().for_each(|x| named(x, out)),
         _ => {}
+    }
+}
+
+/// "allowed by p, q", "denied by f", or "denied: no permit applies".
+pub(crate) fn decided(decision: &str, determining: &[String]) -> String {
+    match (decision, determining.is_empty()) {
+        ("allow", _) => format!("allowed by {}", determining.join(", ")),
+        (_, true) => "denied: no permit applies".into(),
+        (_, false) => format!("denied by {}", determining.join(", ")),
     }
 }
 

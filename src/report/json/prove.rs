@@ -83,11 +83,15 @@ pub struct CounterexampleDoc {
     pub context: serde_json::Value,
     /// The entities, in Cedar's entity JSON form (action entities left out).
     pub entities: Vec<serde_json::Value>,
-    /// The workspace's policies that allow the request.
-    pub allowed_by: Vec<String>,
+    /// The workspace's decision: `allow` (always, for `never`, `envelope` and
+    /// `no_new_access`) or `deny`.
+    pub decision: String,
+    /// The workspace's policies that decide it: the permits that allow it, or the forbids
+    /// that deny it (empty when no permit applies).
+    pub determining: Vec<String>,
     /// `no_new_access`/`equivalent`: the reference's decision on the same request.
     pub reference_decision: Option<String>,
-    pub reference_allowed_by: Vec<String>,
+    pub reference_determining: Vec<String>,
     /// Files `--counterexamples` wrote for it.
     pub written: Vec<String>,
     /// Why it was written as Cedar request and entities JSON rather than a scenario file.
@@ -190,9 +194,10 @@ fn counterexample_doc(
         resource: c.resource.to_string(),
         context: c.context.clone(),
         entities: c.entities.clone(),
-        allowed_by: c.allowed_by.clone(),
+        decision: if c.allowed { "allow" } else { "deny" }.into(),
+        determining: c.determining.clone(),
         reference_decision: decision,
-        reference_allowed_by: by,
+        reference_determining: by,
         written: written.map(|w| w.files.clone()).unwrap_or_default(),
         written_as_cedar_because: written.and_then(|w| w.plain.clone()),
     }
