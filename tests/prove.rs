@@ -111,12 +111,13 @@ fn a_written_counterexample_fails_until_the_policy_is_fixed() {
                 "-C",
                 dir.to_str().unwrap(),
                 "test",
-                scenario.to_str().unwrap(),
+                out.to_str().unwrap(),
             ],
         ))
     };
     let (code, stdout, _) = test(dir.path());
     assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("0 passed, 2 failed"), "{stdout}");
     assert!(stdout.contains("expected deny, got allow"), "{stdout}");
 
     let policies = dir.path().join("policies/acting-as.cedar");

@@ -211,7 +211,9 @@ pub(super) fn walk(
 }
 
 /// Scenario (or task, as `what` says) files under the given paths (`.yaml`, `.yml`, `.json`),
-/// with missing paths reported.
+/// with missing paths reported. In a folder, `*.request.json` and `*.entities.json` are Cedar's
+/// own inputs (what `actas prove --counterexamples` writes when a counterexample cannot be a
+/// case), not scenarios, and are passed over; named on their own they are read.
 pub fn scenario_files(
     root: &Path,
     paths: &[NamedPath],
@@ -222,6 +224,13 @@ pub fn scenario_files(
     let files = l.collect(paths, &["yaml", "yml", "json"], what);
     problems.extend(l.problems);
     files
+        .into_iter()
+        .filter(|f| {
+            let name = f.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let cedar = name.ends_with(".request.json") || name.ends_with(".entities.json");
+            !cedar || paths.iter().any(|p| p.path == *f)
+        })
+        .collect()
 }
 
 /// Reads the scenario (or task) files under `paths` (files or folders, sorted), each named by
