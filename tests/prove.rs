@@ -107,12 +107,7 @@ fn a_written_counterexample_fails_until_the_policy_is_fixed() {
     let test = |dir: &Path| {
         run(&mut actas_proving(
             &solver,
-            &[
-                "-C",
-                dir.to_str().unwrap(),
-                "test",
-                out.to_str().unwrap(),
-            ],
+            &["-C", dir.to_str().unwrap(), "test", out.to_str().unwrap()],
         ))
     };
     let (code, stdout, _) = test(dir.path());

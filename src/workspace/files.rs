@@ -226,7 +226,10 @@ pub fn scenario_files(
     files
         .into_iter()
         .filter(|f| {
-            let name = f.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
             let cedar = name.ends_with(".request.json") || name.ends_with(".entities.json");
             !cedar || paths.iter().any(|p| p.path == *f)
         })
