@@ -75,6 +75,10 @@ pub enum Command {
         /// `IMP001`) and exit.
         #[arg(long, value_name = "RULE")]
         explain: Option<String>,
+        /// Read the bound, justification and MFA rules from the policy text even when the cvc5
+        /// solver is found (by default they are proved with it, for every entity data).
+        #[arg(long)]
+        no_solver: bool,
     },
     /// Run scenario cases.
     #[command(
@@ -230,28 +234,7 @@ pub enum Command {
     #[command(
         after_help = "Properties are read from `fixtures/properties/*.yaml` (or `properties:` of actas.yaml).\nA proof covers every request and entity data the schema allows, not only the inventory;\nwhether a chain reaches an account over the inventory is `who-can`'s question.\n\nExamples:\n  actas prove\n  actas prove --against git:HEAD~1\n  actas prove --counterexamples fixtures/counterexamples --format sarif > prove.sarif"
     )]
-    Prove {
-        /// Property files or folders (default: `properties:` of actas.yaml, else
-        /// `fixtures/properties/`).
-        #[arg(long = "properties", value_name = "PATH")]
-        files: Vec<PathBuf>,
-        /// Also prove that the policies allow nothing these policies do not (repeatable): a
-        /// folder of policies, a workspace folder, or `git:REV` (the workspace at a revision).
-        #[arg(long, value_name = "REF")]
-        against: Vec<String>,
-        /// Write each counterexample to DIR as a scenario file `actas test` fails on until
-        /// the policies are fixed (or as Cedar request and entities JSON when it cannot be one).
-        #[arg(long, value_name = "DIR")]
-        counterexamples: Option<PathBuf>,
-        /// Seconds the solver may spend on one query (one principal type, action and resource
-        /// type); past it the property is "unknown (timeout)", never proved.
-        #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
-        timeout: std::time::Duration,
-        /// Output format: text, JSON, SARIF (a refuted property located at the policy that
-        /// allows its counterexample) or JUnit XML.
-        #[arg(long, value_enum, default_value_t = ProveFormat::Human)]
-        format: ProveFormat,
-    },
+    Prove(ProveArgs),
     /// Print a shell completion script (install it where your shell reads completions).
     #[command(
         after_help = "Examples:\n  actas completions bash > ~/.local/share/bash-completion/completions/actas\n  actas completions zsh > \"${fpath[1]}/_actas\"\n  actas completions fish > ~/.config/fish/completions/actas.fish"
@@ -342,12 +325,12 @@ impl Cli {
                 with.iter_mut().for_each(anchor);
             }
             Command::Snapshot { output } => output.iter_mut().for_each(anchor),
-            Command::Prove {
+            Command::Prove(ProveArgs {
                 files,
                 against,
                 counterexamples,
                 ..
-            } => {
+            }) => {
                 files.iter_mut().for_each(anchor);
                 counterexamples.iter_mut().for_each(anchor);
                 for a in against.iter_mut().filter(|a| !a.starts_with("git:")) {
@@ -363,6 +346,31 @@ impl Cli {
             Command::Check { .. } | Command::Init | Command::Completions { .. } | Command::Man => {}
         }
     }
+}
+
+/// `actas prove`'s own flags.
+#[derive(Debug, clap::Args)]
+pub struct ProveArgs {
+    /// Property files or folders (default: `properties:` of actas.yaml, else
+    /// `fixtures/properties/`).
+    #[arg(long = "properties", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Also prove that the policies allow nothing these policies do not (repeatable): a
+    /// folder of policies, a workspace folder, or `git:REV` (the workspace at a revision).
+    #[arg(long, value_name = "REF")]
+    pub against: Vec<String>,
+    /// Write each counterexample to DIR as a scenario file `actas test` fails on until
+    /// the policies are fixed (or as Cedar request and entities JSON when it cannot be one).
+    #[arg(long, value_name = "DIR")]
+    pub counterexamples: Option<PathBuf>,
+    /// Seconds the solver may spend on one query (one principal type, action and resource
+    /// type); past it the property is "unknown (timeout)", never proved.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    pub timeout: std::time::Duration,
+    /// Output format: text, JSON, SARIF (a refuted property located at the policy that
+    /// allows its counterexample) or JUnit XML.
+    #[arg(long, value_enum, default_value_t = ProveFormat::Human)]
+    pub format: ProveFormat,
 }
 
 /// `--timeout`: a number of seconds, more than 0 and at most a day.

@@ -169,7 +169,7 @@ fn exercise(root: &Path, target: Target) {
     let Ok(loaded) = workspace::load(root, &overrides) else {
         return;
     };
-    let (result, ws) = check::of_loaded(loaded, &TestOptions::default());
+    let (result, ws) = check::of_loaded(loaded, &TestOptions::default(), false);
     for format in [Format::Human, Format::Json, Format::Sarif, Format::Github] {
         let _ = renderer(format, false).check(&result);
     }

@@ -27,8 +27,8 @@ use crate::core::diag::{plural, Problem, SourceFile};
 use crate::core::files::display_path;
 use crate::report::coverage::CoverageFormat;
 use crate::report::{
-    renderer, test_renderer, CheckFormat, Format, ProveFormat, ReportFormat, StatusLevel,
-    SufficeFormat, TestFormat, WhoCanFormat,
+    renderer, test_renderer, CheckFormat, Format, ReportFormat, StatusLevel, SufficeFormat,
+    TestFormat, WhoCanFormat,
 };
 use crate::workspace::{self, Overrides, Workspace};
 
@@ -194,7 +194,9 @@ fn dispatch(run: &Run, command: Command) -> Exit {
             explain: Some(name),
             ..
         } => explain_rule(&name, run.color),
-        Command::Check { format, .. } => run_check(run, format),
+        Command::Check {
+            format, no_solver, ..
+        } => run_check(run, format, !no_solver),
         Command::Test {
             files,
             filter,
@@ -256,22 +258,7 @@ fn dispatch(run: &Run, command: Command) -> Exit {
             format,
         ),
         Command::Snapshot { output } => run_snapshot(run, output.as_ref()),
-        Command::Prove {
-            files,
-            against,
-            counterexamples,
-            timeout,
-            format,
-        } => run_prove(
-            run,
-            prove::ProveOptions {
-                files,
-                against,
-                counterexamples,
-                per_query: timeout,
-            },
-            format,
-        ),
+        Command::Prove(args) => run_prove(run, args),
         Command::Drift {
             baseline,
             accept,
@@ -351,7 +338,14 @@ fn run_suffice(run: &Run, opts: suffice::SufficeOptions, format: SufficeFormat) 
     })
 }
 
-fn run_prove(run: &Run, opts: prove::ProveOptions, format: ProveFormat) -> Exit {
+fn run_prove(run: &Run, args: crate::app::args::ProveArgs) -> Exit {
+    let opts = prove::ProveOptions {
+        files: args.files,
+        against: args.against,
+        counterexamples: args.counterexamples,
+        per_query: args.timeout,
+    };
+    let format = args.format;
     run.with_workspace(|ws| {
         let result = prove::run(&run.root, ws, &opts)?;
         let exit = Exit::failed_if(!result.all_proved());
@@ -476,9 +470,9 @@ fn explain_rule(name: &str, color: bool) -> Exit {
     }
 }
 
-fn run_check(run: &Run, format: CheckFormat) -> Exit {
+fn run_check(run: &Run, format: CheckFormat, solver: bool) -> Exit {
     // `check` reports input problems as findings, so it loads the workspace itself.
-    match check::run(&run.root, &run.overrides, &TestOptions::default()) {
+    match check::run(&run.root, &run.overrides, &TestOptions::default(), solver) {
         Ok(result) => {
             run.warn(&result.warnings);
             let text = run.renderer(format).check(&result).unwrap_or_default();

@@ -36,17 +36,23 @@ impl CheckResult {
     }
 }
 
+/// `solver`: the guarantee rules ask cvc5 when it is found (`--no-solver` turns it off).
 pub fn run(
     root: &std::path::Path,
     overrides: &Overrides,
     test: &TestOptions,
+    solver: bool,
 ) -> Result<CheckResult, NoWorkspace> {
-    Ok(of_loaded(workspace::load(root, overrides)?, test).0)
+    Ok(of_loaded(workspace::load(root, overrides)?, test, solver).0)
 }
 
 /// `check` on a workspace already loaded; also gives the workspace back when it loaded without
 /// problems (so a caller running other commands need not load it again).
-pub fn of_loaded(loaded: Loaded, test: &TestOptions) -> (CheckResult, Option<Workspace>) {
+pub fn of_loaded(
+    loaded: Loaded,
+    test: &TestOptions,
+    solver: bool,
+) -> (CheckResult, Option<Workspace>) {
     let Loaded {
         workspace,
         mut problems,
@@ -72,7 +78,7 @@ pub fn of_loaded(loaded: Loaded, test: &TestOptions) -> (CheckResult, Option<Wor
             // Like a compiler's lints after a type error, the rules would reason about inputs
             // that are known to be wrong: they run once the inputs are clean.
             if problems.is_empty() {
-                linted = lint::run(ws);
+                linted = lint::run(ws, solver);
                 skipped.append(&mut linted.skipped);
             } else {
                 skipped.push("the lint rules: the inputs have problems; fix them first".into());

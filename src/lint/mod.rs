@@ -12,6 +12,7 @@
 mod access_rules;
 mod conditions;
 mod policy_rules;
+mod proved;
 mod schema_rules;
 
 use std::sync::Arc;
@@ -116,14 +117,21 @@ pub struct Lint {
 
 /// Runs every rule that is not off, applies levels and suppressions, and sorts the findings by
 /// file, place and rule.
-pub fn run(ws: &Workspace) -> Lint {
+/// With `solver`, the guarantee rules ask cvc5 when it is found (see `proved`); without, or
+/// without cvc5, they read the policy text.
+pub fn run(ws: &Workspace, solver: bool) -> Lint {
     let on = |rule: RuleId| ws.lint.level(rule.rule()) != Level::Off;
     let mut lint = Lint::default();
     let policies = policy_rules::Policies::read(ws);
     let (mut suppressions, problems) = policies.suppressions();
     lint.findings
         .extend(problems.into_iter().map(Finding::input));
-    let mut found = policies.lint(ws, &on);
+    let prover = if solver {
+        proved::Prover::new(ws)
+    } else {
+        None
+    };
+    let mut found = policies.lint(ws, &on, prover.as_ref());
     found.extend(access_rules::lint(ws, &policies, &on, &mut lint.skipped));
 
     for mut f in found {

@@ -18,6 +18,7 @@ use cedar_policy_core::ast::{
 };
 
 use super::conditions::{must, Want};
+use super::proved::{Answer, Guarantee, Prover};
 use super::{find_rule, first_few, Finding, RuleId, Suppression};
 use crate::core::diag::{Problem, SourceFile};
 use crate::core::ids::PolicyId;
@@ -75,6 +76,40 @@ impl Permit<'_> {
                     .non_scope_constraints()
                     .is_none_or(|c| must(c, false, want))
         })
+    }
+}
+
+/// How a finding was decided: by the solver (with what it found) or from the policy text.
+#[derive(Default)]
+struct Basis {
+    proved: Vec<String>,
+    read: bool,
+}
+
+impl Basis {
+    /// Whether the guarantee is broken: the solver's answer when it has one, else `text()`,
+    /// what the policy text says.
+    fn broken(&mut self, answer: Option<Answer>, text: impl FnOnce() -> bool) -> bool {
+        match answer {
+            Some(Answer::Holds) => false,
+            Some(Answer::Broken(example)) => {
+                self.proved.push(example);
+                true
+            }
+            Some(Answer::Unknown) | None => {
+                let broken = text();
+                self.read |= broken;
+                broken
+            }
+        }
+    }
+
+    /// The words a finding ends with.
+    fn words(&self) -> String {
+        match (self.proved.first(), self.read) {
+            (Some(example), false) => format!(" (proved by the solver: e.g. {example})"),
+            _ => " (read from the policy text)".into(),
+        }
     }
 }
 
@@ -206,7 +241,14 @@ impl<'a> Policies<'a> {
     }
 
     /// The policy and schema rules that are on.
-    pub fn lint(&self, ws: &Workspace, on: &dyn Fn(RuleId) -> bool) -> Vec<Finding> {
+    /// The policy and schema rules that are on; the guarantees asked of `prover` when there
+    /// is one.
+    pub fn lint(
+        &self,
+        ws: &Workspace,
+        on: &dyn Fn(RuleId) -> bool,
+        prover: Option<&Prover<'_>>,
+    ) -> Vec<Finding> {
         let engine = &ws.engine;
         let mut out = Vec::new();
         let forbids: Vec<&Body<'_>> = self
@@ -236,12 +278,12 @@ impl<'a> Policies<'a> {
                 actions,
                 forbids: &forbids,
             };
-            self.bound_rules(ws, &permit, on, &mut out);
+            self.bound_rules(ws, &permit, on, prover, &mut out);
             if on(RuleId::OpenImpersonation) {
                 self.open_rule(&permit, &mut out);
             }
             if on(RuleId::HumanWithoutMfa) {
-                self.mfa_rule(ws, &permit, &mut out);
+                self.mfa_rule(ws, &permit, prover, &mut out);
             }
         }
         if on(RuleId::InvisibleImpersonator) {
@@ -256,31 +298,40 @@ impl<'a> Policies<'a> {
         ws: &Workspace,
         p: &Permit<'_>,
         on: &dyn Fn(RuleId) -> bool,
+        prover: Option<&Prover<'_>>,
         out: &mut Vec<Finding>,
     ) {
         let engine = p.engine;
         let s = &ws.lint;
         let kind = p.kind();
-        for (rule, attr, want) in [
+        for (rule, attr, want, guarantee) in [
             (
                 RuleId::UnboundedImpersonation,
                 &s.duration_attribute,
                 Want::UpperBound(&s.duration_attribute),
+                Guarantee::Bound(&s.duration_attribute),
             ),
             (
                 RuleId::UnjustifiedImpersonation,
                 &s.justification_attribute,
                 Want::Justified(&s.justification_attribute),
+                Guarantee::Justified(&s.justification_attribute),
             ),
         ] {
-            if !on(rule) || p.holds(want) {
+            if !on(rule) {
                 continue;
             }
+            let mut basis = Basis::default();
             let open: Vec<&EntityUid> = p
                 .actions
                 .iter()
                 .copied()
-                .filter(|a| !p.guarded(want, a, None))
+                .filter(|a| {
+                    basis.broken(
+                        prover.map(|pr| pr.ask(&p.body.id, a, guarantee, None)),
+                        || !(p.holds(want) || p.guarded(want, a, None)),
+                    )
+                })
                 .collect();
             if open.is_empty() {
                 continue;
@@ -310,9 +361,10 @@ impl<'a> Policies<'a> {
                 rule,
                 &p.body.id,
                 format!(
-                    "{kind} `{}` allows impersonation ({}) {what}",
+                    "{kind} `{}` allows impersonation ({}) {what}{}",
                     p.body.id,
-                    list(&open)
+                    list(&open),
+                    basis.words()
                 ),
                 help,
             ));
@@ -343,12 +395,19 @@ impl<'a> Policies<'a> {
     }
 
     /// human-without-mfa.
-    fn mfa_rule(&self, ws: &Workspace, p: &Permit<'_>, out: &mut Vec<Finding>) {
+    fn mfa_rule(
+        &self,
+        ws: &Workspace,
+        p: &Permit<'_>,
+        prover: Option<&Prover<'_>>,
+        out: &mut Vec<Finding>,
+    ) {
         let s = &ws.lint;
         let kind = p.kind();
+        let want = Want::True(&s.mfa_attribute);
         for action in &p.actions {
             let humans = self.humans(ws, p.body, action);
-            if humans.is_empty() || p.holds(Want::True(&s.mfa_attribute)) {
+            if humans.is_empty() {
                 continue;
             }
             let types: Vec<String> = {
@@ -357,17 +416,30 @@ impl<'a> Policies<'a> {
                 t.dedup();
                 t
             };
-            if p.guarded(Want::True(&s.mfa_attribute), action, Some(&types)) {
+            let mut basis = Basis::default();
+            let broken = basis.broken(
+                prover.map(|pr| {
+                    pr.ask(
+                        &p.body.id,
+                        action,
+                        Guarantee::Mfa(&s.mfa_attribute),
+                        Some(&types),
+                    )
+                }),
+                || !(p.holds(want) || p.guarded(want, action, Some(&types))),
+            );
+            if !broken {
                 continue;
             }
             out.push(self.finding(
                 RuleId::HumanWithoutMfa,
                 &p.body.id,
                 format!(
-                    "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}",
+                    "{kind} `{}` lets people impersonate (`{action}`) without `context.{}`: {}{}",
                     p.body.id,
                     s.mfa_attribute,
-                    first_few(&humans)
+                    first_few(&humans),
+                    basis.words()
                 ),
                 format!("add `&& context.{}` to the condition, or `forbid (principal is {}, action == {action}, resource) unless {{ context.{} }};`", s.mfa_attribute, types.join(" | "), s.mfa_attribute),
             ));

@@ -457,6 +457,63 @@ fn replay(
     })
 }
 
+/// One solver process kept for many small queries (the lint rules ask one per permit, action
+/// and request environment). A query the solver cannot answer in time, or that fails, is
+/// `None`: the caller falls back to what it can read from the policy text.
+pub struct Session {
+    solver: Solver,
+    per_query: Duration,
+    runtime: tokio::runtime::Runtime,
+    compiler: Option<CedarSymCompiler<LocalSolver>>,
+}
+
+impl Session {
+    pub fn new(solver: Solver, per_query: Duration) -> Option<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        Some(Self {
+            solver,
+            per_query,
+            runtime,
+            compiler: None,
+        })
+    }
+
+    /// A request of `env` that both `policies` and `violation` allow, if there is one:
+    /// `Some(Some(model))` found, `Some(None)` there is none, `None` no answer.
+    pub fn overlap(
+        &mut self,
+        schema: &cedar_policy::Schema,
+        policies: &PolicySet,
+        violation: &PolicySet,
+        env: &RequestEnv,
+    ) -> Option<Option<Env>> {
+        let ours = CompiledPolicySet::compile(policies, env, schema).ok()?;
+        let theirs = CompiledPolicySet::compile(violation, env, schema).ok()?;
+        if self.compiler.is_none() {
+            // The solver's process belongs to this runtime's reactor.
+            let _inside = self.runtime.enter();
+            let local = self.solver.spawn(self.per_query).ok()?;
+            self.compiler = Some(CedarSymCompiler::new(local).ok()?);
+        }
+        let compiler = self.compiler.as_mut()?;
+        let answer = self
+            .runtime
+            .block_on(compiler.check_disjoint_with_counterexample_opt(&ours, &theirs));
+        match answer {
+            Ok(found) => Some(found),
+            Err(SymccError::SolverUnknown) => None,
+            Err(_) => {
+                // The solver may be gone; the next query starts a new one.
+                self.compiler = None;
+                None
+            }
+        }
+    }
+}
+
 /// Exit status of a run: 0 every property proved, 1 one refuted or not proved (unknown, or a
 /// query that failed).
 pub fn all_proved(proofs: &[Proof]) -> bool {

@@ -71,7 +71,8 @@ fn property(out: &mut String, p: &PropertyDoc) {
         }
         _ => {}
     }
-    if let Some(r) = &p.reference {
+    // A `--against` property's name already says it.
+    if let (Some(r), Some(_)) = (&p.reference, &p.file) {
         let _ = writeln!(out, "        against {r}");
     }
     for c in &p.counterexamples {
