@@ -10,6 +10,8 @@
 //! fails (`forbid … when { context.duration_minutes > 60 }`). See `conditions` for what counts.
 
 use std::str::FromStr;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 
 use cedar_policy::EntityUid;
@@ -87,19 +89,26 @@ struct Basis {
 }
 
 impl Basis {
-    /// Whether the guarantee is broken: the solver's answer when it has one, else `text()`,
-    /// what the policy text says.
-    fn broken(&mut self, answer: Option<Answer>, text: impl FnOnce() -> bool) -> bool {
-        match answer {
+    /// Whether the guarantee is broken. The policy text is read first: what it finds kept is
+    /// kept (the reading is conservative: a condition it cannot read counts as no guarantee),
+    /// so the solver is asked only about what the text would report, and its answer decides.
+    fn broken<F: FnOnce() -> Answer>(
+        &mut self,
+        text: impl FnOnce() -> bool,
+        solver: Option<F>,
+    ) -> bool {
+        if !text() {
+            return false;
+        }
+        match solver.map(|ask| ask()) {
             Some(Answer::Holds) => false,
             Some(Answer::Broken(example)) => {
                 self.proved.push(example);
                 true
             }
             Some(Answer::Unknown) | None => {
-                let broken = text();
-                self.read |= broken;
-                broken
+                self.read = true;
+                true
             }
         }
     }
@@ -246,7 +255,7 @@ impl<'a> Policies<'a> {
     pub fn lint(
         &self,
         ws: &Workspace,
-        on: &dyn Fn(RuleId) -> bool,
+        on: &(dyn Fn(RuleId) -> bool + Sync),
         prover: Option<&Prover<'_>>,
     ) -> Vec<Finding> {
         let engine = &ws.engine;
@@ -256,36 +265,44 @@ impl<'a> Policies<'a> {
             .iter()
             .filter(|b| b.ast.effect() == Effect::Forbid && !b.is_template)
             .collect();
-        for body in self
+        // Permits in parallel (each may wait on solver queries); findings in the permits' order.
+        let permits: Vec<&Body<'_>> = self
             .bodies
             .iter()
             .filter(|b| b.ast.effect() == Effect::Permit)
-        {
-            // Actions its scope names and under which Cedar's typechecker finds it can hold.
-            let possible = possible_actions(engine, body.ast);
-            let actions: Vec<&EntityUid> = engine
-                .actions
-                .iter()
-                .filter(|a| covers_action(engine, body.ast.action_constraint(), a))
-                .filter(|a| possible.contains(&a.to_string()))
-                .collect();
-            if actions.is_empty() {
-                continue;
-            }
-            let permit = Permit {
-                engine,
-                body,
-                actions,
-                forbids: &forbids,
-            };
-            self.bound_rules(ws, &permit, on, prover, &mut out);
-            if on(RuleId::OpenImpersonation) {
-                self.open_rule(&permit, &mut out);
-            }
-            if on(RuleId::HumanWithoutMfa) {
-                self.mfa_rule(ws, &permit, prover, &mut out);
-            }
-        }
+            .collect();
+        let found: Vec<Vec<Finding>> = permits
+            .par_iter()
+            .map(|body| {
+                let mut out = Vec::new();
+                // Actions its scope names and under which Cedar's typechecker finds it can hold.
+                let possible = possible_actions(engine, body.ast);
+                let actions: Vec<&EntityUid> = engine
+                    .actions
+                    .iter()
+                    .filter(|a| covers_action(engine, body.ast.action_constraint(), a))
+                    .filter(|a| possible.contains(&a.to_string()))
+                    .collect();
+                if actions.is_empty() {
+                    return out;
+                }
+                let permit = Permit {
+                    engine,
+                    body,
+                    actions,
+                    forbids: &forbids,
+                };
+                self.bound_rules(ws, &permit, on, prover, &mut out);
+                if on(RuleId::OpenImpersonation) {
+                    self.open_rule(&permit, &mut out);
+                }
+                if on(RuleId::HumanWithoutMfa) {
+                    self.mfa_rule(ws, &permit, prover, &mut out);
+                }
+                out
+            })
+            .collect();
+        out.extend(found.into_iter().flatten());
         if on(RuleId::InvisibleImpersonator) {
             out.extend(super::schema_rules::invisible_impersonator(ws));
         }
@@ -297,7 +314,7 @@ impl<'a> Policies<'a> {
         &self,
         ws: &Workspace,
         p: &Permit<'_>,
-        on: &dyn Fn(RuleId) -> bool,
+        on: &(dyn Fn(RuleId) -> bool + Sync),
         prover: Option<&Prover<'_>>,
         out: &mut Vec<Finding>,
     ) {
@@ -328,8 +345,8 @@ impl<'a> Policies<'a> {
                 .copied()
                 .filter(|a| {
                     basis.broken(
-                        prover.map(|pr| pr.ask(&p.body.id, a, guarantee, None)),
                         || !(p.holds(want) || p.guarded(want, a, None)),
+                        prover.map(|pr| move || pr.ask(&p.body.id, a, guarantee, None)),
                     )
                 })
                 .collect();
@@ -417,16 +434,17 @@ impl<'a> Policies<'a> {
                 t
             };
             let mut basis = Basis::default();
+            let ask = |pr: &Prover<'_>| {
+                pr.ask(
+                    &p.body.id,
+                    action,
+                    Guarantee::Mfa(&s.mfa_attribute),
+                    Some(&types),
+                )
+            };
             let broken = basis.broken(
-                prover.map(|pr| {
-                    pr.ask(
-                        &p.body.id,
-                        action,
-                        Guarantee::Mfa(&s.mfa_attribute),
-                        Some(&types),
-                    )
-                }),
                 || !(p.holds(want) || p.guarded(want, action, Some(&types))),
+                prover.map(|pr| move || ask(pr)),
             );
             if !broken {
                 continue;

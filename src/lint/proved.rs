@@ -3,13 +3,14 @@
 //! links) and one impersonation action, is there a request, for any entity data the schema
 //! allows, that the permit allows, no forbid denies, and that breaks the guarantee? One small
 //! query per request environment, so every spelling of a bound (`< 61`, `!(> 60)`, `60 >=`, a
-//! forbid elsewhere) counts, and a scope the action cannot satisfy never reports.
+//! forbid elsewhere) counts, and a scope the action cannot satisfy never reports. The rules ask
+//! only about what their reading of the text would report (`policy_rules::Basis`).
 //!
 //! A guarantee broken is a request with the attribute missing (when optional) or with a value
 //! no bound allows (`> 2^62`), an empty justification, or MFA false. An attribute of another type
 //! than the rule expects, or a query without an answer, falls back to reading the policy text.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use cedar_policy::{EntityUid, Policy, PolicyId, PolicySet};
 use serde_json::Value;
@@ -40,7 +41,9 @@ pub(super) enum Answer {
 
 pub(super) struct Prover<'a> {
     ws: &'a Workspace,
-    session: RefCell<Session>,
+    solver: Solver,
+    /// Idle solver sessions: each worker takes one (or starts one) for a question.
+    sessions: Mutex<Vec<Session>>,
     /// Every forbid, links included, as static policies.
     forbids: Vec<Policy>,
 }
@@ -57,7 +60,8 @@ impl<'a> Prover<'a> {
             .collect();
         Some(Self {
             ws,
-            session: RefCell::new(Session::new(solver, PER_QUERY)?),
+            solver,
+            sessions: Mutex::new(Vec::new()),
             forbids,
         })
     }
@@ -98,7 +102,7 @@ impl<'a> Prover<'a> {
         } else {
             format!("!(context has {attr}) || {broken}")
         };
-        let Some(policies) = self.permit_with_forbids(id) else {
+        let Some(policies) = self.permit_with_forbids(id, action) else {
             return Answer::Unknown;
         };
         let text = format!("permit (principal, action == {action}, resource) when {{ {broken} }};");
@@ -112,19 +116,35 @@ impl<'a> Prover<'a> {
             e.action() == action
                 && principal_types.is_none_or(|t| t.contains(&e.principal().to_string()))
         });
-        let mut session = self.session.borrow_mut();
+        let idle = self.sessions.lock().ok().and_then(|mut s| s.pop());
+        let Some(mut session) = idle.or_else(|| Session::new(self.solver.clone(), PER_QUERY))
+        else {
+            return Answer::Unknown;
+        };
+        let mut answer = Answer::Holds;
         for env in envs {
             match session.overlap(&engine.schema, &policies, &violation, &env) {
                 Some(None) => {}
-                Some(Some(model)) => return Answer::Broken(example(&model, attr)),
-                None => return Answer::Unknown,
+                Some(Some(model)) => {
+                    answer = Answer::Broken(example(&model, attr));
+                    break;
+                }
+                None => {
+                    answer = Answer::Unknown;
+                    break;
+                }
             }
         }
-        Answer::Holds
+        if let Ok(mut idle) = self.sessions.lock() {
+            idle.push(session);
+        }
+        answer
     }
 
-    /// The permit (a template's links) and every forbid, as one set of static policies.
-    fn permit_with_forbids(&self, id: &str) -> Option<PolicySet> {
+    /// The permit (a template's links) and every forbid whose scope can take `action`, as one
+    /// set of static policies (a forbid on other actions cannot deny these requests, and the
+    /// solver need not read it).
+    fn permit_with_forbids(&self, id: &str, action: &EntityUid) -> Option<PolicySet> {
         let mut set = PolicySet::new();
         for p in self.ws.engine.policies.policies() {
             let own = crate::core::ids::raw(p.id()) == id
@@ -136,8 +156,18 @@ impl<'a> Prover<'a> {
                     .ok()?;
             }
         }
+        let engine = &self.ws.engine;
+        let covers =
+            |named: &EntityUid| named == action || engine.entities.is_ancestor_of(named, action);
         for f in &self.forbids {
-            set.add(f.clone()).ok()?;
+            let takes = match f.action_constraint() {
+                cedar_policy::ActionConstraint::Any => true,
+                cedar_policy::ActionConstraint::Eq(a) => covers(&a),
+                cedar_policy::ActionConstraint::In(list) => list.iter().any(covers),
+            };
+            if takes {
+                set.add(f.clone()).ok()?;
+            }
         }
         Some(set)
     }
