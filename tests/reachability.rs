@@ -342,10 +342,14 @@ fn compare(seed: u64, path_dependent: bool) -> usize {
 }
 
 fn compare_sized(seed: u64, size: &Size, path_dependent: bool) -> usize {
-    let world = generate(seed, size, path_dependent);
+    compare_world(seed, &generate(seed, size, path_dependent))
+}
+
+fn compare_world(seed: u64, world: &support::world::World) -> usize {
+    let path_dependent = world.path_dependent;
     let dir = tempfile::tempdir().unwrap();
     world.write(dir.path());
-    let expected = Oracle::new(&world).paths(&world);
+    let expected = Oracle::new(world).paths(world);
     let actual = actas_paths(dir.path());
     for (profile, want) in &expected {
         let got = &actual[profile];
@@ -478,6 +482,47 @@ fn paths_equal_brute_force_when_policies_relate_principal_and_account() {
 #[test]
 fn paths_equal_brute_force_when_hops_depend_on_the_path() {
     let total: usize = (100..110).map(|seed| compare(seed, true)).sum();
+    assert!(total > 60, "only {total} paths over all worlds");
+}
+
+/// Worlds whose hop contexts declare `impersonator` and `delegation_chain` but whose policies
+/// read only the impersonator: reach is a breadth-first search per origin there, and must
+/// equal the enumeration of every simple path.
+#[test]
+fn paths_equal_brute_force_when_hops_read_only_the_impersonator() {
+    let mut total = 0;
+    let mut read_before = 0;
+    for seed in 100..112 {
+        let mut world = generate(seed, &Size::TINY, true);
+        let load = |w: &support::world::World| {
+            let dir = tempfile::tempdir().unwrap();
+            w.write(dir.path());
+            actas::workspace::load(dir.path(), &Default::default())
+                .unwrap()
+                .workspace
+                .unwrap()
+                .engine
+                .hops_read_the_chain()
+        };
+        read_before += usize::from(load(&world));
+        world.policies = world
+            .policies
+            .lines()
+            .map(|l| {
+                if l.contains("delegation_chain") {
+                    let end = if l.ends_with(';') { ";" } else { "" };
+                    format!("  when {{ context has impersonator }}{end}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!load(&world), "seed {seed}: still reads the chain");
+        total += compare_world(seed, &world);
+    }
+    // Some worlds read the chain before the change, so the test changes which search runs.
+    assert!(read_before > 0);
     assert!(total > 60, "only {total} paths over all worlds");
 }
 

@@ -104,6 +104,36 @@ impl HopOutcome {
     }
 }
 
+/// Whether `e` may read context attribute `name`: it tests or reads it, or uses `context` other
+/// than through one of its attributes (`context == …` reads everything).
+fn reads_context_attribute(e: &cedar_policy_core::ast::Expr, name: &str) -> bool {
+    use cedar_policy_core::ast::{ExprKind, Var};
+    let is_context =
+        |x: &cedar_policy_core::ast::Expr| matches!(x.expr_kind(), ExprKind::Var(Var::Context));
+    let (mut uses, mut through_other) = (0usize, 0usize);
+    for x in e.subexpressions() {
+        match x.expr_kind() {
+            ExprKind::Var(Var::Context) => uses += 1,
+            ExprKind::GetAttr { expr, attr } | ExprKind::HasAttr { expr, attr }
+                if is_context(expr) =>
+            {
+                if attr.as_str() == name {
+                    return true;
+                }
+                through_other += 1;
+            }
+            ExprKind::ExtHasAttr { expr, attrs } if is_context(expr) => {
+                if attrs.first().as_str() == name {
+                    return true;
+                }
+                through_other += 1;
+            }
+            _ => {}
+        }
+    }
+    uses > through_other
+}
+
 pub struct Engine {
     pub schema: Schema,
     pub info: SchemaInfo,
@@ -246,6 +276,46 @@ impl Engine {
         self.actions.iter().filter_map(|a| self.action(a)).any(|a| {
             a.context.contains_key(IMPERSONATOR) || a.context.contains_key(DELEGATION_CHAIN)
         })
+    }
+
+    /// Whether some policy may read `context.delegation_chain` (or the context as a whole).
+    /// When none does, a hop's decision depends on the path behind it only through the origin
+    /// (`impersonator`) and whether it is the first hop, so reach is a breadth-first search per
+    /// origin rather than an enumeration of simple paths.
+    /// Only templates whose action scope covers an impersonation action count: an acting-as
+    /// policy that tests the chain does not make hops path-dependent.
+    pub fn hops_read_the_chain(&self) -> bool {
+        let set: &cedar_policy_core::ast::PolicySet = self.policies.as_ref();
+        set.all_templates().any(|t| {
+            self.actions
+                .iter()
+                .any(|a| self.scope_covers_action(t.action_constraint(), a))
+                && reads_context_attribute(&t.condition(), DELEGATION_CHAIN)
+        })
+    }
+
+    /// Whether an action scope covers `action` (action groups through the entity store).
+    pub fn scope_covers_action(
+        &self,
+        scope: &cedar_policy_core::ast::ActionConstraint,
+        action: &EntityUid,
+    ) -> bool {
+        use cedar_policy_core::ast::ActionConstraint;
+        let to_api =
+            |e: &cedar_policy_core::ast::EntityUID| e.to_string().parse::<EntityUid>().ok();
+        match scope {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(e) => to_api(e).as_ref() == Some(action),
+            ActionConstraint::In(list) => list
+                .iter()
+                .filter_map(|e| to_api(e))
+                .any(|e| &e == action || self.entities.is_ancestor_of(&e, action)),
+            #[allow(
+                unreachable_patterns,
+                reason = "cedar's tolerant-ast feature adds a variant"
+            )]
+            _ => false,
+        }
     }
 
     /// Whether `id` (a policy, link or template id) names `determining`, a determining policy.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use cedar_policy::EntityUid;
 use cedar_policy_core::ast::{
-    self, ActionConstraint, AnyId, Effect, EntityReference, PrincipalOrResourceConstraint, Var,
+    self, AnyId, Effect, EntityReference, PrincipalOrResourceConstraint, Var,
 };
 
 use super::conditions::{must, Want};
@@ -68,7 +68,8 @@ impl Permit<'_> {
     /// principals of `humans`' types, when given).
     fn guarded(&self, want: Want<'_>, action: &EntityUid, humans: Option<&[String]>) -> bool {
         self.forbids.iter().any(|f| {
-            covers_action(self.engine, f.ast.action_constraint(), action)
+            self.engine
+                .scope_covers_action(f.ast.action_constraint(), action)
                 && covers_principals(f.ast, humans)
                 && matches!(
                     f.ast.resource_constraint().as_inner(),
@@ -280,7 +281,7 @@ impl<'a> Policies<'a> {
                 let actions: Vec<&EntityUid> = engine
                     .actions
                     .iter()
-                    .filter(|a| covers_action(engine, body.ast.action_constraint(), a))
+                    .filter(|a| engine.scope_covers_action(body.ast.action_constraint(), a))
                     .filter(|a| possible.contains(&a.to_string()))
                     .collect();
                 if actions.is_empty() {
@@ -531,7 +532,6 @@ fn to_api(e: &ast::EntityUID) -> Option<EntityUid> {
     EntityUid::from_str(&e.to_string()).ok()
 }
 
-/// Whether an action scope covers `action` (action groups through the entity store).
 /// The actions (as uid strings) of the request environments where Cedar's typechecker (strict
 /// mode) does not find the policy always false: `resource is Vault` cannot hold for an action
 /// that applies to `Robot` resources only, so such a permit allows no request of it. An
@@ -547,22 +547,6 @@ fn possible_actions(engine: &Engine, t: &ast::Template) -> std::collections::BTr
         .filter(|(_, check)| !matches!(check, PolicyCheck::Irrelevant(..)))
         .filter_map(|(env, _)| env.action_entity_uid().map(ToString::to_string))
         .collect()
-}
-
-fn covers_action(engine: &Engine, c: &ActionConstraint, action: &EntityUid) -> bool {
-    match c {
-        ActionConstraint::Any => true,
-        ActionConstraint::Eq(e) => to_api(e).as_ref() == Some(action),
-        ActionConstraint::In(list) => list
-            .iter()
-            .filter_map(|e| to_api(e))
-            .any(|e| &e == action || engine.entities.is_ancestor_of(&e, action)),
-        #[allow(
-            unreachable_patterns,
-            reason = "cedar's tolerant-ast feature adds a variant"
-        )]
-        _ => false,
-    }
 }
 
 /// Whether a forbid's principal scope covers every principal (`humans: None`) or every person

@@ -3,8 +3,8 @@
 //! A [`Reachability`] is built for one context (a profile, a scenario case's context) before
 //! any search runs: when hops do not depend on the path behind them, its hop matrix (see
 //! [`matrix`]) is computed there, with every worker; when they do (an impersonation action
-//! declares `impersonator` or `delegation_chain`), searches explore every simple path through
-//! the engine. Nothing is cached behind the caller's back: whoever needs reach under a context
+//! declares `impersonator` or `delegation_chain`), searches go through the engine: breadth-first
+//! per origin when no hop policy reads `delegation_chain`, every simple path when one does. Nothing is cached behind the caller's back: whoever needs reach under a context
 //! builds it once and passes it on.
 
 mod classes;
@@ -30,6 +30,8 @@ pub struct Reachability<'e> {
     context: ContextMap,
     /// The hop matrix; `None` when hops depend on the path behind them.
     matrix: Option<Arc<HopMatrix>>,
+    /// Whether a policy may read `delegation_chain` (see [`Engine::hops_read_the_chain`]).
+    reads_the_chain: bool,
 }
 
 impl<'e> Reachability<'e> {
@@ -41,6 +43,7 @@ impl<'e> Reachability<'e> {
         Self {
             engine,
             context: context.clone(),
+            reads_the_chain: matrix.is_none() && engine.hops_read_the_chain(),
             matrix,
         }
     }
@@ -61,6 +64,9 @@ impl<'e> Reachability<'e> {
         let engine = self.engine;
         if let Some(m) = &self.matrix {
             return m.reach(origin, engine.max_chain);
+        }
+        if !self.reads_the_chain {
+            return self.reach_by_layers(origin);
         }
         // Hops depend on the path behind them: every simple path is explored.
         let targets = engine.impersonable();
@@ -94,6 +100,48 @@ impl<'e> Reachability<'e> {
                 break;
             }
             frontier = next;
+        }
+        reach
+    }
+
+    /// [`Reachability::reach_from`] when no policy reads `delegation_chain`: a hop then depends
+    /// on the path only through the origin and whether it is the first, so a breadth-first
+    /// search per origin finds the same reach. Each identity's chain is the smallest (by uid
+    /// strings) of its shortest chains, as the enumeration of simple paths has it: the best
+    /// chain to a node at depth d extends the best chain of one at depth d − 1, and the layer is
+    /// walked in the order of those chains, so the first to reach a node is the best.
+    fn reach_by_layers(&self, origin: &EntityUid) -> Reach {
+        let engine = self.engine;
+        let targets = engine.impersonable();
+        let mut reach = Reach::new();
+        let mut layer: Vec<Vec<EntityUid>> = vec![Vec::new()];
+        for _ in 0..engine.max_chain {
+            let mut next: Vec<Vec<EntityUid>> = Vec::new();
+            for path in &layer {
+                let from = path.last().unwrap_or(origin);
+                let behind = (!path.is_empty()).then_some(Behind {
+                    origin,
+                    chain: path,
+                });
+                for to in &targets {
+                    if to == origin
+                        || reach.contains_key(to.to_string().as_str())
+                        || !self.hop_allowed(from, to, behind)
+                    {
+                        continue;
+                    }
+                    let mut chain = path.clone();
+                    chain.push(to.clone());
+                    let shared = chain.iter().cloned().map(Arc::new).collect();
+                    reach.insert(to.to_string().into(), (Arc::new(to.clone()), shared));
+                    next.push(chain);
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            next.sort_by_cached_key(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>());
+            layer = next;
         }
         reach
     }
