@@ -6,8 +6,20 @@
 //! ```
 //! Arguments: folder, people, accounts, policies, seed (default 1), policies on a `read` action
 //! over folders (default 0: no such action, so no grants), scenario cases (default 0), and
-//! `--relations` anywhere for accounts with owners and admins that policies relate to the
-//! principal (the shape where every person is told apart).
+//! `--shape NAME` anywhere (default `teams`):
+//!
+//! - `teams`: team grants, `==`/`in`/`is` scopes, guarded forbids (the large world);
+//! - `ownership`: accounts have an owner, policies say `resource.owner == principal`;
+//! - `admins`: accounts have a set of admins (`resource.admins.contains(principal)`,
+//!   `principal in resource.admins`);
+//! - `relations` (or `--relations`): every relation, attribute equality included;
+//! - `links`: two role templates and 4,500 links to people, robots and nested teams;
+//! - `deep`: team and folder trees five levels deep, scopes naming an action group, and
+//!   forbids on acting-as `read` that read `context.impersonator` (at least 20 `read` policies);
+//! - `path`: hop contexts declare `impersonator` and `delegation_chain`, hop policies test the
+//!   impersonator, `max_chain` 4;
+//! - `path-chain`: as `path`, and some hop policies also test the chain for named accounts
+//!   (every simple path is then enumerated: keep it small).
 //!
 //! Scenario cases (`fixtures/scenarios/generated.yaml`) ask whether a random identity may
 //! impersonate a random account under a random profile; each expectation is raw Cedar's answer
@@ -25,8 +37,16 @@
 mod world;
 
 fn main() {
-    let all: Vec<String> = std::env::args().skip(1).collect();
-    let relations = all.iter().any(|a| a == "--relations");
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    let mut shape = String::from("teams");
+    if let Some(i) = all.iter().position(|a| a == "--shape") {
+        all.remove(i);
+        shape = all.get(i).cloned().expect("--shape NAME");
+        all.remove(i);
+    }
+    if all.iter().any(|a| a == "--relations") {
+        shape = "relations".into();
+    }
     let args: Vec<String> = all.into_iter().filter(|a| a != "--relations").collect();
     let number = |i: usize, default: usize| {
         args.get(i)
@@ -40,9 +60,31 @@ fn main() {
     let people = number(1, 200);
     let accounts = number(2, 100);
     let mut size = world::Size::organisation(people, accounts, number(3, 100), number(5, 0));
-    size.relations = relations;
+    let mut path_dependent = false;
+    match shape.as_str() {
+        "teams" => {}
+        "ownership" => size.relations = world::Relations::Ownership,
+        "admins" => size.relations = world::Relations::Admins,
+        "relations" => size.relations = world::Relations::All,
+        "links" => size.links = 4_500,
+        "deep" => {
+            size.deep = true;
+            size.grants = size.grants.max(20);
+        }
+        "path" | "path-chain" => path_dependent = true,
+        other => {
+            eprintln!("unknown shape {other}: teams, ownership, admins, relations, links, deep, path, path-chain");
+            std::process::exit(2);
+        }
+    }
     let seed = number(4, 1) as u64;
-    let w = world::generate(seed, &size, false);
+    let mut w = world::generate(seed, &size, path_dependent);
+    if path_dependent {
+        w.max_chain = 4;
+        if shape == "path" {
+            w.read_only_the_impersonator();
+        }
+    }
     w.write(std::path::Path::new(dir));
     let cases = number(6, 0);
     if cases > 0 {
@@ -73,7 +115,7 @@ fn scenarios(w: &world::World, seed: u64, count: usize) -> String {
     };
     use std::fmt::Write;
     let (schema, _) = Schema::from_cedarschema_str(&w.schema).expect("schema");
-    let policies: PolicySet = w.policies.parse().expect("policies");
+    let policies: PolicySet = w.policy_set();
     let entities = Entities::from_json_str(&w.entities, Some(&schema)).expect("entities");
     let authorizer = Authorizer::new();
     let mut r = world::Rng::new(seed ^ 0x5CE0);

@@ -19,7 +19,6 @@ mod support;
 use actas::analysis::item::Accessed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::str::FromStr;
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema,
@@ -36,12 +35,13 @@ struct Oracle {
     entities: Entities,
     authorizer: Authorizer,
     path_dependent: bool,
+    read_knows_impersonator: bool,
 }
 
 impl Oracle {
     fn new(w: &World) -> Self {
         let (schema, _) = Schema::from_cedarschema_str(&w.schema).expect("schema");
-        let policies = PolicySet::from_str(&w.policies).expect("policies");
+        let policies = w.policy_set();
         let entities = Entities::from_json_str(&w.entities, Some(&schema)).expect("entities");
         Self {
             schema,
@@ -49,6 +49,7 @@ impl Oracle {
             entities,
             authorizer: Authorizer::new(),
             path_dependent: w.path_dependent,
+            read_knows_impersonator: w.read_knows_impersonator,
         }
     }
 
@@ -155,8 +156,9 @@ impl Oracle {
         self.allows(principal, READ, folder, profile.clone())
     }
 
-    /// Brute-force effective access (worlds whose hops do not depend on the path, so an
-    /// acting-as `read` is the account's own).
+    /// Brute-force effective access (worlds whose hops do not depend on the path). An acting-as
+    /// `read` is the account's own unless `read` declares `impersonator`: then it is asked again
+    /// with the impersonator (the principal, when a person) in its context.
     fn effective(&self, w: &World) -> (PathKeys, GrantKeys) {
         let mut paths = PathKeys::new();
         let mut grants = GrantKeys::new();
@@ -174,6 +176,25 @@ impl Oracle {
             }
             for (principal, target) in all[name].keys() {
                 paths.insert((name.into(), principal.clone(), target.clone()));
+                if self.read_knows_impersonator {
+                    let mut ctx = profile.as_object().unwrap().clone();
+                    let p: EntityUid = principal.parse().unwrap();
+                    if p.type_name().to_string() == "Person" {
+                        ctx.insert("impersonator".into(), entity(&p));
+                    }
+                    for f in &w.folders {
+                        if self.allows(target, READ, f, Value::Object(ctx.clone())) {
+                            grants.insert((
+                                name.into(),
+                                principal.clone(),
+                                Some(target.clone()),
+                                READ.into(),
+                                f.clone(),
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 for f in own.get(target.as_str()).into_iter().flatten() {
                     grants.insert((
                         name.into(),
@@ -505,25 +526,119 @@ fn paths_equal_brute_force_when_hops_read_only_the_impersonator() {
                 .hops_read_the_chain()
         };
         read_before += usize::from(load(&world));
-        world.policies = world
-            .policies
-            .lines()
-            .map(|l| {
-                if l.contains("delegation_chain") {
-                    let end = if l.ends_with(';') { ";" } else { "" };
-                    format!("  when {{ context has impersonator }}{end}")
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        world.read_only_the_impersonator();
         assert!(!load(&world), "seed {seed}: still reads the chain");
         total += compare_world(seed, &world);
     }
     // Some worlds read the chain before the change, so the test changes which search runs.
     assert!(read_before > 0);
     assert!(total > 60, "only {total} paths over all worlds");
+}
+
+/// Template links to people, robots and nested teams, team and folder trees five levels deep,
+/// scopes that name an action group: hops (with their policies) and paths equal raw Cedar's.
+#[test]
+fn paths_equal_brute_force_with_links_deep_trees_and_action_groups() {
+    use rayon::prelude::*;
+    let results: Vec<(usize, BTreeMap<String, usize>)> = (600..606u64)
+        .into_par_iter()
+        .map(|seed| {
+            let (total, _, _, determined) = compare_hops(seed, &Size::LINKED_DEEP);
+            (total, determined)
+        })
+        .collect();
+    let total: usize = results.iter().map(|r| r.0).sum();
+    assert!(total > 200, "only {total} paths over all worlds");
+    // Links and the action group must decide hops, or the shape was never exercised.
+    let deciding = |prefix: &str| -> usize {
+        results
+            .iter()
+            .flat_map(|r| r.1.iter())
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert!(deciding("binding-") > 0, "no link decides a hop");
+    let grouped: Vec<String> = (600..606u64)
+        .flat_map(|seed| {
+            let w = generate(seed, &Size::LINKED_DEEP, false);
+            w.policies
+                .split("\n\n")
+                .filter(|p| p.contains("action in Action::\"hops\"") && p.contains("permit"))
+                .filter_map(|p| Some(p.split('"').nth(1)?.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        grouped.iter().any(|id| deciding(id) > 0),
+        "no permit scoped to the action group decides a hop"
+    );
+    eprintln!("{total} paths compared");
+}
+
+/// Effective access (paths, direct and acting-as grants) equals raw Cedar's, including
+/// acting-as `read` requests whose forbids read `context.impersonator`.
+#[test]
+fn effective_access_equals_brute_force_with_acting_as_forbids_on_the_impersonator() {
+    let mut acting_as = 0;
+    let mut differs_from_own = 0;
+    for seed in 700..706u64 {
+        let w = generate(seed, &Size::LINKED_DEEP, false);
+        assert!(w.read_knows_impersonator);
+        let dir = tempfile::tempdir().unwrap();
+        w.write(dir.path());
+        let ws = actas::workspace::load(dir.path(), &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let profiles = actas::analysis::profiles::select(&ws, &[], None).unwrap();
+        let eff = actas::analysis::effective::compute(&ws.engine, &profiles);
+        let mut paths = PathKeys::new();
+        let mut grants = GrantKeys::new();
+        for (profile, access) in eff.profiles.iter().zip(&eff.access) {
+            let name = profile.name.to_string();
+            for key in access.paths.keys() {
+                let (p, t) = (key.principal.to_string(), key.target.to_string());
+                paths.insert((name.clone(), p, t));
+            }
+            for g in access.grants.keys() {
+                grants.insert((
+                    name.clone(),
+                    g.principal.to_string(),
+                    g.acting_as.as_ref().map(ToString::to_string),
+                    g.action.to_string(),
+                    g.resource.to_string(),
+                ));
+            }
+        }
+        let (want_paths, want_grants) = Oracle::new(&w).effective(&w);
+        assert_eq!(paths, want_paths, "seed {seed}: paths");
+        assert_eq!(grants, want_grants, "seed {seed}: grants");
+        // The forbids on the impersonator must bite: some acting-as read is denied that the
+        // account may do on its own.
+        let own: BTreeSet<_> = grants
+            .iter()
+            .filter(|g| g.2.is_none())
+            .map(|g| (g.0.clone(), g.1.clone(), g.4.clone()))
+            .collect();
+        for (profile, principal, target) in &paths {
+            for f in &w.folders {
+                let as_account = own.contains(&(profile.clone(), target.clone(), f.clone()));
+                let acting = grants.contains(&(
+                    profile.clone(),
+                    principal.clone(),
+                    Some(target.clone()),
+                    READ.to_string(),
+                    f.clone(),
+                ));
+                acting_as += usize::from(acting);
+                differs_from_own += usize::from(as_account && !acting);
+            }
+        }
+    }
+    assert!(acting_as > 50, "only {acting_as} acting-as grants");
+    assert!(differs_from_own > 0, "no forbid on the impersonator bites");
+    eprintln!("{acting_as} acting-as grants, {differs_from_own} denied by the impersonator");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 pub mod access;
 pub(crate) mod baseline;
 pub mod coverage;
-pub(crate) mod effective;
+pub mod effective;
 pub mod item;
 pub mod profiles;
 pub(crate) mod summary;

@@ -60,7 +60,23 @@ pub struct World {
     pub folders: Vec<String>,
     /// Whether the context declares `impersonator` and `delegation_chain`.
     pub path_dependent: bool,
+    /// Whether `read`'s context declares `impersonator` (acting-as requests carry it).
+    pub read_knows_impersonator: bool,
+    /// Template links: (template, link id, principal, resource), uid strings.
+    pub links: Vec<[String; 4]>,
     pub max_chain: u32,
+}
+
+/// Which relations between principal and account the policies use (see [`relate`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Relations {
+    None,
+    /// `resource.owner == principal` (and the owner's MFA forbid).
+    Ownership,
+    /// `resource.admins.contains(principal)`, `principal in resource.admins`.
+    Admins,
+    /// Every relation, attribute equality included.
+    All,
 }
 
 pub struct Size {
@@ -76,7 +92,12 @@ pub struct Size {
     /// Accounts have an `owner` and `admins` (people), and policies relate them to the
     /// principal (ownership, set membership, attribute equality): the shape where grouping
     /// identities by what the policies observe leaves one group per person.
-    pub relations: bool,
+    pub relations: Relations,
+    /// Template links (role bindings) to people and nested teams, on accounts and folders.
+    pub links: usize,
+    /// Team and folder trees five levels deep, an action group (`Action::"hops"`) in scopes,
+    /// and forbids on acting-as `read` requests that read `context.impersonator`.
+    pub deep: bool,
 }
 
 impl Size {
@@ -91,7 +112,9 @@ impl Size {
             accounts,
             policies,
             grants,
-            relations: false,
+            relations: Relations::None,
+            links: 0,
+            deep: false,
         }
     }
 
@@ -103,7 +126,9 @@ impl Size {
         accounts: 7,
         policies: 14,
         grants: 0,
-        relations: false,
+        relations: Relations::None,
+        links: 0,
+        deep: false,
     };
     /// SMALL with a `read` action and policies on it: worlds with direct and acting-as grants.
     pub const WITH_GRANTS: Size = Size {
@@ -114,7 +139,9 @@ impl Size {
         accounts: 7,
         policies: 14,
         grants: 8,
-        relations: false,
+        relations: Relations::None,
+        links: 0,
+        deep: false,
     };
     /// Many people in few teams: identities that look alike to the policies, which the hop
     /// matrix groups (the differential test checks the grouping changes nothing).
@@ -126,7 +153,9 @@ impl Size {
         accounts: 12,
         policies: 16,
         grants: 0,
-        relations: false,
+        relations: Relations::None,
+        links: 0,
+        deep: false,
     };
     /// CROWD's people with accounts related to them (owners, admins): the joins' differential
     /// test.
@@ -138,7 +167,23 @@ impl Size {
         accounts: 14,
         policies: 14,
         grants: 0,
-        relations: true,
+        relations: Relations::All,
+        links: 0,
+        deep: false,
+    };
+    /// SMALL with template links, deep trees, an action group and acting-as forbids on the
+    /// impersonator: the shapes of the zoo that change how policies are written.
+    pub const LINKED_DEEP: Size = Size {
+        teams: 8,
+        people: 12,
+        robots: 2,
+        folders: 10,
+        accounts: 9,
+        policies: 12,
+        grants: 8,
+        relations: Relations::None,
+        links: 30,
+        deep: true,
     };
     /// For worlds whose hops depend on the path: every simple path is explored, by actas and
     /// by the oracle, so fewer accounts keep the test quick in a debug build.
@@ -150,7 +195,9 @@ impl Size {
         accounts: 5,
         policies: 12,
         grants: 0,
-        relations: false,
+        relations: Relations::None,
+        links: 0,
+        deep: false,
     };
 }
 
@@ -166,37 +213,8 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     let robots: Vec<String> = (0..size.robots).map(|i| format!("r{i}")).collect();
     let accounts: Vec<String> = (0..size.accounts).map(|i| format!("a{i}")).collect();
 
-    let mut schema = String::from(
-        "entity Team in [Team];\n\
-         entity Person in [Team] { level: Long, department: String };\n\
-         entity Robot in [Team];\n\
-         entity Folder in [Folder];\n\
-         entity Account in [Folder] { tier: Long, sensitive: Bool };\n",
-    );
-    if size.relations {
-        schema = schema.replace(
-            "{ tier: Long, sensitive: Bool }",
-            "{ tier: Long, sensitive: Bool, owner: Person, admins: Set<Person> }",
-        );
-    }
-    schema.push_str("type Ctx = { ticket: String, hours: Long, mfa: Bool");
-    if path_dependent {
-        schema.push_str(", impersonator?: Person, delegation_chain?: Set<Account>");
-    }
-    schema.push_str(" };\n");
-    for (action, principals) in ACTIONS {
-        let _ = writeln!(
-            schema,
-            "action {action} appliesTo {{ principal: [{}], resource: [Account], context: Ctx }};",
-            principals.join(", ")
-        );
-    }
-
-    if size.grants > 0 {
-        schema.push_str(
-            "action read appliesTo { principal: [Person, Robot, Account], resource: [Folder], context: Ctx };\n",
-        );
-    }
+    let read_knows_impersonator = size.deep && size.grants > 0;
+    let schema = schema_text(size, path_dependent);
 
     // Entities, shaped like an organisation: team and folder trees (a parent among the earlier
     // members, so acyclic), each person in one or two teams, each robot in one, each account
@@ -219,6 +237,26 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             .into_iter()
             .map(|id| serde_json::json!({"type": ty, "id": id}))
             .collect()
+    };
+    // Deep worlds: five levels of equal width, each member under one of the level above.
+    let deep_tree = |r: &mut Rng, ty: &str, pool: &[String], i: usize| -> Vec<serde_json::Value> {
+        let level = i * LEVELS / pool.len();
+        if level == 0 {
+            return Vec::new();
+        }
+        let (start, end) = (
+            (level - 1) * pool.len() / LEVELS,
+            level * pool.len() / LEVELS,
+        );
+        let parent = &pool[start + r.below(end - start)];
+        vec![serde_json::json!({"type": ty, "id": parent})]
+    };
+    let tree = |r: &mut Rng, ty: &str, pool: &[String], i: usize| {
+        if size.deep {
+            deep_tree(r, ty, pool, i)
+        } else {
+            tree(r, ty, pool, i)
+        }
     };
     for (i, t) in teams.iter().enumerate() {
         let p = tree(&mut r, "Team", &teams, i);
@@ -260,9 +298,14 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
     };
     let mut policies = impersonation_policies(&mut r, size, &names, path_dependent);
     policies.push_str(&grant_policies(&mut r, size, &names));
-    if size.relations {
-        policies.push_str(&relate(seed, &mut entities, &names));
+    if read_knows_impersonator {
+        policies.push_str(&acting_as_forbids(seed, &names));
     }
+    if size.relations != Relations::None {
+        policies.push_str(&relate(seed, size.relations, &mut entities, &names));
+    }
+    let (templates, links) = bindings(seed, size.links, &names, &robots);
+    policies.push_str(&templates);
 
     let mut principals: Vec<String> = people
         .iter()
@@ -285,11 +328,111 @@ pub fn generate(seed: u64, size: &Size, path_dependent: bool) -> World {
             f
         },
         path_dependent,
+        read_knows_impersonator,
+        links,
         max_chain: 3,
     }
 }
 
+/// The schema of a world of `size` (see [`generate`]).
+fn schema_text(size: &Size, path_dependent: bool) -> String {
+    let mut schema = String::from(
+        "entity Team in [Team];\n\
+         entity Person in [Team] { level: Long, department: String };\n\
+         entity Robot in [Team];\n\
+         entity Folder in [Folder];\n\
+         entity Account in [Folder] { tier: Long, sensitive: Bool };\n",
+    );
+    if size.relations != Relations::None {
+        schema = schema.replace(
+            "{ tier: Long, sensitive: Bool }",
+            "{ tier: Long, sensitive: Bool, owner: Person, admins: Set<Person> }",
+        );
+    }
+    schema.push_str("type Ctx = { ticket: String, hours: Long, mfa: Bool");
+    if path_dependent {
+        schema.push_str(", impersonator?: Person, delegation_chain?: Set<Account>");
+    }
+    schema.push_str(" };\n");
+    // In deep worlds both impersonation actions belong to the group `hops`, which scopes name.
+    let group = if size.deep {
+        schema.push_str("action hops;\n");
+        " in [hops]"
+    } else {
+        ""
+    };
+    for (action, principals) in ACTIONS {
+        let _ = writeln!(
+            schema,
+            "action {action}{group} appliesTo {{ principal: [{}], resource: [Account], context: Ctx }};",
+            principals.join(", ")
+        );
+    }
+
+    let read_knows_impersonator = size.deep && size.grants > 0;
+    if size.grants > 0 {
+        let ctx = if read_knows_impersonator {
+            schema.push_str(
+                "type ReadCtx = { ticket: String, hours: Long, mfa: Bool, impersonator?: Person };\n",
+            );
+            "ReadCtx"
+        } else {
+            "Ctx"
+        };
+        let _ = writeln!(
+            schema,
+            "action read appliesTo {{ principal: [Person, Robot, Account], resource: [Folder], context: {ctx} }};"
+        );
+    }
+    schema
+}
+
+/// Levels of the team and folder trees in deep worlds.
+const LEVELS: usize = 5;
+
 impl World {
+    /// Replaces every condition on `delegation_chain` with one on the impersonator, so the
+    /// hop contexts still declare the chain but no policy reads it.
+    pub fn read_only_the_impersonator(&mut self) {
+        self.policies = self
+            .policies
+            .lines()
+            .map(|l| {
+                if l.contains("delegation_chain") {
+                    let end = if l.ends_with(';') { ";" } else { "" };
+                    format!("  when {{ context has impersonator }}{end}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+
+    /// The policies as raw Cedar has them: parsed, then every template linked.
+    pub fn policy_set(&self) -> cedar_policy::PolicySet {
+        use cedar_policy::{PolicyId, SlotId};
+        let mut set: cedar_policy::PolicySet = self.policies.parse().unwrap();
+        // Cedar numbers the statements; templates are named by their `@id` here.
+        let named: std::collections::HashMap<String, PolicyId> = set
+            .templates()
+            .filter_map(|t| Some((t.annotation("id")?.to_string(), t.id().clone())))
+            .collect();
+        for [template, id, principal, resource] in &self.links {
+            let slots = [
+                (SlotId::principal(), principal.parse().unwrap()),
+                (SlotId::resource(), resource.parse().unwrap()),
+            ];
+            set.link(
+                named[template].clone(),
+                PolicyId::new(id),
+                slots.into_iter().collect(),
+            )
+            .unwrap();
+        }
+        set
+    }
+
     /// Writes the world as a workspace in `dir`.
     pub fn write(&self, dir: &Path) {
         std::fs::create_dir_all(dir.join("policies")).unwrap();
@@ -300,6 +443,17 @@ impl World {
         let mut config = String::from(
             "entities: [fixtures/entities.json]\nimpersonation:\n  actions: ['Action::\"impersonate\"', 'Action::\"signJwt\"']\n",
         );
+        if !self.links.is_empty() {
+            let mut yaml = String::new();
+            for [template, id, principal, resource] in &self.links {
+                let _ = writeln!(
+                    yaml,
+                    "- {{ template: {template}, id: {id}, principal: '{principal}', resource: '{resource}' }}"
+                );
+            }
+            std::fs::write(dir.join("policies/bindings.yaml"), yaml).unwrap();
+            config.insert_str(0, "links: [policies/bindings.yaml]\n");
+        }
         let _ = writeln!(config, "  max_chain: {}\nprofiles:", self.max_chain);
         for (name, ctx) in PROFILES {
             let _ = writeln!(config, "  {name}: {ctx}");
@@ -323,9 +477,14 @@ fn impersonation_policies(r: &mut Rng, size: &Size, n: &Names<'_>, path_dependen
     for i in 0..size.policies {
         // The repeated shape of real policy sets: one team may act as one folder's accounts.
         if r.chance(30) {
+            let action = if size.deep && i % 2 == 0 {
+                "action in Action::\"hops\""
+            } else {
+                "action == Action::\"impersonate\""
+            };
             let _ = writeln!(
                 policies,
-                "@id(\"team-{i}\")\npermit (principal in {}, action == Action::\"impersonate\", resource in {})\n  when {{ context.hours <= {} }};\n",
+                "@id(\"team-{i}\")\npermit (principal in {}, {action}, resource in {})\n  when {{ context.hours <= {} }};\n",
                 uid("Team", &r.pick(teams)),
                 uid("Folder", &r.pick(folders)),
                 2 + r.below(6)
@@ -347,6 +506,7 @@ fn impersonation_policies(r: &mut Rng, size: &Size, n: &Names<'_>, path_dependen
         let action = match r.below(3) {
             0 => "action == Action::\"impersonate\"".to_string(),
             1 => "action == Action::\"signJwt\"".to_string(),
+            _ if size.deep => "action in Action::\"hops\"".to_string(),
             _ => "action in [Action::\"impersonate\", Action::\"signJwt\"]".to_string(),
         };
         let mut resource = match r.below(4) {
@@ -410,7 +570,12 @@ fn impersonation_policies(r: &mut Rng, size: &Size, n: &Names<'_>, path_dependen
 /// principal to the account: an owner acts as their account, admins sign for it, admins through
 /// `in`, a level matching the account's tier, an owner barred from sensitive accounts without
 /// MFA. Drawn from a generator of their own, so the rest of the world is as without them.
-fn relate(seed: u64, entities: &mut [serde_json::Value], n: &Names<'_>) -> String {
+fn relate(
+    seed: u64,
+    which: Relations,
+    entities: &mut [serde_json::Value],
+    n: &Names<'_>,
+) -> String {
     let mut r = Rng::new(seed ^ 0x0005_EED0_F0A1);
     for e in entities
         .iter_mut()
@@ -427,13 +592,90 @@ fn relate(seed: u64, entities: &mut [serde_json::Value], n: &Names<'_>) -> Strin
             .collect();
     }
     let folder = uid("Folder", &r.pick(n.folders));
-    format!(
+    let all = format!(
         "@id(\"owner-acts-as\")\npermit (principal is Person, action == Action::\"impersonate\", resource is Account)\n  when {{ resource.owner == principal && context.hours <= 4 }};\n\n\
          @id(\"admins-sign\")\npermit (principal is Person, action == Action::\"signJwt\", resource)\n  when {{ resource.admins.contains(principal) }};\n\n\
          @id(\"admins-impersonate\")\npermit (principal, action == Action::\"impersonate\", resource)\n  when {{ context.mfa && principal in resource.admins }};\n\n\
          @id(\"level-is-tier\")\npermit (principal is Person, action == Action::\"impersonate\", resource in {folder})\n  when {{ principal.level == resource.tier && context.hours <= 2 }};\n\n\
          @id(\"owner-needs-mfa-on-sensitive\")\nforbid (principal is Person, action, resource is Account)\n  when {{ principal == resource.owner && resource.sensitive && !context.mfa }};\n\n"
-    )
+    );
+    let kept: &[&str] = match which {
+        Relations::None => &[],
+        Relations::Ownership => &["owner-"],
+        Relations::Admins => &["admins-"],
+        Relations::All => &[""],
+    };
+    all.split("\n\n")
+        .filter(|p| kept.iter().any(|k| p.starts_with(&format!("@id(\"{k}"))))
+        .map(|p| format!("{p}\n\n"))
+        .collect()
+}
+
+/// Two role templates and `count` links (role bindings): principals are people (one in five),
+/// robots or teams at any depth; resources accounts or folders. Drawn from a generator of
+/// their own.
+fn bindings(
+    seed: u64,
+    count: usize,
+    n: &Names<'_>,
+    robots: &[String],
+) -> (String, Vec<[String; 4]>) {
+    if count == 0 {
+        return (String::new(), Vec::new());
+    }
+    let mut r = Rng::new(seed ^ 0x0B1D_1265);
+    let templates = "@id(\"role-token-creator\")\npermit (principal in ?principal, action in [Action::\"impersonate\", Action::\"signJwt\"], resource in ?resource)\n  when { context.hours <= 4 };\n\n\
+         @id(\"role-exact\")\npermit (principal == ?principal, action == Action::\"impersonate\", resource == ?resource)\n  unless { resource.sensitive && !context.mfa };\n\n"
+        .to_string();
+    let mut links = Vec::with_capacity(count);
+    for i in 0..count {
+        let exact = r.chance(30);
+        let principal = match r.below(5) {
+            0 if exact => uid("Robot", &r.pick(robots)),
+            0 | 1 if !exact => uid("Team", &r.pick(n.teams)),
+            _ => uid("Person", &r.pick(n.people)),
+        };
+        let resource = if exact || r.chance(60) {
+            uid("Account", &r.pick(n.accounts))
+        } else {
+            uid("Folder", &r.pick(n.folders))
+        };
+        let template = if exact {
+            "role-exact"
+        } else {
+            "role-token-creator"
+        };
+        links.push([
+            template.to_string(),
+            format!("binding-{i}"),
+            principal,
+            resource,
+        ]);
+    }
+    (templates, links)
+}
+
+/// Forbids on acting-as `read` that read the impersonator (deep worlds): an account's folder
+/// may not be read by someone acting as it unless they are senior, or in a named team.
+fn acting_as_forbids(seed: u64, n: &Names<'_>) -> String {
+    let mut r = Rng::new(seed ^ 0x000A_C715);
+    let mut out = String::new();
+    for i in 0..3 {
+        let folder = uid("Folder", &r.pick(n.folders));
+        let condition = if i % 2 == 0 {
+            format!("context.impersonator.level < {}", 1 + r.below(3))
+        } else {
+            format!(
+                "!(context.impersonator in {})",
+                uid("Team", &r.pick(n.teams))
+            )
+        };
+        let _ = writeln!(
+            out,
+            "@id(\"acting-as-forbid-{i}\")\nforbid (principal is Account, action == Action::\"read\", resource in {folder})\n  when {{ context has impersonator && {condition} }};\n"
+        );
+    }
+    out
 }
 
 /// Policies on `read`, drawn after the others so worlds without grants stay as they were.
