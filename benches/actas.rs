@@ -1,8 +1,10 @@
 //! Criterion benchmarks: load, `test`, `who-can` and `report` on generated worlds.
 //!
-//! `cargo bench` runs the small and medium worlds; `ACTAS_BENCH_LARGE=1 cargo bench` adds the
-//! 300-policy / 10,000-person / 2,000-account world (minutes: each sample of its full matrix
-//! takes seconds). Worlds come from `tests/support/world.rs`, the differential tests'
+//! `cargo bench` runs the small and medium worlds, and the small world in every other shape of
+//! the generator (`small-ownership`, `small-admins`, `small-links`, `small-deep`, `small-path`;
+//! see examples/gen_world.rs); `ACTAS_BENCH_LARGE=1 cargo bench` adds the 300-policy /
+//! 10,000-person / 2,000-account world (minutes: each sample of its full matrix takes seconds)
+//! and every shape at the medium size. Worlds come from `tests/support/world.rs`, the differential tests'
 //! generator, written to a temporary folder and loaded as a user's workspace. The ratio against
 //! raw Cedar lives in `scripts/bench-ratio`; results and the machine in docs/performance.md.
 #![allow(
@@ -33,12 +35,26 @@ const WORLDS: [(&str, usize, usize, usize); 3] = [
     ("large", 10_000, 2_000, 300),
 ];
 
-fn write_world(dir: &Path, people: usize, accounts: usize, policies: usize) {
-    let w = world::generate(
-        1,
-        &world::Size::organisation(people, accounts, policies, 0),
-        false,
-    );
+/// The generator's shapes besides team grants (examples/gen_world.rs has the same list).
+const SHAPES: [&str; 6] = ["teams", "ownership", "admins", "links", "deep", "path"];
+
+fn write_world(dir: &Path, shape: &str, people: usize, accounts: usize, policies: usize) {
+    let mut size = world::Size::organisation(people, accounts, policies, 0);
+    match shape {
+        "ownership" => size.relations = world::Relations::Ownership,
+        "admins" => size.relations = world::Relations::Admins,
+        "links" => size.links = people * 9 / 20,
+        "deep" => {
+            size.deep = true;
+            size.grants = 20;
+        }
+        _ => {}
+    }
+    let mut w = world::generate(1, &size, shape == "path");
+    if shape == "path" {
+        w.max_chain = 4;
+        w.read_only_the_impersonator();
+    }
     w.write(dir);
     // Scenario cases: every 50th identity against every 10th account, under `routine`.
     let mut yaml = String::from(
@@ -71,14 +87,29 @@ fn load(dir: &Path) -> Workspace {
 
 fn benches(c: &mut Criterion) {
     let large = std::env::var_os("ACTAS_BENCH_LARGE").is_some();
-    for (name, people, accounts, policies) in WORLDS {
-        if name == "large" && !large {
+    let worlds = WORLDS.iter().flat_map(|&(name, people, accounts, policies)| {
+        SHAPES
+            .iter()
+            .map(move |&shape| (name, shape, people, accounts, policies))
+    });
+    for (size, shape, people, accounts, policies) in worlds {
+        let wanted = match size {
+            "small" => true,
+            "medium" => shape == "teams" || large,
+            _ => shape == "teams" && large,
+        };
+        if !wanted {
             continue;
         }
+        let name = if shape == "teams" {
+            size.to_string()
+        } else {
+            format!("{size}-{shape}")
+        };
         let dir = tempfile::tempdir().unwrap();
-        write_world(dir.path(), people, accounts, policies);
-        let mut group = c.benchmark_group(name);
-        if name != "small" {
+        write_world(dir.path(), shape, people, accounts, policies);
+        let mut group = c.benchmark_group(&name);
+        if size != "small" {
             group.sample_size(10);
             group.measurement_time(Duration::from_secs(20));
         }
