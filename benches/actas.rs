@@ -87,11 +87,13 @@ fn load(dir: &Path) -> Workspace {
 
 fn benches(c: &mut Criterion) {
     let large = std::env::var_os("ACTAS_BENCH_LARGE").is_some();
-    let worlds = WORLDS.iter().flat_map(|&(name, people, accounts, policies)| {
-        SHAPES
-            .iter()
-            .map(move |&shape| (name, shape, people, accounts, policies))
-    });
+    let worlds = WORLDS
+        .iter()
+        .flat_map(|&(name, people, accounts, policies)| {
+            SHAPES
+                .iter()
+                .map(move |&shape| (name, shape, people, accounts, policies))
+        });
     for (size, shape, people, accounts, policies) in worlds {
         let wanted = match size {
             "small" => true,
