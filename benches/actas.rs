@@ -35,26 +35,13 @@ const WORLDS: [(&str, usize, usize, usize); 3] = [
     ("large", 10_000, 2_000, 300),
 ];
 
-/// The generator's shapes besides team grants (examples/gen_world.rs has the same list).
+/// The generator's shapes that benchmarks run (`relations` combines ownership and admins;
+/// `path-chain` enumerates every simple path and is kept small by design).
 const SHAPES: [&str; 6] = ["teams", "ownership", "admins", "links", "deep", "path"];
 
 fn write_world(dir: &Path, shape: &str, people: usize, accounts: usize, policies: usize) {
-    let mut size = world::Size::organisation(people, accounts, policies, 0);
-    match shape {
-        "ownership" => size.relations = world::Relations::Ownership,
-        "admins" => size.relations = world::Relations::Admins,
-        "links" => size.links = people * 9 / 20,
-        "deep" => {
-            size.deep = true;
-            size.grants = 20;
-        }
-        _ => {}
-    }
-    let mut w = world::generate(1, &size, shape == "path");
-    if shape == "path" {
-        w.max_chain = 4;
-        w.read_only_the_impersonator();
-    }
+    let size = world::Size::organisation(people, accounts, policies, 0);
+    let w = world::generate_shape(1, shape, size).expect("a shape");
     w.write(dir);
     // Scenario cases: every 50th identity against every 10th account, under `routine`.
     let mut yaml = String::from(

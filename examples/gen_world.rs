@@ -13,7 +13,8 @@
 //! - `admins`: accounts have a set of admins (`resource.admins.contains(principal)`,
 //!   `principal in resource.admins`);
 //! - `relations` (or `--relations`): every relation, attribute equality included;
-//! - `links`: two role templates and 4,500 links to people, robots and nested teams;
+//! - `links`: two role templates and 9 links per 20 people (4,500 at 10,000) to people, robots
+//!   and nested teams;
 //! - `deep`: team and folder trees five levels deep, scopes naming an action group, and
 //!   forbids on acting-as `read` that read `context.impersonator` (at least 20 `read` policies);
 //! - `path`: hop contexts declare `impersonator` and `delegation_chain`, hop policies test the
@@ -59,32 +60,13 @@ fn main() {
     };
     let people = number(1, 200);
     let accounts = number(2, 100);
-    let mut size = world::Size::organisation(people, accounts, number(3, 100), number(5, 0));
-    let mut path_dependent = false;
-    match shape.as_str() {
-        "teams" => {}
-        "ownership" => size.relations = world::Relations::Ownership,
-        "admins" => size.relations = world::Relations::Admins,
-        "relations" => size.relations = world::Relations::All,
-        "links" => size.links = 4_500,
-        "deep" => {
-            size.deep = true;
-            size.grants = size.grants.max(20);
-        }
-        "path" | "path-chain" => path_dependent = true,
-        other => {
-            eprintln!("unknown shape {other}: teams, ownership, admins, relations, links, deep, path, path-chain");
-            std::process::exit(2);
-        }
-    }
+    let size = world::Size::organisation(people, accounts, number(3, 100), number(5, 0));
+    let policies = size.policies;
     let seed = number(4, 1) as u64;
-    let mut w = world::generate(seed, &size, path_dependent);
-    if path_dependent {
-        w.max_chain = 4;
-        if shape == "path" {
-            w.read_only_the_impersonator();
-        }
-    }
+    let Some(w) = world::generate_shape(seed, &shape, size) else {
+        eprintln!("unknown shape {shape}: {}", world::SHAPES.join(", "));
+        std::process::exit(2);
+    };
     w.write(std::path::Path::new(dir));
     let cases = number(6, 0);
     if cases > 0 {
@@ -104,7 +86,7 @@ fn main() {
         "{dir}: {} identities, {} accounts, {} policies",
         w.principals.len(),
         w.accounts.len(),
-        size.policies
+        policies
     );
 }
 

@@ -134,6 +134,11 @@ fn reads_context_attribute(e: &cedar_policy_core::ast::Expr, name: &str) -> bool
     uses > through_other
 }
 
+/// The public API's uid for one of Cedar's internal uids (policy ASTs hold the latter).
+pub fn to_api(e: &cedar_policy_core::ast::EntityUID) -> Option<EntityUid> {
+    e.to_string().parse().ok()
+}
+
 pub struct Engine {
     pub schema: Schema,
     pub info: SchemaInfo,
@@ -301,8 +306,6 @@ impl Engine {
         action: &EntityUid,
     ) -> bool {
         use cedar_policy_core::ast::ActionConstraint;
-        let to_api =
-            |e: &cedar_policy_core::ast::EntityUID| e.to_string().parse::<EntityUid>().ok();
         match scope {
             ActionConstraint::Any => true,
             ActionConstraint::Eq(e) => to_api(e).as_ref() == Some(action),

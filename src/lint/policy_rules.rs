@@ -24,7 +24,7 @@ use super::proved::{Answer, Guarantee, Prover};
 use super::{find_rule, first_few, Finding, RuleId, Suppression};
 use crate::core::diag::{Problem, SourceFile};
 use crate::core::ids::PolicyId;
-use crate::engine::Engine;
+use crate::engine::{to_api, Engine};
 use crate::workspace::Workspace;
 
 /// The annotation that suppresses rules on a policy.
@@ -526,10 +526,6 @@ fn entity_ref(c: &PrincipalOrResourceConstraint) -> Option<&EntityReference> {
         | PrincipalOrResourceConstraint::IsIn(_, r) => Some(r),
         _ => None,
     }
-}
-
-fn to_api(e: &ast::EntityUID) -> Option<EntityUid> {
-    EntityUid::from_str(&e.to_string()).ok()
 }
 
 /// The actions (as uid strings) of the request environments where Cedar's typechecker (strict

@@ -4,8 +4,9 @@
 //! any search runs: when hops do not depend on the path behind them, its hop matrix (see
 //! [`matrix`]) is computed there, with every worker; when they do (an impersonation action
 //! declares `impersonator` or `delegation_chain`), searches go through the engine: breadth-first
-//! per origin when no hop policy reads `delegation_chain`, every simple path when one does. Nothing is cached behind the caller's back: whoever needs reach under a context
-//! builds it once and passes it on.
+//! per origin when no hop policy reads `delegation_chain`, every simple path when one does.
+//! Nothing is cached behind the caller's back: whoever needs reach under a context builds it
+//! once and passes it on.
 
 mod classes;
 pub(crate) mod identities;
@@ -30,7 +31,8 @@ pub struct Reachability<'e> {
     context: ContextMap,
     /// The hop matrix; `None` when hops depend on the path behind them.
     matrix: Option<Arc<HopMatrix>>,
-    /// Whether a policy may read `delegation_chain` (see [`Engine::hops_read_the_chain`]).
+    /// Whether a hop policy may read `delegation_chain` (see [`Engine::hops_read_the_chain`]);
+    /// only consulted without a matrix.
     reads_the_chain: bool,
 }
 
@@ -60,15 +62,19 @@ impl<'e> Reachability<'e> {
 
     /// Every identity `origin` can reach within `max_chain` hops over simple paths, with the
     /// shortest chain (ties broken by the chain's uid strings).
+    ///
+    /// Without a matrix, hops go through the engine depth by depth, each depth's paths walked
+    /// in the order of their uid strings, so the first chain to reach an identity is its best.
+    /// When a hop policy reads `delegation_chain`, a hop depends on the whole path behind it
+    /// and every simple path is explored. When none does, a hop depends on the path only
+    /// through the origin and whether it is the first, so an identity once reached is not
+    /// entered again (a breadth-first search): the best chain to an identity at depth d
+    /// extends the best chain of one at depth d − 1, and the same reach comes out.
     pub fn reach_from(&self, origin: &EntityUid) -> Reach {
         let engine = self.engine;
         if let Some(m) = &self.matrix {
             return m.reach(origin, engine.max_chain);
         }
-        if !self.reads_the_chain {
-            return self.reach_by_layers(origin);
-        }
-        // Hops depend on the path behind them: every simple path is explored.
         let targets = engine.impersonable();
         let mut reach = Reach::new();
         // Paths at the current depth, in the order of their uid strings.
@@ -82,7 +88,12 @@ impl<'e> Reachability<'e> {
                     chain: path,
                 });
                 for to in &targets {
-                    if to == origin || path.contains(to) || !self.hop_allowed(from, to, behind) {
+                    let entered = if self.reads_the_chain {
+                        path.contains(to)
+                    } else {
+                        reach.contains_key(to.to_string().as_str())
+                    };
+                    if to == origin || entered || !self.hop_allowed(from, to, behind) {
                         continue;
                     }
                     let mut chain = path.clone();
@@ -100,48 +111,6 @@ impl<'e> Reachability<'e> {
                 break;
             }
             frontier = next;
-        }
-        reach
-    }
-
-    /// [`Reachability::reach_from`] when no policy reads `delegation_chain`: a hop then depends
-    /// on the path only through the origin and whether it is the first, so a breadth-first
-    /// search per origin finds the same reach. Each identity's chain is the smallest (by uid
-    /// strings) of its shortest chains, as the enumeration of simple paths has it: the best
-    /// chain to a node at depth d extends the best chain of one at depth d − 1, and the layer is
-    /// walked in the order of those chains, so the first to reach a node is the best.
-    fn reach_by_layers(&self, origin: &EntityUid) -> Reach {
-        let engine = self.engine;
-        let targets = engine.impersonable();
-        let mut reach = Reach::new();
-        let mut layer: Vec<Vec<EntityUid>> = vec![Vec::new()];
-        for _ in 0..engine.max_chain {
-            let mut next: Vec<Vec<EntityUid>> = Vec::new();
-            for path in &layer {
-                let from = path.last().unwrap_or(origin);
-                let behind = (!path.is_empty()).then_some(Behind {
-                    origin,
-                    chain: path,
-                });
-                for to in &targets {
-                    if to == origin
-                        || reach.contains_key(to.to_string().as_str())
-                        || !self.hop_allowed(from, to, behind)
-                    {
-                        continue;
-                    }
-                    let mut chain = path.clone();
-                    chain.push(to.clone());
-                    let shared = chain.iter().cloned().map(Arc::new).collect();
-                    reach.insert(to.to_string().into(), (Arc::new(to.clone()), shared));
-                    next.push(chain);
-                }
-            }
-            if next.is_empty() {
-                break;
-            }
-            next.sort_by_cached_key(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>());
-            layer = next;
         }
         reach
     }

@@ -201,6 +201,45 @@ impl Size {
     };
 }
 
+/// The shapes of `examples/gen_world.rs` (described there), each a way organisations write
+/// their policies.
+pub const SHAPES: [&str; 8] = [
+    "teams",
+    "ownership",
+    "admins",
+    "relations",
+    "links",
+    "deep",
+    "path",
+    "path-chain",
+];
+
+/// The world of `size` in `shape` (one of [`SHAPES`]); `None` for an unknown shape.
+pub fn generate_shape(seed: u64, shape: &str, mut size: Size) -> Option<World> {
+    let mut path_dependent = false;
+    match shape {
+        "teams" => {}
+        "ownership" => size.relations = Relations::Ownership,
+        "admins" => size.relations = Relations::Admins,
+        "relations" => size.relations = Relations::All,
+        "links" => size.links = size.people * 9 / 20,
+        "deep" => {
+            size.deep = true;
+            size.grants = size.grants.max(20);
+        }
+        "path" | "path-chain" => path_dependent = true,
+        _ => return None,
+    }
+    let mut w = generate(seed, &size, path_dependent);
+    if path_dependent {
+        w.max_chain = 4;
+        if shape == "path" {
+            w.read_only_the_impersonator();
+        }
+    }
+    Some(w)
+}
+
 fn uid(ty: &str, id: &str) -> String {
     format!("{ty}::\"{id}\"")
 }
