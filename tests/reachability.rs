@@ -333,6 +333,24 @@ fn actas_paths(dir: &std::path::Path) -> Paths {
         let want: Vec<_> = all.filter(|p| *p.target == target).map(routes).collect();
         let got: Vec<_> = toward.paths.iter().map(routes).collect();
         assert_eq!(got, want, "who-can {target}");
+        // Scenario expectations ask who can reach the target under one profile.
+        for profile in profiles {
+            let reach = actas::reach::Reachability::alone(&ws.engine, &profile.context);
+            let under = |p: &&actas::analysis::access::Path| {
+                *p.target == target && p.routes.iter().any(|r| r.profiles.contains(&profile.name))
+            };
+            let expected: Vec<_> = paths
+                .iter()
+                .filter(under)
+                .map(|p| (*p.principal).clone())
+                .collect();
+            assert_eq!(
+                reach.who_can_reach(&target),
+                expected,
+                "who can reach {target} under {}",
+                profile.name
+            );
+        }
     }
     let mut out = Paths::new();
     for (name, _) in PROFILES {

@@ -231,13 +231,27 @@ impl<'e> Reached<'e> {
             Query::Target(t) => Some(identities.number(t)),
             _ => None,
         };
+        // With a matrix, who can reach the target is known up front, and only they search.
+        let can_reach: Option<Vec<Vec<bool>>> = match (target, &matrices) {
+            (Some(Some(t)), Some(m)) => Some(
+                m.par_iter()
+                    .map(|m| m.can_reach(t, engine.max_chain))
+                    .collect(),
+            ),
+            _ => None,
+        };
         let reach = |profile: usize, origin: u32| -> Arc<NumberedReach> {
             let uid = &identities.uids[origin as usize];
             let r = &reaches[profile];
             match (target, &matrices) {
                 // Only the chain to the target, not the whole reach of every identity.
                 (Some(t), _) => Arc::new(NumberedReach::new(
-                    t.and_then(|t| {
+                    t.filter(|_| {
+                        can_reach
+                            .as_ref()
+                            .is_none_or(|c| c[profile][origin as usize])
+                    })
+                    .and_then(|t| {
                         let chain = r.chain_to(uid, &identities.uids[t as usize])?;
                         Some((t, numbers(&identities, &chain)))
                     })

@@ -49,7 +49,7 @@ struct ScopeIndex {
 }
 
 /// One variable's constraint, in the shape the index stores.
-enum Constraint<'a> {
+pub(crate) enum Constraint<'a> {
     Any,
     Eq(&'a EntityUid),
     Is(&'a EntityTypeName),
@@ -144,26 +144,8 @@ impl Slicer {
         let mut actions = ScopeIndex::new(words);
         let mut resources = ScopeIndex::new(words);
         for (i, (_, s)) in policies.iter().enumerate() {
-            principals.add(
-                i,
-                match &s.principal {
-                    PrincipalConstraint::Any => Constraint::Any,
-                    PrincipalConstraint::Eq(e) => Constraint::Eq(e),
-                    PrincipalConstraint::In(e) => Constraint::In(e, None),
-                    PrincipalConstraint::Is(t) => Constraint::Is(t),
-                    PrincipalConstraint::IsIn(t, e) => Constraint::In(e, Some(t)),
-                },
-            );
-            resources.add(
-                i,
-                match &s.resource {
-                    ResourceConstraint::Any => Constraint::Any,
-                    ResourceConstraint::Eq(e) => Constraint::Eq(e),
-                    ResourceConstraint::In(e) => Constraint::In(e, None),
-                    ResourceConstraint::Is(t) => Constraint::Is(t),
-                    ResourceConstraint::IsIn(t, e) => Constraint::In(e, Some(t)),
-                },
-            );
+            principals.add(i, principal_constraint(s));
+            resources.add(i, resource_constraint(s));
             match &s.action {
                 ActionConstraint::Any => actions.add(i, Constraint::Any),
                 ActionConstraint::Eq(e) => actions.add(i, Constraint::Eq(e)),
@@ -210,6 +192,16 @@ impl Slicer {
             set_bit(&mut mask, i);
             self.build(&mask)
         })
+    }
+
+    /// Policy `i`'s principal constraint.
+    pub(crate) fn principal_constraint(&self, i: usize) -> Constraint<'_> {
+        principal_constraint(&self.policies[i].1)
+    }
+
+    /// Policy `i`'s resource constraint.
+    pub(crate) fn resource_constraint(&self, i: usize) -> Constraint<'_> {
+        resource_constraint(&self.policies[i].1)
     }
 
     pub fn principal_matches(&self, i: usize, entities: &Entities, principal: &EntityUid) -> bool {
@@ -306,6 +298,26 @@ impl Slicer {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .len()
+    }
+}
+
+fn principal_constraint(s: &Scope) -> Constraint<'_> {
+    match &s.principal {
+        PrincipalConstraint::Any => Constraint::Any,
+        PrincipalConstraint::Eq(e) => Constraint::Eq(e),
+        PrincipalConstraint::In(e) => Constraint::In(e, None),
+        PrincipalConstraint::Is(t) => Constraint::Is(t),
+        PrincipalConstraint::IsIn(t, e) => Constraint::In(e, Some(t)),
+    }
+}
+
+fn resource_constraint(s: &Scope) -> Constraint<'_> {
+    match &s.resource {
+        ResourceConstraint::Any => Constraint::Any,
+        ResourceConstraint::Eq(e) => Constraint::Eq(e),
+        ResourceConstraint::In(e) => Constraint::In(e, None),
+        ResourceConstraint::Is(t) => Constraint::Is(t),
+        ResourceConstraint::IsIn(t, e) => Constraint::In(e, Some(t)),
     }
 }
 

@@ -2,7 +2,9 @@
 //! offers, and the keys that group identities no policy can tell apart (see `matrix.rs` for
 //! why equal keys give equal decisions).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use cedar_policy::EvalResult;
@@ -19,6 +21,9 @@ pub(super) struct Observes {
     /// Attribute names it reads or tests.
     pub(super) attrs: HashSet<String>,
     pub(super) tags: bool,
+    /// For a template link: its template (numbered), and what the template's condition alone
+    /// observes, without the link's slot values (see `HopMatrix::satisfied`).
+    pub(super) template: Option<(u32, Box<Observes>)>,
 }
 
 /// What can be observed of one identity (or account), values interned.
@@ -47,12 +52,14 @@ pub(super) struct Key {
 /// The policies' observations, in the slicer's order.
 pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
     let set: &ast::PolicySet = engine.policies.as_ref();
-    let mut by_id: HashMap<String, Observes> = HashMap::new();
+    let mut by_id: HashMap<String, Observes> = HashMap::default();
+    let mut templates: HashMap<String, u32> = HashMap::default();
     for p in set.policies() {
         let mut o = Observes {
-            literals: p.env().values().map(ToString::to_string).collect(),
-            attrs: HashSet::new(),
+            literals: HashSet::default(),
+            attrs: HashSet::default(),
             tags: false,
+            template: None,
         };
         for e in p.condition().subexpressions() {
             match e.expr_kind() {
@@ -72,6 +79,20 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
                 _ => {}
             }
         }
+        if !p.is_static() {
+            let n = templates.len() as u32;
+            let t = *templates
+                .entry(AsRef::<str>::as_ref(p.template().id()).to_string())
+                .or_insert(n);
+            let body = Observes {
+                literals: o.literals.clone(),
+                attrs: o.attrs.clone(),
+                tags: o.tags,
+                template: None,
+            };
+            o.template = Some((t, Box::new(body)));
+        }
+        o.literals.extend(p.env().values().map(ToString::to_string));
         by_id.insert(AsRef::<str>::as_ref(p.id()).to_string(), o);
     }
     let slicer = engine.slicer();
@@ -81,9 +102,10 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
                 .remove(crate::core::ids::raw(slicer.policy(i).id()))
                 .unwrap_or_else(|| Observes {
                     // Not found in the AST (cannot happen): observe everything.
-                    literals: HashSet::new(),
-                    attrs: HashSet::new(),
+                    literals: HashSet::default(),
+                    attrs: HashSet::default(),
                     tags: true,
+                    template: None,
                 })
         })
         .collect()
@@ -131,8 +153,8 @@ pub(super) fn observable(
     ctx: &ContextMap,
 ) -> (Vec<String>, HashSet<String>, Vec<bool>) {
     // Uids observable to every policy: in values, or with descendants among the identities.
-    let mut in_values: HashSet<String> = HashSet::new();
-    let mut parents: HashSet<String> = HashSet::new();
+    let mut in_values: HashSet<String> = HashSet::default();
+    let mut parents: HashSet<String> = HashSet::default();
     for e in engine.entities.iter() {
         for (_, v) in e.attrs().chain(e.tags()) {
             if let Ok(v) = v {
@@ -177,7 +199,7 @@ pub(super) fn facts_of(
     let (ids, names) = (&identities.uids, &identities.names);
     // Facts per identity, values interned.
     let mut values: BTreeMap<EvalResult, u32> = BTreeMap::new();
-    let mut types: HashMap<String, u32> = HashMap::new();
+    let mut types: HashMap<String, u32> = HashMap::default();
     let mut intern = |v: EvalResult| {
         let n = values.len() as u32;
         *values.entry(v).or_insert(n)
@@ -227,20 +249,19 @@ pub(super) fn classes_of(
     names: &[Arc<str>],
     facts: &[Facts],
     observes: &[Observes],
-    relevant: usize,
 ) -> (Vec<u32>, Vec<Vec<u32>>) {
     // Classes: equal keys under the union of all observations.
     let all = Observes {
         literals: observes.iter().flat_map(|o| o.literals.clone()).collect(),
         attrs: observes.iter().flat_map(|o| o.attrs.clone()).collect(),
         tags: observes.iter().any(|o| o.tags),
+        template: None,
     };
-    let all_relevant = vec![true; relevant];
-    let mut class_index: HashMap<Key, u32> = HashMap::new();
+    let mut class_index: HashMap<Key, u32> = HashMap::default();
     let mut class_of = Vec::with_capacity(facts.len());
     let mut members: Vec<Vec<u32>> = Vec::new();
     for (i, f) in facts.iter().enumerate() {
-        let key = key_of(f, i as u32, &names[i], &all, &all_relevant);
+        let key = key_of(f, i as u32, &names[i], &all, |_| true);
         let n = class_index.len() as u32;
         let c = *class_index.entry(key).or_insert(n);
         if c as usize == members.len() {
@@ -252,9 +273,15 @@ pub(super) fn classes_of(
     (class_of, members)
 }
 
-/// The key of identity `id` for a policy observing `o`, with `mask` the relevant entities it
-/// can name.
-pub(super) fn key_of(f: &Facts, id: u32, name: &str, o: &Observes, mask: &[bool]) -> Key {
+/// The key of identity `id` for a policy observing `o`, with `can_name` the relevant entities
+/// it can name.
+pub(super) fn key_of(
+    f: &Facts,
+    id: u32,
+    name: &str,
+    o: &Observes,
+    can_name: impl Fn(u32) -> bool,
+) -> Key {
     let named = f.pinned || o.literals.contains(name);
     Key {
         ty: f.ty,
@@ -266,11 +293,6 @@ pub(super) fn key_of(f: &Facts, id: u32, name: &str, o: &Observes, mask: &[bool]
             .cloned()
             .collect(),
         tags: if o.tags { f.tags.clone() } else { Vec::new() },
-        within: f
-            .within
-            .iter()
-            .copied()
-            .filter(|&k| mask[k as usize])
-            .collect(),
+        within: f.within.iter().copied().filter(|&k| can_name(k)).collect(),
     }
 }

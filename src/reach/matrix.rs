@@ -25,11 +25,11 @@
 //! never be a target share their class's answer. `tests/reachability.rs` compares the result
 //! with raw Cedar over every simple path on generated worlds.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashMap as HashMap};
 
 use super::classes::{
     classes_of, facts_of, key_of, observable, observations, Facts, Key, Observes,
@@ -37,15 +37,104 @@ use super::classes::{
 use super::joins;
 use super::{Identities, NumberedReach, Reach, Uid};
 use crate::core::ids::PolicyId;
-use crate::engine::slice::{set_bit, words};
+use crate::engine::slice::{set_bit, words, Constraint};
 use crate::engine::{ContextMap, Engine};
 
 /// Source classes grouped alike, each with the bitset of target classes where a policy holds.
 type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
 
-/// Where a permit is satisfied under one action: (action index, policy index, the group of
-/// each source class or `u32::MAX`, each group's target classes).
-type PermitBlocks = (usize, usize, Vec<u32>, Vec<Vec<u64>>);
+/// Where a permit is satisfied under one action: (action index, policy index, each group of
+/// source classes' target classes); `HopMatrix::permits_of` says which group a class is in.
+type PermitBlocks = (usize, usize, Vec<Vec<u64>>);
+
+/// The classes inside each entity a policy scope names (`== e`, `in e`): a policy's in-scope
+/// classes are found by lookup rather than by testing every class against every scope, which
+/// with thousands of template links (a scope each) was most of the matrix's time. A class is
+/// in a scope entity exactly when its representative is: scope entities are policy literals,
+/// and every class key holds its members' membership in those (and a named uid's class has that
+/// one member).
+struct ScopeClasses(FxHashMap<EntityUid, Vec<u32>>);
+
+impl ScopeClasses {
+    fn new(engine: &Engine, identities: &Identities, members: &[Vec<u32>]) -> Self {
+        let slicer = engine.slicer();
+        let mut named: FxHashMap<EntityUid, Vec<u32>> = FxHashMap::default();
+        for i in 0..slicer.len() {
+            for c in [
+                slicer.principal_constraint(i),
+                slicer.resource_constraint(i),
+            ] {
+                if let Constraint::Eq(e) | Constraint::In(e, _) = c {
+                    named.entry(e.clone()).or_default();
+                }
+            }
+        }
+        for (c, m) in members.iter().enumerate() {
+            let rep = &identities.uids[m[0] as usize];
+            let ancestors = engine.entities.ancestors(rep).into_iter().flatten();
+            for e in std::iter::once(&**rep).chain(ancestors) {
+                if let Some(classes) = named.get_mut(e) {
+                    classes.push(c as u32);
+                }
+            }
+        }
+        Self(named)
+    }
+
+    /// The classes among `candidates` (sorted; `is_candidate` marks them) whose members satisfy
+    /// `constraint`, in class order.
+    fn select(
+        &self,
+        matrix: &HopMatrix,
+        constraint: &Constraint<'_>,
+        candidates: &[u32],
+        is_candidate: &[bool],
+    ) -> Vec<u32> {
+        let of_type = |c: u32, t: Option<&cedar_policy::EntityTypeName>| {
+            t.is_none_or(|t| matrix.rep(c).type_name() == t)
+        };
+        match constraint {
+            Constraint::Any => candidates.to_vec(),
+            Constraint::Is(t) => candidates
+                .iter()
+                .copied()
+                .filter(|&c| of_type(c, Some(t)))
+                .collect(),
+            Constraint::Eq(e) | Constraint::In(e, _) => {
+                let (exact, ty) = match constraint {
+                    Constraint::In(_, t) => (false, *t),
+                    _ => (true, None),
+                };
+                self.0
+                    .get(*e)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&c| is_candidate[c as usize] && of_type(c, ty))
+                    .filter(|&c| !exact || matrix.rep(c) == *e)
+                    .collect()
+            }
+        }
+    }
+}
+
+/// What every policy's evaluation in `build` shares.
+struct Env<'a> {
+    facts: &'a [Facts],
+    relevant_index: &'a HashMap<&'a str, u32>,
+    global: &'a [bool],
+    scopes: &'a ScopeClasses,
+}
+
+/// The classes an action admits as principal and as resource (sorted, and marked by class),
+/// and what the links of each template decide under it.
+struct Candidates<'a> {
+    sources: (&'a [u32], &'a [bool]),
+    sinks: (&'a [u32], &'a [bool]),
+    /// (template, principal key, resource key) → whether the template's condition holds,
+    /// for pairs in a link's scope (see `HopMatrix::satisfied`).
+    bodies: Mutex<FxHashMap<(u32, Key, Key), bool>>,
+}
 
 pub struct HopMatrix {
     /// Every identity that is a hop's principal or resource; its number is its id.
@@ -62,10 +151,17 @@ pub struct HopMatrix {
     allowed: Vec<Vec<Vec<u64>>>,
     /// Where each permit is satisfied, per action.
     permits: Vec<PermitBlocks>,
+    /// Per source class: (permit index, group) of each permit satisfied for it somewhere.
+    /// Sparse, because most permits (a template link each, say) hold for few classes.
+    permits_of: Vec<Vec<(u32, u32)>>,
     /// Shortest chains of origins that cannot be targets, per class.
     memo: Vec<OnceLock<Arc<NumberedReach>>>,
     /// Policy evaluations spent building the matrix.
     pub evaluations: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
@@ -93,7 +189,7 @@ impl HopMatrix {
             .map(|(i, s)| (s.as_str(), i as u32))
             .collect();
         let facts = facts_of(engine, &identities, &relevant_index, &pinned);
-        let (class_of, members) = classes_of(names, &facts, &observes, relevant.len());
+        let (class_of, members) = classes_of(names, &facts, &observes);
         let classes = members.len();
         let impersonable = engine.impersonable_types();
         let target: Vec<bool> = members
@@ -106,6 +202,7 @@ impl HopMatrix {
             rows: vec![vec![0; words(classes)]; classes],
             allowed: Vec::new(),
             permits: Vec::new(),
+            permits_of: vec![Vec::new(); classes],
             identities,
             class_of,
             members,
@@ -113,10 +210,16 @@ impl HopMatrix {
             evaluations: 0,
         };
         let slicer = engine.slicer();
+        let scopes = ScopeClasses::new(engine, &matrix.identities, &matrix.members);
         crate::core::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
         for (ai, action) in engine.actions.iter().enumerate() {
-            let env = (&facts[..], &relevant_index, &global[..]);
-            matrix.add_action(engine, ai, action, ctx, &observes, env);
+            let env = Env {
+                facts: &facts,
+                relevant_index: &relevant_index,
+                global: &global,
+                scopes: &scopes,
+            };
+            matrix.add_action(engine, ai, action, ctx, &observes, &env);
         }
         crate::core::progress::finish();
         matrix
@@ -131,7 +234,7 @@ impl HopMatrix {
         action: &EntityUid,
         ctx: &ContextMap,
         observes: &[Observes],
-        (facts, relevant_index, global): (&[Facts], &HashMap<&str, u32>, &[bool]),
+        env: &Env<'_>,
     ) {
         let classes = self.members.len();
         let slicer = engine.slicer();
@@ -146,6 +249,16 @@ impl HopMatrix {
                 .collect()
         };
         let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
+        let mark = |list: &[u32]| {
+            let mut marked = vec![false; classes];
+            list.iter().for_each(|&c| marked[c as usize] = true);
+            marked
+        };
+        let candidates = Candidates {
+            sources: (&sources, &mark(&sources)),
+            sinks: (&sinks, &mark(&sinks)),
+            bodies: Mutex::new(FxHashMap::default()),
+        };
         // The context either serves the action for every pair or for none.
         let served = match (sources.first(), sinks.first()) {
             (Some(&s), Some(&t)) => engine
@@ -163,15 +276,7 @@ impl HopMatrix {
             .filter_map(|i| {
                 let out = slicer.action_matches(i, &engine.entities, action).then(|| {
                     let o = &observes[i];
-                    let rows = matrix.satisfied(
-                        engine,
-                        i,
-                        o,
-                        action,
-                        ctx,
-                        (&sources, &sinks),
-                        (facts, relevant_index, global),
-                    );
+                    let rows = matrix.satisfied(engine, i, o, action, ctx, &candidates, env);
                     (i, slicer.is_permit(i), rows.0, rows.1)
                 });
                 crate::core::progress::advance(1);
@@ -191,13 +296,15 @@ impl HopMatrix {
                 }
             }
             if is_permit && !rows.is_empty() {
-                let mut group_of = vec![u32::MAX; classes];
+                let p = self.permits.len() as u32;
                 let mut bits = Vec::with_capacity(rows.len());
                 for (g, (group, b)) in rows.into_iter().enumerate() {
-                    group.iter().for_each(|&c| group_of[c as usize] = g as u32);
+                    for c in group {
+                        self.permits_of[c as usize].push((p, g as u32));
+                    }
                     bits.push(b);
                 }
-                self.permits.push((ai, i, group_of, bits));
+                self.permits.push((ai, i, bits));
             }
         }
         let allowed = &mut self.allowed[ai];
@@ -230,26 +337,24 @@ impl HopMatrix {
         o: &Observes,
         action: &EntityUid,
         ctx: &ContextMap,
-        (sources, sinks): (&[u32], &[u32]),
-        (facts, relevant_index, global): (&[Facts], &HashMap<&str, u32>, &[bool]),
+        candidates: &Candidates<'_>,
+        env: &Env<'_>,
     ) -> (Blocks, usize) {
         let slicer = engine.slicer();
-        let mut mask = global.to_vec();
-        for l in &o.literals {
-            if let Some(&k) = relevant_index.get(l.as_str()) {
-                mask[k as usize] = true;
-            }
-        }
-        let group = |classes: &[u32], in_scope: &dyn Fn(&EntityUid) -> bool| {
-            let mut index: HashMap<Key, usize> = HashMap::new();
+        let mut literals: Vec<u32> = o
+            .literals
+            .iter()
+            .filter_map(|l| env.relevant_index.get(l.as_str()).copied())
+            .collect();
+        literals.sort_unstable();
+        let can_name = |k: u32| env.global[k as usize] || literals.binary_search(&k).is_ok();
+        let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>| {
+            let mut index: HashMap<Key, usize> = HashMap::default();
             let mut groups: Vec<Vec<u32>> = Vec::new();
-            for &c in classes {
+            for c in env.scopes.select(self, &constraint, list, marked) {
                 let rep = self.members[c as usize][0];
-                if !in_scope(&self.identities.uids[rep as usize]) {
-                    continue;
-                }
-                let f = &facts[rep as usize];
-                let key = key_of(f, rep, &self.identities.names[rep as usize], o, &mask);
+                let f = &env.facts[rep as usize];
+                let key = key_of(f, rep, &self.identities.names[rep as usize], o, can_name);
                 let n = groups.len();
                 let g = *index.entry(key).or_insert(n);
                 if g == groups.len() {
@@ -259,10 +364,8 @@ impl HopMatrix {
             }
             groups
         };
-        let from = group(sources, &|u| {
-            slicer.principal_matches(i, &engine.entities, u)
-        });
-        let to = group(sinks, &|u| slicer.resource_matches(i, &engine.entities, u));
+        let from = group(candidates.sources, slicer.principal_constraint(i));
+        let to = group(candidates.sinks, slicer.resource_constraint(i));
         let n = self.members.len();
         let to_bits: Vec<Vec<u64>> = to
             .iter()
@@ -281,6 +384,30 @@ impl HopMatrix {
             joins::candidates(engine, &join, &sources, &targets)
         });
         let all: Vec<usize> = (0..to.len()).collect();
+        // A template link holds on a pair in its scope exactly when its template's condition
+        // does, and that condition cannot see the slot values: every link of a template shares
+        // one evaluation per pair of keys under what the condition observes. With thousands of
+        // links (one role binding each) that is most of the matrix's evaluations saved.
+        let body = o.template.as_ref().map(|(t, body)| {
+            let mut literals: Vec<u32> = body
+                .literals
+                .iter()
+                .filter_map(|l| env.relevant_index.get(l.as_str()).copied())
+                .collect();
+            literals.sort_unstable();
+            (*t, &**body, literals)
+        });
+        let body_key = |s: usize, r: usize| {
+            body.as_ref().map(|(t, o, literals)| {
+                let can_name =
+                    |k: u32| env.global[k as usize] || literals.binary_search(&k).is_ok();
+                let key = |x: usize| {
+                    let name = &self.identities.names[x];
+                    key_of(&env.facts[x], x as u32, name, o, can_name)
+                };
+                (*t, key(s), key(r))
+            })
+        };
         let mut spent = 0;
         let mut out = Vec::new();
         for (fi, f) in from.into_iter().enumerate() {
@@ -291,17 +418,31 @@ impl HopMatrix {
                 let Some((s, r)) = self.distinct_pair(&f, t) else {
                     continue;
                 };
-                let Ok(p) = engine.prepare(
-                    &self.identities.uids[s],
-                    action,
-                    &self.identities.uids[r],
-                    ctx,
-                    None,
-                ) else {
-                    continue;
+                let key = body_key(s, r);
+                let known = key
+                    .as_ref()
+                    .and_then(|k| lock(&candidates.bodies).get(k).copied());
+                let holds = match known {
+                    Some(holds) => holds,
+                    None => {
+                        let Ok(p) = engine.prepare(
+                            &self.identities.uids[s],
+                            action,
+                            &self.identities.uids[r],
+                            ctx,
+                            None,
+                        ) else {
+                            continue;
+                        };
+                        spent += 1;
+                        let holds = engine.satisfies(i, &p);
+                        if let Some(k) = key {
+                            lock(&candidates.bodies).insert(k, holds);
+                        }
+                        holds
+                    }
                 };
-                spent += 1;
-                if engine.satisfies(i, &p) {
+                if holds {
                     for (w, b) in bits.iter_mut().zip(tb) {
                         *w |= b;
                     }
@@ -329,6 +470,11 @@ impl HopMatrix {
                     .find(|&&x| x != t)
                     .map(|&x| (x as usize, t as usize))
             })
+    }
+
+    /// The identities it numbers.
+    pub fn identities(&self) -> &Identities {
+        &self.identities
     }
 
     /// Identities and classes (for benchmarks and tests).
@@ -386,13 +532,11 @@ impl HopMatrix {
         let actions: Vec<usize> = (0..self.allowed.len())
             .filter(|&a| bit(&self.allowed[a][cf]))
             .collect();
-        let mut policies: Vec<PolicyId> = self
-            .permits
+        let mut policies: Vec<PolicyId> = self.permits_of[cf]
             .iter()
-            .filter(|(a, _, group_of, bits)| {
-                actions.contains(a) && group_of[cf] != u32::MAX && bit(&bits[group_of[cf] as usize])
-            })
-            .map(|(_, i, ..)| PolicyId::from(engine.slicer().policy(*i).id()))
+            .map(|&(p, g)| (&self.permits[p as usize], g as usize))
+            .filter(|((a, _, bits), g)| actions.contains(a) && bit(&bits[*g]))
+            .map(|((_, i, _), _)| PolicyId::from(engine.slicer().policy(*i).id()))
             .collect();
         policies.sort();
         policies.dedup();
@@ -450,6 +594,47 @@ impl HopMatrix {
             m == t
         });
         chain
+    }
+
+    /// Which identities can reach identity `target` within `max_chain` hops (never `target`
+    /// itself), by number: a backward search, so `who-can TARGET` runs a forward search only
+    /// from those that can.
+    ///
+    /// A walk of hops contains a simple path between its ends, no longer, so "can reach" is
+    /// "some walk": round by round, an identity not yet known to reach `target` joins when its
+    /// class may hop to a class holding one that does (which is not itself, as it did not).
+    pub fn can_reach(&self, target: u32, max_chain: u32) -> Vec<bool> {
+        let classes = self.members.len();
+        let mut can = vec![false; self.identities.len()];
+        let tc = self.class_of(target) as usize;
+        if !self.target[tc] {
+            return can;
+        }
+        // Target classes holding an identity that reaches `target` (or `target`), as bits.
+        let mut holding = vec![0u64; words(classes)];
+        set_bit(&mut holding, tc);
+        let mut done = vec![false; classes];
+        for _ in 0..max_chain {
+            let mut joined = Vec::new();
+            for (c, row) in self.rows.iter().enumerate() {
+                if !done[c] && row.iter().zip(&holding).any(|(r, h)| r & h != 0) {
+                    joined.push(c);
+                }
+            }
+            if joined.is_empty() {
+                break;
+            }
+            for c in joined {
+                // Every member of the class joins (all of them may make the same hop).
+                done[c] = true;
+                self.members[c].iter().for_each(|&m| can[m as usize] = true);
+                if self.target[c] {
+                    set_bit(&mut holding, c);
+                }
+            }
+        }
+        can[target as usize] = false;
+        can
     }
 
     fn reach_all(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {

@@ -139,8 +139,21 @@ impl<'e> Reachability<'e> {
 
     /// Identities that can reach `target` within `max_chain` hops, sorted by uid string.
     pub fn who_can_reach(&self, target: &EntityUid) -> Vec<EntityUid> {
-        self.engine
-            .impersonators()
+        let impersonators = self.engine.impersonators();
+        if let Some(m) = &self.matrix {
+            let can = m
+                .identities()
+                .number(target)
+                .map(|t| m.can_reach(t, self.engine.max_chain));
+            return impersonators
+                .into_iter()
+                .filter(|p| {
+                    let n = m.identities().number(p);
+                    can.as_ref().zip(n).is_some_and(|(can, n)| can[n as usize])
+                })
+                .collect();
+        }
+        impersonators
             .into_par_iter()
             .filter(|p| p != target && self.chain_to(p, target).is_some())
             .collect()
