@@ -531,7 +531,8 @@ fn paths_equal_brute_force_when_hops_depend_on_the_path() {
 fn paths_equal_brute_force_when_hops_read_only_the_impersonator() {
     let mut total = 0;
     let mut read_before = 0;
-    for seed in 100..112 {
+    let mut grouped = 0;
+    for seed in 100..124 {
         let mut world = generate(seed, &Size::TINY, true);
         let load = |w: &support::world::World| {
             let dir = tempfile::tempdir().unwrap();
@@ -547,9 +548,22 @@ fn paths_equal_brute_force_when_hops_read_only_the_impersonator() {
         world.read_only_the_impersonator();
         assert!(!load(&world), "seed {seed}: still reads the chain");
         total += compare_world(seed, &world);
+        // Later hops are decided by a matrix per group of origins.
+        let dir = tempfile::tempdir().unwrap();
+        world.write(dir.path());
+        let ws = actas::workspace::load(dir.path(), &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let reach = actas::reach::Reachability::alone(&ws.engine, &Default::default());
+        let groups = reach.matrix().expect("matrices per origin").origin_groups();
+        assert!(groups > 0, "seed {seed}");
+        grouped += usize::from(groups > 1);
     }
-    // Some worlds read the chain before the change, so the test changes which search runs.
+    // Some worlds read the chain before the change, so the test changes which search runs;
+    // some tell origins apart, so later hops have several matrices.
     assert!(read_before > 0);
+    assert!(grouped > 0, "no world tells origins apart");
     assert!(total > 60, "only {total} paths over all worlds");
 }
 

@@ -99,7 +99,8 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 }
 
 /// Explanations of hops by (profile, class of `from`, class of `to`).
-type HopKey = (u32, u32, u32);
+/// (profile, matrix (see [`HopMatrix::step`]), class of `from`, class of `to`).
+type HopKey = (u32, u32, u32, u32);
 type HopLists = (Arc<[EntityUid]>, Arc<[PolicyId]>);
 
 /// The paths of a query in compact form: identities by number (see [`Identities`]), and for
@@ -233,11 +234,10 @@ impl<'e> Reached<'e> {
         };
         // With a matrix, who can reach the target is known up front, and only they search.
         let can_reach: Option<Vec<Vec<bool>>> = match (target, &matrices) {
-            (Some(Some(t)), Some(m)) => Some(
-                m.par_iter()
-                    .map(|m| m.can_reach(t, engine.max_chain))
-                    .collect(),
-            ),
+            (Some(Some(t)), Some(m)) => m
+                .par_iter()
+                .map(|m| m.can_reach(t, engine.max_chain))
+                .collect(),
             _ => None,
         };
         let reach = |profile: usize, origin: u32| -> Arc<NumberedReach> {
@@ -291,6 +291,14 @@ impl<'e> Reached<'e> {
         };
         reached.explained = matrices.map(|matrices| reached.explain_hops(matrices));
         reached
+    }
+
+    /// `uid` as a string: looked up for the identities, formatted for anything else.
+    pub fn name(&self, uid: &EntityUid) -> String {
+        match self.identities.number(uid) {
+            Some(n) => self.identities.names[n as usize].to_string(),
+            None => uid.to_string(),
+        }
     }
 
     /// The number of paths.
@@ -416,12 +424,13 @@ impl<'e> Reached<'e> {
                 .collect();
             return explain(self.engine, principal, chain, &self.profiles[i]);
         };
-        let m = &matrices[i];
         let mut from = principal;
         chain
             .iter()
-            .filter_map(|&to| {
-                let key = (i as u32, m.class_of(from), m.class_of(to));
+            .enumerate()
+            .filter_map(|(depth, &to)| {
+                let (k, m) = matrices[i].step(principal, depth);
+                let key = (i as u32, k, m.class_of(from), m.class_of(to));
                 let hop = hops.get(&key).map(|&k| Hop {
                     from: self.identities.uids[from as usize].clone(),
                     to: self.identities.uids[to as usize].clone(),
@@ -441,10 +450,10 @@ impl<'e> Reached<'e> {
         for b in &self.blocks {
             for k in 0..b.chains.len() {
                 let (i, m) = (k % n, &matrices[k % n]);
-                let mut from = m.class_of(b.principal);
-                for &to in b.chains.get(k) {
-                    let to = m.class_of(to);
-                    distinct.insert((i as u32, from, to));
+                let mut from = b.principal;
+                for (depth, &to) in b.chains.get(k).iter().enumerate() {
+                    let (s, step) = m.step(b.principal, depth);
+                    distinct.insert((i as u32, s, step.class_of(from), step.class_of(to)));
                     from = to;
                 }
             }
@@ -462,7 +471,8 @@ impl<'e> Reached<'e> {
                 .par_iter()
                 .filter_map(|&k| {
                     let m = &explained.matrices[k.0 as usize];
-                    Some((k, m.explain_classes(self.engine, k.1, k.2)?))
+                    let step = m.step_by_index(k.1);
+                    Some((k, step.explain_classes(self.engine, k.2, k.3)?))
                 })
                 .collect();
             for (k, lists) in found {

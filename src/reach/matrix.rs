@@ -158,6 +158,16 @@ pub struct HopMatrix {
     memo: Vec<OnceLock<Arc<NumberedReach>>>,
     /// Policy evaluations spent building the matrix.
     pub evaluations: usize,
+    /// When hops read `context.impersonator`: the matrices of hops after the first, per group
+    /// of origins (see `origins.rs`); this matrix then decides first hops only.
+    later: Option<Later>,
+}
+
+struct Later {
+    matrices: Vec<HopMatrix>,
+    /// Each identity's group as an origin, by number; `u32::MAX`: this matrix decides its
+    /// later hops too.
+    group_of: Vec<u32>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -208,6 +218,7 @@ impl HopMatrix {
             members,
             target,
             evaluations: 0,
+            later: None,
         };
         let slicer = engine.slicer();
         let scopes = ScopeClasses::new(engine, &matrix.identities, &matrix.members);
@@ -223,6 +234,50 @@ impl HopMatrix {
         }
         crate::core::progress::finish();
         matrix
+    }
+
+    /// The matrices of a context whose hops read `context.impersonator` but not the
+    /// delegation chain: this one for first hops, one per group of origins for the rest (see
+    /// `origins.rs`). `None` when hops cannot be decided that way.
+    pub fn build_by_origin(
+        engine: &Engine,
+        identities: &Arc<Identities>,
+        ctx: &ContextMap,
+    ) -> Option<Self> {
+        let ty = super::origins::applies(engine, ctx)?;
+        let mut first = Self::build(engine, identities, ctx);
+        let plan = super::origins::plan(engine, identities, ctx, &ty, |n| first.class_of(n));
+        let matrices: Vec<HopMatrix> = plan
+            .contexts
+            .par_iter()
+            .map(|later| Self::build(engine, identities, later))
+            .collect();
+        first.evaluations += matrices.iter().map(|m| m.evaluations).sum::<usize>();
+        first.later = Some(Later {
+            matrices,
+            group_of: plan.group_of,
+        });
+        Some(first)
+    }
+
+    /// The matrix that decides hop number `depth` (0 for the first) of a chain from identity
+    /// `origin`, and its index (0: this one).
+    pub fn step(&self, origin: u32, depth: usize) -> (u32, &HopMatrix) {
+        match &self.later {
+            Some(later) if depth > 0 => match later.group_of[origin as usize] {
+                u32::MAX => (0, self),
+                g => (g + 1, &later.matrices[g as usize]),
+            },
+            _ => (0, self),
+        }
+    }
+
+    /// The matrix of index `k` from [`HopMatrix::step`].
+    pub fn step_by_index(&self, k: u32) -> &HopMatrix {
+        match (&self.later, k) {
+            (Some(later), k) if k > 0 => &later.matrices[k as usize - 1],
+            _ => self,
+        }
     }
 
     /// Evaluates every policy that can match `action` over the classes, and records which class
@@ -477,6 +532,12 @@ impl HopMatrix {
         &self.identities
     }
 
+    /// How many matrices decide later hops, one per group of origins (0: this one decides every
+    /// hop) (for tests).
+    pub fn origin_groups(&self) -> usize {
+        self.later.as_ref().map_or(0, |l| l.matrices.len())
+    }
+
     /// Identities and classes (for benchmarks and tests).
     pub fn size(&self) -> (usize, usize) {
         (self.identities.len(), self.members.len())
@@ -561,10 +622,11 @@ impl HopMatrix {
     /// [`HopMatrix::reach`] of identity number `origin`, by number.
     pub fn reach_numbered(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
         let class = self.class_of(origin) as usize;
-        if self.target[class] {
+        if self.target[class] || self.members[class].len() == 1 {
             return self.reach_all(origin, max_chain);
         }
-        // Every member reaches the same accounts by the same chains.
+        // Every member reaches the same accounts by the same chains (kept for the next member
+        // only where there is one: a memo of every singleton class doubled a report's memory).
         self.memo[class]
             .get_or_init(|| self.reach_all(origin, max_chain))
             .clone()
@@ -603,12 +665,17 @@ impl HopMatrix {
     /// A walk of hops contains a simple path between its ends, no longer, so "can reach" is
     /// "some walk": round by round, an identity not yet known to reach `target` joins when its
     /// class may hop to a class holding one that does (which is not itself, as it did not).
-    pub fn can_reach(&self, target: u32, max_chain: u32) -> Vec<bool> {
+    ///
+    /// `None` when later hops have matrices of their own (then only a forward search tells).
+    pub fn can_reach(&self, target: u32, max_chain: u32) -> Option<Vec<bool>> {
+        if self.later.is_some() {
+            return None;
+        }
         let classes = self.members.len();
         let mut can = vec![false; self.identities.len()];
         let tc = self.class_of(target) as usize;
         if !self.target[tc] {
-            return can;
+            return Some(can);
         }
         // Target classes holding an identity that reaches `target` (or `target`), as bits.
         let mut holding = vec![0u64; words(classes)];
@@ -634,7 +701,7 @@ impl HopMatrix {
             }
         }
         can[target as usize] = false;
-        can
+        Some(can)
     }
 
     fn reach_all(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
@@ -648,31 +715,48 @@ impl HopMatrix {
 
     /// Breadth-first search over class rows: `found(identity, chain)` for every identity
     /// reached, in order of chain length and then of the chain's uid strings, with its first
-    /// (so shortest, then least) chain; stops early when `found` returns true.
+    /// (so shortest, then least) chain; stops early when `found` returns true. First hops are
+    /// this matrix's, later ones the origin's later matrix's (the same one, without `later`).
     fn search(&self, origin: u32, max_chain: u32, mut found: impl FnMut(u32, &[u32]) -> bool) {
-        let mut reached = vec![false; self.members.len()];
+        let later = self.step(origin, 1).1;
+        let two = !std::ptr::eq(later, self);
+        // Classes reached, per matrix; identities reached, when two matrices class them apart.
+        let mut reached_first = vec![false; self.members.len()];
+        let mut reached_later = vec![false; if two { later.members.len() } else { 0 }];
+        let mut entered = vec![false; if two { self.identities.len() } else { 0 }];
         // Chains at the current depth, in the order of their uid strings, as ids.
         let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
-        for _ in 0..max_chain {
+        for depth in 0..max_chain {
+            let (m, reached) = if depth > 0 && two {
+                (later, &mut reached_later)
+            } else {
+                (self, &mut reached_first)
+            };
             let mut next: Vec<Vec<u32>> = Vec::new();
             for chain in &frontier {
                 let from = chain.last().copied().unwrap_or(origin);
-                let row = &self.rows[self.class_of[from as usize] as usize];
+                let row = &m.rows[m.class_of[from as usize] as usize];
                 let mut new: Vec<u32> = Vec::new();
                 for c in ones(row) {
-                    if !self.target[c] || reached[c] {
+                    if !m.target[c] || reached[c] {
                         continue;
                     }
                     // A class is reached whole: every member is allowed from `from` (which is
                     // not among them: its own class was reached before).
                     reached[c] = true;
-                    new.extend(self.members[c].iter().filter(|&&m| m != origin));
+                    for &x in &m.members[c] {
+                        if x == origin || (two && std::mem::replace(&mut entered[x as usize], true))
+                        {
+                            continue;
+                        }
+                        new.push(x);
+                    }
                 }
                 new.sort_unstable();
-                for m in new {
+                for x in new {
                     let mut longer = chain.clone();
-                    longer.push(m);
-                    if found(m, &longer) {
+                    longer.push(x);
+                    if found(x, &longer) {
                         return;
                     }
                     next.push(longer);

@@ -2,9 +2,12 @@
 //!
 //! A [`Reachability`] is built for one context (a profile, a scenario case's context) before
 //! any search runs: when hops do not depend on the path behind them, its hop matrix (see
-//! [`matrix`]) is computed there, with every worker; when they do (an impersonation action
-//! declares `impersonator` or `delegation_chain`), searches go through the engine: breadth-first
-//! per origin when no hop policy reads `delegation_chain`, every simple path when one does.
+//! [`matrix`]) is computed there, with every worker. When they do (an impersonation action
+//! declares `impersonator` or `delegation_chain`) but no hop policy reads `delegation_chain`,
+//! first hops have one matrix and later hops one per group of origins the policies cannot tell
+//! apart as `context.impersonator` (see `origins.rs`, which also lists when that holds);
+//! otherwise searches go through the engine: breadth-first per origin when no hop policy reads
+//! `delegation_chain`, every simple path when one does.
 //! Nothing is cached behind the caller's back: whoever needs reach under a context builds it
 //! once and passes it on.
 
@@ -12,6 +15,7 @@ mod classes;
 pub(crate) mod identities;
 mod joins;
 pub mod matrix;
+mod origins;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +33,8 @@ use crate::engine::{Behind, ContextMap, Engine};
 pub struct Reachability<'e> {
     engine: &'e Engine,
     context: ContextMap,
-    /// The hop matrix; `None` when hops depend on the path behind them.
+    /// The hop matrix (with its later matrices per group of origins); `None` when hops depend
+    /// on the path behind them in another way.
     matrix: Option<Arc<HopMatrix>>,
     /// Whether a hop policy may read `delegation_chain` (see [`Engine::hops_read_the_chain`]);
     /// only consulted without a matrix.
@@ -40,8 +45,11 @@ impl<'e> Reachability<'e> {
     /// Reach under `context`, with its hop matrix computed now (when hops do not depend on the
     /// path). `identities` numbers the engine's identities; several contexts share it.
     pub fn new(engine: &'e Engine, identities: &Arc<Identities>, context: &ContextMap) -> Self {
-        let matrix = (!engine.hops_depend_on_path())
-            .then(|| Arc::new(HopMatrix::build(engine, identities, context)));
+        let matrix = if engine.hops_depend_on_path() {
+            HopMatrix::build_by_origin(engine, identities, context).map(Arc::new)
+        } else {
+            Some(Arc::new(HopMatrix::build(engine, identities, context)))
+        };
         Self {
             engine,
             context: context.clone(),
@@ -55,7 +63,8 @@ impl<'e> Reachability<'e> {
         Self::new(engine, &Arc::new(Identities::new(engine)), context)
     }
 
-    /// The hop matrix; `None` when hops depend on the path behind them.
+    /// The hop matrix (with its later matrices per group of origins); `None` when hops depend
+    /// on the path behind them in another way.
     pub fn matrix(&self) -> Option<&Arc<HopMatrix>> {
         self.matrix.as_ref()
     }
@@ -141,17 +150,20 @@ impl<'e> Reachability<'e> {
     pub fn who_can_reach(&self, target: &EntityUid) -> Vec<EntityUid> {
         let impersonators = self.engine.impersonators();
         if let Some(m) = &self.matrix {
-            let can = m
-                .identities()
-                .number(target)
-                .map(|t| m.can_reach(t, self.engine.max_chain));
-            return impersonators
-                .into_iter()
-                .filter(|p| {
-                    let n = m.identities().number(p);
-                    can.as_ref().zip(n).is_some_and(|(can, n)| can[n as usize])
-                })
-                .collect();
+            // Who can reach it, by number; `None` for a target that is no identity.
+            let can = match m.identities().number(target) {
+                Some(t) => m.can_reach(t, self.engine.max_chain).map(Some),
+                None => Some(None),
+            };
+            if let Some(can) = can {
+                return impersonators
+                    .into_iter()
+                    .filter(|p| {
+                        let n = m.identities().number(p);
+                        can.as_ref().zip(n).is_some_and(|(can, n)| can[n as usize])
+                    })
+                    .collect();
+            }
         }
         impersonators
             .into_par_iter()

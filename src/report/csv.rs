@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use crate::commands::report::ReportResult;
-use crate::report::json::report_paths_with;
+use crate::report::json::{path_doc, PathDoc};
 use crate::report::{escape, Renderer};
 
 pub struct Csv;
@@ -41,7 +41,6 @@ impl Renderer for Csv {
         if let Err(e) = out.write_all(comments.as_bytes()) {
             return Some(Err(e));
         }
-        let mut w = csv::Writer::from_writer(out);
         let header = [
             "principal",
             "target",
@@ -51,36 +50,18 @@ impl Renderer for Csv {
             "profiles",
             "policies",
         ];
+        // Each path's rows are made into bytes by the workers that make the paths; this thread
+        // only writes them out.
         let written = (|| -> csv::Result<()> {
-            w.write_record(header)?;
-            for p in report_paths_with(r, false) {
-                for route in &p.routes {
-                    let mut chain = vec![p.principal.clone()];
-                    chain.extend(route.chain.iter().cloned());
-                    let mut policies: Vec<&str> = Vec::new();
-                    for id in route.steps.iter().flat_map(|s| &s.policies) {
-                        if !policies.contains(&id.as_str()) {
-                            policies.push(id);
-                        }
-                    }
-                    let (human, hops) = (p.human.to_string(), route.hops.to_string());
-                    let (chain, profiles) = (chain.join(" > "), route.profiles.join(";"));
-                    let policies = policies.join(";");
-                    w.write_record(
-                        [
-                            p.principal.as_str(),
-                            p.target.as_str(),
-                            &human,
-                            &hops,
-                            &chain,
-                            &profiles,
-                            &policies,
-                        ]
-                        .map(|cell| escape::csv_cell(cell).into_owned()),
-                    )?;
-                }
+            out.write_all(&rows([header.map(String::from)])?)?;
+            for bytes in r.reached.map_paths(|p| {
+                let name = |u: &cedar_policy::EntityUid| r.reached.name(u);
+                let p = path_doc(&r.reached.profiles, &r.human_types, &p, &[], &name);
+                rows(route_rows(&p))
+            }) {
+                out.write_all(&bytes?)?;
             }
-            w.flush()?;
+            out.flush()?;
             Ok(())
         })();
         // An I/O error keeps its kind, so a closed pipe stays a quiet stop.
@@ -89,4 +70,39 @@ impl Renderer for Csv {
             other => io::Error::other(format!("{other:?}")),
         }))
     }
+}
+
+/// A path's rows: one per route, cells guarded against formula injection.
+fn route_rows(p: &PathDoc) -> impl Iterator<Item = [String; 7]> + '_ {
+    p.routes.iter().map(move |route| {
+        let mut chain = vec![p.principal.as_str()];
+        chain.extend(route.chain.iter().map(String::as_str));
+        let mut policies: Vec<&str> = Vec::new();
+        for id in route.steps.iter().flat_map(|s| &s.policies) {
+            if !policies.contains(&id.as_str()) {
+                policies.push(id);
+            }
+        }
+        [
+            p.principal.as_str(),
+            p.target.as_str(),
+            &p.human.to_string(),
+            &route.hops.to_string(),
+            &chain.join(" > "),
+            &route.profiles.join(";"),
+            &policies.join(";"),
+        ]
+        .map(|cell| escape::csv_cell(cell).into_owned())
+    })
+}
+
+/// Records as CSV bytes.
+fn rows(records: impl IntoIterator<Item = [String; 7]>) -> csv::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(1024)
+        .from_writer(Vec::new());
+    for record in records {
+        w.write_record(&record)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
 }

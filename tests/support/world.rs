@@ -584,7 +584,17 @@ fn impersonation_policies(r: &mut Rng, size: &Size, n: &Names<'_>, path_dependen
                 3 => "when { principal has level && principal.level >= resource.tier }".to_string(),
                 4 => format!("when {{ context.ticket like \"{}\" }}", r.pick(&["CHG-*", "BG-*", "*-1"])),
                 5 => format!("unless {{ principal in {} }}", uid("Team", &r.pick(teams))),
-                6 => "when { context has impersonator }".to_string(),
+                // What hops may read of the origin: nothing but its presence, an attribute
+                // (origins apart by its value), or its groups (origins apart by everything).
+                6 => match r.below(3) {
+                    0 => "when { context has impersonator }".to_string(),
+                    1 => "when { context has impersonator && context.impersonator.level >= resource.tier }"
+                        .to_string(),
+                    _ => format!(
+                        "unless {{ context has impersonator && context.impersonator in {} }}",
+                        uid("Team", &r.pick(teams))
+                    ),
+                },
                 _ => format!(
                     "unless {{ context has delegation_chain && context.delegation_chain.contains({}) }}",
                     uid("Account", &r.pick(accounts))

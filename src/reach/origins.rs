@@ -1,0 +1,242 @@
+//! Hop matrices per group of origins, for hops that read `context.impersonator` but not the
+//! delegation chain.
+//!
+//! When an impersonation action declares `impersonator` or `delegation_chain`, a hop's request
+//! carries who is behind it, and a single hop matrix no longer decides every hop. But when no
+//! hop policy reads `delegation_chain` (see [`Engine::hops_read_the_chain`]), a hop depends on
+//! the path only through whether it is the first (nobody behind it) and, after that, through
+//! the origin, as `context.impersonator`. So an origin's first hops are one matrix's (the
+//! context alone) and its later hops another's (the context with `impersonator` set to it),
+//! and origins that the policies cannot tell apart *as impersonators* share the latter: a
+//! policy that only tests `context has impersonator` tells none apart; one that reads
+//! attributes of it (`context.impersonator.level`) tells apart those with different values of
+//! those attributes; any other use of it (`in`, `==`, the whole context) falls back to
+//! everything any policy can observe of an identity (its class in the first matrix).
+//!
+//! This holds under conditions checked by [`plan`]; otherwise reach goes through the engine,
+//! origin by origin:
+//! - `delegation_chain` is optional wherever declared (leaving it out changes no decision, as no
+//!   hop policy reads it), and so is `impersonator`;
+//! - every impersonation action that declares `impersonator` gives it the same entity type, and
+//!   that type is not impersonable: an origin is never a hop's principal or resource after the
+//!   first hop, so its uid in the context cannot meet itself elsewhere in a request;
+//! - the context does not set `impersonator` itself (then no hop depends on the path at all).
+
+use std::collections::BTreeMap;
+
+use cedar_policy::{EntityTypeName, EntityUid, EvalResult};
+use cedar_policy_core::ast::{Expr, ExprKind, Var};
+use rustc_hash::FxHashSet;
+
+use super::Identities;
+use crate::core::schema::entity_type_of;
+use crate::engine::{ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
+
+/// What the hop policies observe of `context.impersonator`.
+#[derive(Debug, PartialEq, Eq)]
+enum Observed {
+    /// These attributes (and whether it has them); nothing at all when empty.
+    Attributes(Vec<String>),
+    /// Possibly anything.
+    Everything,
+}
+
+/// The origins of the impersonator type, in groups that share their later hops.
+pub(super) struct Plan {
+    /// The context of each group's later hops (the context, `impersonator` its first member).
+    pub(super) contexts: Vec<ContextMap>,
+    /// Each identity's group, by number; `u32::MAX` for origins whose later hops are decided
+    /// as first ones (`impersonator` does not fit their type, so it is left out).
+    pub(super) group_of: Vec<u32>,
+}
+
+/// The impersonator type, if later hops can be decided per group of origins under `context`
+/// (the conditions above).
+pub(super) fn applies(engine: &Engine, context: &ContextMap) -> Option<EntityTypeName> {
+    if engine.hops_read_the_chain() || context.contains_key(IMPERSONATOR) {
+        return None;
+    }
+    let mut types: FxHashSet<EntityTypeName> = FxHashSet::default();
+    for info in engine.actions.iter().filter_map(|a| engine.action(a)) {
+        if info
+            .context
+            .get(DELEGATION_CHAIN)
+            .is_some_and(|a| a.required)
+        {
+            return None;
+        }
+        if let Some(a) = info.context.get(IMPERSONATOR) {
+            if a.required {
+                return None;
+            }
+            types.insert(entity_type_of(&a.ty)?);
+        }
+    }
+    let mut types = types.into_iter();
+    let (Some(ty), None) = (types.next(), types.next()) else {
+        return None;
+    };
+    (!engine.impersonable_types().contains(&ty)).then_some(ty)
+}
+
+/// The groups of origins of type `ty` (from [`applies`]) under `context`; `class_of` gives an
+/// identity's class in the first hops' matrix.
+pub(super) fn plan(
+    engine: &Engine,
+    identities: &Identities,
+    context: &ContextMap,
+    ty: &EntityTypeName,
+    class_of: impl Fn(u32) -> u32,
+) -> Plan {
+    let observed = observed(engine);
+    let mut groups: BTreeMap<GroupKey, u32> = BTreeMap::new();
+    let mut contexts = Vec::new();
+    let mut group_of = Vec::with_capacity(identities.len());
+    for (n, uid) in identities.uids.iter().enumerate() {
+        if uid.type_name() != ty {
+            group_of.push(u32::MAX);
+            continue;
+        }
+        let key = match &observed {
+            Observed::Everything => GroupKey::Class(class_of(n as u32)),
+            Observed::Attributes(names) => GroupKey::Values(attribute_values(engine, uid, names)),
+        };
+        let next = groups.len() as u32;
+        let group = *groups.entry(key).or_insert_with(|| {
+            let mut later = context.clone();
+            later.insert(IMPERSONATOR.into(), crate::core::uid::entity_value(uid));
+            contexts.push(later);
+            next
+        });
+        group_of.push(group);
+    }
+    Plan { contexts, group_of }
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum GroupKey {
+    Class(u32),
+    Values(Vec<Option<EvalResult>>),
+}
+
+fn attribute_values(engine: &Engine, uid: &EntityUid, names: &[String]) -> Vec<Option<EvalResult>> {
+    let entity = engine.entities.get(uid);
+    names
+        .iter()
+        .map(|name| entity.and_then(|e| e.attr(name)).and_then(Result::ok))
+        .collect()
+}
+
+/// What the templates whose action scope covers an impersonation action observe of
+/// `context.impersonator`.
+fn observed(engine: &Engine) -> Observed {
+    let set: &cedar_policy_core::ast::PolicySet = engine.policies.as_ref();
+    let mut names: Vec<String> = Vec::new();
+    for t in set.all_templates() {
+        let covers = engine
+            .actions
+            .iter()
+            .any(|a| engine.scope_covers_action(t.action_constraint(), a));
+        if !covers {
+            continue;
+        }
+        match observed_in(&t.condition()) {
+            Observed::Everything => return Observed::Everything,
+            Observed::Attributes(found) => names.extend(found),
+        }
+    }
+    names.sort();
+    names.dedup();
+    Observed::Attributes(names)
+}
+
+/// What `e` observes of `context.impersonator`: the attributes read or tested on it when that
+/// is all it does with it (and with the context as a whole).
+fn observed_in(e: &Expr) -> Observed {
+    let is_context = |x: &Expr| matches!(x.expr_kind(), ExprKind::Var(Var::Context));
+    let is_impersonator = |x: &Expr| {
+        matches!(x.expr_kind(), ExprKind::GetAttr { expr, attr }
+            if is_context(expr) && attr.as_str() == IMPERSONATOR)
+    };
+    // Uses of the context and of `context.impersonator`, and how many of each are accounted for.
+    let (mut contexts, mut context_attributes) = (0usize, 0usize);
+    let (mut impersonators, mut impersonator_attributes) = (0usize, 0usize);
+    let mut names = Vec::new();
+    for x in e.subexpressions() {
+        match x.expr_kind() {
+            ExprKind::Var(Var::Context) => contexts += 1,
+            ExprKind::GetAttr { expr, attr } | ExprKind::HasAttr { expr, attr } => {
+                if is_context(expr) {
+                    context_attributes += 1;
+                    impersonators += usize::from(is_impersonator(x));
+                } else if is_impersonator(expr) {
+                    impersonator_attributes += 1;
+                    names.push(attr.to_string());
+                }
+            }
+            ExprKind::ExtHasAttr { expr, attrs } => {
+                if is_context(expr) {
+                    context_attributes += 1;
+                    // `context has impersonator.a`: tests attribute `a` of it.
+                    let mut attrs = attrs.iter();
+                    if attrs.next().is_some_and(|a| a.as_str() == IMPERSONATOR) {
+                        names.extend(attrs.next().map(ToString::to_string));
+                    }
+                } else if is_impersonator(expr) {
+                    impersonator_attributes += 1;
+                    names.push(attrs.first().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    if contexts > context_attributes || impersonators > impersonator_attributes {
+        return Observed::Everything;
+    }
+    Observed::Attributes(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed_by(condition: &str) -> Observed {
+        let text = format!("permit(principal, action, resource) when {{ {condition} }};");
+        let p: cedar_policy::Policy = text.parse().unwrap();
+        let ast: &cedar_policy_core::ast::Policy = p.as_ref();
+        observed_in(&ast.condition())
+    }
+
+    #[test]
+    fn what_a_condition_observes_of_the_impersonator() {
+        let attrs =
+            |names: &[&str]| Observed::Attributes(names.iter().map(|s| s.to_string()).collect());
+        assert_eq!(observed_by("context.mfa"), attrs(&[]));
+        assert_eq!(observed_by("context has impersonator"), attrs(&[]));
+        assert_eq!(
+            observed_by("context has impersonator && context.impersonator.level > 3"),
+            attrs(&["level"])
+        );
+        assert_eq!(
+            observed_by("context.impersonator has team"),
+            attrs(&["team"])
+        );
+        assert_eq!(
+            observed_by("context has impersonator.level"),
+            attrs(&["level"])
+        );
+        assert_eq!(
+            observed_by("context.impersonator in Team::\"ops\""),
+            Observed::Everything
+        );
+        assert_eq!(
+            observed_by("context.impersonator == principal"),
+            Observed::Everything
+        );
+        assert_eq!(observed_by("context == {}"), Observed::Everything);
+        assert_eq!(
+            observed_by("context.impersonator.manager == principal"),
+            attrs(&["manager"])
+        );
+    }
+}
