@@ -40,7 +40,7 @@ pub(super) struct Facts {
 }
 
 /// The key of an entity for one policy (or for all of them).
-#[derive(Hash, PartialEq, Eq)]
+#[derive(Clone, Hash, PartialEq, Eq)]
 pub(super) struct Key {
     pub(super) ty: u32,
     pub(super) uid: Option<u32>,
@@ -49,36 +49,49 @@ pub(super) struct Key {
     pub(super) within: Vec<u32>,
 }
 
-/// The policies' observations, in the slicer's order.
-pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
-    let set: &ast::PolicySet = engine.policies.as_ref();
-    let mut by_id: HashMap<String, Observes> = HashMap::default();
-    let mut templates: HashMap<String, u32> = HashMap::default();
-    for p in set.policies() {
+impl Observes {
+    /// What condition `e` observes (a template's: without its slot values).
+    pub(super) fn of(e: &ast::Expr) -> Self {
         let mut o = Observes {
             literals: HashSet::default(),
             attrs: HashSet::default(),
             tags: false,
             template: None,
         };
-        for e in p.condition().subexpressions() {
+        o.add(e);
+        o
+    }
+
+    /// Adds what `e` observes.
+    pub(super) fn add(&mut self, e: &ast::Expr) {
+        for e in e.subexpressions() {
             match e.expr_kind() {
                 ExprKind::Lit(Literal::EntityUID(u)) => {
-                    o.literals.insert(u.to_string());
+                    self.literals.insert(u.to_string());
                 }
                 ExprKind::GetAttr { attr, .. } | ExprKind::HasAttr { attr, .. } => {
-                    o.attrs.insert(attr.to_string());
+                    self.attrs.insert(attr.to_string());
                 }
                 ExprKind::ExtHasAttr { attrs, .. } => {
-                    o.attrs.extend(attrs.iter().map(ToString::to_string));
+                    self.attrs.extend(attrs.iter().map(ToString::to_string));
                 }
                 ExprKind::BinaryApp {
                     op: BinaryOp::GetTag | BinaryOp::HasTag,
                     ..
-                } => o.tags = true,
+                } => self.tags = true,
                 _ => {}
             }
         }
+    }
+}
+
+/// The policies' observations, in the slicer's order.
+pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
+    let set: &ast::PolicySet = engine.policies.as_ref();
+    let mut by_id: HashMap<String, Observes> = HashMap::default();
+    let mut templates: HashMap<String, u32> = HashMap::default();
+    for p in set.policies() {
+        let mut o = Observes::of(&p.condition());
         if !p.is_static() {
             let n = templates.len() as u32;
             let t = *templates

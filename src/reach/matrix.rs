@@ -246,7 +246,7 @@ impl HopMatrix {
     ) -> Option<Self> {
         let ty = super::origins::applies(engine, ctx)?;
         let mut first = Self::build(engine, identities, ctx);
-        let plan = super::origins::plan(engine, identities, ctx, &ty, |n| first.class_of(n));
+        let plan = super::origins::plan(engine, identities, ctx, &ty);
         let matrices: Vec<HopMatrix> = plan
             .contexts
             .par_iter()

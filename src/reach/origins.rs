@@ -10,8 +10,9 @@
 //! and origins that the policies cannot tell apart *as impersonators* share the latter: a
 //! policy that only tests `context has impersonator` tells none apart; one that reads
 //! attributes of it (`context.impersonator.level`) tells apart those with different values of
-//! those attributes; any other use of it (`in`, `==`, the whole context) falls back to
-//! everything any policy can observe of an identity (its class in the first matrix).
+//! those attributes; any other use of it (`in`, `==`, the whole context) tells apart what
+//! those conditions can observe of an entity, as the hop matrix keys an identity for one
+//! policy (`classes.rs`).
 //!
 //! This holds under conditions checked by [`plan`]; otherwise reach goes through the engine,
 //! origin by origin:
@@ -28,6 +29,9 @@ use cedar_policy::{EntityTypeName, EntityUid, EvalResult};
 use cedar_policy_core::ast::{Expr, ExprKind, Var};
 use rustc_hash::FxHashSet;
 
+use rustc_hash::FxHashMap as HashMap;
+
+use super::classes::{facts_of, key_of, observable, observations, Key, Observes};
 use super::Identities;
 use crate::core::schema::entity_type_of;
 use crate::engine::{ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
@@ -79,17 +83,40 @@ pub(super) fn applies(engine: &Engine, context: &ContextMap) -> Option<EntityTyp
     (!engine.impersonable_types().contains(&ty)).then_some(ty)
 }
 
-/// The groups of origins of type `ty` (from [`applies`]) under `context`; `class_of` gives an
-/// identity's class in the first hops' matrix.
+/// The groups of origins of type `ty` (from [`applies`]) under `context`.
 pub(super) fn plan(
     engine: &Engine,
     identities: &Identities,
     context: &ContextMap,
     ty: &EntityTypeName,
-    class_of: impl Fn(u32) -> u32,
 ) -> Plan {
-    let observed = observed(engine);
-    let mut groups: BTreeMap<GroupKey, u32> = BTreeMap::new();
+    let (names, whole) = observed(engine);
+    // Where the impersonator is used other than through its attributes: its key under what
+    // those conditions observe, as the matrix keys an identity for one policy.
+    let keys: Option<Vec<Key>> = whole.map(|o| {
+        let observes = observations(engine);
+        let (relevant, pinned, global) = observable(engine, &identities.names, &observes, context);
+        let index: HashMap<&str, u32> = relevant
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i as u32))
+            .collect();
+        let facts = facts_of(engine, identities, &index, &pinned);
+        let mut literals: Vec<u32> = o
+            .literals
+            .iter()
+            .filter_map(|l| index.get(l.as_str()).copied())
+            .collect();
+        literals.sort_unstable();
+        let can_name = |k: u32| global[k as usize] || literals.binary_search(&k).is_ok();
+        facts
+            .iter()
+            .enumerate()
+            .map(|(n, f)| key_of(f, n as u32, &identities.names[n], &o, can_name))
+            .collect()
+    });
+    let mut key_ids: HashMap<Key, u32> = HashMap::default();
+    let mut groups: BTreeMap<(u32, Vec<Option<EvalResult>>), u32> = BTreeMap::new();
     let mut contexts = Vec::new();
     let mut group_of = Vec::with_capacity(identities.len());
     for (n, uid) in identities.uids.iter().enumerate() {
@@ -97,10 +124,11 @@ pub(super) fn plan(
             group_of.push(u32::MAX);
             continue;
         }
-        let key = match &observed {
-            Observed::Everything => GroupKey::Class(class_of(n as u32)),
-            Observed::Attributes(names) => GroupKey::Values(attribute_values(engine, uid, names)),
-        };
+        let key = keys.as_ref().map_or(0, |keys| {
+            let next = key_ids.len() as u32;
+            *key_ids.entry(keys[n].clone()).or_insert(next)
+        });
+        let key = (key, attribute_values(engine, uid, &names));
         let next = groups.len() as u32;
         let group = *groups.entry(key).or_insert_with(|| {
             let mut later = context.clone();
@@ -113,12 +141,6 @@ pub(super) fn plan(
     Plan { contexts, group_of }
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum GroupKey {
-    Class(u32),
-    Values(Vec<Option<EvalResult>>),
-}
-
 fn attribute_values(engine: &Engine, uid: &EntityUid, names: &[String]) -> Vec<Option<EvalResult>> {
     let entity = engine.entities.get(uid);
     names
@@ -128,10 +150,12 @@ fn attribute_values(engine: &Engine, uid: &EntityUid, names: &[String]) -> Vec<O
 }
 
 /// What the templates whose action scope covers an impersonation action observe of
-/// `context.impersonator`.
-fn observed(engine: &Engine) -> Observed {
+/// `context.impersonator`: the attributes read through it, and what the conditions that use
+/// it otherwise observe (`None` when none does).
+fn observed(engine: &Engine) -> (Vec<String>, Option<Observes>) {
     let set: &cedar_policy_core::ast::PolicySet = engine.policies.as_ref();
     let mut names: Vec<String> = Vec::new();
+    let mut whole: Option<Observes> = None;
     for t in set.all_templates() {
         let covers = engine
             .actions
@@ -140,14 +164,18 @@ fn observed(engine: &Engine) -> Observed {
         if !covers {
             continue;
         }
-        match observed_in(&t.condition()) {
-            Observed::Everything => return Observed::Everything,
+        let condition = t.condition();
+        match observed_in(&condition) {
+            Observed::Everything => match &mut whole {
+                Some(o) => o.add(&condition),
+                None => whole = Some(Observes::of(&condition)),
+            },
             Observed::Attributes(found) => names.extend(found),
         }
     }
     names.sort();
     names.dedup();
-    Observed::Attributes(names)
+    (names, whole)
 }
 
 /// What `e` observes of `context.impersonator`: the attributes read or tested on it when that
