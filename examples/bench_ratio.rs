@@ -85,7 +85,7 @@ fn main() {
             CaseKind::Request(r) => Some(r),
             _ => None,
         })
-        .flat_map(|r| r.hops.iter().flat_map(|h| &h.requests).chain(&r.request))
+        .flat_map(|r| r.requests())
         .collect();
     assert!(
         !requests.is_empty(),

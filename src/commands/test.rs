@@ -282,21 +282,16 @@ fn judge_request(
     // Every request is evaluated, even after a denied hop (no short-circuit).
     let hops: Vec<HopOutcome> = r.hops.iter().map(|h| engine.evaluate_hop(h)).collect();
     let request = r.request.as_ref().map(|p| engine.evaluate(p));
-    if let Some(coverage) = coverage {
-        let prepared = r.hops.iter().flat_map(|h| h.requests.iter());
-        let evaluated = hops.iter().flat_map(|h| h.evaluations.iter());
-        for (p, e) in prepared.zip(evaluated) {
-            coverage.observe(p, e);
-        }
-        if let (Some(p), Some(e)) = (&r.request, &request) {
-            coverage.observe(p, e);
-        }
-    }
     let evaluations: Vec<&Evaluation> = hops
         .iter()
         .flat_map(|h| h.evaluations.iter())
         .chain(request.iter())
         .collect();
+    if let Some(coverage) = coverage {
+        for (p, e) in r.requests().zip(&evaluations) {
+            coverage.observe(p, e);
+        }
+    }
     let allowed = hops.iter().all(|h| h.allowed) && request.as_ref().is_none_or(|e| e.allowed);
     // With `expect: deny`, reasons must be among the forbids that fired in the denied requests.
     let considered: Vec<&PolicyId> = evaluations

@@ -286,6 +286,43 @@ pub(super) fn classes_of(
     (class_of, members)
 }
 
+/// Each relevant entity's index (see [`observable`]).
+pub(super) fn index_of(relevant: &[String]) -> HashMap<&str, u32> {
+    relevant
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect()
+}
+
+/// The relevant entities a policy (or condition) observing `o` can name: those every policy
+/// observes (`global`), and its own literals.
+pub(super) struct Nameable<'a> {
+    global: &'a [bool],
+    /// Sorted.
+    literals: Vec<u32>,
+}
+
+impl<'a> Nameable<'a> {
+    pub(super) fn new(
+        o: &Observes,
+        relevant_index: &HashMap<&str, u32>,
+        global: &'a [bool],
+    ) -> Self {
+        let mut literals: Vec<u32> = o
+            .literals
+            .iter()
+            .filter_map(|l| relevant_index.get(l.as_str()).copied())
+            .collect();
+        literals.sort_unstable();
+        Self { global, literals }
+    }
+
+    pub(super) fn contains(&self, k: u32) -> bool {
+        self.global[k as usize] || self.literals.binary_search(&k).is_ok()
+    }
+}
+
 /// The key of identity `id` for a policy observing `o`, with `can_name` the relevant entities
 /// it can name.
 pub(super) fn key_of(

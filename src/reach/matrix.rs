@@ -29,10 +29,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashMap as HashMap};
+use rustc_hash::FxHashMap;
 
 use super::classes::{
-    classes_of, facts_of, key_of, observable, observations, Facts, Key, Observes,
+    classes_of, facts_of, index_of, key_of, observable, observations, Facts, Key, Nameable,
+    Observes,
 };
 use super::joins;
 use super::{Identities, NumberedReach, Reach, Uid};
@@ -121,7 +122,7 @@ impl ScopeClasses {
 /// What every policy's evaluation in `build` shares.
 struct Env<'a> {
     facts: &'a [Facts],
-    relevant_index: &'a HashMap<&'a str, u32>,
+    relevant_index: &'a FxHashMap<&'a str, u32>,
     global: &'a [bool],
     scopes: &'a ScopeClasses,
 }
@@ -193,11 +194,7 @@ impl HopMatrix {
         let (ids, names) = (&identities.uids, &identities.names);
         let observes = observations(engine);
         let (relevant, pinned, global) = observable(engine, names, &observes, ctx);
-        let relevant_index: HashMap<&str, u32> = relevant
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i as u32))
-            .collect();
+        let relevant_index = index_of(&relevant);
         let facts = facts_of(engine, &identities, &relevant_index, &pinned);
         let (class_of, members) = classes_of(names, &facts, &observes);
         let classes = members.len();
@@ -396,15 +393,10 @@ impl HopMatrix {
         env: &Env<'_>,
     ) -> (Blocks, usize) {
         let slicer = engine.slicer();
-        let mut literals: Vec<u32> = o
-            .literals
-            .iter()
-            .filter_map(|l| env.relevant_index.get(l.as_str()).copied())
-            .collect();
-        literals.sort_unstable();
-        let can_name = |k: u32| env.global[k as usize] || literals.binary_search(&k).is_ok();
+        let nameable = Nameable::new(o, env.relevant_index, env.global);
+        let can_name = |k: u32| nameable.contains(k);
         let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>| {
-            let mut index: HashMap<Key, usize> = HashMap::default();
+            let mut index: FxHashMap<Key, usize> = FxHashMap::default();
             let mut groups: Vec<Vec<u32>> = Vec::new();
             for c in env.scopes.select(self, &constraint, list, marked) {
                 let rep = self.members[c as usize][0];
@@ -444,21 +436,17 @@ impl HopMatrix {
         // one evaluation per pair of keys under what the condition observes. With thousands of
         // links (one role binding each) that is most of the matrix's evaluations saved.
         let body = o.template.as_ref().map(|(t, body)| {
-            let mut literals: Vec<u32> = body
-                .literals
-                .iter()
-                .filter_map(|l| env.relevant_index.get(l.as_str()).copied())
-                .collect();
-            literals.sort_unstable();
-            (*t, &**body, literals)
+            (
+                *t,
+                &**body,
+                Nameable::new(body, env.relevant_index, env.global),
+            )
         });
         let body_key = |s: usize, r: usize| {
-            body.as_ref().map(|(t, o, literals)| {
-                let can_name =
-                    |k: u32| env.global[k as usize] || literals.binary_search(&k).is_ok();
+            body.as_ref().map(|(t, o, nameable)| {
                 let key = |x: usize| {
                     let name = &self.identities.names[x];
-                    key_of(&env.facts[x], x as u32, name, o, can_name)
+                    key_of(&env.facts[x], x as u32, name, o, |k| nameable.contains(k))
                 };
                 (*t, key(s), key(r))
             })

@@ -31,7 +31,9 @@ use rustc_hash::FxHashSet;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::classes::{facts_of, key_of, observable, observations, Key, Observes};
+use super::classes::{
+    facts_of, index_of, key_of, observable, observations, Key, Nameable, Observes,
+};
 use super::Identities;
 use crate::core::schema::entity_type_of;
 use crate::engine::{ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
@@ -96,23 +98,16 @@ pub(super) fn plan(
     let keys: Option<Vec<Key>> = whole.map(|o| {
         let observes = observations(engine);
         let (relevant, pinned, global) = observable(engine, &identities.names, &observes, context);
-        let index: HashMap<&str, u32> = relevant
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i as u32))
-            .collect();
+        let index = index_of(&relevant);
         let facts = facts_of(engine, identities, &index, &pinned);
-        let mut literals: Vec<u32> = o
-            .literals
-            .iter()
-            .filter_map(|l| index.get(l.as_str()).copied())
-            .collect();
-        literals.sort_unstable();
-        let can_name = |k: u32| global[k as usize] || literals.binary_search(&k).is_ok();
+        let nameable = Nameable::new(&o, &index, &global);
         facts
             .iter()
             .enumerate()
-            .map(|(n, f)| key_of(f, n as u32, &identities.names[n], &o, can_name))
+            .map(|(n, f)| {
+                let name = &identities.names[n];
+                key_of(f, n as u32, name, &o, |k| nameable.contains(k))
+            })
             .collect()
     });
     let mut key_ids: HashMap<Key, u32> = HashMap::default();

@@ -105,6 +105,16 @@ pub struct RequestCase {
     pub reasons: Vec<PolicyId>,
 }
 
+impl RequestCase {
+    /// Every request the case makes, in evaluation order: each hop's, then the final one.
+    pub fn requests(&self) -> impl Iterator<Item = &Prepared> {
+        self.hops
+            .iter()
+            .flat_map(|h| &h.requests)
+            .chain(&self.request)
+    }
+}
+
 /// The merged context of a case with the place each value was written.
 const CASE_MISSING_HELP: &str = "set it in the case's `context` or in `defaults.context`";
 
