@@ -246,6 +246,10 @@ fn drift_between_equal_inputs_is_empty_whatever_the_threads() {
 
 bad_input! {
     bad_baseline_version => ["drift", "--baseline", "tests/fixtures/baselines/v99.json", "--accept"],
+    // The format before streaming (every acting-as grant listed): refused, with the way out.
+    bad_baseline_v1 => ["drift", "--baseline", "tests/fixtures/baselines/v1.json"],
+    // Paths are compared in order as they are read; a file edited out of order is refused.
+    bad_baseline_unsorted => ["drift", "--baseline", "tests/fixtures/baselines/unsorted.json"],
     bad_baseline_schema => ["-C", "tests/fixtures/other-world", "drift", "--baseline", BASELINE, "--accept"],
     bad_baseline_missing => ["drift", "--baseline", "no-such-baseline.json"],
     bad_usage_line => ["drift", "--usage", "tests/fixtures/usage-malformed.jsonl"],

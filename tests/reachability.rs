@@ -628,20 +628,42 @@ fn effective_access_equals_brute_force_with_acting_as_forbids_on_the_impersonato
         let eff = actas::analysis::effective::compute(&ws.engine, &profiles);
         let mut paths = PathKeys::new();
         let mut grants = GrantKeys::new();
-        for (profile, access) in eff.profiles.iter().zip(&eff.access) {
+        // Expanded from what is recorded: along each path, the account's own grants but those
+        // withheld, and the acting-as grants recorded.
+        for (k, (profile, access)) in eff.profiles.iter().zip(&eff.access).enumerate() {
             let name = profile.name.to_string();
-            for key in access.paths.keys() {
-                let (p, t) = (key.principal.to_string(), key.target.to_string());
-                paths.insert((name.clone(), p, t));
-            }
-            for g in access.grants.keys() {
-                grants.insert((
+            let key = |g: &actas::analysis::effective::Grant| {
+                (
                     name.clone(),
                     g.principal.to_string(),
                     g.acting_as.as_ref().map(ToString::to_string),
                     g.action.to_string(),
                     g.resource.to_string(),
-                ));
+                )
+            };
+            let recorded: GrantKeys = access.grants.keys().map(key).collect();
+            let withheld: GrantKeys = access.withheld.keys().map(key).collect();
+            grants.extend(recorded.iter().cloned());
+            let along: Vec<(String, String)> = eff
+                .reached
+                .map_profile_paths(k, |p| {
+                    (p.principal_name().to_string(), p.target_name().to_string())
+                })
+                .collect();
+            for (p, t) in along {
+                for own in recorded.iter().filter(|g| g.2.is_none() && g.1 == t) {
+                    let acting = (
+                        name.clone(),
+                        p.clone(),
+                        Some(t.clone()),
+                        own.3.clone(),
+                        own.4.clone(),
+                    );
+                    if !withheld.contains(&acting) {
+                        grants.insert(acting);
+                    }
+                }
+                paths.insert((name.clone(), p, t));
             }
         }
         let (want_paths, want_grants) = Oracle::new(&w).effective(&w);

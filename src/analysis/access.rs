@@ -204,6 +204,57 @@ impl<'a> Shape<'a> {
     }
 }
 
+/// A path under one profile: its shortest chain there, the rest looked up when asked for.
+pub struct ProfilePath<'a> {
+    reached: &'a Reached<'a>,
+    profile: usize,
+    /// Identity numbers (see [`Identities`]).
+    pub principal: u32,
+    pub target: u32,
+    /// The accounts after the principal, the target last.
+    pub chain: &'a [u32],
+}
+
+impl<'a> ProfilePath<'a> {
+    fn name(&self, n: u32) -> &'a Arc<str> {
+        &self.reached.identities.names[n as usize]
+    }
+
+    pub fn principal_name(&self) -> &'a Arc<str> {
+        self.name(self.principal)
+    }
+
+    pub fn target_name(&self) -> &'a Arc<str> {
+        self.name(self.target)
+    }
+
+    pub fn chain_names(&self) -> Vec<&'a Arc<str>> {
+        self.chain.iter().map(|&x| self.name(x)).collect()
+    }
+
+    /// The chain as uids.
+    pub fn chain_uids(&self) -> Vec<EntityUid> {
+        let uids = &self.reached.identities.uids;
+        self.chain
+            .iter()
+            .map(|&x| EntityUid::clone(&uids[x as usize]))
+            .collect()
+    }
+
+    /// The policies that allow its hops, sorted.
+    pub fn policies(&self) -> Vec<PolicyId> {
+        let mut policies: Vec<PolicyId> = self
+            .reached
+            .hops(self.profile, self.principal, self.chain)
+            .iter()
+            .flat_map(|h| h.policies.iter().cloned())
+            .collect();
+        policies.sort();
+        policies.dedup();
+        policies
+    }
+}
+
 /// How many principals' paths are made at once: enough to keep every worker busy, few enough
 /// that a chunk of paths is small beside the compact form.
 const CHUNK: usize = 64;
@@ -328,6 +379,73 @@ impl<'e> Reached<'e> {
                 .flat_map_iter(|b| (0..b.targets.len()).map(|j| f(self.path(b, j))))
                 .collect::<Vec<T>>()
         })
+    }
+
+    /// The paths under profile `i`, in the order of [`Reached::paths`], each passed through `f`
+    /// in parallel a chunk at a time, as [`Reached::map_paths`] does. The baseline writes and
+    /// compares paths one profile at a time.
+    pub fn map_profile_paths<'a, T: Send + 'a>(
+        &'a self,
+        i: usize,
+        f: impl Fn(ProfilePath<'_>) -> T + Sync + 'a,
+    ) -> impl Iterator<Item = T> + 'a {
+        let n = self.profiles.len();
+        self.blocks.chunks(CHUNK * 16).flat_map(move |chunk| {
+            chunk
+                .par_iter()
+                .flat_map_iter(|b| {
+                    (0..b.targets.len())
+                        .filter(move |j| !b.chains.get(j * n + i).is_empty())
+                        .map(|j| f(self.profile_path(i, b, j)))
+                })
+                .collect::<Vec<T>>()
+        })
+    }
+
+    /// The path from `principal` to `target` under profile `i`, if there is one.
+    pub fn profile_path_between(
+        &self,
+        i: usize,
+        principal: &EntityUid,
+        target: &EntityUid,
+    ) -> Option<ProfilePath<'_>> {
+        let (p, t) = (
+            self.identities.number(principal)?,
+            self.identities.number(target)?,
+        );
+        let b = &self.blocks[self.blocks.binary_search_by_key(&p, |b| b.principal).ok()?];
+        let j = b.targets.binary_search(&t).ok()?;
+        let n = self.profiles.len();
+        (!b.chains.get(j * n + i).is_empty()).then(|| self.profile_path(i, b, j))
+    }
+
+    /// Whether `principal` reaches `target` under profile `i`.
+    pub fn reaches(&self, i: usize, principal: u32, target: u32) -> bool {
+        let Ok(k) = self
+            .blocks
+            .binary_search_by_key(&principal, |b| b.principal)
+        else {
+            return false;
+        };
+        let b = &self.blocks[k];
+        b.targets
+            .binary_search(&target)
+            .is_ok_and(|j| !b.chains.get(j * self.profiles.len() + i).is_empty())
+    }
+
+    /// The identity numbering the paths use.
+    pub fn identities(&self) -> &Identities {
+        &self.identities
+    }
+
+    fn profile_path<'a>(&'a self, i: usize, b: &'a Block, j: usize) -> ProfilePath<'a> {
+        ProfilePath {
+            reached: self,
+            profile: i,
+            principal: b.principal,
+            target: b.targets[j],
+            chain: b.chains.get(j * self.profiles.len() + i),
+        }
     }
 
     /// Every path's shape, in the order of [`Reached::paths`].

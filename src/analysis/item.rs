@@ -3,7 +3,6 @@
 //! since the baseline (`drift`) are lists of these; every renderer shows them alike.
 
 use crate::analysis::baseline::{GrantEntry, PathEntry};
-use crate::analysis::effective::{Grant, PathKey};
 use crate::core::ids::{PolicyId, ProfileName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,36 +32,6 @@ pub enum Accessed {
 }
 
 impl AccessItem {
-    pub fn path(
-        profile: &ProfileName,
-        key: &PathKey,
-        chain: &[crate::reach::Uid],
-        policies: &[PolicyId],
-    ) -> Self {
-        Self {
-            profile: profile.clone(),
-            access: Accessed::Path {
-                principal: key.principal.to_string(),
-                target: key.target.to_string(),
-                chain: chain.iter().map(ToString::to_string).collect(),
-            },
-            policies: policies.to_vec(),
-        }
-    }
-
-    pub fn grant(profile: &ProfileName, grant: &Grant, policies: &[PolicyId]) -> Self {
-        Self {
-            profile: profile.clone(),
-            access: Accessed::Grant {
-                principal: grant.principal.to_string(),
-                acting_as: grant.acting_as.as_ref().map(ToString::to_string),
-                action: grant.action.to_string(),
-                resource: grant.resource.to_string(),
-            },
-            policies: policies.to_vec(),
-        }
-    }
-
     /// `path` or `grant`, as the JSON documents name the kind.
     pub fn kind(&self) -> &'static str {
         match self.access {

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub(crate) mod baseline;
+pub(crate) mod compare;
 pub mod coverage;
 pub mod effective;
 pub mod item;

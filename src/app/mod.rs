@@ -355,12 +355,13 @@ fn run_prove(run: &Run, args: crate::app::args::ProveArgs) -> Exit {
 
 fn run_snapshot(run: &Run, output: Option<&PathBuf>) -> Exit {
     run.with_workspace(|ws| {
-        let (path, b) = drift::snapshot(ws, output)?;
+        let s = drift::snapshot(ws, output)?;
         let line = format!(
-            "wrote {path}: {}, {}, {}\n",
-            plural(b.profiles.len(), "profile", "profiles"),
-            plural(b.paths.len(), "path", "paths"),
-            plural(b.grants.len(), "grant", "grants")
+            "wrote {}: {}, {}, {}\n",
+            s.path,
+            plural(s.profiles, "profile", "profiles"),
+            plural(s.paths, "path", "paths"),
+            plural(s.grants, "grant", "grants")
         );
         Ok(finish(write_stdout(&line), Exit::Ok))
     })

@@ -16,8 +16,9 @@ use cedar_policy::EntityUid;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::analysis::baseline::{self, Baseline, GrantEntry, PathEntry, ReadError};
-use crate::analysis::effective;
+use crate::analysis::baseline::{self, Baseline, GrantEntry, ReadError};
+use crate::analysis::compare::{self, PathMerge};
+use crate::analysis::effective::{self, Effective};
 use crate::analysis::item::{AccessItem, Accessed};
 use crate::analysis::profiles::{self, Profile};
 use crate::core::diag::Problem;
@@ -193,12 +194,13 @@ pub struct DriftOptions {
     pub lenient: bool,
 }
 
-fn current(ws: &Workspace) -> Result<(Vec<Profile>, Baseline), Vec<Problem>> {
+/// The current effective access, and its baseline but for the paths (streamed from it).
+fn current(ws: &Workspace) -> Result<(Vec<Profile>, Effective<'_>, Baseline), Vec<Problem>> {
     let profiles = profiles::select(ws, &[], None)?;
     let effective = effective::compute(&ws.engine, &profiles);
     let mut b = baseline::from_effective(&ws.engine, &effective);
     b.provenance = Some(ws.record_provenance());
-    Ok((profiles, b))
+    Ok((profiles, effective, b))
 }
 
 fn baseline_path(ws: &Workspace, given: Option<&PathBuf>) -> PathBuf {
@@ -206,27 +208,50 @@ fn baseline_path(ws: &Workspace, given: Option<&PathBuf>) -> PathBuf {
         .join(given.map_or(Path::new(baseline::DEFAULT_PATH), |p| p.as_path()))
 }
 
+/// Writes `b` with the paths of `e` to `path`, atomically; returns how many paths it wrote.
+fn write_baseline(path: &Path, b: &Baseline, e: &Effective) -> std::io::Result<usize> {
+    let mut paths = 0;
+    crate::core::files::write_output_with(path, &mut |w| {
+        paths = baseline::write(w, b, baseline::path_lines(e))?;
+        Ok(())
+    })?;
+    Ok(paths)
+}
+
+/// What `snapshot` recorded.
+pub struct Snapshot {
+    pub path: String,
+    pub profiles: usize,
+    pub paths: usize,
+    pub grants: usize,
+}
+
 /// `actas snapshot`: writes the baseline; returns its display path and figures.
-pub fn snapshot(
-    ws: &Workspace,
-    output: Option<&PathBuf>,
-) -> Result<(String, Baseline), Vec<Problem>> {
-    let (_, b) = current(ws)?;
+pub fn snapshot(ws: &Workspace, output: Option<&PathBuf>) -> Result<Snapshot, Vec<Problem>> {
+    let (_, effective, b) = current(ws)?;
     let path = baseline_path(ws, output);
     let display = crate::core::files::display_path(&ws.root, &path);
-    crate::core::files::write_output(&path, baseline::render(&b).as_bytes()).map_err(|e| {
+    let paths = write_baseline(&path, &b, &effective).map_err(|e| {
         vec![Problem::new(format!(
             "failed to write `{display}`: {}; the previous baseline, if any, is unchanged",
             crate::core::files::io_reason(&e)
         ))]
     })?;
-    Ok((display, b))
+    Ok(Snapshot {
+        path: display,
+        profiles: b.profiles.len(),
+        paths,
+        grants: b.grants.len(),
+    })
 }
 
 pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Problem>> {
     let path = baseline_path(ws, opts.baseline.as_ref());
     let display = crate::core::files::display_path(&ws.root, &path);
-    let old = baseline::read(&path).map_err(|e| {
+    let (profiles, effective, now) = current(ws)?;
+    // The baseline's paths are compared with the current ones as they are read.
+    let mut merge = PathMerge::new(baseline::path_entries(&effective));
+    let old = baseline::read(&path, &mut |p| merge.push(p)).map_err(|e| {
         let p = match e {
             ReadError::Io(why) => {
                 Problem::new(format!("failed to read baseline `{display}`: {why}"))
@@ -234,16 +259,17 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
             }
             ReadError::Malformed(why) => {
                 Problem::new(format!("`{display}` is not a usable baseline: {why}"))
+                    .with_help("record a new one with `actas snapshot`")
             }
             ReadError::Version(v) => Problem::new(format!(
                 "`{display}` is a version {v} baseline; this actas reads version {}",
                 baseline::VERSION
             ))
-            .with_help("record a new one with `actas snapshot` (the old file is left as it is)"),
+            .with_help("re-record it with `actas snapshot` (the old file is left as it is)"),
         };
         vec![p]
     })?;
-    let (profiles, now) = current(ws)?;
+    let merge = merge.finish();
     if old.schema != now.schema {
         return Err(vec![Problem::new(format!(
             "`{display}` was recorded under another schema (fingerprint {}, now {})",
@@ -254,32 +280,41 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         )]);
     }
     let usage = match &opts.usage {
-        Some(log) => Some(usage(ws, log, opts, &profiles, &now)?),
+        Some(log) => Some(usage(ws, log, opts, &profiles, &now, &effective)?),
         None => None,
     };
 
     let notes = notes(&old, &now);
+    let (gained, lost) = compare::grant_changes(&old.grants, &now.grants, &merge, &effective);
 
     let rate = Rater::new(ws, &now);
-    let new: Vec<DriftItem> = diff(&now, &old)
-        .into_iter()
+    let new: Vec<DriftItem> = merge
+        .added
+        .iter()
+        .map(AccessItem::from)
+        .chain(gained.iter().map(AccessItem::from))
         .map(|item| DriftItem {
             severity: rate.added(&item),
             item,
         })
         .collect();
-    let removed: Vec<DriftItem> = diff(&old, &now)
-        .into_iter()
+    let removed: Vec<DriftItem> = merge
+        .removed
+        .iter()
+        .map(AccessItem::from)
+        .chain(lost.iter().map(AccessItem::from))
         .map(|item| DriftItem {
             severity: Severity::Low,
             item,
         })
         .collect();
     let places = ws.policy_places();
-    let named_before = named(&old);
+    // Every policy the baseline names as behind some access.
+    let mut named_before = merge.earlier_policies;
+    named_before.extend(old.grants.iter().flat_map(|g| g.policies.iter().cloned()));
     let new_by_change = by_change(
         &new,
-        |p| !named_before.contains(p.as_str()),
+        |p| !named_before.contains(p),
         &profile_names(&now),
         |p| ws.policy_line(&places, p.as_str()),
     );
@@ -303,8 +338,8 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
     };
     if opts.accept {
         // The report stands whether or not the new baseline could be written.
-        match crate::core::files::write_output(&path, baseline::render(&now).as_bytes()) {
-            Ok(()) => result.accepted = true,
+        match write_baseline(&path, &now, &effective) {
+            Ok(_) => result.accepted = true,
             Err(e) => {
                 result.accept_failed = Some(Problem::new(format!(
                     "failed to write `{display}`: {}; the previous baseline is unchanged",
@@ -362,16 +397,6 @@ fn notes(old: &Baseline, now: &Baseline) -> Vec<String> {
         ));
     }
     notes
-}
-
-/// Every policy a baseline names as behind some access.
-fn named(b: &Baseline) -> BTreeSet<&str> {
-    b.paths
-        .iter()
-        .flat_map(|p| &p.policies)
-        .chain(b.grants.iter().flat_map(|g| &g.policies))
-        .map(PolicyId::as_str)
-        .collect()
 }
 
 fn profile_names(b: &Baseline) -> Vec<ProfileName> {
@@ -453,23 +478,6 @@ fn by_change(
         .collect();
     changes.sort_by_key(|c| std::cmp::Reverse(c.severity()));
     changes
-}
-
-/// Entries of `a` that `b` lacks, paths first.
-fn diff(a: &Baseline, b: &Baseline) -> Vec<AccessItem> {
-    let paths: BTreeSet<_> = b.paths.iter().map(PathEntry::key).collect();
-    let grants: BTreeSet<_> = b.grants.iter().map(GrantEntry::key).collect();
-    a.paths
-        .iter()
-        .filter(|p| !paths.contains(&p.key()))
-        .map(AccessItem::from)
-        .chain(
-            a.grants
-                .iter()
-                .filter(|g| !grants.contains(&g.key()))
-                .map(AccessItem::from),
-        )
-        .collect()
 }
 
 /// Severity of added access.
@@ -565,6 +573,7 @@ fn usage(
     opts: &DriftOptions,
     profiles: &[Profile],
     now: &Baseline,
+    effective: &Effective,
 ) -> Result<UsageReport, Vec<Problem>> {
     let display = crate::core::files::display_path(&ws.root, &ws.root.join(log));
     let since = match &opts.since {
@@ -677,7 +686,7 @@ fn usage(
     report.first = window.map(|(a, _)| a.to_string());
     report.last = window.map(|(_, b)| b.to_string());
 
-    report.unused = unused_grants(now, &used);
+    report.unused = unused_grants(now, effective, &used);
     Ok(report)
 }
 
@@ -743,10 +752,11 @@ fn record(
     }
 }
 
-/// Granted under some profile, never used in the window: direct and acting-as grants.
-fn unused_grants(now: &Baseline, used: &Used) -> Vec<Unused> {
+/// Granted under some profile, never used in the window: direct grants, and the acting-as
+/// grants held along every current path.
+fn unused_grants(now: &Baseline, effective: &Effective, used: &Used) -> Vec<Unused> {
     let mut unused: BTreeMap<(String, Option<String>, String), BTreeSet<String>> = BTreeMap::new();
-    for g in &now.grants {
+    let mut note = |g: &GrantEntry| {
         let key = (
             g.principal.clone(),
             g.acting_as.clone(),
@@ -759,7 +769,11 @@ fn unused_grants(now: &Baseline, used: &Used) -> Vec<Unused> {
                 .or_default()
                 .insert(key.3);
         }
+    };
+    for g in now.grants.iter().filter(|g| g.acting_as.is_none()) {
+        note(g);
     }
+    compare::held_along(&now.grants, baseline::path_entries(effective), |g| note(&g));
     unused
         .into_iter()
         .map(|((principal, acting_as, action), resources)| Unused {

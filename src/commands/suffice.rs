@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use cedar_policy::EntityUid;
 
-use crate::analysis::effective::{self, allowed_requests, Effective};
+use crate::analysis::effective::{self, allowed_requests};
 use crate::analysis::item::AccessItem;
 use crate::analysis::profiles;
 use crate::core::diag::Problem;
@@ -132,14 +132,15 @@ pub fn run(
     let profiles = profiles::select(ws, &[], None)?;
     let before = effective::compute(&ws.engine, &profiles);
     let after = effective::compute(&engine, &profiles);
+    let (gained, lost) = crate::analysis::compare::changes(&before, &after);
     Ok(SufficeResult {
         outcomes,
         what_if: Some(WhatIf {
             added,
             removed,
             sufficient_before,
-            gained: changes(&after, &before),
-            lost: changes(&before, &after),
+            gained,
+            lost,
         }),
     })
 }
@@ -241,22 +242,4 @@ pub fn evaluate(engine: &Engine, t: &Task) -> TaskOutcome {
         excess: groups.into_values().collect(),
         excess_skipped,
     }
-}
-
-/// What `a` has that `b` does not, per profile.
-fn changes(a: &Effective, b: &Effective) -> Vec<AccessItem> {
-    let mut out = Vec::new();
-    for ((profile, x), y) in a.profiles.iter().zip(&a.access).zip(&b.access) {
-        for (key, (chain, policies)) in &x.paths {
-            if !y.paths.contains_key(key) {
-                out.push(AccessItem::path(&profile.name, key, chain, policies));
-            }
-        }
-        for (grant, policies) in &x.grants {
-            if !y.grants.contains_key(grant) {
-                out.push(AccessItem::grant(&profile.name, grant, policies));
-            }
-        }
-    }
-    out
 }

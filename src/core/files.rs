@@ -135,6 +135,15 @@ pub fn io_reason(e: &std::io::Error) -> String {
 ///   streamed into it, never renamed over it;
 /// - a folder: refused (`is a folder`).
 pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_output_with(path, &mut |w| w.write_all(bytes))
+}
+
+/// [`write_output`] of what `write` writes, as it writes it (through a buffer), for outputs too
+/// large to hold.
+pub fn write_output_with(
+    path: &Path,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
     if path.as_os_str().to_string_lossy().ends_with('/') {
         return Err(std::io::Error::new(
@@ -149,8 +158,9 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             "is a folder",
         )),
         Ok(m) if !m.is_file() => {
-            let mut f = std::fs::OpenOptions::new().write(true).open(&target)?;
-            f.write_all(bytes).and_then(|()| f.flush())
+            let f = std::fs::OpenOptions::new().write(true).open(&target)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            write(&mut w).and_then(|()| w.flush())
         }
         _ => {
             let dir = target
@@ -165,7 +175,11 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
                 .prefix(&format!(".{name}."))
                 .suffix(".tmp")
                 .tempfile_in(dir)?;
-            tmp.write_all(bytes)?;
+            {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+                write(&mut w)?;
+                w.flush()?;
+            }
             tmp.as_file().sync_all()?;
             // Keep the permissions of the file being replaced (a new file gets the umask's).
             if let Ok(m) = std::fs::metadata(&target) {

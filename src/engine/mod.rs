@@ -290,9 +290,31 @@ impl Engine {
     /// Only templates whose action scope covers an impersonation action count: an acting-as
     /// policy that tests the chain does not make hops path-dependent.
     pub fn hops_read_the_chain(&self) -> bool {
+        self.reads_the_chain(&self.actions)
+    }
+
+    /// Whether policy `i` (the slicer's order) may read who is behind a request:
+    /// `context.impersonator`, `context.delegation_chain`, or the context as a whole. Where no
+    /// such policy applies, an acting-as request decides as the account's own.
+    pub fn reads_behind(&self, i: usize) -> bool {
+        let id = self.slicer().policy(i).id();
+        let set: &cedar_policy_core::ast::PolicySet = self.policies.as_ref();
+        set.get(&cedar_policy_core::ast::PolicyID::from_string(
+            AsRef::<str>::as_ref(id),
+        ))
+        .is_none_or(|p| {
+            let condition = p.condition();
+            reads_context_attribute(&condition, IMPERSONATOR)
+                || reads_context_attribute(&condition, DELEGATION_CHAIN)
+        })
+    }
+
+    /// Whether some policy whose action scope covers one of `actions` may read
+    /// `context.delegation_chain`.
+    pub fn reads_the_chain(&self, actions: &[EntityUid]) -> bool {
         let set: &cedar_policy_core::ast::PolicySet = self.policies.as_ref();
         set.all_templates().any(|t| {
-            self.actions
+            actions
                 .iter()
                 .any(|a| self.scope_covers_action(t.action_constraint(), a))
                 && reads_context_attribute(&t.condition(), DELEGATION_CHAIN)

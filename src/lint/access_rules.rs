@@ -3,16 +3,14 @@
 //! non-attributable-path (the configured identity-granting actions, evaluated as plain requests).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use cedar_policy::{EntityUid, EvalResult};
 
 use super::policy_rules::Policies;
 use super::{first_few, Finding, RuleId};
-use crate::analysis::effective::{self, Effective, Grant, PathKey};
+use crate::analysis::effective::{self, Effective, Grant};
 use crate::analysis::{is_human, profiles};
 use crate::core::ids::PolicyId;
-use crate::reach::Uid;
 use crate::workspace::lint_settings::AccountRef;
 use crate::workspace::Workspace;
 
@@ -112,7 +110,8 @@ impl Gathered {
 
 fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<(EntityUid, EntityUid), Gathered> = BTreeMap::new();
-    for (profile, access) in eff.profiles.iter().zip(&eff.access) {
+    for (k, (profile, access)) in eff.profiles.iter().zip(&eff.access).enumerate() {
+        // Only grants that differ from the account's own are recorded acting as it.
         for grant in access.grants.keys() {
             let Some(target) = &grant.acting_as else {
                 continue;
@@ -127,11 +126,10 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
             if access.grants.contains_key(&own) {
                 continue;
             }
-            let key = PathKey {
-                principal: Arc::new(grant.principal.clone()),
-                target: Arc::new(target.clone()),
-            };
-            let Some((chain, path_policies)) = access.paths.get(&key) else {
+            let Some(path) = eff
+                .reached
+                .profile_path_between(k, &grant.principal, target)
+            else {
                 continue;
             };
             let g = found
@@ -139,11 +137,11 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
                 .or_default();
             g.under(&profile.name);
             if g.chain.is_empty() {
-                g.chain = chain.iter().map(|u| EntityUid::clone(u)).collect();
+                g.chain = path.chain_uids();
             }
             g.items
                 .insert(format!("{} on {}", grant.action, grant.resource));
-            g.policies.extend(path_policies.iter().cloned());
+            g.policies.extend(path.policies());
         }
     }
     found
@@ -169,51 +167,48 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
 
 fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<Vec<EntityUid>, Gathered> = BTreeMap::new();
-    for (profile, access) in eff.profiles.iter().zip(&eff.access) {
-        let reach = |a: &Uid, b: &Uid| {
-            access.paths.get(&PathKey {
-                principal: a.clone(),
-                target: b.clone(),
+    let reached = &eff.reached;
+    let uids = &reached.identities().uids;
+    for (k, profile) in eff.profiles.iter().enumerate() {
+        // Each path whose target reaches its principal back, in path order (by principal):
+        // each principal's run at once, so the rule costs the number of paths.
+        let back: Vec<(u32, u32)> = reached
+            .map_profile_paths(k, |p| {
+                reached
+                    .reaches(k, p.target, p.principal)
+                    .then_some((p.principal, p.target))
             })
-        };
-        // Paths are sorted by principal: each principal's run of paths at once, so the rule
-        // costs the number of paths, not its square.
-        let keys: Vec<&PathKey> = access.paths.keys().collect();
-        for run in keys.chunk_by(|x, y| x.principal == y.principal) {
-            let a = &run[0].principal;
-            // One finding per cycle class: its members, each reaching and reached by `a`.
-            let back: Vec<&PathKey> = run
-                .iter()
-                .copied()
-                .filter(|k| reach(&k.target, a).is_some())
-                .collect();
-            let Some(first) = back.first() else {
-                continue;
-            };
-            let mut members: Vec<EntityUid> = back
-                .iter()
-                .map(|k| EntityUid::clone(&k.target))
-                .chain(std::iter::once(EntityUid::clone(a)))
-                .collect();
-            members.sort_by_cached_key(ToString::to_string);
-            if members.first() != Some(&**a) {
+            .flatten()
+            .collect();
+        for run in back.chunk_by(|x, y| x.0 == y.0) {
+            let a = run[0].0;
+            // One finding per cycle class, found from its first member (numbers are in uid
+            // string order): its members, each reaching and reached by `a`.
+            if run.iter().any(|&(_, t)| t < a) {
                 continue;
             }
+            let first = run[0].1;
+            let mut members: Vec<EntityUid> = run
+                .iter()
+                .map(|&(_, t)| EntityUid::clone(&uids[t as usize]))
+                .chain(std::iter::once(EntityUid::clone(&uids[a as usize])))
+                .collect();
+            members.sort_by_cached_key(ToString::to_string);
             let g = found.entry(members).or_default();
             g.under(&profile.name);
             if g.chain.is_empty() {
-                // a → … → target → … → a
-                let (there, p1) = &access.paths[*first];
-                let Some((back_chain, p2)) = reach(&first.target, a) else {
+                // a → … → first → … → a
+                let (ua, uf) = (&uids[a as usize], &uids[first as usize]);
+                let (Some(there), Some(back)) = (
+                    reached.profile_path_between(k, ua, uf),
+                    reached.profile_path_between(k, uf, ua),
+                ) else {
                     continue;
                 };
-                g.chain = there
-                    .iter()
-                    .chain(back_chain)
-                    .map(|u| EntityUid::clone(u))
-                    .collect();
-                g.policies.extend(p1.iter().cloned());
-                g.policies.extend(p2.iter().cloned());
+                g.chain = there.chain_uids();
+                g.chain.extend(back.chain_uids());
+                g.policies.extend(there.policies());
+                g.policies.extend(back.policies());
             }
         }
     }
@@ -247,11 +242,11 @@ fn dead_policies(
     eff: &Effective,
     profiles: &[&str],
 ) -> Vec<Finding> {
-    let mut live: BTreeSet<&str> = BTreeSet::new();
+    // The policies of every hop of every path, and of every recorded grant: an acting-as
+    // grant that is not recorded is the path's and the account's own grant's.
+    let hops = eff.reached.hops_used().policies;
+    let mut live: BTreeSet<&str> = hops.iter().map(PolicyId::as_str).collect();
     for access in &eff.access {
-        for (_, ids) in access.paths.values() {
-            live.extend(ids.iter().map(PolicyId::as_str));
-        }
         for ids in access.grants.values() {
             live.extend(ids.iter().map(PolicyId::as_str));
         }

@@ -243,7 +243,7 @@ impl HopMatrix {
     ) -> Option<Self> {
         let ty = super::origins::applies(engine, ctx)?;
         let mut first = Self::build(engine, identities, ctx);
-        let plan = super::origins::plan(engine, identities, ctx, &ty);
+        let plan = super::origins::plan(engine, identities, ctx, &ty, &engine.actions);
         let matrices: Vec<HopMatrix> = plan
             .contexts
             .par_iter()

@@ -26,6 +26,7 @@ use serde_json::Value;
 
 pub use identities::{Chains, Identities, NumberedReach, Reach, Uid};
 use matrix::HopMatrix;
+pub use origins::acting_as_groups;
 
 use crate::engine::{Behind, ContextMap, Engine};
 

@@ -91,8 +91,9 @@ pub(super) fn plan(
     identities: &Identities,
     context: &ContextMap,
     ty: &EntityTypeName,
+    actions: &[EntityUid],
 ) -> Plan {
-    let (names, whole) = observed(engine);
+    let (names, whole) = observed(engine, actions);
     // Where the impersonator is used other than through its attributes: its key under what
     // those conditions observe, as the matrix keys an identity for one policy.
     let keys: Option<Vec<Key>> = whole.map(|o| {
@@ -136,6 +137,45 @@ pub(super) fn plan(
     Plan { contexts, group_of }
 }
 
+/// Groups of origins whose acting-as requests of `actions` decide alike under `context`, by
+/// identity number, when the policies read no `delegation_chain` there and the impersonator
+/// cannot meet itself elsewhere in such a request (its type is neither impersonable, so never
+/// the acting principal, nor a resource type of `actions`); `None` otherwise. The argument is
+/// the one above for later hops, with the acting-as request in place of the hop.
+pub fn acting_as_groups(
+    engine: &Engine,
+    identities: &Identities,
+    context: &ContextMap,
+    actions: &[EntityUid],
+) -> Option<Vec<u32>> {
+    if context.contains_key(IMPERSONATOR) {
+        // Every request carries the profile's own `impersonator`: nobody is told apart.
+        return Some(vec![0; identities.len()]);
+    }
+    if engine.reads_the_chain(actions) {
+        return None;
+    }
+    let mut types: FxHashSet<EntityTypeName> = FxHashSet::default();
+    for info in actions.iter().filter_map(|a| engine.action(a)) {
+        if let Some(a) = info.context.get(IMPERSONATOR) {
+            let ty = entity_type_of(&a.ty)?;
+            if info.resources.contains(&ty) {
+                return None;
+            }
+            types.insert(ty);
+        }
+    }
+    let mut types = types.into_iter();
+    match (types.next(), types.next()) {
+        (None, _) => Some(vec![0; identities.len()]),
+        (Some(ty), None) if !engine.impersonable_types().contains(&ty) => {
+            let plan = plan(engine, identities, context, &ty, actions);
+            Some(plan.group_of)
+        }
+        _ => None,
+    }
+}
+
 fn attribute_values(engine: &Engine, uid: &EntityUid, names: &[String]) -> Vec<Option<EvalResult>> {
     let entity = engine.entities.get(uid);
     names
@@ -144,16 +184,15 @@ fn attribute_values(engine: &Engine, uid: &EntityUid, names: &[String]) -> Vec<O
         .collect()
 }
 
-/// What the templates whose action scope covers an impersonation action observe of
+/// What the templates whose action scope covers one of `actions` observe of
 /// `context.impersonator`: the attributes read through it, and what the conditions that use
 /// it otherwise observe (`None` when none does).
-fn observed(engine: &Engine) -> (Vec<String>, Option<Observes>) {
+fn observed(engine: &Engine, actions: &[EntityUid]) -> (Vec<String>, Option<Observes>) {
     let set: &cedar_policy_core::ast::PolicySet = engine.policies.as_ref();
     let mut names: Vec<String> = Vec::new();
     let mut whole: Option<Observes> = None;
     for t in set.all_templates() {
-        let covers = engine
-            .actions
+        let covers = actions
             .iter()
             .any(|a| engine.scope_covers_action(t.action_constraint(), a));
         if !covers {

@@ -250,7 +250,7 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         ),
         (
             "baseline.schema.json",
-            schema::<crate::analysis::baseline::Baseline>(
+            schema::<crate::analysis::baseline::BaselineFile>(
                 "actas snapshot: the baseline (actas.baseline.json)",
             ),
         ),

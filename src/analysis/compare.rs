@@ -1,0 +1,316 @@
+//! What one effective access has that another lacks: `drift` (the baseline against now) and
+//! `suffice --with/--without` (before against after a change).
+//!
+//! Paths are compared as two sorted streams, entry by entry (a baseline's are read from its
+//! file as they are parsed). Grants are compared as recorded (see `effective.rs`): direct grants
+//! by key; an acting-as grant is held when its path is and either it is recorded, or the
+//! account's own grant is and it is not recorded as withheld. An acting-as grant that changed
+//! only because its path or the account's own grant changed is not listed again: that change is
+//! (a path gained or lost is one item, not one more per grant of the account).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::iter::Peekable;
+
+use rustc_hash::FxHashSet;
+
+use crate::analysis::baseline::{GrantEntry, PathEntry};
+use crate::analysis::effective::Effective;
+use crate::analysis::item::AccessItem;
+use crate::core::ids::PolicyId;
+
+/// Merges the earlier access's paths, pushed in order, with the later one's, pulled in order.
+pub struct PathMerge<I: Iterator<Item = PathEntry>> {
+    later: Peekable<I>,
+    /// The later access's paths the earlier lacks, in order.
+    pub added: Vec<PathEntry>,
+    /// The earlier access's paths the later lacks, in order.
+    pub removed: Vec<PathEntry>,
+    /// Every policy behind an earlier path.
+    pub earlier_policies: FxHashSet<PolicyId>,
+    last: Option<(String, String, String)>,
+}
+
+impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
+    pub fn new(later: I) -> Self {
+        Self {
+            later: later.peekable(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            earlier_policies: FxHashSet::default(),
+            last: None,
+        }
+    }
+
+    /// The next path of the earlier access; an error when it is out of order (a baseline edited
+    /// by hand), since the comparison relies on the order.
+    pub fn push(&mut self, earlier: PathEntry) -> Result<(), String> {
+        if let Some(last) = &mut self.last {
+            if (last.0.as_str(), last.1.as_str(), last.2.as_str()) >= earlier.key() {
+                return Err(format!(
+                    "paths are out of order (or repeated) at profile `{}`, principal `{}`, target `{}`: a baseline lists them sorted by profile, principal and target",
+                    earlier.profile, earlier.principal, earlier.target
+                ));
+            }
+            last.0.clear();
+            last.0.push_str(&earlier.profile);
+            last.1.clone_from(&earlier.principal);
+            last.2.clone_from(&earlier.target);
+        } else {
+            self.last = Some((
+                earlier.profile.to_string(),
+                earlier.principal.clone(),
+                earlier.target.clone(),
+            ));
+        }
+        for p in &earlier.policies {
+            if !self.earlier_policies.contains(p) {
+                self.earlier_policies.insert(p.clone());
+            }
+        }
+        while let Some(later) = self.later.peek() {
+            match later.key().cmp(&earlier.key()) {
+                std::cmp::Ordering::Less => self.added.extend(self.later.next()),
+                std::cmp::Ordering::Equal => {
+                    self.later.next();
+                    return Ok(());
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        self.removed.push(earlier);
+        Ok(())
+    }
+
+    /// Every later path after the last earlier one is added.
+    pub fn finish(mut self) -> Self {
+        self.added.extend(self.later.by_ref());
+        self
+    }
+
+    /// Whether the earlier access has the path, given whether the later one has it.
+    pub fn earlier_has(&self, key: (&str, &str, &str), later_has: bool) -> bool {
+        let listed = |list: &[PathEntry]| list.binary_search_by(|p| p.key().cmp(&key)).is_ok();
+        if later_has {
+            !listed(&self.added)
+        } else {
+            listed(&self.removed)
+        }
+    }
+}
+
+type GrantKey<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, &'a str);
+
+/// One side's grants, indexed.
+struct Grants<'a> {
+    /// (profile, account, action, resource).
+    direct: BTreeMap<(&'a str, &'a str, &'a str, &'a str), &'a GrantEntry>,
+    acting: BTreeMap<GrantKey<'a>, &'a GrantEntry>,
+}
+
+/// `policies` and `more`, sorted, once each.
+fn union(policies: &[PolicyId], more: &[PolicyId]) -> Vec<PolicyId> {
+    let mut all: Vec<PolicyId> = policies.iter().chain(more).cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+impl<'a> Grants<'a> {
+    fn new(entries: &'a [GrantEntry]) -> Self {
+        let mut direct = BTreeMap::new();
+        let mut acting = BTreeMap::new();
+        for g in entries {
+            match &g.acting_as {
+                None => {
+                    direct.insert(
+                        (
+                            g.profile.as_str(),
+                            g.principal.as_str(),
+                            g.action.as_str(),
+                            g.resource.as_str(),
+                        ),
+                        g,
+                    );
+                }
+                Some(_) => {
+                    acting.insert(g.key(), g);
+                }
+            }
+        }
+        Self { direct, acting }
+    }
+
+    fn own(&self, k: GrantKey<'_>) -> Option<&'a GrantEntry> {
+        let account = k.2?;
+        self.direct.get(&(k.0, account, k.3, k.4)).copied()
+    }
+
+    /// The acting-as grant `k` as held where its path is (the path's policies given): recorded,
+    /// or the account's own and not withheld.
+    fn held(&self, k: GrantKey<'_>, path_policies: &[PolicyId]) -> Option<GrantEntry> {
+        match self.acting.get(&k) {
+            Some(g) => (!g.withheld).then(|| (*g).clone()),
+            None => self.own(k).map(|own| GrantEntry {
+                principal: k.1.to_string(),
+                acting_as: k.2.map(ToString::to_string),
+                policies: union(&own.policies, path_policies),
+                ..own.clone()
+            }),
+        }
+    }
+
+    /// Every acting-as grant held along path `p`.
+    fn along(&self, p: &PathEntry) -> Vec<GrantEntry> {
+        let (profile, principal, account) = (p.profile.as_str(), &*p.principal, &*p.target);
+        let mut out: Vec<GrantEntry> = self
+            .direct
+            .range((profile, account, "", "")..)
+            .take_while(|(k, _)| k.0 == profile && k.1 == account)
+            .filter_map(|(k, _)| {
+                self.held((profile, principal, Some(account), k.2, k.3), &p.policies)
+            })
+            .collect();
+        out.extend(
+            self.acting
+                .range((profile, principal, Some(account), "", "")..)
+                .take_while(|(k, _)| k.0 == profile && k.1 == principal && k.2 == Some(account))
+                .filter(|(k, g)| !g.withheld && self.own(**k).is_none())
+                .map(|(_, g)| (*g).clone()),
+        );
+        out
+    }
+}
+
+/// The grants `later` has that `earlier` lacks and the reverse (direct and acting-as, as if
+/// every acting-as grant were listed), given the paths' merge; `later_paths` is the later
+/// access, for who reaches an account there.
+pub fn grant_changes<I: Iterator<Item = PathEntry>>(
+    earlier: &[GrantEntry],
+    later: &[GrantEntry],
+    paths: &PathMerge<I>,
+    later_paths: &Effective,
+) -> (Vec<GrantEntry>, Vec<GrantEntry>) {
+    let (e, l) = (Grants::new(earlier), Grants::new(later));
+    let mut gained: BTreeSet<GrantEntry> = BTreeSet::new();
+    let mut lost: BTreeSet<GrantEntry> = BTreeSet::new();
+    // Direct grants, and acting-as grants along a path gained or lost.
+    for (k, g) in &l.direct {
+        if !e.direct.contains_key(k) {
+            gained.insert((*g).clone());
+        }
+    }
+    for (k, g) in &e.direct {
+        if !l.direct.contains_key(k) {
+            lost.insert((*g).clone());
+        }
+    }
+    for p in &paths.added {
+        gained.extend(l.along(p));
+    }
+    for p in &paths.removed {
+        lost.extend(e.along(p));
+    }
+    // Acting-as grants along paths on both sides: where the account's own grant changed, for
+    // everyone reaching it, and where one is recorded on either side.
+    let mut keys: BTreeSet<GrantKey<'_>> =
+        e.acting.keys().chain(l.acting.keys()).copied().collect();
+    let own_changed: Vec<_> = l
+        .direct
+        .keys()
+        .filter(|k| !e.direct.contains_key(*k))
+        .chain(e.direct.keys().filter(|k| !l.direct.contains_key(*k)))
+        .copied()
+        .collect();
+    let mut accounts: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (profile, account, _, _) in &own_changed {
+        accounts.entry(profile).or_default().insert(account);
+    }
+    // Per (profile, account), who reaches it.
+    let mut reaching: BTreeMap<(&str, String), Vec<String>> = BTreeMap::new();
+    for (profile, targets) in &accounts {
+        let targets: Vec<&str> = targets.iter().copied().collect();
+        for (principal, target) in later_paths.paths_to(profile, &targets) {
+            reaching
+                .entry((profile, target))
+                .or_default()
+                .push(principal);
+        }
+    }
+    let mut extra_keys: Vec<(&str, &str, &str, &str, &str)> = Vec::new();
+    for (profile, account, action, resource) in &own_changed {
+        for principal in reaching
+            .get(&(*profile, account.to_string()))
+            .into_iter()
+            .flatten()
+        {
+            extra_keys.push((profile, principal, account, action, resource));
+        }
+    }
+    keys.extend(
+        extra_keys
+            .iter()
+            .map(|&(profile, principal, account, action, resource)| {
+                (profile, principal, Some(account), action, resource)
+            }),
+    );
+    for k in keys {
+        let Some(account) = k.2 else {
+            continue;
+        };
+        let Some(path) = later_paths.path_policies(k.0, k.1, account) else {
+            continue;
+        };
+        if !paths.earlier_has((k.0, k.1, account), true) {
+            continue;
+        }
+        match (e.held(k, &path), l.held(k, &path)) {
+            (None, Some(g)) => {
+                gained.insert(g);
+            }
+            (Some(g), None) => {
+                lost.insert(g);
+            }
+            _ => {}
+        }
+    }
+    (gained.into_iter().collect(), lost.into_iter().collect())
+}
+
+/// Every acting-as grant held along `paths`, given the same access's recorded grants.
+pub fn held_along(
+    grants: &[GrantEntry],
+    paths: impl Iterator<Item = PathEntry>,
+    mut f: impl FnMut(GrantEntry),
+) {
+    let g = Grants::new(grants);
+    for p in paths {
+        g.along(&p).into_iter().for_each(&mut f);
+    }
+}
+
+/// What `after` has that `before` lacks, and the reverse, as items.
+pub fn changes(before: &Effective, after: &Effective) -> (Vec<AccessItem>, Vec<AccessItem>) {
+    use crate::analysis::baseline::{grant_entries, path_entries};
+    let mut merge = PathMerge::new(path_entries(after));
+    for p in path_entries(before) {
+        // Both streams are in order.
+        let _ = merge.push(p);
+    }
+    let merge = merge.finish();
+    let (gained, lost) =
+        grant_changes(&grant_entries(before), &grant_entries(after), &merge, after);
+    // Per profile in the configuration's order, its paths first, then its grants.
+    let items = |paths: &[PathEntry], grants: &[GrantEntry]| -> Vec<AccessItem> {
+        let mut items: Vec<AccessItem> = paths
+            .iter()
+            .map(AccessItem::from)
+            .chain(grants.iter().map(AccessItem::from))
+            .collect();
+        items.sort_by_key(|i| {
+            let profile = after.profiles.iter().position(|p| p.name == i.profile);
+            (profile, i.kind() != "path")
+        });
+        items
+    };
+    (items(&merge.added, &gained), items(&merge.removed, &lost))
+}
