@@ -110,37 +110,64 @@ impl Gathered {
 
 fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<(EntityUid, EntityUid), Gathered> = BTreeMap::new();
+    let reached = &eff.reached;
+    let uids = &reached.identities().uids;
     for (k, (profile, access)) in eff.profiles.iter().zip(&eff.access).enumerate() {
-        // Only grants that differ from the account's own are recorded acting as it.
-        for grant in access.grants.keys() {
-            let Some(target) = &grant.acting_as else {
-                continue;
-            };
-            if is_human(&ws.human_types, &grant.principal) {
-                continue;
+        // What each account holds itself, and what is recorded acting as it (see
+        // `effective.rs`): an acting-as grant is the account's own unless withheld, or recorded.
+        let mut own: BTreeMap<&EntityUid, Vec<&Grant>> = BTreeMap::new();
+        let mut recorded: BTreeMap<(&EntityUid, &EntityUid), Vec<&Grant>> = BTreeMap::new();
+        for g in access.grants.keys() {
+            match &g.acting_as {
+                None => own.entry(&g.principal).or_default().push(g),
+                Some(target) => recorded.entry((&g.principal, target)).or_default().push(g),
             }
-            let own = Grant {
+        }
+        let holds = |principal: &EntityUid, action: &EntityUid, resource: &EntityUid| {
+            access.grants.contains_key(&Grant {
+                principal: principal.clone(),
                 acting_as: None,
-                ..grant.clone()
-            };
-            if access.grants.contains_key(&own) {
+                action: action.clone(),
+                resource: resource.clone(),
+            })
+        };
+        let paths: Vec<(u32, u32)> = reached
+            .map_profile_paths(k, |p| {
+                let principal = &uids[p.principal as usize];
+                (!is_human(&ws.human_types, principal)).then_some((p.principal, p.target))
+            })
+            .flatten()
+            .collect();
+        for (p, t) in paths {
+            let (principal, target) = (&*uids[p as usize], &*uids[t as usize]);
+            let along = own.get(target).into_iter().flatten().filter(|g| {
+                !access.withheld.contains_key(&Grant {
+                    principal: principal.clone(),
+                    acting_as: Some(target.clone()),
+                    action: g.action.clone(),
+                    resource: g.resource.clone(),
+                })
+            });
+            let extra = recorded.get(&(principal, target)).into_iter().flatten();
+            let gained: BTreeSet<String> = along
+                .chain(extra)
+                .filter(|g| !holds(principal, &g.action, &g.resource))
+                .map(|g| format!("{} on {}", g.action, g.resource))
+                .collect();
+            if gained.is_empty() {
                 continue;
             }
-            let Some(path) = eff
-                .reached
-                .profile_path_between(k, &grant.principal, target)
-            else {
+            let Some(path) = reached.profile_path_between(k, principal, target) else {
                 continue;
             };
             let g = found
-                .entry((grant.principal.clone(), target.clone()))
+                .entry((principal.clone(), target.clone()))
                 .or_default();
             g.under(&profile.name);
             if g.chain.is_empty() {
                 g.chain = path.chain_uids();
             }
-            g.items
-                .insert(format!("{} on {}", grant.action, grant.resource));
+            g.items.extend(gained);
             g.policies.extend(path.policies());
         }
     }
