@@ -256,10 +256,15 @@ impl Problem {
         }
         if let Some(file) = file {
             p = p.with_file(file);
-            let label = err.labels().and_then(|mut l| l.next());
+            let label = err
+                .labels()
+                .and_then(|l| l.min_by_key(|l| (l.offset(), l.len())));
             if let Some(label) = label {
                 p.span = Some((label.offset(), label.len()));
                 p.label = label.label().map(str::to_string);
+                if p.message.starts_with("failed to resolve types") {
+                    p.span = Some(first_use(&file.text, (label.offset(), label.len())));
+                }
             }
         }
         p
@@ -281,6 +286,22 @@ impl Problem {
         let file = self.file.as_ref()?;
         Some((file.path.clone(), self.span.map(|(o, _)| file.line_col(o))))
     }
+}
+
+/// The first whole-word use of the name at `span` in a schema's text. Cedar places an
+/// undeclared type at one of its uses picked from a hash set, which differs from run to run;
+/// a type that is not declared occurs only where it is used, so its first occurrence is a
+/// place that does not depend on the run.
+fn first_use(text: &str, span: (usize, usize)) -> (usize, usize) {
+    let Some(name) = text.get(span.0..span.0 + span.1).filter(|n| !n.is_empty()) else {
+        return span;
+    };
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+    text.match_indices(name)
+        .find(|(i, _)| {
+            !word(text[..*i].chars().next_back()) && !word(text[i + name.len()..].chars().next())
+        })
+        .map_or(span, |(i, _)| (i, span.1))
 }
 
 /// A span as 1-based (line, column) pairs; `end` is exclusive.
