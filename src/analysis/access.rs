@@ -402,35 +402,20 @@ impl<'e> Reached<'e> {
         })
     }
 
-    /// The path from `principal` to `target` under profile `i`, if there is one.
-    pub fn profile_path_between(
-        &self,
-        i: usize,
-        principal: &EntityUid,
-        target: &EntityUid,
-    ) -> Option<ProfilePath<'_>> {
-        let (p, t) = (
-            self.identities.number(principal)?,
-            self.identities.number(target)?,
-        );
-        let b = &self.blocks[self.blocks.binary_search_by_key(&p, |b| b.principal).ok()?];
-        let j = b.targets.binary_search(&t).ok()?;
-        let n = self.profiles.len();
-        (!b.chains.get(j * n + i).is_empty()).then(|| self.profile_path(i, b, j))
+    /// The path between two identity numbers under profile `i`, if there is one.
+    pub fn path_under(&self, i: usize, principal: u32, target: u32) -> Option<ProfilePath<'_>> {
+        let k = self
+            .blocks
+            .binary_search_by_key(&principal, |b| b.principal)
+            .ok()?;
+        let b = &self.blocks[k];
+        let j = b.targets.binary_search(&target).ok()?;
+        (!b.chains.get(j * self.profiles.len() + i).is_empty()).then(|| self.profile_path(i, b, j))
     }
 
     /// Whether `principal` reaches `target` under profile `i`.
     pub fn reaches(&self, i: usize, principal: u32, target: u32) -> bool {
-        let Ok(k) = self
-            .blocks
-            .binary_search_by_key(&principal, |b| b.principal)
-        else {
-            return false;
-        };
-        let b = &self.blocks[k];
-        b.targets
-            .binary_search(&target)
-            .is_ok_and(|j| !b.chains.get(j * self.profiles.len() + i).is_empty())
+        self.path_under(i, principal, target).is_some()
     }
 
     /// The identity numbering the paths use.

@@ -191,19 +191,20 @@ pub fn grant_changes<I: Iterator<Item = PathEntry>>(
     later_paths: &Effective,
 ) -> (Vec<GrantEntry>, Vec<GrantEntry>) {
     let (e, l) = (Grants::new(earlier), Grants::new(later));
-    let mut gained: BTreeSet<GrantEntry> = BTreeSet::new();
-    let mut lost: BTreeSet<GrantEntry> = BTreeSet::new();
     // Direct grants, and acting-as grants along a path gained or lost.
-    for (k, g) in &l.direct {
-        if !e.direct.contains_key(k) {
-            gained.insert((*g).clone());
-        }
-    }
-    for (k, g) in &e.direct {
-        if !l.direct.contains_key(k) {
-            lost.insert((*g).clone());
-        }
-    }
+    let gained_direct: Vec<_> = l
+        .direct
+        .iter()
+        .filter(|(k, _)| !e.direct.contains_key(*k))
+        .collect();
+    let lost_direct: Vec<_> = e
+        .direct
+        .iter()
+        .filter(|(k, _)| !l.direct.contains_key(*k))
+        .collect();
+    let mut gained: BTreeSet<GrantEntry> =
+        gained_direct.iter().map(|(_, g)| (**g).clone()).collect();
+    let mut lost: BTreeSet<GrantEntry> = lost_direct.iter().map(|(_, g)| (**g).clone()).collect();
     for p in &paths.added {
         gained.extend(l.along(p));
     }
@@ -212,14 +213,10 @@ pub fn grant_changes<I: Iterator<Item = PathEntry>>(
     }
     // Acting-as grants along paths on both sides: where the account's own grant changed, for
     // everyone reaching it, and where one is recorded on either side.
-    let mut keys: BTreeSet<GrantKey<'_>> =
-        e.acting.keys().chain(l.acting.keys()).copied().collect();
-    let own_changed: Vec<_> = l
-        .direct
-        .keys()
-        .filter(|k| !e.direct.contains_key(*k))
-        .chain(e.direct.keys().filter(|k| !l.direct.contains_key(*k)))
-        .copied()
+    let own_changed: Vec<_> = gained_direct
+        .iter()
+        .chain(&lost_direct)
+        .map(|(k, _)| **k)
         .collect();
     let mut accounts: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (profile, account, _, _) in &own_changed {
@@ -236,23 +233,17 @@ pub fn grant_changes<I: Iterator<Item = PathEntry>>(
                 .push(principal);
         }
     }
-    let mut extra_keys: Vec<(&str, &str, &str, &str, &str)> = Vec::new();
+    let mut keys: BTreeSet<GrantKey<'_>> =
+        e.acting.keys().chain(l.acting.keys()).copied().collect();
     for (profile, account, action, resource) in &own_changed {
         for principal in reaching
             .get(&(*profile, account.to_string()))
             .into_iter()
             .flatten()
         {
-            extra_keys.push((profile, principal, account, action, resource));
+            keys.insert((profile, principal, Some(account), action, resource));
         }
     }
-    keys.extend(
-        extra_keys
-            .iter()
-            .map(|&(profile, principal, account, action, resource)| {
-                (profile, principal, Some(account), action, resource)
-            }),
-    );
     for k in keys {
         let Some(account) = k.2 else {
             continue;

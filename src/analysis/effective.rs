@@ -68,11 +68,9 @@ impl Effective<'_> {
         target: &str,
     ) -> Option<Vec<PolicyId>> {
         let k = self.profiles.iter().position(|p| p.name == profile)?;
-        let uids = &self.reached.identities().uids;
-        let (p, t) = (self.number(principal)?, self.number(target)?);
         let path = self
             .reached
-            .profile_path_between(k, &uids[p as usize], &uids[t as usize])?;
+            .path_under(k, self.number(principal)?, self.number(target)?)?;
         Some(path.policies())
     }
 
@@ -207,6 +205,11 @@ type InScope = (usize, Vec<EntityUid>);
 
 impl Exposed {
     fn new(engine: &Engine, aware: &[EntityUid]) -> Self {
+        if aware.is_empty() {
+            return Self {
+                by_action: Vec::new(),
+            };
+        }
         let slicer = engine.slicer();
         let reading: Vec<usize> = (0..slicer.len())
             .filter(|&i| engine.reads_behind(i))
@@ -318,17 +321,18 @@ fn acting_as(
     // for the first path of each (any member and any chain decide alike).
     let mut by_group: FxHashMap<(u32, u32), Vec<Difference>> = FxHashMap::default();
     if let Some(groups) = &groups {
-        let mut first: FxHashMap<(u32, u32), (u32, Vec<u32>)> = FxHashMap::default();
-        for (p, t, chain) in
-            reached.map_profile_paths(k, |p| (p.principal, p.target, p.chain.to_vec()))
-        {
-            first.entry((t, groups[p as usize])).or_insert((p, chain));
+        let mut first: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+        for (p, t) in reached.map_profile_paths(k, |p| (p.principal, p.target)) {
+            first.entry((t, groups[p as usize])).or_insert(p);
         }
         let own = &*access;
         by_group = first
             .into_par_iter()
-            .map(|(key, (p, chain))| {
-                let chain: Vec<EntityUid> = chain.iter().map(|&x| uid(x).clone()).collect();
+            .map(|(key, p)| {
+                let chain = reached
+                    .path_under(k, p, key.0)
+                    .map(|path| path.chain_uids())
+                    .unwrap_or_default();
                 let behind = Behind {
                     origin: uid(p),
                     chain: &chain,
@@ -360,6 +364,11 @@ fn acting_as(
                     &computed
                 }
             };
+            if diffs.is_empty() {
+                return Vec::new();
+            }
+            // An acting-as grant is caused by the path as much as by the request.
+            let path_policies = path.policies();
             diffs
                 .iter()
                 .map(|d| {
@@ -369,10 +378,9 @@ fn acting_as(
                         action: d.action.clone(),
                         resource: d.resource.clone(),
                     };
-                    // An acting-as grant is caused by the path as much as by the request.
                     let mut reasons = d.reasons.clone();
                     if !d.withheld {
-                        reasons.extend(path.policies());
+                        reasons.extend(path_policies.iter().cloned());
                         reasons.sort();
                         reasons.dedup();
                     }

@@ -157,7 +157,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
             if gained.is_empty() {
                 continue;
             }
-            let Some(path) = reached.profile_path_between(k, principal, target) else {
+            let Some(path) = reached.path_under(k, p, t) else {
                 continue;
             };
             let g = found
@@ -225,10 +225,9 @@ fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
             g.under(&profile.name);
             if g.chain.is_empty() {
                 // a → … → first → … → a
-                let (ua, uf) = (&uids[a as usize], &uids[first as usize]);
                 let (Some(there), Some(back)) = (
-                    reached.profile_path_between(k, ua, uf),
-                    reached.profile_path_between(k, uf, ua),
+                    reached.path_under(k, a, first),
+                    reached.path_under(k, first, a),
                 ) else {
                     continue;
                 };
