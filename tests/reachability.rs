@@ -714,3 +714,195 @@ fn some_generated_chains_are_longer_than_one_hop() {
         "only {with_chains} of 24 worlds have a chain: the generator is too sparse"
     );
 }
+
+/// Direct grants as keys (profile, principal, action, resource), each with its determining
+/// policies' ids.
+type DirectGrants = BTreeMap<(String, String, String, String), Vec<String>>;
+
+/// Raw Cedar's direct grants of `actions` under every profile: every fitting (principal,
+/// resource) pair of the inventory asked, with the determining policies by `@id` (a link by its
+/// own id).
+fn raw_direct_grants(w: &World, actions: &[&str]) -> DirectGrants {
+    let o = Oracle::new(w);
+    let id_of = |id: &cedar_policy::PolicyId| {
+        let p = o.policies.policy(id).unwrap();
+        match p.annotation("id") {
+            Some(a) if p.template_id().is_none() => a.to_string(),
+            _ => AsRef::<str>::as_ref(id).to_string(),
+        }
+    };
+    let mut out = DirectGrants::new();
+    for (name, ctx) in PROFILES {
+        for action in actions {
+            let a: EntityUid = format!("Action::\"{action}\"").parse().unwrap();
+            let principals: Vec<_> = o.schema.principals_for_action(&a).unwrap().collect();
+            let resources: Vec<_> = o.schema.resources_for_action(&a).unwrap().collect();
+            let of = |types: &[&cedar_policy::EntityTypeName]| -> Vec<EntityUid> {
+                o.entities
+                    .iter()
+                    .map(|e| e.uid())
+                    .filter(|u| types.contains(&u.type_name()))
+                    .collect()
+            };
+            for p in of(&principals) {
+                for r in of(&resources) {
+                    let context = Context::from_json_str(ctx, Some((&o.schema, &a))).unwrap();
+                    let request =
+                        Request::new(p.clone(), a.clone(), r.clone(), context, Some(&o.schema))
+                            .unwrap();
+                    let response = o
+                        .authorizer
+                        .is_authorized(&request, &o.policies, &o.entities);
+                    if response.decision() == Decision::Allow {
+                        let mut reasons: Vec<String> =
+                            response.diagnostics().reason().map(id_of).collect();
+                        reasons.sort();
+                        out.insert(
+                            (name.into(), p.to_string(), a.to_string(), r.to_string()),
+                            reasons,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// actas's direct grants of `actions` in `w` (see `actas::reach::direct_grants`).
+fn actas_direct_grants(w: &World, actions: &[&str]) -> DirectGrants {
+    let dir = tempfile::tempdir().unwrap();
+    w.write(dir.path());
+    let ws = actas::workspace::load(dir.path(), &Default::default())
+        .unwrap()
+        .workspace
+        .unwrap();
+    let actions: Vec<EntityUid> = actions
+        .iter()
+        .map(|a| format!("Action::\"{a}\"").parse().unwrap())
+        .collect();
+    let mut out = DirectGrants::new();
+    for profile in actas::analysis::profiles::select(&ws, &[], None).unwrap() {
+        let (grants, skipped) = actas::reach::direct_grants(&ws.engine, &profile.context, &actions);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        for (p, a, r, reasons) in grants {
+            let key = (
+                profile.name.to_string(),
+                p.to_string(),
+                a.to_string(),
+                r.to_string(),
+            );
+            let reasons = reasons.into_iter().map(String::from).collect();
+            assert!(out.insert(key, reasons).is_none(), "a grant given twice");
+        }
+    }
+    out
+}
+
+/// Direct grants by classes equal raw Cedar's request by request, determining policies
+/// included, on the generated worlds with a `read` action (team and folder scopes, deep trees,
+/// template links elsewhere, conditions that error).
+#[test]
+fn direct_grants_equal_raw_cedar_on_generated_worlds() {
+    let mut compared = 0;
+    for (seed, size) in (200..204)
+        .map(|s| (s, &Size::WITH_GRANTS))
+        .chain((700..703).map(|s| (s, &Size::LINKED_DEEP)))
+    {
+        let w = generate(seed, size, false);
+        let want = raw_direct_grants(&w, &["read"]);
+        assert_eq!(actas_direct_grants(&w, &["read"]), want, "seed {seed}");
+        compared += want.len();
+    }
+    assert!(compared > 200, "only {compared} grants compared");
+    eprintln!("{compared} direct grants compared");
+}
+
+/// The same where policies relate principal and resource (owner, reader sets, a manager
+/// attribute, `resource == principal`) and an action applies to the principal's own type, so
+/// that requests on oneself are asked too.
+#[test]
+fn direct_grants_equal_raw_cedar_with_relations_and_requests_on_oneself() {
+    let schema = "entity Team in [Team];\n\
+        entity Person in [Team] { level: Long, active: Bool, manager?: Person };\n\
+        entity Doc { owner: Person, readers: Set<Person>, tier: Long };\n\
+        type Ctx = { ticket: String, hours: Long, mfa: Bool };\n\
+        action impersonate appliesTo { principal: [Person], resource: [Person], context: Ctx };\n\
+        action signJwt appliesTo { principal: [Person], resource: [Person], context: Ctx };\n\
+        action view appliesTo { principal: [Person], resource: [Person, Doc], context: Ctx };\n\
+        action edit appliesTo { principal: [Person], resource: [Doc], context: Ctx };\n";
+    let policies = r#"@id("self-view")
+permit (principal, action == Action::"view", resource) when { resource == principal };
+@id("manager-view")
+permit (principal, action == Action::"view", resource is Person)
+  when { resource has manager && resource.manager == principal };
+@id("doc-view")
+permit (principal, action == Action::"view", resource is Doc)
+  when { resource.owner == principal || resource.readers.contains(principal) };
+@id("tier")
+permit (principal in Team::"t0", action in [Action::"view", Action::"edit"], resource is Doc)
+  when { resource.tier <= principal.level };
+@id("inactive")
+forbid (principal, action, resource) unless { principal.active };
+@id("edit-owner")
+permit (principal, action == Action::"edit", resource is Doc)
+  when { context.hours <= 4 && principal == resource.owner };
+@id("self-needs-mfa")
+forbid (principal, action == Action::"view", resource is Person)
+  when { resource == principal && !context.mfa };
+@id("manager-acts-as")
+permit (principal, action == Action::"impersonate", resource)
+  when { resource has manager && resource.manager == principal };
+"#;
+    let mut compared = 0;
+    let mut on_oneself = 0;
+    for seed in 0..4u64 {
+        let mut r = support::world::Rng::new(seed);
+        let people: Vec<String> = (0..30).map(|i| format!("p{i}")).collect();
+        let person = |id: &str| json!({"type": "Person", "id": id});
+        let mut entities: Vec<Value> = (0..4)
+            .map(|t| json!({"uid": {"type": "Team", "id": format!("t{t}")}, "attrs": {}, "parents": []}))
+            .collect();
+        for (i, p) in people.iter().enumerate() {
+            let mut attrs = json!({"level": r.below(5), "active": r.chance(80)});
+            if i > 0 && r.chance(70) {
+                attrs["manager"] = person(&people[r.below(i)]);
+            }
+            let team = json!({"type": "Team", "id": format!("t{}", r.below(4))});
+            entities.push(json!({"uid": person(p), "attrs": attrs, "parents": [team]}));
+        }
+        for d in 0..20 {
+            let readers: Vec<Value> = (0..r.below(4)).map(|_| person(&r.pick(&people))).collect();
+            let attrs =
+                json!({"owner": person(&r.pick(&people)), "readers": readers, "tier": r.below(5)});
+            let uid = json!({"type": "Doc", "id": format!("d{d}")});
+            entities.push(json!({"uid": uid, "attrs": attrs, "parents": []}));
+        }
+        let w = World {
+            schema: schema.into(),
+            policies: policies.into(),
+            entities: Value::Array(entities).to_string(),
+            principals: people.iter().map(|p| format!("Person::\"{p}\"")).collect(),
+            accounts: people.iter().map(|p| format!("Person::\"{p}\"")).collect(),
+            folders: Vec::new(),
+            path_dependent: false,
+            read_knows_impersonator: false,
+            links: Vec::new(),
+            max_chain: 2,
+        };
+        let want = raw_direct_grants(&w, &["view", "edit"]);
+        assert_eq!(
+            actas_direct_grants(&w, &["view", "edit"]),
+            want,
+            "seed {seed}"
+        );
+        compared += want.len();
+        on_oneself += want.keys().filter(|k| k.1 == k.3).count();
+    }
+    assert!(compared > 200, "only {compared} grants compared");
+    assert!(
+        on_oneself > 10,
+        "only {on_oneself} requests on oneself allowed"
+    );
+    eprintln!("{compared} direct grants compared, {on_oneself} on oneself");
+}

@@ -154,30 +154,21 @@ pub fn allowed_requests(
     (allowed, skipped)
 }
 
-/// Every identity's direct grants under one profile.
-fn direct_access(
-    engine: &Engine,
-    profile: &Profile,
-    identities: &[EntityUid],
-    others: &[EntityUid],
-) -> ProfileAccess {
-    let ctx = &profile.context;
-    let mut out = ProfileAccess::default();
-    let direct: Vec<_> = identities
-        .par_iter()
-        .map(|i| (i, allowed_requests(engine, i, others, ctx, None)))
-        .collect();
-    for (identity, (allowed, skipped)) in direct {
-        out.skipped.extend(skipped);
-        for (action, resource, reasons) in allowed {
-            let grant = Grant {
-                principal: identity.clone(),
-                acting_as: None,
-                action,
-                resource,
-            };
-            out.grants.insert(grant, reasons);
-        }
+/// Every identity's direct grants under one profile (see [`crate::reach::direct_grants`]).
+fn direct_access(engine: &Engine, profile: &Profile, others: &[EntityUid]) -> ProfileAccess {
+    let (allowed, skipped) = crate::reach::direct_grants(engine, &profile.context, others);
+    let mut out = ProfileAccess {
+        skipped,
+        ..ProfileAccess::default()
+    };
+    for (principal, action, resource, reasons) in allowed {
+        let grant = Grant {
+            principal,
+            acting_as: None,
+            action,
+            resource,
+        };
+        out.grants.insert(grant, reasons);
     }
     out
 }
@@ -412,18 +403,9 @@ pub fn compute<'e>(engine: &'e Engine, profiles: &[Profile]) -> Effective<'e> {
         })
         .cloned()
         .collect();
-    let identities = {
-        let mut types = Vec::new();
-        for a in &others {
-            if let Some(i) = engine.action(a) {
-                types.extend(i.principals.iter().cloned());
-            }
-        }
-        engine.inventory_of(&types)
-    };
     let mut access: Vec<ProfileAccess> = profiles
         .iter()
-        .map(|profile| direct_access(engine, profile, &identities, &others))
+        .map(|profile| direct_access(engine, profile, &others))
         .collect();
     let reached = Reached::compute(engine, profiles, &Query::All);
     let exposed = Exposed::new(engine, &aware);

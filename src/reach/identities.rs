@@ -111,12 +111,18 @@ pub struct Identities {
 
 impl Identities {
     pub fn new(engine: &Engine) -> Self {
-        let mut keyed: Vec<(String, EntityUid)> = engine
-            .impersonators()
-            .into_iter()
-            .chain(engine.impersonable())
-            .map(|u| (u.to_string(), u))
-            .collect();
+        Self::of(
+            engine
+                .impersonators()
+                .into_iter()
+                .chain(engine.impersonable()),
+        )
+    }
+
+    /// Any entities, numbered in uid-string order (duplicates once).
+    pub fn of(uids: impl IntoIterator<Item = EntityUid>) -> Self {
+        let mut keyed: Vec<(String, EntityUid)> =
+            uids.into_iter().map(|u| (u.to_string(), u)).collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         keyed.dedup_by(|a, b| a.0 == b.0);
         let number = keyed

@@ -140,6 +140,9 @@ struct Candidates<'a> {
 pub struct HopMatrix {
     /// Every identity that is a hop's principal or resource; its number is its id.
     identities: Arc<Identities>,
+    /// The actions it decides: the impersonation actions, in configuration order (or, for
+    /// direct grants, the actions asked; see `grants.rs`).
+    actions: Vec<EntityUid>,
     /// The class of each identity, by number.
     class_of: Vec<u32>,
     /// Members of each class, by id (so in uid-string order).
@@ -175,6 +178,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+fn has_bit(bits: &[u64], n: u32) -> bool {
+    bits[n as usize / 64] & (1 << (n % 64)) != 0
+}
+
 fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
     bits.iter().enumerate().flat_map(|(w, &word)| {
         let mut rest = word;
@@ -190,6 +197,17 @@ fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
 
 impl HopMatrix {
     pub fn build(engine: &Engine, identities: &Arc<Identities>, ctx: &ContextMap) -> Self {
+        Self::build_for(engine, identities, ctx, &engine.actions)
+    }
+
+    /// The matrix of `actions` over `identities` (any entities: the direct grants of other
+    /// actions are computed the same way, see `grants.rs`).
+    pub(super) fn build_for(
+        engine: &Engine,
+        identities: &Arc<Identities>,
+        ctx: &ContextMap,
+        actions: &[EntityUid],
+    ) -> Self {
         let identities = identities.clone();
         let (ids, names) = (&identities.uids, &identities.names);
         let observes = observations(engine);
@@ -211,6 +229,7 @@ impl HopMatrix {
             permits: Vec::new(),
             permits_of: vec![Vec::new(); classes],
             identities,
+            actions: actions.to_vec(),
             class_of,
             members,
             target,
@@ -219,8 +238,8 @@ impl HopMatrix {
         };
         let slicer = engine.slicer();
         let scopes = ScopeClasses::new(engine, &matrix.identities, &matrix.members);
-        crate::core::progress::start("policies", (engine.actions.len() * slicer.len()) as u64);
-        for (ai, action) in engine.actions.iter().enumerate() {
+        crate::core::progress::start("policies", (actions.len() * slicer.len()) as u64);
+        for (ai, action) in actions.iter().enumerate() {
             let env = Env {
                 facts: &facts,
                 relevant_index: &relevant_index,
@@ -576,26 +595,58 @@ impl HopMatrix {
         if !self.allows_classes(cf, ct) {
             return None;
         }
-        let (cf, ct) = (cf as usize, ct as usize);
-        let bit = |bits: &[u64]| bits[ct / 64] & (1 << (ct % 64)) != 0;
         let actions: Vec<usize> = (0..self.allowed.len())
-            .filter(|&a| bit(&self.allowed[a][cf]))
+            .filter(|&a| has_bit(&self.allowed[a][cf as usize], ct))
             .collect();
-        let mut policies: Vec<PolicyId> = self.permits_of[cf]
+        let mut policies: Vec<PolicyId> = actions
             .iter()
-            .map(|&(p, g)| (&self.permits[p as usize], g as usize))
-            .filter(|((a, _, bits), g)| actions.contains(a) && bit(&bits[*g]))
-            .map(|((_, i, _), _)| PolicyId::from(engine.slicer().policy(*i).id()))
+            .flat_map(|&a| self.permits_between(engine, a, cf, ct))
             .collect();
         policies.sort();
         policies.dedup();
         Some((
             actions
                 .into_iter()
-                .map(|a| engine.actions[a].clone())
+                .map(|a| self.actions[a].clone())
                 .collect(),
             policies,
         ))
+    }
+
+    /// The permits of action number `ai` satisfied from any member of class `cf` to any other
+    /// member of class `ct`, sorted.
+    pub(super) fn permits_between(
+        &self,
+        engine: &Engine,
+        ai: usize,
+        cf: u32,
+        ct: u32,
+    ) -> Vec<PolicyId> {
+        let mut policies: Vec<PolicyId> = self.permits_of[cf as usize]
+            .iter()
+            .map(|&(p, g)| (&self.permits[p as usize], g as usize))
+            .filter(|((a, _, bits), g)| *a == ai && has_bit(&bits[*g], ct))
+            .map(|((_, i, _), _)| PolicyId::from(engine.slicer().policy(*i).id()))
+            .collect();
+        policies.sort();
+        policies.dedup();
+        policies
+    }
+
+    /// The classes any member of class `cf` may take action number `ai` on (any other member
+    /// of them), with no regard to who can be impersonated.
+    pub(super) fn allowed_from(&self, ai: usize, cf: u32) -> impl Iterator<Item = u32> + '_ {
+        ones(&self.allowed[ai][cf as usize]).map(|c| c as u32)
+    }
+
+    /// The members of class `c`, by number.
+    pub(super) fn members_of(&self, c: u32) -> &[u32] {
+        &self.members[c as usize]
+    }
+
+    /// How many classes there are.
+    pub(super) fn classes(&self) -> usize {
+        self.members.len()
     }
 
     /// Every identity `origin` can reach within `max_chain` hops, with the shortest chain

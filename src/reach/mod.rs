@@ -12,6 +12,7 @@
 //! once and passes it on.
 
 mod classes;
+mod grants;
 pub(crate) mod identities;
 mod joins;
 pub mod matrix;
@@ -24,6 +25,7 @@ use cedar_policy::EntityUid;
 use rayon::prelude::*;
 use serde_json::Value;
 
+pub use grants::{direct_grants, DirectGrant};
 pub use identities::{Chains, Identities, NumberedReach, Reach, Uid};
 use matrix::HopMatrix;
 pub use origins::acting_as_groups;
