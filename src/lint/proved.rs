@@ -13,6 +13,7 @@
 use std::sync::Mutex;
 
 use cedar_policy::{EntityUid, Policy, PolicyId, PolicySet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
 use crate::proof::{Session, Solver};
@@ -46,6 +47,11 @@ pub(super) struct Prover<'a> {
     sessions: Mutex<Vec<Session>>,
     /// Every forbid, links included, as static policies.
     forbids: Vec<Policy>,
+    /// The entities a forbid names (uid text): kept in a question's key (see `question`).
+    forbid_literals: FxHashSet<String>,
+    /// Answers by question and request environment (see `question`): `None` holds, else an
+    /// example that breaks it. Permits of one shape are asked once.
+    answers: Mutex<FxHashMap<String, Option<String>>>,
 }
 
 impl<'a> Prover<'a> {
@@ -57,12 +63,22 @@ impl<'a> Prover<'a> {
             .policies()
             .filter(|p| p.effect() == cedar_policy::Effect::Forbid)
             .cloned()
-            .collect();
+            .collect::<Vec<Policy>>();
+        let mut forbid_literals = FxHashSet::default();
+        for f in &forbids {
+            let mut json = f.to_json().ok()?;
+            literals(&mut json, &mut |uid| {
+                forbid_literals.insert(uid);
+                None
+            });
+        }
         Some(Self {
             ws,
             solver,
             sessions: Mutex::new(Vec::new()),
             forbids,
+            forbid_literals,
+            answers: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -102,7 +118,7 @@ impl<'a> Prover<'a> {
         } else {
             format!("!(context has {attr}) || {broken}")
         };
-        let Some(policies) = self.permit_with_forbids(id, action) else {
+        let Some((policies, own)) = self.permit_with_forbids(id, action) else {
             return Answer::Unknown;
         };
         let text = format!("permit (principal, action == {action}, resource) when {{ {broken} }};");
@@ -112,30 +128,58 @@ impl<'a> Prover<'a> {
         else {
             return Answer::Unknown;
         };
-        let envs = engine.schema.request_envs().filter(|e| {
-            e.action() == action
-                && principal_types.is_none_or(|t| t.contains(&e.principal().to_string()))
-        });
-        let idle = self.sessions.lock().ok().and_then(|mut s| s.pop());
-        let Some(mut session) = idle.or_else(|| Session::new(self.solver.clone(), PER_QUERY))
-        else {
-            return Answer::Unknown;
+        let (question, renamed) = question(&own, action, guarantee, &self.forbid_literals);
+        // An answer found for a permit of the same shape holds for this one, but an example
+        // naming an entity either permit renames would not be this permit's.
+        let reusable = |found: &Option<String>| {
+            found
+                .as_ref()
+                .is_none_or(|example| !renamed.iter().any(|r| example.contains(r.as_str())))
         };
-        let mut answer = Answer::Holds;
+        // In a stable order, so the example found is the same from run to run.
+        let scope = crate::proof::Scope {
+            actions: vec![action.clone()],
+            ..Default::default()
+        };
+        let envs = crate::proof::environments(engine, &scope)
+            .into_iter()
+            .filter(|e| principal_types.is_none_or(|t| t.contains(&e.principal().to_string())));
+        let mut session = None;
         for env in envs {
-            match session.overlap(&engine.schema, &policies, &violation, &env) {
-                Some(None) => {}
-                Some(Some(model)) => {
-                    answer = Answer::Broken(example(&model, attr));
-                    break;
-                }
+            let key = format!("{} {} {question}", env.principal(), env.resource());
+            let known = self.answers.lock().ok().and_then(|a| a.get(&key).cloned());
+            let found = match known.filter(|k| reusable(k)) {
+                Some(found) => found,
                 None => {
-                    answer = Answer::Unknown;
-                    break;
+                    if session.is_none() {
+                        let idle = self.sessions.lock().ok().and_then(|mut s| s.pop());
+                        session = idle.or_else(|| Session::new(self.solver.clone(), PER_QUERY));
+                    }
+                    let Some(asked) = session
+                        .as_mut()
+                        .and_then(|s| s.overlap(&engine.schema, &policies, &violation, &env))
+                    else {
+                        return self.done(session, Answer::Unknown);
+                    };
+                    let found = asked.map(|model| example(&model, attr));
+                    if reusable(&found) {
+                        if let Ok(mut answers) = self.answers.lock() {
+                            answers.insert(key, found.clone());
+                        }
+                    }
+                    found
                 }
+            };
+            if let Some(example) = found {
+                return self.done(session, Answer::Broken(example));
             }
         }
-        if let Ok(mut idle) = self.sessions.lock() {
+        self.done(session, Answer::Holds)
+    }
+
+    /// `answer`, the session it used (if any) back with the idle ones.
+    fn done(&self, session: Option<Session>, answer: Answer) -> Answer {
+        if let (Some(session), Ok(mut idle)) = (session, self.sessions.lock()) {
             idle.push(session);
         }
         answer
@@ -144,16 +188,23 @@ impl<'a> Prover<'a> {
     /// The permit (a template's links) and every forbid whose scope can take `action`, as one
     /// set of static policies (a forbid on other actions cannot deny these requests, and the
     /// solver need not read it).
-    fn permit_with_forbids(&self, id: &str, action: &EntityUid) -> Option<PolicySet> {
+    /// Also the permit's own policies (a template's links).
+    fn permit_with_forbids(
+        &self,
+        id: &str,
+        action: &EntityUid,
+    ) -> Option<(PolicySet, Vec<Policy>)> {
         let mut set = PolicySet::new();
+        let mut own_policies = Vec::new();
         for p in self.ws.engine.policies.policies() {
             let own = crate::core::ids::raw(p.id()) == id
                 || p.template_id()
                     .is_some_and(|t| crate::core::ids::raw(t) == id);
             if own && p.effect() == cedar_policy::Effect::Permit {
                 let json = p.to_json().ok()?;
-                set.add(Policy::from_json(Some(p.id().clone()), json).ok()?)
-                    .ok()?;
+                let policy = Policy::from_json(Some(p.id().clone()), json).ok()?;
+                own_policies.push(policy.clone());
+                set.add(policy).ok()?;
             }
         }
         let engine = &self.ws.engine;
@@ -169,8 +220,79 @@ impl<'a> Prover<'a> {
                 set.add(f.clone()).ok()?;
             }
         }
-        Some(set)
+        Some((set, own_policies))
     }
+}
+
+/// The question "does this permit keep `guarantee` for `action`", as a key equal for
+/// permits that differ only in the names of entities not in `keep` (those the forbids name), and the entities
+/// renamed (uid text). The solver ranges over every entity data, where an entity's id
+/// matters only by being equal (or not) to another named one: renaming the entities only
+/// the permit names (a bijection that fixes the forbids' entities and the actions) maps
+/// each request and entity data that break one permit onto ones that break the other. So
+/// the grants of many teams to many folders, written alike, are asked once.
+fn question(
+    own: &[Policy],
+    action: &EntityUid,
+    guarantee: Guarantee<'_>,
+    keep: &FxHashSet<String>,
+) -> (String, Vec<String>) {
+    let mut renamed: Vec<String> = Vec::new();
+    let mut key = format!("{action} {guarantee:?}");
+    for p in own {
+        let Ok(mut json) = p.to_json() else {
+            // Not comparable: a key of its own.
+            key.push_str(crate::core::ids::raw(p.id()));
+            continue;
+        };
+        if let Value::Object(m) = &mut json {
+            m.remove("annotations");
+        }
+        literals(&mut json, &mut |uid| {
+            if keep.contains(&uid) || is_action(&uid) {
+                return None;
+            }
+            let n = match renamed.iter().position(|r| *r == uid) {
+                Some(n) => n,
+                None => {
+                    renamed.push(uid);
+                    renamed.len() - 1
+                }
+            };
+            // The type stays: entities are renamed within their type.
+            let ty = renamed[n].split_once("::\"").map_or("", |(t, _)| t);
+            Some(serde_json::json!({ "renamed": n, "type": ty }))
+        });
+        key.push(' ');
+        key.push_str(&json.to_string());
+    }
+    (key, renamed)
+}
+
+/// Calls `f` with every entity uid (as uid text) in a policy's JSON form, and replaces the
+/// uid by what `f` returns, if anything.
+fn literals(v: &mut Value, f: &mut impl FnMut(String) -> Option<Value>) {
+    let is_uid = v.as_object().is_some_and(|m| {
+        m.len() == 2 && m.get("type").is_some_and(Value::is_string) && m.contains_key("id")
+    });
+    if let (true, Ok(uid)) = (is_uid, crate::core::uid::parse_uid(v)) {
+        if let Some(new) = f(uid.to_string()) {
+            *v = new;
+        }
+        return;
+    }
+    match v {
+        Value::Object(m) => m.values_mut().for_each(|x| literals(x, f)),
+        Value::Array(a) => a.iter_mut().for_each(|x| literals(x, f)),
+        _ => {}
+    }
+}
+
+/// Whether uid text names an action (`Action::"…"`, `NS::Action::"…"`).
+fn is_action(uid: &str) -> bool {
+    uid.split("::\"")
+        .next()
+        .is_some_and(|t| t == "Action" || t.ends_with("::Action"))
 }
 
 /// Whether a schema type (JSON form) is the primitive `kind`.
@@ -196,5 +318,60 @@ fn example(model: &cedar_policy_symcc::Env, attr: &str) -> String {
     match value {
         Some(v) => format!("{who} with `context.{attr}` = {v}"),
         None => format!("{who} without `context.{attr}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyed(policy: &str, keep: &[&str]) -> (String, Vec<String>) {
+        let p = Policy::parse(None, policy).unwrap();
+        let keep = keep.iter().map(ToString::to_string).collect();
+        let action = r#"Action::"impersonate""#.parse().unwrap();
+        question(&[p], &action, Guarantee::Mfa("mfa"), &keep)
+    }
+
+    #[test]
+    fn permits_that_differ_in_entities_only_they_name_are_one_question() {
+        let a = keyed(
+            r#"@id("a") permit (principal in Team::"t1", action == Action::"impersonate", resource in Folder::"f1") when { principal in Team::"t2" };"#,
+            &[],
+        );
+        let b = keyed(
+            r#"@id("b") permit (principal in Team::"t3", action == Action::"impersonate", resource in Folder::"f9") when { principal in Team::"t4" };"#,
+            &[],
+        );
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, [r#"Team::"t1""#, r#"Folder::"f1""#, r#"Team::"t2""#]);
+        // The same entity twice is not two different ones.
+        let c = keyed(
+            r#"permit (principal in Team::"t3", action == Action::"impersonate", resource in Folder::"f9") when { principal in Team::"t3" };"#,
+            &[],
+        );
+        assert_ne!(a.0, c.0);
+    }
+
+    #[test]
+    fn entities_a_forbid_names_and_other_conditions_keep_questions_apart() {
+        let policy = |team: &str| {
+            format!(
+                r#"permit (principal in Team::"{team}", action == Action::"impersonate", resource);"#
+            )
+        };
+        let keep = [r#"Team::"t1""#];
+        assert_ne!(keyed(&policy("t1"), &keep).0, keyed(&policy("t2"), &keep).0);
+        assert_eq!(keyed(&policy("t2"), &keep).0, keyed(&policy("t3"), &keep).0);
+        let bounded = keyed(
+            r#"permit (principal in Team::"t2", action == Action::"impersonate", resource) when { context.hours < 3 };"#,
+            &keep,
+        );
+        assert_ne!(bounded.0, keyed(&policy("t2"), &keep).0);
+        // Types are kept: a folder and a team are not interchangeable.
+        let folder = keyed(
+            r#"permit (principal in Folder::"t2", action == Action::"impersonate", resource);"#,
+            &keep,
+        );
+        assert_ne!(folder.0, keyed(&policy("t2"), &keep).0);
     }
 }
