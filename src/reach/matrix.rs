@@ -41,12 +41,47 @@ use crate::core::ids::PolicyId;
 use crate::engine::slice::{set_bit, words, Constraint};
 use crate::engine::{ContextMap, Engine};
 
-/// Source classes grouped alike, each with the bitset of target classes where a policy holds.
-type Blocks = Vec<(Vec<u32>, Vec<u64>)>;
+/// Source classes grouped alike, each with the target classes where a policy holds.
+type Blocks = Vec<(Vec<u32>, Targets)>;
 
 /// Where a permit is satisfied under one action: (action index, policy index, each group of
 /// source classes' target classes); `HopMatrix::permits_of` says which group a class is in.
-type PermitBlocks = (usize, usize, Vec<Vec<u64>>);
+type PermitBlocks = (usize, usize, Vec<Targets>);
+
+/// The target classes where a policy holds for one group of source classes: a sorted list
+/// when they are few (a relation such as ownership holds for one account per person, and a
+/// bitset per person was most of a matrix's memory), else a bitset.
+enum Targets {
+    Few(Box<[u32]>),
+    Many(Box<[u64]>),
+}
+
+impl Targets {
+    fn from_bits(bits: Vec<u64>) -> Self {
+        let count: usize = bits.iter().map(|w| w.count_ones() as usize).sum();
+        // A list entry takes 32 bits, a bitset one bit per class.
+        if count * 32 < bits.len() * 64 {
+            Self::Few(ones(&bits).map(|c| c as u32).collect())
+        } else {
+            Self::Many(bits.into())
+        }
+    }
+
+    fn contains(&self, class: u32) -> bool {
+        match self {
+            Self::Few(list) => list.binary_search(&class).is_ok(),
+            Self::Many(bits) => has_bit(bits, class),
+        }
+    }
+
+    /// Sets its classes' bits in `row`.
+    fn or_into(&self, row: &mut [u64]) {
+        match self {
+            Self::Few(list) => list.iter().for_each(|&c| set_bit(row, c as usize)),
+            Self::Many(bits) => row.iter_mut().zip(bits.iter()).for_each(|(w, b)| *w |= b),
+        }
+    }
+}
 
 /// The classes inside each entity a policy scope names (`== e`, `in e`): a policy's in-scope
 /// classes are found by lookup rather than by testing every class against every scope, which
@@ -359,11 +394,9 @@ impl HopMatrix {
         for (i, is_permit, rows, spent) in per_policy {
             self.evaluations += spent;
             let into = if is_permit { &mut permit } else { &mut forbid };
-            for (group, bits) in &rows {
+            for (group, targets) in &rows {
                 for &c in group {
-                    for (w, b) in into[c as usize].iter_mut().zip(bits) {
-                        *w |= b;
-                    }
+                    targets.or_into(&mut into[c as usize]);
                 }
             }
             if is_permit && !rows.is_empty() {
@@ -511,7 +544,7 @@ impl HopMatrix {
                 }
             }
             if bits.iter().any(|&w| w != 0) {
-                out.push((f, bits));
+                out.push((f, Targets::from_bits(bits)));
             }
         }
         (out, spent)
@@ -625,7 +658,7 @@ impl HopMatrix {
         let mut policies: Vec<PolicyId> = self.permits_of[cf as usize]
             .iter()
             .map(|&(p, g)| (&self.permits[p as usize], g as usize))
-            .filter(|((a, _, bits), g)| *a == ai && has_bit(&bits[*g], ct))
+            .filter(|((a, _, targets), g)| *a == ai && targets[*g].contains(ct))
             .map(|((_, i, _), _)| PolicyId::from(engine.slicer().policy(*i).id()))
             .collect();
         policies.sort();
