@@ -1,6 +1,6 @@
 //! Effective access per profile (DESIGN §2, §6): impersonation paths with their shortest chain,
 //! direct grants (every non-impersonation action over fitting inventory resources, as a plain
-//! request) and acting-as grants (P acting as S along P's shortest chain to S), each with the
+//! request; computed with the hop matrix's classes, see [`crate::reach::direct_grants`]) and acting-as grants (P acting as S along P's shortest chain to S), each with the
 //! policies that determine it. `snapshot` writes it; `drift` and `suffice --with/--without`
 //! compare two of them.
 //!
