@@ -297,6 +297,17 @@ fn drift_equals_the_difference_of_brute_force_effective_access() {
     eprintln!("{compared} drift items compared");
 }
 
+/// `w` written to a temporary folder (kept while the workspace is used) and loaded by actas.
+fn load_world(w: &World) -> (tempfile::TempDir, actas::workspace::Workspace) {
+    let dir = tempfile::tempdir().unwrap();
+    w.write(dir.path());
+    let ws = actas::workspace::load(dir.path(), &Default::default())
+        .unwrap()
+        .workspace
+        .unwrap();
+    (dir, ws)
+}
+
 fn entity(u: &EntityUid) -> Value {
     json!({"__entity": {"type": u.type_name().to_string(), "id": u.id().unescaped()}})
 }
@@ -426,12 +437,7 @@ fn paths_equal_brute_force_on_generated_worlds() {
 fn compare_hops(seed: u64, size: &Size) -> (usize, (usize, usize), usize, BTreeMap<String, usize>) {
     let total = compare_sized(seed, size, false);
     let world = generate(seed, size, false);
-    let dir = tempfile::tempdir().unwrap();
-    world.write(dir.path());
-    let ws = actas::workspace::load(dir.path(), &Default::default())
-        .unwrap()
-        .workspace
-        .unwrap();
+    let (_dir, ws) = load_world(&world);
     let e = &ws.engine;
     let mut size_seen = (0, 0);
     let mut evaluations = 0;
@@ -535,27 +541,13 @@ fn paths_equal_brute_force_when_hops_read_only_the_impersonator() {
     // 180..190 hold worlds where an origin's team membership decides a later hop (seed 185).
     for seed in (100..124).chain(180..190) {
         let mut world = generate(seed, &Size::TINY, true);
-        let load = |w: &support::world::World| {
-            let dir = tempfile::tempdir().unwrap();
-            w.write(dir.path());
-            actas::workspace::load(dir.path(), &Default::default())
-                .unwrap()
-                .workspace
-                .unwrap()
-                .engine
-                .hops_read_the_chain()
-        };
+        let load = |w: &World| load_world(w).1.engine.hops_read_the_chain();
         read_before += usize::from(load(&world));
         world.read_only_the_impersonator();
         assert!(!load(&world), "seed {seed}: still reads the chain");
         total += compare_world(seed, &world);
         // Later hops are decided by a matrix per group of origins.
-        let dir = tempfile::tempdir().unwrap();
-        world.write(dir.path());
-        let ws = actas::workspace::load(dir.path(), &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let (_dir, ws) = load_world(&world);
         let reach = actas::reach::Reachability::alone(&ws.engine, &Default::default());
         let groups = reach.matrix().expect("matrices per origin").origin_groups();
         assert!(groups > 0, "seed {seed}");
@@ -618,12 +610,7 @@ fn effective_access_equals_brute_force_with_acting_as_forbids_on_the_impersonato
     for seed in 700..706u64 {
         let w = generate(seed, &Size::LINKED_DEEP, false);
         assert!(w.read_knows_impersonator);
-        let dir = tempfile::tempdir().unwrap();
-        w.write(dir.path());
-        let ws = actas::workspace::load(dir.path(), &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap();
+        let (_dir, ws) = load_world(&w);
         let profiles = actas::analysis::profiles::select(&ws, &[], None).unwrap();
         let eff = actas::analysis::effective::compute(&ws.engine, &profiles);
         let mut paths = PathKeys::new();
@@ -771,12 +758,7 @@ fn raw_direct_grants(w: &World, actions: &[&str]) -> DirectGrants {
 
 /// actas's direct grants of `actions` in `w` (see `actas::reach::direct_grants`).
 fn actas_direct_grants(w: &World, actions: &[&str]) -> DirectGrants {
-    let dir = tempfile::tempdir().unwrap();
-    w.write(dir.path());
-    let ws = actas::workspace::load(dir.path(), &Default::default())
-        .unwrap()
-        .workspace
-        .unwrap();
+    let (_dir, ws) = load_world(w);
     let actions: Vec<EntityUid> = actions
         .iter()
         .map(|a| format!("Action::\"{a}\"").parse().unwrap())
