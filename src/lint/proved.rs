@@ -192,8 +192,8 @@ impl<'a> Prover<'a> {
         answer
     }
 
-    /// The permit `id` (a template: its links) as static policies.
-    fn own_permits(&self, id: &str) -> Option<Vec<Policy>> {
+    /// The permit `id` (a template: its links) as static policies, each with its JSON form.
+    fn own_permits(&self, id: &str) -> Option<Vec<(Policy, Value)>> {
         let mut own = Vec::new();
         for p in self.ws.engine.policies.policies() {
             let named = crate::core::ids::raw(p.id()) == id
@@ -201,7 +201,8 @@ impl<'a> Prover<'a> {
                     .is_some_and(|t| crate::core::ids::raw(t) == id);
             if named && p.effect() == cedar_policy::Effect::Permit {
                 let json = p.to_json().ok()?;
-                own.push(Policy::from_json(Some(p.id().clone()), json).ok()?);
+                let policy = Policy::from_json(Some(p.id().clone()), json.clone()).ok()?;
+                own.push((policy, json));
             }
         }
         Some(own)
@@ -253,41 +254,35 @@ struct Question<'p> {
 /// equal after renaming are asked as one (4,500 role bindings of one template were one query
 /// of 4,500 policies).
 fn question<'p>(
-    own: &'p [Policy],
+    own: &'p [(Policy, Value)],
     action: &EntityUid,
     guarantee: Guarantee<'_>,
     keep: &FxHashSet<String>,
 ) -> Question<'p> {
     let mut all_renamed: Vec<String> = Vec::new();
     let mut keys: std::collections::BTreeMap<String, &'p Policy> = Default::default();
-    for p in own {
+    for (p, json) in own {
         let mut renamed: Vec<String> = Vec::new();
-        let key = match p.to_json() {
-            Ok(mut json) => {
-                if let Value::Object(m) = &mut json {
-                    m.remove("annotations");
-                }
-                literals(&mut json, &mut |uid| {
-                    if keep.contains(&uid) || is_action(&uid) {
-                        return None;
-                    }
-                    let n = match renamed.iter().position(|r| *r == uid) {
-                        Some(n) => n,
-                        None => {
-                            renamed.push(uid);
-                            renamed.len() - 1
-                        }
-                    };
-                    let ty = renamed[n].split_once("::\"").map_or("", |(t, _)| t);
-                    Some(serde_json::json!({ "renamed": n, "type": ty }))
-                });
-                json.to_string()
+        let mut json = json.clone();
+        if let Value::Object(m) = &mut json {
+            m.remove("annotations");
+        }
+        literals(&mut json, &mut |uid| {
+            if keep.contains(&uid) || is_action(&uid) {
+                return None;
             }
-            // Not comparable: a key of its own.
-            Err(_) => format!("policy {}", crate::core::ids::raw(p.id())),
-        };
+            let n = match renamed.iter().position(|r| *r == uid) {
+                Some(n) => n,
+                None => {
+                    renamed.push(uid);
+                    renamed.len() - 1
+                }
+            };
+            let ty = renamed[n].split_once("::\"").map_or("", |(t, _)| t);
+            Some(serde_json::json!({ "renamed": n, "type": ty }))
+        });
         all_renamed.extend(renamed);
-        keys.entry(key).or_insert(p);
+        keys.entry(json.to_string()).or_insert(p);
     }
     all_renamed.sort();
     all_renamed.dedup();
@@ -360,7 +355,8 @@ mod tests {
     use super::*;
 
     fn keyed(policy: &str, keep: &[&str]) -> (String, Vec<String>) {
-        let p = [Policy::parse(None, policy).unwrap()];
+        let p = Policy::parse(None, policy).unwrap();
+        let p = [(p.clone(), p.to_json().unwrap())];
         let keep = keep.iter().map(ToString::to_string).collect();
         let action = r#"Action::"impersonate""#.parse().unwrap();
         let q = question(&p, &action, Guarantee::Mfa("mfa"), &keep);
@@ -434,9 +430,15 @@ mod tests {
             )
             .unwrap();
         }
-        let own: Vec<Policy> = set
+        let own: Vec<(Policy, Value)> = set
             .policies()
-            .map(|p| Policy::from_json(Some(p.id().clone()), p.to_json().unwrap()).unwrap())
+            .map(|p| {
+                let json = p.to_json().unwrap();
+                (
+                    Policy::from_json(Some(p.id().clone()), json.clone()).unwrap(),
+                    json,
+                )
+            })
             .collect();
         let keep = [r#"Team::"t2""#.to_string()].into_iter().collect();
         let action = r#"Action::"impersonate""#.parse().unwrap();
