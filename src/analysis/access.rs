@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::analysis::profiles::Profile;
 use crate::core::ids::{PolicyId, ProfileName};
 use crate::engine::Engine;
-use crate::reach::matrix::HopMatrix;
+use crate::reach::matrix::{HopMatrix, Toward};
 use crate::reach::{Chains, Identities, NumberedReach, Reachability, Uid};
 
 /// Which paths to compute.
@@ -283,12 +283,12 @@ impl<'e> Reached<'e> {
             Query::Target(t) => Some(identities.number(t)),
             _ => None,
         };
-        // With a matrix, who can reach the target is known up front, and only they search.
-        let can_reach: Option<Vec<Vec<bool>>> = match (target, &matrices) {
-            (Some(Some(t)), Some(m)) => m
-                .par_iter()
-                .map(|m| m.can_reach(t, engine.max_chain))
-                .collect(),
+        // With a matrix, every identity's distance to the target is known up front, and each
+        // chain follows from it (see `Toward`).
+        let toward: Option<Vec<Toward<'_>>> = match (target, &matrices) {
+            (Some(Some(t)), Some(m)) => {
+                Some(m.iter().map(|m| m.toward(t, engine.max_chain)).collect())
+            }
             _ => None,
         };
         let reach = |profile: usize, origin: u32| -> Arc<NumberedReach> {
@@ -297,14 +297,15 @@ impl<'e> Reached<'e> {
             match (target, &matrices) {
                 // Only the chain to the target, not the whole reach of every identity.
                 (Some(t), _) => Arc::new(NumberedReach::new(
-                    t.filter(|_| {
-                        can_reach
-                            .as_ref()
-                            .is_none_or(|c| c[profile][origin as usize])
-                    })
-                    .and_then(|t| {
-                        let chain = r.chain_to(uid, &identities.uids[t as usize])?;
-                        Some((t, numbers(&identities, &chain)))
+                    t.and_then(|t| {
+                        let chain = match &toward {
+                            Some(toward) => toward[profile].chain(origin)?,
+                            None => {
+                                let chain = r.chain_to(uid, &identities.uids[t as usize])?;
+                                numbers(&identities, &chain)
+                            }
+                        };
+                        Some((t, chain))
                     })
                     .into_iter()
                     .collect(),

@@ -79,12 +79,15 @@ impl<'e> Explainer<'e> {
         chain: &[EntityUid],
         route: &crate::analysis::access::Route,
     ) -> Option<WhyNot> {
-        let hops = self
-            .engine
-            .prepare_chain(principal, chain, &profile.context)
-            .ok()?;
+        // Hops are prepared only where the memo does not decide them, or to explain one.
         let by_path = self.engine.hops_depend_on_path();
-        for (i, hop) in hops.iter().enumerate() {
+        let prepare = |i: usize| {
+            self.engine
+                .prepare_hop(principal, chain, i, &profile.context)
+                .ok()
+        };
+        for i in 0..chain.len() {
+            let from = if i == 0 { principal } else { &chain[i - 1] };
             let key = if by_path {
                 let mut k = principal.to_string();
                 for u in &chain[..=i] {
@@ -93,14 +96,16 @@ impl<'e> Explainer<'e> {
                 }
                 k
             } else {
-                format!("{} > {}", hop.from, hop.to)
+                format!("{} > {}", from, chain[i])
             };
             let key = (key, profile.name.clone());
             let remembered = self.memo.lock().ok().and_then(|m| m.get(&key).cloned());
+            let mut hop = None;
             let denied = match remembered {
                 Some(d) => d,
                 None => {
-                    let outcome = self.engine.evaluate_hop(hop);
+                    let prepared = hop.insert(prepare(i)?);
+                    let outcome = self.engine.evaluate_hop(prepared);
                     let d = (!outcome.allowed).then(|| outcome.forbids());
                     if let Ok(mut m) = self.memo.lock() {
                         m.insert(key, d.clone());
@@ -114,15 +119,19 @@ impl<'e> Explainer<'e> {
                     .get(i)
                     .map(|h| h.policies.to_vec())
                     .unwrap_or_default();
+                let hop = match hop {
+                    Some(hop) => hop,
+                    None => prepare(i)?,
+                };
                 let failing = if forbids.is_empty() {
-                    self.failing_parts(hop, &allowed_elsewhere_by)
+                    self.failing_parts(&hop, &allowed_elsewhere_by)
                 } else {
                     Vec::new()
                 };
                 return Some(WhyNot {
                     profile: profile.name.clone(),
-                    from: hop.from.clone(),
-                    to: hop.to.clone(),
+                    from: hop.from,
+                    to: hop.to,
                     forbids,
                     allowed_elsewhere_by,
                     failing,

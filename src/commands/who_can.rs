@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use cedar_policy::EntityUid;
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::analysis::access::{self, Access, Query};
@@ -178,8 +179,11 @@ pub fn run(
     let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
     let access = access::compute(&ws.engine, &profiles, &query);
     let explainer = crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone());
-    let why_not: Vec<Vec<crate::analysis::why_not::WhyNot>> =
-        access.paths.iter().map(|p| explainer.why_not(p)).collect();
+    let why_not: Vec<Vec<crate::analysis::why_not::WhyNot>> = access
+        .paths
+        .par_iter()
+        .map(|p| explainer.why_not(p))
+        .collect();
     // The forbids that keep a path from a profile are listed with the permits, text and all.
     let mut policies = policies_used(ws, &access);
     policies.extend(crate::analysis::policy_infos(

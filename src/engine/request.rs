@@ -26,6 +26,18 @@ impl Engine {
         context: &ContextMap,
         behind: Option<Behind<'_>>,
     ) -> Result<Prepared, String> {
+        self.fits(principal, action, resource)?;
+        let context = self.context_for(action, context, behind)?;
+        self.fitting_request(principal, action, resource, context)
+    }
+
+    /// Whether `action` applies to `principal` and `resource` (an error in words if not).
+    fn fits(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Result<(), String> {
         let info = self
             .action(action)
             .ok_or_else(|| format!("action `{action}` is not in the schema"))?;
@@ -36,6 +48,22 @@ impl Engine {
                 list_types(&info.resources)
             ));
         }
+        Ok(())
+    }
+
+    /// The Cedar context of `action`'s requests under `context` with `behind` them: trimmed
+    /// to what the action declares, the impersonation attributes filled where declared and
+    /// fitting, checked against the schema. Requests that share it (a hop matrix's, under one
+    /// context) parse it once: parsing a context was a tenth of a matrix's time.
+    pub fn context_for(
+        &self,
+        action: &EntityUid,
+        context: &ContextMap,
+        behind: Option<Behind<'_>>,
+    ) -> Result<Context, String> {
+        let info = self
+            .action(action)
+            .ok_or_else(|| format!("action `{action}` is not in the schema"))?;
         let mut ctx = Map::new();
         for (name, attr) in &info.context {
             if let Some(v) = context.get(name) {
@@ -55,8 +83,30 @@ impl Engine {
                 None => {}
             }
         }
-        let context = Context::from_json_value(Value::Object(ctx), Some((&self.schema, action)))
-            .map_err(|e| format!("context is not valid for `{action}`: {e}"))?;
+        Context::from_json_value(Value::Object(ctx), Some((&self.schema, action)))
+            .map_err(|e| format!("context is not valid for `{action}`: {e}"))
+    }
+
+    /// The request of `principal` taking `action` on `resource` with a context made by
+    /// [`Engine::context_for`] for `action`, checked by Cedar.
+    pub fn request(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Context,
+    ) -> Result<Prepared, String> {
+        self.fits(principal, action, resource)?;
+        self.fitting_request(principal, action, resource, context)
+    }
+
+    fn fitting_request(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Context,
+    ) -> Result<Prepared, String> {
         let request = Request::new(
             principal.clone(),
             action.clone(),
@@ -80,37 +130,53 @@ impl Engine {
         chain: &[EntityUid],
         context: &ContextMap,
     ) -> Result<Vec<PreparedHop>, String> {
-        let mut hops = Vec::new();
-        let mut from = principal;
-        for (i, to) in chain.iter().enumerate() {
-            let behind = chain.get(..i).filter(|c| !c.is_empty()).map(|c| Behind {
-                origin: principal,
-                chain: c,
-            });
-            let actions = self.hop_actions(from, to);
-            if self.actions.is_empty() {
-                return Err(format!(
-                    "`{from}` impersonating `{to}` cannot be checked: the workspace has no impersonation actions (set `impersonation.actions` in actas.yaml)"
-                ));
-            }
-            if actions.is_empty() {
-                return Err(format!(
-                    "no impersonation action applies to `{from}` impersonating `{to}` (configured: {})",
-                    self.actions.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-                ));
-            }
-            let requests = actions
-                .into_iter()
-                .map(|a| self.prepare(from, a, to, context, behind))
-                .collect::<Result<Vec<_>, _>>()?;
-            hops.push(PreparedHop {
-                from: from.clone(),
-                to: to.clone(),
-                requests,
-            });
-            from = to;
+        (0..chain.len())
+            .map(|i| self.prepare_hop(principal, chain, i, context))
+            .collect()
+    }
+
+    /// Prepares hop number `i` (from 0) of `principal → chain[0] → … → chain[n-1]`.
+    pub fn prepare_hop(
+        &self,
+        principal: &EntityUid,
+        chain: &[EntityUid],
+        i: usize,
+        context: &ContextMap,
+    ) -> Result<PreparedHop, String> {
+        let from = match i {
+            0 => principal,
+            _ => &chain[i - 1],
+        };
+        let to = &chain[i];
+        let behind = chain.get(..i).filter(|c| !c.is_empty()).map(|c| Behind {
+            origin: principal,
+            chain: c,
+        });
+        let actions = self.hop_actions(from, to);
+        if self.actions.is_empty() {
+            return Err(format!(
+                "`{from}` impersonating `{to}` cannot be checked: the workspace has no impersonation actions (set `impersonation.actions` in actas.yaml)"
+            ));
         }
-        Ok(hops)
+        if actions.is_empty() {
+            return Err(format!(
+                "no impersonation action applies to `{from}` impersonating `{to}` (configured: {})",
+                self.actions
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let requests = actions
+            .into_iter()
+            .map(|a| self.prepare(from, a, to, context, behind))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PreparedHop {
+            from: from.clone(),
+            to: to.clone(),
+            requests,
+        })
     }
 }
 

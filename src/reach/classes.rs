@@ -158,12 +158,13 @@ pub(super) fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
 
 /// Uids every policy can observe (in attribute, tag or context values, or with descendants
 /// among the identities), and the entities an `in` can name: the relevant list (sorted), the
-/// pinned identity names, and which relevant entries every policy observes.
+/// pinned identity names, and which relevant entries every policy observes. With several
+/// contexts, a uid in any of them counts (classes fine enough for each).
 pub(super) fn observable(
     engine: &Engine,
     names: &[Arc<str>],
     observes: &[Observes],
-    ctx: &ContextMap,
+    contexts: &[&ContextMap],
 ) -> (Vec<String>, HashSet<String>, Vec<bool>) {
     // Uids observable to every policy: in values, or with descendants among the identities.
     let mut in_values: HashSet<String> = HashSet::default();
@@ -178,7 +179,11 @@ pub(super) fn observable(
             parents.extend(a.map(ToString::to_string));
         }
     }
-    uids_in_json(&Value::Object(ctx.clone()), &mut in_values);
+    for ctx in contexts {
+        for v in ctx.values() {
+            uids_in_json(v, &mut in_values);
+        }
+    }
     let pinned: HashSet<String> = names
         .iter()
         .filter(|n| in_values.contains(&***n) || parents.contains(&***n))

@@ -25,9 +25,10 @@
 //! never be a target share their class's answer. `tests/reachability.rs` compares the result
 //! with raw Cedar over every simple path on generated worlds.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cedar_policy::EntityUid;
+use cedar_policy::{Context, EntityUid};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -51,6 +52,7 @@ type PermitBlocks = (usize, usize, Vec<Targets>);
 /// The target classes where a policy holds for one group of source classes: a sorted list
 /// when they are few (a relation such as ownership holds for one account per person, and a
 /// bitset per person was most of a matrix's memory), else a bitset.
+#[derive(Clone)]
 enum Targets {
     Few(Box<[u32]>),
     Many(Box<[u64]>),
@@ -92,7 +94,7 @@ impl Targets {
 struct ScopeClasses(FxHashMap<EntityUid, Vec<u32>>);
 
 impl ScopeClasses {
-    fn new(engine: &Engine, identities: &Identities, members: &[Vec<u32>]) -> Self {
+    fn new(engine: &Engine, classes: &Classes) -> Self {
         let slicer = engine.slicer();
         let mut named: FxHashMap<EntityUid, Vec<u32>> = FxHashMap::default();
         for i in 0..slicer.len() {
@@ -105,12 +107,12 @@ impl ScopeClasses {
                 }
             }
         }
-        for (c, m) in members.iter().enumerate() {
-            let rep = &identities.uids[m[0] as usize];
+        for c in 0..classes.len() as u32 {
+            let rep = classes.rep(c);
             let ancestors = engine.entities.ancestors(rep).into_iter().flatten();
-            for e in std::iter::once(&**rep).chain(ancestors) {
-                if let Some(classes) = named.get_mut(e) {
-                    classes.push(c as u32);
+            for e in std::iter::once(rep).chain(ancestors) {
+                if let Some(inside) = named.get_mut(e) {
+                    inside.push(c);
                 }
             }
         }
@@ -121,13 +123,13 @@ impl ScopeClasses {
     /// `constraint`, in class order.
     fn select(
         &self,
-        matrix: &HopMatrix,
+        classes: &Classes,
         constraint: &Constraint<'_>,
         candidates: &[u32],
         is_candidate: &[bool],
     ) -> Vec<u32> {
         let of_type = |c: u32, t: Option<&cedar_policy::EntityTypeName>| {
-            t.is_none_or(|t| matrix.rep(c).type_name() == t)
+            t.is_none_or(|t| classes.rep(c).type_name() == t)
         };
         match constraint {
             Constraint::Any => candidates.to_vec(),
@@ -147,15 +149,136 @@ impl ScopeClasses {
                     .flatten()
                     .copied()
                     .filter(|&c| is_candidate[c as usize] && of_type(c, ty))
-                    .filter(|&c| !exact || matrix.rep(c) == *e)
+                    .filter(|&c| !exact || classes.rep(c) == *e)
                     .collect()
             }
         }
     }
 }
 
-/// What every policy's evaluation in `build` shares.
-struct Env<'a> {
+/// The classes of a matrix: shared by the later matrices of one context (see
+/// [`HopMatrix::build_by_origin`]).
+struct Classes {
+    /// Every identity that is a hop's principal or resource; its number is its id.
+    identities: Arc<Identities>,
+    /// The class of each identity, by number.
+    class_of: Vec<u32>,
+    /// Members of each class, by id (so in uid-string order).
+    members: Vec<Vec<u32>>,
+    /// Classes whose members can be impersonated.
+    target: Vec<bool>,
+}
+
+impl Classes {
+    fn rep(&self, class: u32) -> &EntityUid {
+        &self.identities.uids[self.members[class as usize][0] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Two distinct identities, one from each group of classes, if there are.
+    fn distinct_pair(&self, from: &[u32], to: &[u32]) -> Option<(usize, usize)> {
+        let s = self.members[from[0] as usize][0];
+        to.iter()
+            .flat_map(|&c| self.members[c as usize].iter().take(2))
+            .find(|&&t| t != s)
+            .map(|&t| (s as usize, t as usize))
+            .or_else(|| {
+                // `to` is s alone: another source then.
+                let t = self.members[to[0] as usize][0];
+                from.iter()
+                    .flat_map(|&c| self.members[c as usize].iter().take(2))
+                    .find(|&&x| x != t)
+                    .map(|&x| (x as usize, t as usize))
+            })
+    }
+}
+
+/// Where the policies of one effect are satisfied: per (action, policy), each group's target
+/// classes, and per source class the (entry, group) of those satisfied for it somewhere
+/// (sparse, because most policies, a template link each, say, hold for few classes).
+#[derive(Default)]
+struct Satisfied {
+    /// (action index, policy index, each group of source classes' target classes).
+    entries: Vec<PermitBlocks>,
+    of_class: FxHashMap<u32, Vec<(u32, u32)>>,
+}
+
+impl Satisfied {
+    fn add(&mut self, ai: usize, i: usize, blocks: Blocks) {
+        if blocks.is_empty() {
+            return;
+        }
+        let e = self.entries.len() as u32;
+        let mut targets = Vec::with_capacity(blocks.len());
+        for (g, (group, t)) in blocks.into_iter().enumerate() {
+            for c in group {
+                self.of_class.entry(c).or_default().push((e, g as u32));
+            }
+            targets.push(t);
+        }
+        self.entries.push((ai, i, targets));
+    }
+
+    /// The entries of action `ai` satisfied for source class `cf`, with the group it is in.
+    fn of(&self, ai: usize, cf: u32) -> impl Iterator<Item = (usize, &Targets)> + '_ {
+        let found = self.of_class.get(&cf).into_iter().flatten();
+        found.filter_map(move |&(e, g)| {
+            let (a, i, targets) = &self.entries[e as usize];
+            (*a == ai).then(|| (*i, &targets[g as usize]))
+        })
+    }
+
+    /// Sets in `row` the target classes of action `ai`'s entries satisfied for class `cf`.
+    fn or_into(&self, ai: usize, cf: u32, row: &mut [u64]) {
+        self.of(ai, cf).for_each(|(_, t)| t.or_into(row));
+    }
+
+    /// The policies of action `ai` satisfied from class `cf` to class `ct`.
+    fn between(&self, ai: usize, cf: u32, ct: u32) -> impl Iterator<Item = usize> + '_ {
+        self.of(ai, cf)
+            .filter(move |(_, t)| t.contains(ct))
+            .map(|(i, _)| i)
+    }
+}
+
+/// A class-by-class bitset matrix per action.
+type PerAction = Vec<Vec<Vec<u64>>>;
+
+/// What a matrix decides: whole for a matrix of its own, or, for the later matrices of a
+/// context, the part the policies that read `context.impersonator` add to what the rest decide
+/// for every group of origins alike.
+enum Decided {
+    Whole {
+        /// Per class: the classes its members may hop to (bit per class).
+        rows: Vec<Vec<u64>>,
+        /// The same per action, for explanations.
+        allowed: PerAction,
+        permits: Satisfied,
+    },
+    Own {
+        shared: Arc<Shared>,
+        permits: Satisfied,
+        forbids: Satisfied,
+    },
+}
+
+/// What the policies that do not read `context.impersonator` decide for later hops, the same
+/// for every group of origins.
+struct Shared {
+    /// Per action: where some such permit, and where some such forbid, is satisfied.
+    permit: PerAction,
+    forbid: PerAction,
+    permits: Satisfied,
+}
+
+/// What every policy's evaluation shares within one matrix (or one family of later matrices).
+struct Evaluator<'a> {
+    engine: &'a Engine,
+    classes: &'a Classes,
+    observes: &'a [Observes],
     facts: &'a [Facts],
     relevant_index: &'a FxHashMap<&'a str, u32>,
     global: &'a [bool],
@@ -168,32 +291,21 @@ struct Candidates<'a> {
     sources: (&'a [u32], &'a [bool]),
     sinks: (&'a [u32], &'a [bool]),
     /// (template, principal key, resource key) → whether the template's condition holds,
-    /// for pairs in a link's scope (see `HopMatrix::satisfied`).
+    /// for pairs in a link's scope (see `Evaluator::satisfied`).
     bodies: Mutex<FxHashMap<(u32, Key, Key), bool>>,
 }
 
+/// Each evaluated policy's (index, whether a permit, where it is satisfied).
+type Evaluated = Vec<(usize, bool, Blocks)>;
+
 pub struct HopMatrix {
-    /// Every identity that is a hop's principal or resource; its number is its id.
-    identities: Arc<Identities>,
+    classes: Arc<Classes>,
     /// The actions it decides: the impersonation actions, in configuration order (or, for
     /// direct grants, the actions asked; see `grants.rs`).
     actions: Vec<EntityUid>,
-    /// The class of each identity, by number.
-    class_of: Vec<u32>,
-    /// Members of each class, by id (so in uid-string order).
-    members: Vec<Vec<u32>>,
-    /// Classes whose members can be impersonated.
-    target: Vec<bool>,
-    /// Per class: the classes its members may hop to (bit per class).
-    rows: Vec<Vec<u64>>,
-    /// The same per impersonation action (in configuration order), for explanations.
-    allowed: Vec<Vec<Vec<u64>>>,
-    /// Where each permit is satisfied, per action.
-    permits: Vec<PermitBlocks>,
-    /// Per source class: (permit index, group) of each permit satisfied for it somewhere.
-    /// Sparse, because most permits (a template link each, say) hold for few classes.
-    permits_of: Vec<Vec<(u32, u32)>>,
-    /// Shortest chains of origins that cannot be targets, per class.
+    decided: Decided,
+    /// Shortest chains of origins that cannot be targets, per class (empty for later
+    /// matrices, which no search starts from).
     memo: Vec<OnceLock<Arc<NumberedReach>>>,
     /// Policy evaluations spent building the matrix.
     pub evaluations: usize,
@@ -207,6 +319,75 @@ struct Later {
     /// Each identity's group as an origin, by number; `u32::MAX`: this matrix decides its
     /// later hops too.
     group_of: Vec<u32>,
+}
+
+/// Distances to one target (see [`HopMatrix::toward`]): whether an origin reaches it and
+/// its shortest chain (ties broken by the chain's uid strings), each found by walking down the
+/// distances.
+pub struct Toward<'m> {
+    matrix: &'m HopMatrix,
+    target: u32,
+    max_chain: u32,
+    /// Distances under the first matrix's hops alone (origins it decides every hop of).
+    first: Vec<u8>,
+    /// Per group of origins: distances under its later matrix's hops.
+    later: Vec<Vec<u8>>,
+}
+
+impl Toward<'_> {
+    /// The matrix that decides `origin`'s hops after the first, and the distances under it.
+    fn later_of(&self, origin: u32) -> (&HopMatrix, &[u8]) {
+        let (k, m) = self.matrix.step(origin, 1);
+        match k {
+            0 => (m, &self.first),
+            k => (m, &self.later[k as usize - 1]),
+        }
+    }
+
+    /// The length of `origin`'s shortest chain to the target, if it has one within
+    /// `max_chain` hops (none for the target itself).
+    pub fn length(&self, origin: u32) -> Option<u32> {
+        if origin == self.target || self.max_chain == 0 {
+            return None;
+        }
+        let (_, distance) = self.later_of(origin);
+        let first = self.matrix;
+        let beyond = first
+            .hops_from(origin)
+            .filter(|&x| x != origin)
+            .map(|x| distance[x as usize])
+            .min()?;
+        let length = u32::from(beyond) + 1;
+        (beyond != u8::MAX && length <= self.max_chain).then_some(length)
+    }
+
+    /// `origin`'s shortest chain to the target (without `origin`), the least by uid strings
+    /// among the shortest: at each step the least identity one hop closer. The least of the
+    /// shortest chains is the one a breadth-first search finds ([`HopMatrix::chain_to`]): its
+    /// prefix is the least shortest chain to the identity before the target.
+    pub fn chain(&self, origin: u32) -> Option<Vec<u32>> {
+        let length = self.length(origin)?;
+        let (later, distance) = self.later_of(origin);
+        let mut chain: Vec<u32> = Vec::with_capacity(length as usize);
+        for step in 0..length {
+            let want = (length - step - 1) as u8;
+            let (m, from) = match chain.last() {
+                None => (self.matrix, origin),
+                Some(&last) => (later, last),
+            };
+            let next = m
+                .hops_from_classes(from)
+                .filter_map(|c| {
+                    m.classes.members[c]
+                        .iter()
+                        .copied()
+                        .find(|&x| x != from && x != origin && distance[x as usize] == want)
+                })
+                .min()?;
+            chain.push(next);
+        }
+        Some(chain)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -230,6 +411,59 @@ fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// Where the permits and where the forbids of `evaluated` are satisfied, as class matrices.
+fn dense(classes: usize, evaluated: &Evaluated) -> (Vec<Vec<u64>>, Vec<Vec<u64>>) {
+    let mut permit = vec![vec![0u64; words(classes)]; classes];
+    let mut forbid = permit.clone();
+    for (_, is_permit, blocks) in evaluated {
+        let into = if *is_permit { &mut permit } else { &mut forbid };
+        for (group, targets) in blocks {
+            for &c in group {
+                targets.or_into(&mut into[c as usize]);
+            }
+        }
+    }
+    (permit, forbid)
+}
+
+/// Classes of `identities` under every context of `contexts` at once (an entity in any of
+/// them is observable), and the evaluator over them, passed to `then`.
+fn with_evaluator<R>(
+    engine: &Engine,
+    identities: &Arc<Identities>,
+    contexts: &[&ContextMap],
+    then: impl FnOnce(&Evaluator<'_>, Arc<Classes>) -> R,
+) -> R {
+    let names = &identities.names;
+    let observes = observations(engine);
+    let (relevant, pinned, global) = observable(engine, names, &observes, contexts);
+    let relevant_index = index_of(&relevant);
+    let facts = facts_of(engine, identities, &relevant_index, &pinned);
+    let (class_of, members) = classes_of(names, &facts, &observes);
+    let impersonable = engine.impersonable_types();
+    let target: Vec<bool> = members
+        .iter()
+        .map(|m| impersonable.contains(identities.uids[m[0] as usize].type_name()))
+        .collect();
+    let classes = Arc::new(Classes {
+        identities: identities.clone(),
+        class_of,
+        members,
+        target,
+    });
+    let scopes = ScopeClasses::new(engine, &classes);
+    let evaluator = Evaluator {
+        engine,
+        classes: &classes,
+        observes: &observes,
+        facts: &facts,
+        relevant_index: &relevant_index,
+        global: &global,
+        scopes: &scopes,
+    };
+    then(&evaluator, classes.clone())
+}
+
 impl HopMatrix {
     pub fn build(engine: &Engine, identities: &Arc<Identities>, ctx: &ContextMap) -> Self {
         Self::build_for(engine, identities, ctx, &engine.actions)
@@ -243,53 +477,56 @@ impl HopMatrix {
         ctx: &ContextMap,
         actions: &[EntityUid],
     ) -> Self {
-        let identities = identities.clone();
-        let (ids, names) = (&identities.uids, &identities.names);
-        let observes = observations(engine);
-        let (relevant, pinned, global) = observable(engine, names, &observes, ctx);
-        let relevant_index = index_of(&relevant);
-        let facts = facts_of(engine, &identities, &relevant_index, &pinned);
-        let (class_of, members) = classes_of(names, &facts, &observes);
-        let classes = members.len();
-        let impersonable = engine.impersonable_types();
-        let target: Vec<bool> = members
-            .iter()
-            .map(|m| impersonable.contains(ids[m[0] as usize].type_name()))
-            .collect();
-
-        let mut matrix = HopMatrix {
-            memo: (0..classes).map(|_| OnceLock::new()).collect(),
-            rows: vec![vec![0; words(classes)]; classes],
-            allowed: Vec::new(),
-            permits: Vec::new(),
-            permits_of: vec![Vec::new(); classes],
-            identities,
-            actions: actions.to_vec(),
-            class_of,
-            members,
-            target,
-            evaluations: 0,
-            later: None,
-        };
-        let slicer = engine.slicer();
-        let scopes = ScopeClasses::new(engine, &matrix.identities, &matrix.members);
-        crate::core::progress::start("policies", (actions.len() * slicer.len()) as u64);
-        for (ai, action) in actions.iter().enumerate() {
-            let env = Env {
-                facts: &facts,
-                relevant_index: &relevant_index,
-                global: &global,
-                scopes: &scopes,
-            };
-            matrix.add_action(engine, ai, action, ctx, &observes, &env);
-        }
-        crate::core::progress::finish();
-        matrix
+        with_evaluator(engine, identities, &[ctx], |ev, classes| {
+            let n = classes.len();
+            let mut rows = vec![vec![0; words(n)]; n];
+            let (mut allowed, mut permits, mut evaluations) = (Vec::new(), Satisfied::default(), 0);
+            crate::core::progress::start(
+                "policies",
+                (actions.len() * engine.slicer().len()) as u64,
+            );
+            for (ai, action) in actions.iter().enumerate() {
+                let (evaluated, spent) = ev.action(action, ctx, &|_| true);
+                evaluations += spent;
+                let (mut permit, forbid) = dense(n, &evaluated);
+                for ((p, f), row) in permit.iter_mut().zip(&forbid).zip(&mut rows) {
+                    for ((p, f), r) in p.iter_mut().zip(f).zip(row.iter_mut()) {
+                        *p &= !f;
+                        *r |= *p;
+                    }
+                }
+                allowed.push(permit);
+                for (i, is_permit, blocks) in evaluated {
+                    if is_permit {
+                        permits.add(ai, i, blocks);
+                    }
+                }
+            }
+            crate::core::progress::finish();
+            HopMatrix {
+                memo: (0..n).map(|_| OnceLock::new()).collect(),
+                classes,
+                actions: actions.to_vec(),
+                decided: Decided::Whole {
+                    rows,
+                    allowed,
+                    permits,
+                },
+                evaluations,
+                later: None,
+            }
+        })
     }
 
     /// The matrices of a context whose hops read `context.impersonator` but not the
     /// delegation chain: this one for first hops, one per group of origins for the rest (see
     /// `origins.rs`). `None` when hops cannot be decided that way.
+    ///
+    /// The later matrices share one set of classes (under every group's context at once, so
+    /// fine enough for each), and the policies that do not read `context.impersonator` decide
+    /// alike for every group: they are evaluated once, and only the others per group. With a
+    /// hundred groups and a few such policies, that is most of the work saved, and each later
+    /// matrix keeps only what its own policies add.
     pub fn build_by_origin(
         engine: &Engine,
         identities: &Arc<Identities>,
@@ -298,17 +535,112 @@ impl HopMatrix {
         let ty = super::origins::applies(engine, ctx)?;
         let mut first = Self::build(engine, identities, ctx);
         let plan = super::origins::plan(engine, identities, ctx, &ty, &engine.actions);
-        let matrices: Vec<HopMatrix> = plan
-            .contexts
-            .par_iter()
-            .map(|later| Self::build(engine, identities, later))
-            .collect();
-        first.evaluations += matrices.iter().map(|m| m.evaluations).sum::<usize>();
+        let (matrices, evaluations) = Self::build_later(engine, identities, &plan);
+        first.evaluations += evaluations;
         first.later = Some(Later {
             matrices,
             group_of: plan.group_of,
         });
         Some(first)
+    }
+
+    /// One later matrix per group of origins of `plan` (see [`HopMatrix::build_by_origin`]),
+    /// and the evaluations spent.
+    fn build_later(
+        engine: &Engine,
+        identities: &Arc<Identities>,
+        plan: &super::origins::Plan,
+    ) -> (Vec<HopMatrix>, usize) {
+        let contexts = &plan.contexts;
+        let Some(first) = contexts.first() else {
+            return (Vec::new(), 0);
+        };
+        let actions = &engine.actions;
+        let deciding = super::origins::deciding_groups(engine, &plan.representatives);
+        let all: Vec<&ContextMap> = contexts.iter().collect();
+        with_evaluator(engine, identities, &all, |ev, classes| {
+            let n = classes.len();
+            let per_context = (actions.len() * engine.slicer().len()) as u64;
+            crate::core::progress::start("policies", per_context * (1 + contexts.len() as u64));
+            let mut shared = Shared {
+                permit: Vec::new(),
+                forbid: Vec::new(),
+                permits: Satisfied::default(),
+            };
+            let mut evaluations = 0;
+            for (ai, action) in actions.iter().enumerate() {
+                let (evaluated, spent) = ev.action(action, first, &|i| deciding[i].is_none());
+                evaluations += spent;
+                let (permit, forbid) = dense(n, &evaluated);
+                shared.permit.push(permit);
+                shared.forbid.push(forbid);
+                for (i, is_permit, blocks) in evaluated {
+                    if is_permit {
+                        shared.permits.add(ai, i, blocks);
+                    }
+                }
+            }
+            let shared = Arc::new(shared);
+            // Each of the other policies is evaluated under the context of each group that
+            // decides it (see `deciding_groups`), per action: (evaluated, spent).
+            let decided: Vec<Vec<(Evaluated, usize)>> = contexts
+                .par_iter()
+                .enumerate()
+                .map(|(g, ctx)| {
+                    let decides =
+                        |i: usize| deciding[i].as_ref().is_some_and(|d| d[g] as usize == g);
+                    actions
+                        .iter()
+                        .map(|a| ev.action(a, ctx, &decides))
+                        .collect()
+                })
+                .collect();
+            crate::core::progress::finish();
+            // Each evaluated policy's blocks, per (group, action), by policy index.
+            let found: Vec<Vec<FxHashMap<usize, (bool, &Blocks)>>> = decided
+                .iter()
+                .map(|per_action| {
+                    per_action
+                        .iter()
+                        .map(|(evaluated, _)| {
+                            evaluated.iter().map(|(i, p, b)| (*i, (*p, b))).collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut matrices = Vec::with_capacity(contexts.len());
+            for (g, per_action) in decided.iter().enumerate() {
+                let (mut permits, mut forbids) = (Satisfied::default(), Satisfied::default());
+                for (i, deciding) in deciding.iter().enumerate() {
+                    let Some(d) = deciding else { continue };
+                    for (ai, by_policy) in found[d[g] as usize].iter().enumerate() {
+                        if let Some(&(is_permit, blocks)) = by_policy.get(&i) {
+                            let into = if is_permit {
+                                &mut permits
+                            } else {
+                                &mut forbids
+                            };
+                            into.add(ai, i, blocks.clone());
+                        }
+                    }
+                }
+                let spent = per_action.iter().map(|(_, s)| s).sum();
+                evaluations += spent;
+                matrices.push(HopMatrix {
+                    classes: classes.clone(),
+                    actions: actions.clone(),
+                    decided: Decided::Own {
+                        shared: shared.clone(),
+                        permits,
+                        forbids,
+                    },
+                    memo: Vec::new(),
+                    evaluations: spent,
+                    later: None,
+                });
+            }
+            (matrices, evaluations)
+        })
     }
 
     /// The matrix that decides hop number `depth` (0 for the first) of a chain from identity
@@ -331,245 +663,47 @@ impl HopMatrix {
         }
     }
 
-    /// Evaluates every policy that can match `action` over the classes, and records which class
-    /// pairs it allows.
-    fn add_action(
-        &mut self,
-        engine: &Engine,
-        ai: usize,
-        action: &EntityUid,
-        ctx: &ContextMap,
-        observes: &[Observes],
-        env: &Env<'_>,
-    ) {
-        let classes = self.members.len();
-        let slicer = engine.slicer();
-        self.allowed.push(vec![vec![0; words(classes)]; classes]);
-        let Some(info) = engine.action(action) else {
-            crate::core::progress::advance(slicer.len() as u64);
-            return;
-        };
-        let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
-            (0..classes as u32)
-                .filter(|&c| types.contains(self.rep(c).type_name()))
-                .collect()
-        };
-        let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
-        let mark = |list: &[u32]| {
-            let mut marked = vec![false; classes];
-            list.iter().for_each(|&c| marked[c as usize] = true);
-            marked
-        };
-        let candidates = Candidates {
-            sources: (&sources, &mark(&sources)),
-            sinks: (&sinks, &mark(&sinks)),
-            bodies: Mutex::new(FxHashMap::default()),
-        };
-        // The context either serves the action for every pair or for none.
-        let served = match (sources.first(), sinks.first()) {
-            (Some(&s), Some(&t)) => engine
-                .prepare(self.rep(s), action, self.rep(t), ctx, None)
-                .is_ok(),
-            _ => false,
-        };
-        if !served {
-            crate::core::progress::advance(slicer.len() as u64);
-            return;
-        }
-        let matrix = &*self;
-        let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
-            .into_par_iter()
-            .filter_map(|i| {
-                let out = slicer.action_matches(i, &engine.entities, action).then(|| {
-                    let o = &observes[i];
-                    let rows = matrix.satisfied(engine, i, o, action, ctx, &candidates, env);
-                    (i, slicer.is_permit(i), rows.0, rows.1)
-                });
-                crate::core::progress::advance(1);
-                out
-            })
-            .collect();
-        let mut permit = vec![vec![0u64; words(classes)]; classes];
-        let mut forbid = permit.clone();
-        for (i, is_permit, rows, spent) in per_policy {
-            self.evaluations += spent;
-            let into = if is_permit { &mut permit } else { &mut forbid };
-            for (group, targets) in &rows {
-                for &c in group {
-                    targets.or_into(&mut into[c as usize]);
-                }
-            }
-            if is_permit && !rows.is_empty() {
-                let p = self.permits.len() as u32;
-                let mut bits = Vec::with_capacity(rows.len());
-                for (g, (group, b)) in rows.into_iter().enumerate() {
-                    for c in group {
-                        self.permits_of[c as usize].push((p, g as u32));
-                    }
-                    bits.push(b);
-                }
-                self.permits.push((ai, i, bits));
-            }
-        }
-        let allowed = &mut self.allowed[ai];
-        for ((row, p), f) in allowed.iter_mut().zip(&permit).zip(&forbid) {
-            for ((w, p), f) in row.iter_mut().zip(p).zip(f) {
-                *w = p & !f;
-            }
-        }
-        for (row, a) in self.rows.iter_mut().zip(allowed.iter()) {
-            for (w, a) in row.iter_mut().zip(a) {
-                *w |= a;
+    /// The classes any member of class `cf` may take action number `ai` on (any other member
+    /// of them), with no regard to who can be impersonated, as bits.
+    fn allowed_row(&self, ai: usize, cf: u32) -> Cow<'_, [u64]> {
+        match &self.decided {
+            Decided::Whole { allowed, .. } => Cow::Borrowed(&allowed[ai][cf as usize]),
+            Decided::Own {
+                shared,
+                permits,
+                forbids,
+            } => {
+                let mut permit = shared.permit[ai][cf as usize].clone();
+                permits.or_into(ai, cf, &mut permit);
+                let mut forbid = shared.forbid[ai][cf as usize].clone();
+                forbids.or_into(ai, cf, &mut forbid);
+                permit.iter_mut().zip(&forbid).for_each(|(p, f)| *p &= !f);
+                Cow::Owned(permit)
             }
         }
     }
 
-    fn rep(&self, class: u32) -> &EntityUid {
-        &self.identities.uids[self.members[class as usize][0] as usize]
-    }
-
-    /// For policy `i` and `action`: the groups of source classes, each with the bitset of
-    /// target classes on which the policy is satisfied; and the evaluations spent.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site; the arguments are the loop state of `build`"
-    )]
-    fn satisfied(
-        &self,
-        engine: &Engine,
-        i: usize,
-        o: &Observes,
-        action: &EntityUid,
-        ctx: &ContextMap,
-        candidates: &Candidates<'_>,
-        env: &Env<'_>,
-    ) -> (Blocks, usize) {
-        let slicer = engine.slicer();
-        let nameable = Nameable::new(o, env.relevant_index, env.global);
-        let can_name = |k: u32| nameable.contains(k);
-        let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>| {
-            let mut index: FxHashMap<Key, usize> = FxHashMap::default();
-            let mut groups: Vec<Vec<u32>> = Vec::new();
-            for c in env.scopes.select(self, &constraint, list, marked) {
-                let rep = self.members[c as usize][0];
-                let f = &env.facts[rep as usize];
-                let key = key_of(f, rep, &self.identities.names[rep as usize], o, can_name);
-                let n = groups.len();
-                let g = *index.entry(key).or_insert(n);
-                if g == groups.len() {
-                    groups.push(Vec::new());
+    /// The classes the members of class `cf` may hop to, by some action, as bits (including
+    /// classes that cannot be impersonated).
+    fn row(&self, cf: u32) -> Cow<'_, [u64]> {
+        match &self.decided {
+            Decided::Whole { rows, .. } => Cow::Borrowed(&rows[cf as usize]),
+            Decided::Own { .. } => {
+                let mut row = vec![0; words(self.classes.len())];
+                for ai in 0..self.actions.len() {
+                    let allowed = self.allowed_row(ai, cf);
+                    row.iter_mut()
+                        .zip(allowed.iter())
+                        .for_each(|(r, a)| *r |= a);
                 }
-                groups[g].push(c);
-            }
-            groups
-        };
-        let from = group(candidates.sources, slicer.principal_constraint(i));
-        let to = group(candidates.sinks, slicer.resource_constraint(i));
-        let n = self.members.len();
-        let to_bits: Vec<Vec<u64>> = to
-            .iter()
-            .map(|g| {
-                let mut b = vec![0; words(n)];
-                g.iter().for_each(|&c| set_bit(&mut b, c as usize));
-                b
-            })
-            .collect();
-        // A policy that relates principal and resource is evaluated only where the relation
-        // can hold (see `joins.rs`); any other, on every pair of groups.
-        let rep_of = |g: &Vec<u32>| &self.identities.uids[self.members[g[0] as usize][0] as usize];
-        let worth: Option<Vec<Vec<usize>>> = joins::join_of(engine, i).map(|join| {
-            let sources: Vec<&EntityUid> = from.iter().map(|g| &**rep_of(g)).collect();
-            let targets: Vec<&EntityUid> = to.iter().map(|g| &**rep_of(g)).collect();
-            joins::candidates(engine, &join, &sources, &targets)
-        });
-        let all: Vec<usize> = (0..to.len()).collect();
-        // A template link holds on a pair in its scope exactly when its template's condition
-        // does, and that condition cannot see the slot values: every link of a template shares
-        // one evaluation per pair of keys under what the condition observes. With thousands of
-        // links (one role binding each) that is most of the matrix's evaluations saved.
-        let body = o.template.as_ref().map(|(t, body)| {
-            (
-                *t,
-                &**body,
-                Nameable::new(body, env.relevant_index, env.global),
-            )
-        });
-        let body_key = |s: usize, r: usize| {
-            body.as_ref().map(|(t, o, nameable)| {
-                let key = |x: usize| {
-                    let name = &self.identities.names[x];
-                    key_of(&env.facts[x], x as u32, name, o, |k| nameable.contains(k))
-                };
-                (*t, key(s), key(r))
-            })
-        };
-        let mut spent = 0;
-        let mut out = Vec::new();
-        for (fi, f) in from.into_iter().enumerate() {
-            let mut bits = vec![0u64; words(n)];
-            let targets = worth.as_ref().map_or(&all, |w| &w[fi]);
-            for &ti in targets {
-                let (t, tb) = (&to[ti], &to_bits[ti]);
-                let Some((s, r)) = self.distinct_pair(&f, t) else {
-                    continue;
-                };
-                let key = body_key(s, r);
-                let known = key
-                    .as_ref()
-                    .and_then(|k| lock(&candidates.bodies).get(k).copied());
-                let holds = match known {
-                    Some(holds) => holds,
-                    None => {
-                        let Ok(p) = engine.prepare(
-                            &self.identities.uids[s],
-                            action,
-                            &self.identities.uids[r],
-                            ctx,
-                            None,
-                        ) else {
-                            continue;
-                        };
-                        spent += 1;
-                        let holds = engine.satisfies(i, &p);
-                        if let Some(k) = key {
-                            lock(&candidates.bodies).insert(k, holds);
-                        }
-                        holds
-                    }
-                };
-                if holds {
-                    for (w, b) in bits.iter_mut().zip(tb) {
-                        *w |= b;
-                    }
-                }
-            }
-            if bits.iter().any(|&w| w != 0) {
-                out.push((f, Targets::from_bits(bits)));
+                Cow::Owned(row)
             }
         }
-        (out, spent)
-    }
-
-    /// Two distinct identities, one from each group of classes, if there are.
-    fn distinct_pair(&self, from: &[u32], to: &[u32]) -> Option<(usize, usize)> {
-        let s = self.members[from[0] as usize][0];
-        to.iter()
-            .flat_map(|&c| self.members[c as usize].iter().take(2))
-            .find(|&&t| t != s)
-            .map(|&t| (s as usize, t as usize))
-            .or_else(|| {
-                // `to` is s alone: another source then.
-                let t = self.members[to[0] as usize][0];
-                from.iter()
-                    .flat_map(|&c| self.members[c as usize].iter().take(2))
-                    .find(|&&x| x != t)
-                    .map(|&x| (x as usize, t as usize))
-            })
     }
 
     /// The identities it numbers.
     pub fn identities(&self) -> &Identities {
-        &self.identities
+        &self.classes.identities
     }
 
     /// How many matrices decide later hops, one per group of origins (0: this one decides every
@@ -580,25 +714,25 @@ impl HopMatrix {
 
     /// Identities and classes (for benchmarks and tests).
     pub fn size(&self) -> (usize, usize) {
-        (self.identities.len(), self.members.len())
+        (self.classes.identities.len(), self.classes.len())
     }
 
     /// The class of identity number `n` (see [`Identities`]).
     pub fn class_of(&self, n: u32) -> u32 {
-        self.class_of[n as usize]
+        self.classes.class_of[n as usize]
     }
 
     /// Whether `from` may impersonate `to` in one hop.
     pub fn allows(&self, from: &EntityUid, to: &EntityUid) -> bool {
-        match (self.identities.number(from), self.identities.number(to)) {
+        let identities = &self.classes.identities;
+        match (identities.number(from), identities.number(to)) {
             (Some(f), Some(t)) if f != t => self.allows_classes(self.class_of(f), self.class_of(t)),
             _ => false,
         }
     }
 
     fn allows_classes(&self, cf: u32, ct: u32) -> bool {
-        let (cf, ct) = (cf as usize, ct as usize);
-        self.target[ct] && self.rows[cf][ct / 64] & (1 << (ct % 64)) != 0
+        self.classes.target[ct as usize] && has_bit(&self.row(cf), ct)
     }
 
     /// How a hop is allowed: the impersonation actions that allow it (in configuration order)
@@ -611,7 +745,8 @@ impl HopMatrix {
         from: &EntityUid,
         to: &EntityUid,
     ) -> Option<(Vec<EntityUid>, Vec<PolicyId>)> {
-        let (f, t) = (self.identities.number(from)?, self.identities.number(to)?);
+        let identities = &self.classes.identities;
+        let (f, t) = (identities.number(from)?, identities.number(to)?);
         if f == t {
             return None;
         }
@@ -628,8 +763,8 @@ impl HopMatrix {
         if !self.allows_classes(cf, ct) {
             return None;
         }
-        let actions: Vec<usize> = (0..self.allowed.len())
-            .filter(|&a| has_bit(&self.allowed[a][cf as usize], ct))
+        let actions: Vec<usize> = (0..self.actions.len())
+            .filter(|&a| has_bit(&self.allowed_row(a, cf), ct))
             .collect();
         let mut policies: Vec<PolicyId> = actions
             .iter()
@@ -655,11 +790,16 @@ impl HopMatrix {
         cf: u32,
         ct: u32,
     ) -> Vec<PolicyId> {
-        let mut policies: Vec<PolicyId> = self.permits_of[cf as usize]
-            .iter()
-            .map(|&(p, g)| (&self.permits[p as usize], g as usize))
-            .filter(|((a, _, targets), g)| *a == ai && targets[*g].contains(ct))
-            .map(|((_, i, _), _)| PolicyId::from(engine.slicer().policy(*i).id()))
+        let (own, shared) = match &self.decided {
+            Decided::Whole { permits, .. } => (permits, None),
+            Decided::Own {
+                shared, permits, ..
+            } => (permits, Some(&shared.permits)),
+        };
+        let mut policies: Vec<PolicyId> = own
+            .between(ai, cf, ct)
+            .chain(shared.into_iter().flat_map(|s| s.between(ai, cf, ct)))
+            .map(|i| PolicyId::from(engine.slicer().policy(i).id()))
             .collect();
         policies.sort();
         policies.dedup();
@@ -668,25 +808,26 @@ impl HopMatrix {
 
     /// The classes any member of class `cf` may take action number `ai` on (any other member
     /// of them), with no regard to who can be impersonated.
-    pub(super) fn allowed_from(&self, ai: usize, cf: u32) -> impl Iterator<Item = u32> + '_ {
-        ones(&self.allowed[ai][cf as usize]).map(|c| c as u32)
+    pub(super) fn allowed_from(&self, ai: usize, cf: u32) -> Vec<u32> {
+        ones(&self.allowed_row(ai, cf)).map(|c| c as u32).collect()
     }
 
     /// The members of class `c`, by number.
     pub(super) fn members_of(&self, c: u32) -> &[u32] {
-        &self.members[c as usize]
+        &self.classes.members[c as usize]
     }
 
     /// How many classes there are.
     pub(super) fn classes(&self) -> usize {
-        self.members.len()
+        self.classes.len()
     }
 
     /// Every identity `origin` can reach within `max_chain` hops, with the shortest chain
     /// (ties broken by the chain's uid strings).
     pub fn reach(&self, origin: &EntityUid, max_chain: u32) -> Reach {
-        match self.identities.number(origin) {
-            Some(o) => self.identities.reach(&self.reach_numbered(o, max_chain)),
+        let identities = &self.classes.identities;
+        match identities.number(origin) {
+            Some(o) => identities.reach(&self.reach_numbered(o, max_chain)),
             None => Reach::new(),
         }
     }
@@ -694,14 +835,15 @@ impl HopMatrix {
     /// [`HopMatrix::reach`] of identity number `origin`, by number.
     pub fn reach_numbered(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
         let class = self.class_of(origin) as usize;
-        if self.target[class] || self.members[class].len() == 1 {
-            return self.reach_all(origin, max_chain);
-        }
         // Every member reaches the same accounts by the same chains (kept for the next member
         // only where there is one: a memo of every singleton class doubled a report's memory).
-        self.memo[class]
-            .get_or_init(|| self.reach_all(origin, max_chain))
-            .clone()
+        match self.memo.get(class) {
+            Some(memo) if !self.classes.target[class] && self.classes.members[class].len() > 1 => {
+                memo.get_or_init(|| self.reach_all(origin, max_chain))
+                    .clone()
+            }
+            _ => self.reach_all(origin, max_chain),
+        }
     }
 
     /// The shortest chain (ties broken as in [`HopMatrix::reach`]) from `origin` to `target`,
@@ -713,15 +855,16 @@ impl HopMatrix {
         target: &EntityUid,
         max_chain: u32,
     ) -> Option<Vec<Uid>> {
-        let o = self.identities.number(origin)?;
-        let t = self.identities.number(target)?;
+        let identities = &self.classes.identities;
+        let o = identities.number(origin)?;
+        let t = identities.number(target)?;
         let mut chain = None;
         self.search(o, max_chain, |m, found| {
             if m == t {
                 chain = Some(
                     found
                         .iter()
-                        .map(|&x| self.identities.uids[x as usize].clone())
+                        .map(|&x| identities.uids[x as usize].clone())
                         .collect(),
                 );
             }
@@ -731,32 +874,66 @@ impl HopMatrix {
     }
 
     /// Which identities can reach identity `target` within `max_chain` hops (never `target`
-    /// itself), by number: a backward search, so `who-can TARGET` runs a forward search only
-    /// from those that can.
-    ///
-    /// A walk of hops contains a simple path between its ends, no longer, so "can reach" is
-    /// "some walk": round by round, an identity not yet known to reach `target` joins when its
-    /// class may hop to a class holding one that does (which is not itself, as it did not).
-    ///
-    /// `None` when later hops have matrices of their own (then only a forward search tells).
-    pub fn can_reach(&self, target: u32, max_chain: u32) -> Option<Vec<bool>> {
-        if self.later.is_some() {
-            return None;
+    /// itself), by number (see [`Toward`]).
+    pub fn can_reach(&self, target: u32, max_chain: u32) -> Vec<bool> {
+        let toward = self.toward(target, max_chain);
+        (0..self.classes.identities.len() as u32)
+            .map(|n| toward.length(n).is_some())
+            .collect()
+    }
+
+    /// Every identity's distance to identity `target` within `max_chain` hops, so that who can
+    /// reach it, and by which chain, is known without a forward search from each of them.
+    pub fn toward(&self, target: u32, max_chain: u32) -> Toward<'_> {
+        let first = self.distances_to(target, max_chain, false);
+        let later = self.later.as_ref().map_or_else(Vec::new, |later| {
+            later
+                .matrices
+                .par_iter()
+                .map(|m| m.distances_to(target, max_chain.saturating_sub(1), true))
+                .collect()
+        });
+        Toward {
+            matrix: self,
+            target,
+            max_chain,
+            first,
+            later,
         }
-        let classes = self.members.len();
-        let mut can = vec![false; self.identities.len()];
+    }
+
+    /// Each identity's least number of this matrix's hops to `target` (0 for it), at most
+    /// `hops` (`u8::MAX` beyond), by number; with `from_targets`, counting only walks whose
+    /// every hop starts at an identity that can be impersonated (the later hops of a chain).
+    ///
+    /// A backward search over classes: round by round, a class joins when its row meets a
+    /// class holding an identity that joined before (or `target`); every member may make that
+    /// hop, as the one it hops to is not among them (they had not joined). A walk of hops
+    /// contains a simple path between its ends, no longer, so distances over walks are those
+    /// over simple paths.
+    fn distances_to(&self, target: u32, hops: u32, from_targets: bool) -> Vec<u8> {
+        let classes = &self.classes;
+        let mut distance = vec![u8::MAX; classes.identities.len()];
         let tc = self.class_of(target) as usize;
-        if !self.target[tc] {
-            return Some(can);
+        if !classes.target[tc] {
+            return distance;
         }
-        // Target classes holding an identity that reaches `target` (or `target`), as bits.
-        let mut holding = vec![0u64; words(classes)];
+        distance[target as usize] = 0;
+        let mut holding = vec![0u64; words(classes.len())];
         set_bit(&mut holding, tc);
-        let mut done = vec![false; classes];
-        for _ in 0..max_chain {
+        let mut done = vec![false; classes.len()];
+        for round in 1..=hops.min(u32::from(u8::MAX - 1)) {
             let mut joined = Vec::new();
-            for (c, row) in self.rows.iter().enumerate() {
-                if !done[c] && row.iter().zip(&holding).any(|(r, h)| r & h != 0) {
+            for (c, &done) in done.iter().enumerate() {
+                if done || (from_targets && !classes.target[c]) {
+                    continue;
+                }
+                if self
+                    .row(c as u32)
+                    .iter()
+                    .zip(&holding)
+                    .any(|(r, h)| r & h != 0)
+                {
                     joined.push(c);
                 }
             }
@@ -764,16 +941,30 @@ impl HopMatrix {
                 break;
             }
             for c in joined {
-                // Every member of the class joins (all of them may make the same hop).
                 done[c] = true;
-                self.members[c].iter().for_each(|&m| can[m as usize] = true);
-                if self.target[c] {
+                for &m in &classes.members[c] {
+                    let d = &mut distance[m as usize];
+                    *d = (*d).min(round as u8);
+                }
+                if classes.target[c] {
                     set_bit(&mut holding, c);
                 }
             }
         }
-        can[target as usize] = false;
-        Some(can)
+        distance
+    }
+
+    /// The target classes identity `from`'s class may hop to.
+    fn hops_from_classes(&self, from: u32) -> impl Iterator<Item = usize> + '_ {
+        let row = self.row(self.class_of(from));
+        let classes: Vec<usize> = ones(&row).filter(|&c| self.classes.target[c]).collect();
+        classes.into_iter()
+    }
+
+    /// The identities `from` may hop to, and `from` itself when its class is among them.
+    fn hops_from(&self, from: u32) -> impl Iterator<Item = u32> + '_ {
+        self.hops_from_classes(from)
+            .flat_map(|c| self.classes.members[c].iter().copied())
     }
 
     fn reach_all(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
@@ -793,9 +984,16 @@ impl HopMatrix {
         let later = self.step(origin, 1).1;
         let two = !std::ptr::eq(later, self);
         // Classes reached, per matrix; identities reached, when two matrices class them apart.
-        let mut reached_first = vec![false; self.members.len()];
-        let mut reached_later = vec![false; if two { later.members.len() } else { 0 }];
-        let mut entered = vec![false; if two { self.identities.len() } else { 0 }];
+        let mut reached_first = vec![false; self.classes.len()];
+        let mut reached_later = vec![false; if two { later.classes.len() } else { 0 }];
+        let mut entered = vec![
+            false;
+            if two {
+                self.classes.identities.len()
+            } else {
+                0
+            }
+        ];
         // Chains at the current depth, in the order of their uid strings, as ids.
         let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
         for depth in 0..max_chain {
@@ -807,16 +1005,16 @@ impl HopMatrix {
             let mut next: Vec<Vec<u32>> = Vec::new();
             for chain in &frontier {
                 let from = chain.last().copied().unwrap_or(origin);
-                let row = &m.rows[m.class_of[from as usize] as usize];
+                let row = m.row(m.class_of(from));
                 let mut new: Vec<u32> = Vec::new();
-                for c in ones(row) {
-                    if !m.target[c] || reached[c] {
+                for c in ones(&row) {
+                    if !m.classes.target[c] || reached[c] {
                         continue;
                     }
                     // A class is reached whole: every member is allowed from `from` (which is
                     // not among them: its own class was reached before).
                     reached[c] = true;
-                    for &x in &m.members[c] {
+                    for &x in &m.classes.members[c] {
                         if x == origin || (two && std::mem::replace(&mut entered[x as usize], true))
                         {
                             continue;
@@ -839,5 +1037,184 @@ impl HopMatrix {
             }
             frontier = next;
         }
+    }
+}
+
+impl Evaluator<'_> {
+    /// Evaluates the policies that can match `action` and that `wanted` selects (by index),
+    /// under `ctx`, over the classes: each one's blocks, and the evaluations spent. Advances
+    /// the progress bar by one per policy of the set.
+    fn action(
+        &self,
+        action: &EntityUid,
+        ctx: &ContextMap,
+        wanted: &(dyn Fn(usize) -> bool + Sync),
+    ) -> (Evaluated, usize) {
+        let (engine, classes) = (self.engine, self.classes);
+        let slicer = engine.slicer();
+        let n = classes.len();
+        let Some(info) = engine.action(action) else {
+            crate::core::progress::advance(slicer.len() as u64);
+            return (Vec::new(), 0);
+        };
+        let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
+            (0..n as u32)
+                .filter(|&c| types.contains(classes.rep(c).type_name()))
+                .collect()
+        };
+        let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
+        let mark = |list: &[u32]| {
+            let mut marked = vec![false; n];
+            list.iter().for_each(|&c| marked[c as usize] = true);
+            marked
+        };
+        let candidates = Candidates {
+            sources: (&sources, &mark(&sources)),
+            sinks: (&sinks, &mark(&sinks)),
+            bodies: Mutex::new(FxHashMap::default()),
+        };
+        // The context either serves the action for every pair or for none.
+        let context = match (sources.first(), sinks.first()) {
+            (Some(_), Some(_)) => engine.context_for(action, ctx, None).ok(),
+            _ => None,
+        };
+        let Some(context) = context else {
+            crate::core::progress::advance(slicer.len() as u64);
+            return (Vec::new(), 0);
+        };
+        let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
+            .into_par_iter()
+            .filter_map(|i| {
+                let out =
+                    (wanted(i) && slicer.action_matches(i, &engine.entities, action)).then(|| {
+                        let (blocks, spent) = self.satisfied(i, action, &context, &candidates);
+                        (i, slicer.is_permit(i), blocks, spent)
+                    });
+                crate::core::progress::advance(1);
+                out
+            })
+            .collect();
+        let spent = per_policy.iter().map(|p| p.3).sum();
+        let evaluated = per_policy
+            .into_iter()
+            .map(|(i, is_permit, blocks, _)| (i, is_permit, blocks))
+            .collect();
+        (evaluated, spent)
+    }
+
+    /// For policy `i` and `action`: the groups of source classes, each with the target
+    /// classes on which the policy is satisfied; and the evaluations spent.
+    fn satisfied(
+        &self,
+        i: usize,
+        action: &EntityUid,
+        context: &Context,
+        candidates: &Candidates<'_>,
+    ) -> (Blocks, usize) {
+        let (engine, classes) = (self.engine, self.classes);
+        let identities = &classes.identities;
+        let o = &self.observes[i];
+        let slicer = engine.slicer();
+        let nameable = Nameable::new(o, self.relevant_index, self.global);
+        let can_name = |k: u32| nameable.contains(k);
+        let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>| {
+            let mut index: FxHashMap<Key, usize> = FxHashMap::default();
+            let mut groups: Vec<Vec<u32>> = Vec::new();
+            for c in self.scopes.select(classes, &constraint, list, marked) {
+                let rep = classes.members[c as usize][0];
+                let f = &self.facts[rep as usize];
+                let key = key_of(f, rep, &identities.names[rep as usize], o, can_name);
+                let n = groups.len();
+                let g = *index.entry(key).or_insert(n);
+                if g == groups.len() {
+                    groups.push(Vec::new());
+                }
+                groups[g].push(c);
+            }
+            groups
+        };
+        let from = group(candidates.sources, slicer.principal_constraint(i));
+        let to = group(candidates.sinks, slicer.resource_constraint(i));
+        let n = classes.len();
+        let to_bits: Vec<Vec<u64>> = to
+            .iter()
+            .map(|g| {
+                let mut b = vec![0; words(n)];
+                g.iter().for_each(|&c| set_bit(&mut b, c as usize));
+                b
+            })
+            .collect();
+        // A policy that relates principal and resource is evaluated only where the relation
+        // can hold (see `joins.rs`); any other, on every pair of groups.
+        let worth: Option<Vec<Vec<usize>>> = joins::join_of(engine, i).map(|join| {
+            let sources: Vec<&EntityUid> = from.iter().map(|g| classes.rep(g[0])).collect();
+            let targets: Vec<&EntityUid> = to.iter().map(|g| classes.rep(g[0])).collect();
+            joins::candidates(engine, &join, &sources, &targets)
+        });
+        let all: Vec<usize> = (0..to.len()).collect();
+        // A template link holds on a pair in its scope exactly when its template's condition
+        // does, and that condition cannot see the slot values: every link of a template shares
+        // one evaluation per pair of keys under what the condition observes. With thousands of
+        // links (one role binding each) that is most of the matrix's evaluations saved.
+        let body = o.template.as_ref().map(|(t, body)| {
+            (
+                *t,
+                &**body,
+                Nameable::new(body, self.relevant_index, self.global),
+            )
+        });
+        let body_key = |s: usize, r: usize| {
+            body.as_ref().map(|(t, o, nameable)| {
+                let key = |x: usize| {
+                    let name = &identities.names[x];
+                    key_of(&self.facts[x], x as u32, name, o, |k| nameable.contains(k))
+                };
+                (*t, key(s), key(r))
+            })
+        };
+        let mut spent = 0;
+        let mut out = Vec::new();
+        for (fi, f) in from.into_iter().enumerate() {
+            let mut bits = vec![0u64; words(n)];
+            let targets = worth.as_ref().map_or(&all, |w| &w[fi]);
+            for &ti in targets {
+                let (t, tb) = (&to[ti], &to_bits[ti]);
+                let Some((s, r)) = classes.distinct_pair(&f, t) else {
+                    continue;
+                };
+                let key = body_key(s, r);
+                let known = key
+                    .as_ref()
+                    .and_then(|k| lock(&candidates.bodies).get(k).copied());
+                let holds = match known {
+                    Some(holds) => holds,
+                    None => {
+                        let Ok(p) = engine.request(
+                            &identities.uids[s],
+                            action,
+                            &identities.uids[r],
+                            context.clone(),
+                        ) else {
+                            continue;
+                        };
+                        spent += 1;
+                        let holds = engine.satisfies(i, &p);
+                        if let Some(k) = key {
+                            lock(&candidates.bodies).insert(k, holds);
+                        }
+                        holds
+                    }
+                };
+                if holds {
+                    for (w, b) in bits.iter_mut().zip(tb) {
+                        *w |= b;
+                    }
+                }
+            }
+            if bits.iter().any(|&w| w != 0) {
+                out.push((f, Targets::from_bits(bits)));
+            }
+        }
+        (out, spent)
     }
 }

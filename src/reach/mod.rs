@@ -153,20 +153,18 @@ impl<'e> Reachability<'e> {
     pub fn who_can_reach(&self, target: &EntityUid) -> Vec<EntityUid> {
         let impersonators = self.engine.impersonators();
         if let Some(m) = &self.matrix {
-            // Who can reach it, by number; `None` for a target that is no identity.
-            let can = match m.identities().number(target) {
-                Some(t) => m.can_reach(t, self.engine.max_chain).map(Some),
-                None => Some(None),
-            };
-            if let Some(can) = can {
-                return impersonators
-                    .into_iter()
-                    .filter(|p| {
-                        let n = m.identities().number(p);
-                        can.as_ref().zip(n).is_some_and(|(can, n)| can[n as usize])
-                    })
-                    .collect();
-            }
+            // Who can reach it, by number (nobody, for a target that is no identity).
+            let can = m
+                .identities()
+                .number(target)
+                .map(|t| m.can_reach(t, self.engine.max_chain));
+            return impersonators
+                .into_iter()
+                .filter(|p| {
+                    let n = m.identities().number(p);
+                    can.as_ref().zip(n).is_some_and(|(can, n)| can[n as usize])
+                })
+                .collect();
         }
         impersonators
             .into_par_iter()

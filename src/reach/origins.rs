@@ -51,6 +51,8 @@ enum Observed {
 pub(super) struct Plan {
     /// The context of each group's later hops (the context, `impersonator` its first member).
     pub(super) contexts: Vec<ContextMap>,
+    /// Each group's first member.
+    pub(super) representatives: Vec<EntityUid>,
     /// Each identity's group, by number; `u32::MAX` for origins whose later hops are decided
     /// as first ones (`impersonator` does not fit their type, so it is left out).
     pub(super) group_of: Vec<u32>,
@@ -98,7 +100,8 @@ pub(super) fn plan(
     // those conditions observe, as the matrix keys an identity for one policy.
     let keys: Option<Vec<Key>> = whole.map(|o| {
         let observes = observations(engine);
-        let (relevant, pinned, global) = observable(engine, &identities.names, &observes, context);
+        let (relevant, pinned, global) =
+            observable(engine, &identities.names, &observes, &[context]);
         let index = index_of(&relevant);
         let facts = facts_of(engine, identities, &index, &pinned);
         let nameable = Nameable::new(&o, &index, &global);
@@ -113,7 +116,7 @@ pub(super) fn plan(
     });
     let mut key_ids: HashMap<Key, u32> = HashMap::default();
     let mut groups: BTreeMap<(u32, Vec<Option<EvalResult>>), u32> = BTreeMap::new();
-    let mut contexts = Vec::new();
+    let (mut contexts, mut representatives) = (Vec::new(), Vec::new());
     let mut group_of = Vec::with_capacity(identities.len());
     for (n, uid) in identities.uids.iter().enumerate() {
         if uid.type_name() != ty {
@@ -130,11 +133,16 @@ pub(super) fn plan(
             let mut later = context.clone();
             later.insert(IMPERSONATOR.into(), crate::core::uid::entity_value(uid));
             contexts.push(later);
+            representatives.push((**uid).clone());
             next
         });
         group_of.push(group);
     }
-    Plan { contexts, group_of }
+    Plan {
+        contexts,
+        representatives,
+        group_of,
+    }
 }
 
 /// Groups of origins whose acting-as requests of `actions` decide alike under `context`, by
@@ -174,6 +182,40 @@ pub fn acting_as_groups(
         }
         _ => None,
     }
+}
+
+/// Per policy (the slicer's order) whose decision may depend on who `context.impersonator` is
+/// (its attributes, or anything else of it), rather than only on whether the context has one:
+/// for each group of origins (by its first member, `representatives`), the first group whose
+/// impersonator it cannot tell apart from this one's, so that groups share its evaluation.
+/// A policy that reads only attributes tells apart groups whose values of those differ; one
+/// that reads more, every group. `None` for the policies that decide every group alike.
+pub(super) fn deciding_groups(
+    engine: &Engine,
+    representatives: &[EntityUid],
+) -> Vec<Option<Vec<u32>>> {
+    let set: &cedar_policy_core::ast::PolicySet = engine.policies.as_ref();
+    let slicer = engine.slicer();
+    (0..slicer.len())
+        .map(|i| {
+            let id = crate::core::ids::raw(slicer.policy(i).id());
+            let observed = set
+                .get(&cedar_policy_core::ast::PolicyID::from_string(id))
+                .map_or(Observed::Everything, |p| observed_in(&p.condition()));
+            match observed {
+                Observed::Attributes(names) if names.is_empty() => None,
+                Observed::Attributes(names) => {
+                    let mut first: BTreeMap<Vec<Option<EvalResult>>, u32> = BTreeMap::new();
+                    let deciding = representatives.iter().enumerate().map(|(g, uid)| {
+                        let values = attribute_values(engine, uid, &names);
+                        *first.entry(values).or_insert(g as u32)
+                    });
+                    Some(deciding.collect())
+                }
+                Observed::Everything => Some((0..representatives.len() as u32).collect()),
+            }
+        })
+        .collect()
 }
 
 fn attribute_values(engine: &Engine, uid: &EntityUid, names: &[String]) -> Vec<Option<EvalResult>> {
