@@ -247,22 +247,17 @@ impl Satisfied {
 /// A class-by-class bitset matrix per action.
 type PerAction = Vec<Vec<Vec<u64>>>;
 
-/// What a matrix decides: whole for a matrix of its own, or, for the later matrices of a
-/// context, the part the policies that read `context.impersonator` add to what the rest decide
-/// for every group of origins alike.
-enum Decided {
-    Whole {
-        /// Per class: the classes its members may hop to (bit per class).
-        rows: Vec<Vec<u64>>,
-        /// The same per action, for explanations.
-        allowed: PerAction,
-        permits: Satisfied,
-    },
-    Own {
-        shared: Arc<Shared>,
-        permits: Satisfied,
-        forbids: Satisfied,
-    },
+/// What a matrix decides: where its permits and its forbids are satisfied, per action (so
+/// which actions allow a hop is made on demand, for explanations only), and for a matrix of its
+/// own the rows searches read. A later matrix of a context (see
+/// [`HopMatrix::build_by_origin`]) keeps only the policies that read `context.impersonator`,
+/// beside what the rest decide for every group of origins alike, and makes its rows on demand.
+struct Decided {
+    /// Per class: the classes its members may hop to by some action (bit per class).
+    rows: Option<Vec<Vec<u64>>>,
+    shared: Option<Arc<Shared>>,
+    permits: Satisfied,
+    forbids: Satisfied,
 }
 
 /// What the policies that do not read `context.impersonator` decide for later hops, the same
@@ -480,7 +475,8 @@ impl HopMatrix {
         with_evaluator(engine, identities, &[ctx], |ev, classes| {
             let n = classes.len();
             let mut rows = vec![vec![0; words(n)]; n];
-            let (mut allowed, mut permits, mut evaluations) = (Vec::new(), Satisfied::default(), 0);
+            let (mut permits, mut forbids) = (Satisfied::default(), Satisfied::default());
+            let mut evaluations = 0;
             crate::core::progress::start(
                 "policies",
                 (actions.len() * engine.slicer().len()) as u64,
@@ -488,18 +484,19 @@ impl HopMatrix {
             for (ai, action) in actions.iter().enumerate() {
                 let (evaluated, spent) = ev.action(action, ctx, &|_| true);
                 evaluations += spent;
-                let (mut permit, forbid) = dense(n, &evaluated);
-                for ((p, f), row) in permit.iter_mut().zip(&forbid).zip(&mut rows) {
-                    for ((p, f), r) in p.iter_mut().zip(f).zip(row.iter_mut()) {
-                        *p &= !f;
-                        *r |= *p;
+                let (permit, forbid) = dense(n, &evaluated);
+                for ((p, f), row) in permit.iter().zip(&forbid).zip(&mut rows) {
+                    for ((p, f), r) in p.iter().zip(f).zip(row.iter_mut()) {
+                        *r |= p & !f;
                     }
                 }
-                allowed.push(permit);
                 for (i, is_permit, blocks) in evaluated {
-                    if is_permit {
-                        permits.add(ai, i, blocks);
-                    }
+                    let into = if is_permit {
+                        &mut permits
+                    } else {
+                        &mut forbids
+                    };
+                    into.add(ai, i, blocks);
                 }
             }
             crate::core::progress::finish();
@@ -507,10 +504,11 @@ impl HopMatrix {
                 memo: (0..n).map(|_| OnceLock::new()).collect(),
                 classes,
                 actions: actions.to_vec(),
-                decided: Decided::Whole {
-                    rows,
-                    allowed,
+                decided: Decided {
+                    rows: Some(rows),
+                    shared: None,
                     permits,
+                    forbids,
                 },
                 evaluations,
                 later: None,
@@ -629,8 +627,9 @@ impl HopMatrix {
                 matrices.push(HopMatrix {
                     classes: classes.clone(),
                     actions: actions.clone(),
-                    decided: Decided::Own {
-                        shared: shared.clone(),
+                    decided: Decided {
+                        rows: None,
+                        shared: Some(shared.clone()),
                         permits,
                         forbids,
                     },
@@ -665,40 +664,49 @@ impl HopMatrix {
 
     /// The classes any member of class `cf` may take action number `ai` on (any other member
     /// of them), with no regard to who can be impersonated, as bits.
-    fn allowed_row(&self, ai: usize, cf: u32) -> Cow<'_, [u64]> {
-        match &self.decided {
-            Decided::Whole { allowed, .. } => Cow::Borrowed(&allowed[ai][cf as usize]),
-            Decided::Own {
-                shared,
-                permits,
-                forbids,
-            } => {
-                let mut permit = shared.permit[ai][cf as usize].clone();
-                permits.or_into(ai, cf, &mut permit);
-                let mut forbid = shared.forbid[ai][cf as usize].clone();
-                forbids.or_into(ai, cf, &mut forbid);
-                permit.iter_mut().zip(&forbid).for_each(|(p, f)| *p &= !f);
-                Cow::Owned(permit)
+    fn allowed_row(&self, ai: usize, cf: u32) -> Vec<u64> {
+        let d = &self.decided;
+        let (mut permit, mut forbid) = match &d.shared {
+            Some(shared) => (
+                shared.permit[ai][cf as usize].clone(),
+                shared.forbid[ai][cf as usize].clone(),
+            ),
+            None => {
+                let empty = vec![0; words(self.classes.len())];
+                (empty.clone(), empty)
             }
-        }
+        };
+        d.permits.or_into(ai, cf, &mut permit);
+        d.forbids.or_into(ai, cf, &mut forbid);
+        permit.iter_mut().zip(&forbid).for_each(|(p, f)| *p &= !f);
+        permit
+    }
+
+    /// Whether action number `ai` is allowed from any member of class `cf` to any other member
+    /// of class `ct` ([`HopMatrix::allowed_row`] for one class).
+    fn allows_by(&self, ai: usize, cf: u32, ct: u32) -> bool {
+        let d = &self.decided;
+        let dense = |m: &PerAction| has_bit(&m[ai][cf as usize], ct);
+        let satisfied = |own: &Satisfied, shared: Option<&PerAction>| {
+            shared.is_some_and(dense) || own.of(ai, cf).any(|(_, t)| t.contains(ct))
+        };
+        let shared = d.shared.as_deref();
+        satisfied(&d.permits, shared.map(|s| &s.permit))
+            && !satisfied(&d.forbids, shared.map(|s| &s.forbid))
     }
 
     /// The classes the members of class `cf` may hop to, by some action, as bits (including
     /// classes that cannot be impersonated).
     fn row(&self, cf: u32) -> Cow<'_, [u64]> {
-        match &self.decided {
-            Decided::Whole { rows, .. } => Cow::Borrowed(&rows[cf as usize]),
-            Decided::Own { .. } => {
-                let mut row = vec![0; words(self.classes.len())];
-                for ai in 0..self.actions.len() {
-                    let allowed = self.allowed_row(ai, cf);
-                    row.iter_mut()
-                        .zip(allowed.iter())
-                        .for_each(|(r, a)| *r |= a);
-                }
-                Cow::Owned(row)
-            }
+        if let Some(rows) = &self.decided.rows {
+            return Cow::Borrowed(&rows[cf as usize]);
         }
+        let mut row = vec![0; words(self.classes.len())];
+        for ai in 0..self.actions.len() {
+            let allowed = self.allowed_row(ai, cf);
+            row.iter_mut().zip(&allowed).for_each(|(r, a)| *r |= a);
+        }
+        Cow::Owned(row)
     }
 
     /// The identities it numbers.
@@ -764,7 +772,7 @@ impl HopMatrix {
             return None;
         }
         let actions: Vec<usize> = (0..self.actions.len())
-            .filter(|&a| has_bit(&self.allowed_row(a, cf), ct))
+            .filter(|&a| self.allows_by(a, cf, ct))
             .collect();
         let mut policies: Vec<PolicyId> = actions
             .iter()
@@ -790,13 +798,8 @@ impl HopMatrix {
         cf: u32,
         ct: u32,
     ) -> Vec<PolicyId> {
-        let (own, shared) = match &self.decided {
-            Decided::Whole { permits, .. } => (permits, None),
-            Decided::Own {
-                shared, permits, ..
-            } => (permits, Some(&shared.permits)),
-        };
-        let mut policies: Vec<PolicyId> = own
+        let shared = self.decided.shared.as_ref().map(|s| &s.permits);
+        let mut policies: Vec<PolicyId> = (self.decided.permits)
             .between(ai, cf, ct)
             .chain(shared.into_iter().flat_map(|s| s.between(ai, cf, ct)))
             .map(|i| PolicyId::from(engine.slicer().policy(i).id()))
