@@ -22,7 +22,7 @@ pub(super) struct Observes {
     pub(super) attrs: HashSet<String>,
     pub(super) tags: bool,
     /// For a template link: its template (numbered), and what the template's condition alone
-    /// observes, without the link's slot values (see `HopMatrix::satisfied`).
+    /// observes, without the link's slot values (see `Evaluator::satisfied` in `matrix.rs`).
     pub(super) template: Option<(u32, Box<Observes>)>,
 }
 

@@ -45,8 +45,8 @@ use crate::engine::{ContextMap, Engine};
 /// Source classes grouped alike, each with the target classes where a policy holds.
 type Blocks = Vec<(Vec<u32>, Targets)>;
 
-/// Where a permit is satisfied under one action: (action index, policy index, each group of
-/// source classes' target classes); `HopMatrix::permits_of` says which group a class is in.
+/// Where a policy is satisfied under one action: (action index, policy index, each group of
+/// source classes' target classes); `Satisfied::of_class` says which group a class is in.
 type PermitBlocks = (usize, usize, Vec<Targets>);
 
 /// The target classes where a policy holds for one group of source classes: a sorted list
