@@ -28,7 +28,7 @@ impl Engine {
     ) -> Result<Prepared, String> {
         self.fits(principal, action, resource)?;
         let context = self.context_for(action, context, behind)?;
-        self.fitting_request(principal, action, resource, context)
+        self.request(principal, action, resource, context)
     }
 
     /// Whether `action` applies to `principal` and `resource` (an error in words if not).
@@ -88,19 +88,10 @@ impl Engine {
     }
 
     /// The request of `principal` taking `action` on `resource` with a context made by
-    /// [`Engine::context_for`] for `action`, checked by Cedar.
+    /// [`Engine::context_for`] for `action`, checked by Cedar. The caller has checked that the
+    /// action applies to them (as [`Engine::prepare`] does; Cedar checks it again, in its own
+    /// words).
     pub fn request(
-        &self,
-        principal: &EntityUid,
-        action: &EntityUid,
-        resource: &EntityUid,
-        context: Context,
-    ) -> Result<Prepared, String> {
-        self.fits(principal, action, resource)?;
-        self.fitting_request(principal, action, resource, context)
-    }
-
-    fn fitting_request(
         &self,
         principal: &EntityUid,
         action: &EntityUid,

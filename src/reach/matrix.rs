@@ -47,7 +47,7 @@ type Blocks = Vec<(Vec<u32>, Targets)>;
 
 /// Where a policy is satisfied under one action: (action index, policy index, each group of
 /// source classes' target classes); `Satisfied::of_class` says which group a class is in.
-type PermitBlocks = (usize, usize, Vec<Targets>);
+type PolicyBlocks = (usize, usize, Vec<Targets>);
 
 /// The target classes where a policy holds for one group of source classes: a sorted list
 /// when they are few (a relation such as ownership holds for one account per person, and a
@@ -202,7 +202,7 @@ impl Classes {
 #[derive(Default)]
 struct Satisfied {
     /// (action index, policy index, each group of source classes' target classes).
-    entries: Vec<PermitBlocks>,
+    entries: Vec<PolicyBlocks>,
     of_class: FxHashMap<u32, Vec<(u32, u32)>>,
 }
 
@@ -324,14 +324,14 @@ pub struct Toward<'m> {
     target: u32,
     max_chain: u32,
     /// Distances under the first matrix's hops alone (origins it decides every hop of).
-    first: Vec<u8>,
+    first: Vec<u32>,
     /// Per group of origins: distances under its later matrix's hops.
-    later: Vec<Vec<u8>>,
+    later: Vec<Vec<u32>>,
 }
 
 impl Toward<'_> {
     /// The matrix that decides `origin`'s hops after the first, and the distances under it.
-    fn later_of(&self, origin: u32) -> (&HopMatrix, &[u8]) {
+    fn later_of(&self, origin: u32) -> (&HopMatrix, &[u32]) {
         let (k, m) = self.matrix.step(origin, 1);
         match k {
             0 => (m, &self.first),
@@ -346,14 +346,12 @@ impl Toward<'_> {
             return None;
         }
         let (_, distance) = self.later_of(origin);
-        let first = self.matrix;
-        let beyond = first
+        let beyond = (self.matrix)
             .hops_from(origin)
             .filter(|&x| x != origin)
             .map(|x| distance[x as usize])
             .min()?;
-        let length = u32::from(beyond) + 1;
-        (beyond != u8::MAX && length <= self.max_chain).then_some(length)
+        (beyond < self.max_chain).then(|| beyond + 1)
     }
 
     /// `origin`'s shortest chain to the target (without `origin`), the least by uid strings
@@ -365,7 +363,7 @@ impl Toward<'_> {
         let (later, distance) = self.later_of(origin);
         let mut chain: Vec<u32> = Vec::with_capacity(length as usize);
         for step in 0..length {
-            let want = (length - step - 1) as u8;
+            let want = length - step - 1;
             let (m, from) = match chain.last() {
                 None => (self.matrix, origin),
                 Some(&last) => (later, last),
@@ -594,32 +592,25 @@ impl HopMatrix {
                 })
                 .collect();
             crate::core::progress::finish();
-            // Each evaluated policy's blocks, per (group, action), by policy index.
-            let found: Vec<Vec<FxHashMap<usize, (bool, &Blocks)>>> = decided
-                .iter()
-                .map(|per_action| {
-                    per_action
-                        .iter()
-                        .map(|(evaluated, _)| {
-                            evaluated.iter().map(|(i, p, b)| (*i, (*p, b))).collect()
-                        })
-                        .collect()
+            // Every evaluation: (the group that made it, action index, the policy's blocks).
+            let made = || {
+                decided.iter().enumerate().flat_map(|(c, per_action)| {
+                    let per_action = per_action.iter().enumerate();
+                    per_action.flat_map(move |(ai, (e, _))| e.iter().map(move |p| (c, ai, p)))
                 })
-                .collect();
+            };
             let mut matrices = Vec::with_capacity(contexts.len());
             for (g, per_action) in decided.iter().enumerate() {
+                // Group `g` takes each policy's blocks from the group that decides it for `g`.
                 let (mut permits, mut forbids) = (Satisfied::default(), Satisfied::default());
-                for (i, deciding) in deciding.iter().enumerate() {
-                    let Some(d) = deciding else { continue };
-                    for (ai, by_policy) in found[d[g] as usize].iter().enumerate() {
-                        if let Some(&(is_permit, blocks)) = by_policy.get(&i) {
-                            let into = if is_permit {
-                                &mut permits
-                            } else {
-                                &mut forbids
-                            };
-                            into.add(ai, i, blocks.clone());
-                        }
+                for (c, ai, (i, is_permit, blocks)) in made() {
+                    if deciding[*i].as_ref().is_some_and(|d| d[g] as usize == c) {
+                        let into = if *is_permit {
+                            &mut permits
+                        } else {
+                            &mut forbids
+                        };
+                        into.add(ai, *i, blocks.clone());
                     }
                 }
                 let spent = per_action.iter().map(|(_, s)| s).sum();
@@ -850,8 +841,8 @@ impl HopMatrix {
     }
 
     /// The shortest chain (ties broken as in [`HopMatrix::reach`]) from `origin` to `target`,
-    /// without collecting the rest of `origin`'s reach: `who-can TARGET` asks this of every
-    /// identity.
+    /// without collecting the rest of `origin`'s reach, by a forward search (for one origin;
+    /// [`HopMatrix::toward`] gives every origin's chain to one target).
     pub fn chain_to(
         &self,
         origin: &EntityUid,
@@ -906,7 +897,7 @@ impl HopMatrix {
     }
 
     /// Each identity's least number of this matrix's hops to `target` (0 for it), at most
-    /// `hops` (`u8::MAX` beyond), by number; with `from_targets`, counting only walks whose
+    /// `hops` (`u32::MAX` beyond), by number; with `from_targets`, counting only walks whose
     /// every hop starts at an identity that can be impersonated (the later hops of a chain).
     ///
     /// A backward search over classes: round by round, a class joins when its row meets a
@@ -914,9 +905,9 @@ impl HopMatrix {
     /// hop, as the one it hops to is not among them (they had not joined). A walk of hops
     /// contains a simple path between its ends, no longer, so distances over walks are those
     /// over simple paths.
-    fn distances_to(&self, target: u32, hops: u32, from_targets: bool) -> Vec<u8> {
+    fn distances_to(&self, target: u32, hops: u32, from_targets: bool) -> Vec<u32> {
         let classes = &self.classes;
-        let mut distance = vec![u8::MAX; classes.identities.len()];
+        let mut distance = vec![u32::MAX; classes.identities.len()];
         let tc = self.class_of(target) as usize;
         if !classes.target[tc] {
             return distance;
@@ -925,7 +916,7 @@ impl HopMatrix {
         let mut holding = vec![0u64; words(classes.len())];
         set_bit(&mut holding, tc);
         let mut done = vec![false; classes.len()];
-        for round in 1..=hops.min(u32::from(u8::MAX - 1)) {
+        for round in 1..=hops {
             let mut joined = Vec::new();
             for (c, &done) in done.iter().enumerate() {
                 if done || (from_targets && !classes.target[c]) {
@@ -947,7 +938,7 @@ impl HopMatrix {
                 done[c] = true;
                 for &m in &classes.members[c] {
                     let d = &mut distance[m as usize];
-                    *d = (*d).min(round as u8);
+                    *d = (*d).min(round);
                 }
                 if classes.target[c] {
                     set_bit(&mut holding, c);
