@@ -17,7 +17,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::path::Path;

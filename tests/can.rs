@@ -7,7 +7,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use insta_cmd::assert_cmd_snapshot;
 use support::{actas, output};

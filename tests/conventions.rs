@@ -7,7 +7,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

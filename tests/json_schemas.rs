@@ -8,7 +8,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{output, root};

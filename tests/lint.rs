@@ -8,7 +8,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use actas::lint::{Level, RULES};
 use clap::Parser;

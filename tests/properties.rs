@@ -8,7 +8,7 @@
     reason = "test code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use support::output_without_command_line;

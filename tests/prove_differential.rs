@@ -11,7 +11,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use std::fmt::Write;
 

@@ -14,7 +14,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use actas::analysis::item::Accessed;
 

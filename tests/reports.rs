@@ -8,7 +8,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support::{self, bad_input};
 
 use insta_cmd::assert_cmd_snapshot;
 use support::{actas, output};

@@ -8,7 +8,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use actas::engine::{Behind, ContextMap};
 use cedar_policy::EntityUid;

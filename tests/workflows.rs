@@ -12,7 +12,7 @@
     reason = "test and benchmark code fails loudly"
 )]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, reason = "each test crate uses part of it")]
 
+#[allow(
+    dead_code,
+    reason = "shared with examples/gen_world.rs and benches/actas.rs, which use the rest"
+)]
 pub mod world;
 
 use std::path::PathBuf;
@@ -65,7 +68,6 @@ pub fn output(args: &[&str]) -> (i32, String, String) {
 }
 
 /// Bad input: exit 2, no document on stdout, the message (and its place) on stderr, snapshotted.
-#[macro_export]
 macro_rules! bad_input {
     ($($name:ident => [$($arg:expr),*],)*) => {$(
         #[test]
@@ -77,6 +79,7 @@ macro_rules! bad_input {
         }
     )*};
 }
+pub(crate) use bad_input;
 
 /// A copy of the bundled example in a temporary folder.
 pub fn example_copy() -> tempfile::TempDir {
