@@ -152,6 +152,8 @@ pub struct Engine {
     pub catalogue: Catalogue,
     /// Per-request policy slices (see `slice.rs`).
     slicer: Slicer,
+    /// Contexts already parsed (see [`Engine::context_for`]).
+    contexts: request::ContextMemo,
 }
 
 impl Engine {
@@ -174,6 +176,7 @@ impl Engine {
             actions,
             max_chain,
             catalogue,
+            contexts: request::ContextMemo::default(),
         }
     }
 
