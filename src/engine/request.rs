@@ -294,4 +294,30 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn a_remembered_context_is_the_one_parsed_for_its_text() {
+        let ws = crate::workspace::example();
+        let e = &ws.engine;
+        let action = uid(r#"Action::"getAccessToken""#);
+        let parse = |c: &ContextMap| e.context_for(&action, c, None).map(|c| format!("{c:?}"));
+        let with_mfa = crate::workspace::test_support::ctx();
+        let mut without_mfa = with_mfa.clone();
+        without_mfa.insert("mfa".into(), serde_json::json!(false));
+        let mut malformed = with_mfa.clone();
+        malformed.insert(
+            "mfa".into(),
+            serde_json::json!({"__extn": {"fn": "nope", "arg": "x"}}),
+        );
+        let first = parse(&with_mfa).unwrap();
+        assert!(first.contains("true"), "{first}");
+        let other = parse(&without_mfa).unwrap();
+        assert_ne!(first, other);
+        // Asked again, each gives what it gave the first time, errors included.
+        assert_eq!(parse(&with_mfa).unwrap(), first);
+        assert_eq!(parse(&without_mfa).unwrap(), other);
+        let err = parse(&malformed).unwrap_err();
+        assert!(err.contains("context is not valid"), "{err}");
+        assert_eq!(parse(&malformed).unwrap_err(), err);
+    }
 }
