@@ -470,3 +470,45 @@ fn usage_logs_never_buffer_an_endless_line() {
         "{stderr}"
     );
 }
+
+/// Interrupted while it writes (here: SIGTERM while `snapshot` waits to open a FIFO as its
+/// output), actas exits 130 with `error: interrupted` and leaves the baseline whole. That the
+/// temporary file of a write under way is removed is `core::files`'s unit test (a FIFO is
+/// streamed into, without one).
+#[test]
+fn an_interrupted_run_exits_130_and_leaves_no_temporary_file() {
+    let dir = support::example_copy();
+    let old = dir.path().join("actas.baseline.json");
+    std::fs::write(&old, "the old baseline").unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = support::actas(&["-C", dir.path().to_str().unwrap(), "snapshot", "--output"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The computation is done and the write blocked on the FIFO well before this.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "it should be blocked");
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("error: interrupted"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "the old baseline");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

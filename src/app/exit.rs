@@ -13,6 +13,10 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// 130 (128 + SIGINT, as shells report it): interrupted by Ctrl-C, SIGTERM or SIGHUP before
+    /// the run finished; no result, and no temporary file left behind (see `app::main`).
+    pub const INTERRUPTED: i32 = 130;
+
     /// `Failed` when the run found a failure, else `Ok`.
     pub fn failed_if(failed: bool) -> Self {
         if failed {

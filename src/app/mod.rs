@@ -44,6 +44,13 @@ const MAX_THREADS: usize = 256;
 /// Parses the command line and runs it on a thread with a large stack.
 pub fn main() -> Exit {
     std::panic::set_hook(Box::new(internal_error));
+    // Interrupted: no half-written temporary file is left beside an output (the output itself
+    // is only ever replaced whole), and the exit code is the shell's for an interrupt.
+    let _ = ctrlc::set_handler(|| {
+        crate::core::files::remove_pending();
+        let _ = writeln!(std::io::stderr(), "error: interrupted");
+        std::process::exit(Exit::INTERRUPTED);
+    });
     let worker = std::thread::Builder::new()
         .name("actas".into())
         .stack_size(STACK)

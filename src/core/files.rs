@@ -175,6 +175,7 @@ pub fn write_output_with(
                 .prefix(&format!(".{name}."))
                 .suffix(".tmp")
                 .tempfile_in(dir)?;
+            let _pending = Pending::new(tmp.path());
             {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
                 write(&mut w)?;
@@ -186,6 +187,51 @@ pub fn write_output_with(
                 let _ = std::fs::set_permissions(tmp.path(), m.permissions());
             }
             tmp.persist(&target).map(|_| ()).map_err(|e| e.error)
+        }
+    }
+}
+
+/// The temporary files of writes under way, removed by [`remove_pending`] when the process is
+/// interrupted (a signal skips the destructors that would remove them: a killed `snapshot` of
+/// a large organisation left a 10 GB temporary file beside its baseline).
+static PENDING: Registry = Registry::new(Vec::new());
+
+type Registry = std::sync::Mutex<Vec<PathBuf>>;
+
+/// One entry of a registry of pending files ([`PENDING`]), for as long as the write is under way.
+struct Pending(&'static Registry, PathBuf);
+
+impl Pending {
+    fn new(path: &Path) -> Self {
+        Self::in_registry(&PENDING, path)
+    }
+
+    fn in_registry(registry: &'static Registry, path: &Path) -> Self {
+        if let Ok(mut pending) = registry.lock() {
+            pending.push(path.to_path_buf());
+        }
+        Self(registry, path.to_path_buf())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Ok(mut pending) = self.0.lock() {
+            pending.retain(|p| p != &self.1);
+        }
+    }
+}
+
+/// Removes the temporary files of every write under way (called when the process is
+/// interrupted, just before it exits); the files being replaced stay whole.
+pub fn remove_pending() {
+    remove_registered(&PENDING);
+}
+
+fn remove_registered(registry: &Registry) {
+    if let Ok(pending) = registry.lock() {
+        for path in pending.iter() {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -220,6 +266,21 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn pending_temporary_files_are_removed_when_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (kept, removed) = (dir.path().join("kept"), dir.path().join(".out.x.tmp"));
+        std::fs::write(&kept, "whole").unwrap();
+        std::fs::write(&removed, "half").unwrap();
+        // A registry of its own: the global one holds other tests' writes under way.
+        static REGISTRY: Registry = Registry::new(Vec::new());
+        let pending = Pending::in_registry(&REGISTRY, &removed);
+        remove_registered(&REGISTRY);
+        assert_eq!(only_entries(dir.path()), vec!["kept".to_string()]);
+        drop(pending);
+        assert!(REGISTRY.lock().unwrap().is_empty());
     }
 
     #[test]
