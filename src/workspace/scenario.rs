@@ -144,7 +144,9 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
     };
     let mut names: BTreeMap<String, u64> = BTreeMap::new();
     let mut cases = Vec::new();
-    for case in &doc.cases {
+    // Each case's document is dropped once checked: the file's documents (a position for every
+    // value) are never held beside all of its prepared cases.
+    for case in doc.cases {
         let name = &case.value.name;
         if let Some(line) = names.get(&name.value) {
             checker.problem(
