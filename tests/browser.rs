@@ -10,12 +10,6 @@
 //! `scripts/install-browser` (run by `.ci/run`) installs Chromium, chromedriver, pdftotext and
 //! the Mermaid bundle. Without them a test prints why and passes, unless
 //! `ACTAS_REQUIRE_BROWSER=1` (set by `.ci/run`), where anything missing fails it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

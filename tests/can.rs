@@ -1,11 +1,5 @@
 //! `actas can`: a yes/no answer with `kubectl auth can-i` exit codes (0 yes, 1 no, 2 bad input),
 //! each profile's chain and policies or what blocks it, in text and JSON.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

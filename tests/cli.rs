@@ -1,11 +1,5 @@
 //! Integration tests of the real binary: every output format on the bundled example, failing
 //! cases of every kind, each bad-input class, thread-count independence, a second workspace.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

@@ -1,11 +1,5 @@
 //! Terminal and workspace conventions users of cargo, ripgrep and nextest expect: the workspace
 //! found from a folder below it, colour decided per stream, test output that scales.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

@@ -1,11 +1,5 @@
 //! `actas test --coverage`: every format on the bundled example and on a fixture with known
 //! uncovered items, the gate, partial runs, and bad input.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

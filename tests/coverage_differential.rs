@@ -3,12 +3,6 @@
 //! with raw Cedar over the whole policy set (and every such policy is reported); a condition
 //! reported seen true is a policy that raw Cedar finds satisfied, alone, by some request; a
 //! path is reported covered exactly when some case names its principal and target.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

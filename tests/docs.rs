@@ -1,12 +1,6 @@
 //! The documentation a user navigates: every relative link in the README and docs/ reaches a
 //! file (and, with `#anchor`, a heading of it), the README stays short, and nothing points
 //! outside the repository.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

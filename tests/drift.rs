@@ -1,12 +1,6 @@
 //! `actas snapshot` and `actas drift` on the bundled example: the committed baseline is current,
 //! a changed workspace drifts (with severities), the usage log is read line by line, the baseline
 //! is written atomically, and bad inputs are refused without touching the baseline.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support::{self, bad_input};
 

@@ -1,12 +1,6 @@
 //! Replays every fuzzing input kept in the repository (`fuzz/corpus/<target>/`, and the crashes
 //! found and fixed, `fuzz/regressions/<target>/`) plus each target's seed through the same entry
 //! points the `cargo fuzz` targets use, on the stable toolchain: none may panic.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test code fails loudly"
-)]
 
 use actas::app::fuzzing::{run, seeds, Target};
 

@@ -1,12 +1,6 @@
 //! Hostile and unlucky inputs: each ends with a located message and exit 2 (or a normal run),
 //! never with a crash, a hang or a scan of the machine. Each reproducer is generated here, on a
 //! copy of the bundled example.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test code fails loudly"
-)]
 
 use crate::support;
 

@@ -1,12 +1,6 @@
 //! The JSON Schemas of docs/schemas/: generated from the types that write each document (they
 //! must match the committed files; `ACTAS_UPDATE_SCHEMAS=1 cargo test --test json_schemas`
 //! rewrites them), and real outputs of every JSON-writing command validate against them.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

@@ -8,12 +8,6 @@
 //! and `workspace` share a rank and must not import each other. Unit tests (the `#[cfg(test)]`
 //! module at the end of a file) may use higher layers for fixtures, e.g. the bundled example.
 //! Within a layer, files must not import each other in a cycle.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,12 +1,6 @@
 //! The lint rules of `actas check`: each rule on its fixture (tests/fixtures/lint/<rule>/triggers
 //! must find it, …/passes must not), in every format, SARIF validated against the vendored
 //! 2.1.0 schema, doc pages, `--explain`, levels and suppressions, and the CI recipe.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

@@ -1,12 +1,6 @@
 //! Properties over generated workspaces, some with one byte changed in one file: every run ends
 //! with exit 0, 1 or 2; a run that cannot do its job (2) names a file; and the outputs do not
 //! depend on the number of threads.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test code fails loudly"
-)]
 
 use crate::support;
 

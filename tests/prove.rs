@@ -1,12 +1,6 @@
 //! `actas prove` end to end: the bundled example's properties in every format, counterexamples
 //! that `actas test` reproduces and that pass once the policies are fixed, references (folders,
 //! workspaces, git revisions), the solver missing or giving no answer, and every bad input.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

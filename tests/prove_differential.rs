@@ -4,12 +4,6 @@
 //! enumeration of the world's inventory (every principal, action, resource and profile
 //! context), evaluated by raw Cedar. The oracle builds the property's policy itself from the
 //! same words, so a property actas compiles wrongly shows up as a mismatch.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

@@ -7,12 +7,6 @@
 //! `delegation_chain` where the world declares them, DESIGN §6), enumerates every simple path
 //! of up to `max_chain` hops, and keeps for each (principal, target) the shortest chain, ties
 //! broken by the chain's uid strings.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

@@ -1,12 +1,6 @@
 //! `actas who-can` and `actas report` on the bundled example: every format snapshotted, the
 //! JSON documents read back into their documented types, profiles chosen every way, and each
 //! bad input with its exit code and message.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support::{self, bad_input};
 

@@ -1,12 +1,6 @@
 //! Differential test of scope slicing: on generated worlds, random requests evaluated against
 //! the policies whose scope can match give exactly what the whole policy set gives (decision,
 //! determining policies, evaluation errors).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 

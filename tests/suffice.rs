@@ -1,11 +1,5 @@
 //! `actas suffice` on the bundled example's tasks: every format snapshotted, what-if in both
 //! directions, exit codes, and each bad input with its message and place.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support::{self, bad_input};
 

@@ -5,12 +5,6 @@
 //! `scripts/install-workflow-linters` (run by `.ci/run`) installs the linters under
 //! target/tools. Without them the linter tests print why and pass, unless
 //! `ACTAS_REQUIRE_WORKFLOW_LINTERS=1` (set by `.ci/run`), where missing linters fail them.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test and benchmark code fails loudly"
-)]
 
 use crate::support;
 
