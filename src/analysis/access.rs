@@ -101,7 +101,8 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
 /// Explanations of hops by (profile, class of `from`, class of `to`).
 /// (profile, matrix (see [`HopMatrix::step`]), class of `from`, class of `to`).
 type HopKey = (u32, u32, u32, u32);
-type HopLists = (Arc<[EntityUid]>, Arc<[PolicyId]>);
+/// A hop's allowing actions and its determining policies.
+pub type HopLists = (Arc<[EntityUid]>, Arc<[PolicyId]>);
 
 /// The paths of a query in compact form: identities by number (see [`Identities`]), and for
 /// each principal its targets with a chain per profile, about 20 bytes a path. A report of a
@@ -152,20 +153,27 @@ pub struct Shape<'a> {
     pub principal: &'a Uid,
     pub target: &'a Uid,
     /// The principal's and the target's identity numbers.
-    numbers: (u32, u32),
-    /// Per profile, the chain as identity numbers (empty: not reached under it).
-    chains: Vec<&'a [u32]>,
+    pub numbers: (u32, u32),
+    /// Its block and the index of its first chain there: the chain under profile `i` is
+    /// `block.chains.get(first + i)` (empty: not reached under it). Borrowed, not collected:
+    /// the summary reads the shapes of millions of paths.
+    block: &'a Block,
+    first: usize,
+    profiles: usize,
     identities: &'a Identities,
 }
 
 impl<'a> Shape<'a> {
+    fn chains(&self) -> impl Iterator<Item = &'a [u32]> + '_ {
+        (0..self.profiles).map(|i| self.block.chains.get(self.first + i))
+    }
+
     /// The chain of its longest route (the last, by chain, of its longest ones), as uid
     /// strings.
     pub fn longest_route(&self) -> impl Iterator<Item = &'a Arc<str>> + 'a {
-        let longest = self.chains.iter().max_by_key(|c| (c.len(), **c));
+        let longest = self.chains().max_by_key(|c| (c.len(), *c));
         let names = &self.identities.names;
         longest
-            .copied()
             .unwrap_or_default()
             .iter()
             .map(move |&x| &names[x as usize])
@@ -185,22 +193,26 @@ impl<'a> Shape<'a> {
     /// when the path does not exist under it), as uid strings.
     pub fn chain(&self, i: usize) -> impl Iterator<Item = &'a Arc<str>> + 'a {
         let names = &self.identities.names;
-        self.chains[i].iter().map(move |&x| &names[x as usize])
+        self.block
+            .chains
+            .get(self.first + i)
+            .iter()
+            .map(move |&x| &names[x as usize])
     }
 
     /// Whether the path exists under profile `i`.
     pub fn under(&self, i: usize) -> bool {
-        !self.chains[i].is_empty()
+        !self.block.chains.get(self.first + i).is_empty()
     }
 
     /// The number of profiles under which it exists.
     pub fn profile_count(&self) -> usize {
-        self.chains.iter().filter(|c| !c.is_empty()).count()
+        self.chains().filter(|c| !c.is_empty()).count()
     }
 
     /// The longest of its shortest chains, in hops.
     pub fn longest(&self) -> usize {
-        self.chains.iter().map(|c| c.len()).max().unwrap_or(0)
+        self.chains().map(<[u32]>::len).max().unwrap_or(0)
     }
 }
 
@@ -247,12 +259,31 @@ impl<'a> ProfilePath<'a> {
             .reached
             .hops(self.profile, self.principal, self.chain)
             .iter()
-            .flat_map(|h| h.policies.iter().cloned())
+            .flat_map(|(_, policies)| policies.iter().cloned())
             .collect();
         policies.sort();
         policies.dedup();
         policies
     }
+}
+
+/// A path by identity numbers (see [`Identities`]): what a renderer of millions of rows needs,
+/// without the uids of [`Path`] (see [`Reached::map_numbered`]).
+pub struct NumberedPath<'a> {
+    pub principal: u32,
+    pub target: u32,
+    /// As [`Path::routes`].
+    pub routes: Vec<NumberedRoute<'a>>,
+}
+
+/// A [`Route`] by identity numbers.
+pub struct NumberedRoute<'a> {
+    /// The accounts after the principal, the target last.
+    pub chain: &'a [u32],
+    /// Each hop's allowing actions and determining policies, as [`Hop`] has them.
+    pub hops: Vec<HopLists>,
+    /// Indices into [`Reached::profiles`], in order.
+    pub profiles: Vec<usize>,
 }
 
 /// How many principals' paths are made at once: enough to keep every worker busy, few enough
@@ -368,6 +399,20 @@ impl<'e> Reached<'e> {
         self.map_paths(|p| p)
     }
 
+    /// [`Reached::map_paths`] by identity numbers, for renderers that want names and policies
+    /// only (a CSV row per route).
+    pub fn map_numbered<'a, T: Send + 'a>(
+        &'a self,
+        f: impl Fn(NumberedPath<'_>) -> T + Sync + 'a,
+    ) -> impl Iterator<Item = T> + 'a {
+        self.blocks.chunks(CHUNK).flat_map(move |chunk| {
+            chunk
+                .par_iter()
+                .flat_map_iter(|b| (0..b.targets.len()).map(|j| f(self.numbered(b, j))))
+                .collect::<Vec<T>>()
+        })
+    }
+
     /// [`Reached::paths`], each passed through `f` in the same parallel chunk (e.g. a renderer
     /// turning it into its document type, so that work is shared by the workers too).
     pub fn map_paths<'a, T: Send + 'a>(
@@ -467,54 +512,83 @@ impl<'e> Reached<'e> {
             principal: &self.identities.uids[b.principal as usize],
             target: &self.identities.uids[b.targets[j] as usize],
             numbers: (b.principal, b.targets[j]),
-            chains: (j * n..(j + 1) * n).map(|k| b.chains.get(k)).collect(),
+            block: b,
+            first: j * n,
+            profiles: n,
             identities: &self.identities,
         }
     }
 
-    fn uids<'a>(&'a self, numbers: &'a [u32]) -> impl Iterator<Item = Uid> + 'a {
-        numbers
-            .iter()
-            .map(|&x| self.identities.uids[x as usize].clone())
-    }
-
     /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
     fn path(&self, b: &Block, j: usize) -> Path {
-        let shape = self.shape(b, j);
-        let mut routes: Vec<(&[u32], Route)> = Vec::new();
-        for (i, chain) in shape.chains.iter().enumerate() {
+        let numbered = self.numbered(b, j);
+        let uid = |n: u32| self.identities.uids[n as usize].clone();
+        Path {
+            principal: uid(numbered.principal),
+            target: uid(numbered.target),
+            routes: numbered
+                .routes
+                .into_iter()
+                .map(|route| {
+                    let froms =
+                        std::iter::once(numbered.principal).chain(route.chain.iter().copied());
+                    Route {
+                        hops: froms
+                            .zip(route.chain)
+                            .zip(route.hops)
+                            .map(|((from, &to), (actions, policies))| Hop {
+                                from: uid(from),
+                                to: uid(to),
+                                actions,
+                                policies,
+                            })
+                            .collect(),
+                        chain: route.chain.iter().map(|&n| uid(n)).collect(),
+                        profiles: route
+                            .profiles
+                            .iter()
+                            .map(|&i| self.profiles[i].name.clone())
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// [`Reached::path`] by identity numbers.
+    fn numbered<'a>(&'a self, b: &'a Block, j: usize) -> NumberedPath<'a> {
+        let n = self.profiles.len();
+        let mut routes: Vec<NumberedRoute<'a>> = Vec::new();
+        for i in 0..n {
+            let chain = b.chains.get(j * n + i);
             if chain.is_empty() {
                 continue;
             }
             let hops = self.hops(i, b.principal, chain);
-            let profile = self.profiles[i].name.clone();
             match routes
                 .iter_mut()
-                .find(|(c, r)| c == chain && r.hops == hops)
+                .find(|r| r.chain == chain && r.hops == hops)
             {
-                Some((_, same)) => same.profiles.push(profile),
-                None => routes.push((
+                Some(same) => same.profiles.push(i),
+                None => routes.push(NumberedRoute {
                     chain,
-                    Route {
-                        chain: self.uids(chain).collect(),
-                        hops,
-                        profiles: vec![profile],
-                    },
-                )),
+                    hops,
+                    profiles: vec![i],
+                }),
             }
         }
         // Numbers are in uid-string order. Stable: routes of equal chains keep profile order.
-        routes.sort_by_key(|(c, _)| (c.len(), *c));
-        Path {
-            principal: shape.principal.clone(),
-            target: shape.target.clone(),
-            routes: routes.into_iter().map(|(_, r)| r).collect(),
+        routes.sort_by_key(|r| (r.chain.len(), r.chain));
+        NumberedPath {
+            principal: b.principal,
+            target: b.targets[j],
+            routes,
         }
     }
 
-    /// The hops of `chain` from `principal` under profile `i`, with the actions and policies
-    /// that allow each.
-    fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Hop> {
+    /// The hops of `chain` from `principal` under profile `i`: for each, the actions and the
+    /// policies that allow it.
+    fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<HopLists> {
         let Some(Explained {
             matrices,
             hops,
@@ -526,23 +600,23 @@ impl<'e> Reached<'e> {
                 .iter()
                 .map(|&x| EntityUid::clone(&self.identities.uids[x as usize]))
                 .collect();
-            return explain(self.engine, principal, chain, &self.profiles[i]);
+            return explain(self.engine, principal, chain, &self.profiles[i])
+                .into_iter()
+                .map(|h| (h.actions, h.policies))
+                .collect();
         };
         let mut from = principal;
         chain
             .iter()
             .enumerate()
-            .filter_map(|(depth, &to)| {
+            .map(|(depth, &to)| {
                 let (k, m) = matrices[i].step(principal, depth);
                 let key = (i as u32, k, m.class_of(from), m.class_of(to));
-                let hop = hops.get(&key).map(|&k| Hop {
-                    from: self.identities.uids[from as usize].clone(),
-                    to: self.identities.uids[to as usize].clone(),
-                    actions: lists[k as usize].0.clone(),
-                    policies: lists[k as usize].1.clone(),
-                });
                 from = to;
-                hop
+                // Every hop of every chain was explained (`explain_hops`); an empty list would
+                // still show the chain.
+                hops.get(&key)
+                    .map_or_else(HopLists::default, |&k| lists[k as usize].clone())
             })
             .collect()
     }
@@ -604,7 +678,8 @@ impl Block {
         if targets.is_empty() {
             return None;
         }
-        let mut chains = Chains::with_capacity(targets.len() * reaches.len(), 0);
+        let members = reaches.iter().map(|r| r.chain_members()).sum();
+        let mut chains = Chains::with_capacity(targets.len() * reaches.len(), members);
         let mut next = vec![0; reaches.len()];
         for &t in &targets {
             for (r, k) in reaches.iter().zip(next.iter_mut()) {

@@ -17,8 +17,9 @@ pub struct AccountFigures {
     pub account: EntityUid,
     /// Identities that reach it under at least one profile.
     pub reached_by: usize,
-    /// Those of a human type.
-    pub humans: Vec<Uid>,
+    /// Those of a human type, as identity numbers (see [`crate::reach::Identities`]; four
+    /// bytes each: a dense world has tens of millions).
+    pub humans: Vec<u32>,
     /// Identities reaching it under each profile, in profile order.
     pub per_profile: Vec<usize>,
     /// The profiles under which anyone reaches it.
@@ -46,7 +47,9 @@ pub struct Summary {
     pub widest: Vec<(Uid, usize)>,
     /// How many paths each [`PathList`] has, in the order of [`PathList::ALL`].
     counts: [usize; 4],
-    human_types: Vec<String>,
+    /// Whether each identity (by number, see [`crate::reach::Identities`]) is of a human type:
+    /// looked up once, not per path.
+    human: Vec<bool>,
     profiles: usize,
 }
 
@@ -76,7 +79,7 @@ impl Summary {
     /// Whether path `p` belongs in `list`.
     fn holds(&self, list: PathList, p: &Shape) -> bool {
         match list {
-            PathList::Human => is_human(&self.human_types, p.principal),
+            PathList::Human => self.human[p.numbers.0 as usize],
             PathList::Conditional => p.profile_count() < self.profiles,
             PathList::Longest => self.longest_chain > 0 && p.longest() == self.longest_chain,
             PathList::Delegated => p.longest() > 1,
@@ -104,6 +107,18 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
     let accounts = engine.impersonable();
     let index: FxHashMap<&EntityUid, usize> =
         accounts.iter().enumerate().map(|(i, a)| (a, i)).collect();
+    // By identity number, so the loop over millions of paths hashes no uid.
+    let identities = reached.identities();
+    let account_of: Vec<Option<usize>> = identities
+        .uids
+        .iter()
+        .map(|u| index.get(&**u).copied())
+        .collect();
+    let human: Vec<bool> = identities
+        .uids
+        .iter()
+        .map(|u| is_human(human_types, u))
+        .collect();
     let mut figures: Vec<AccountFigures> = accounts
         .iter()
         .map(|account| AccountFigures {
@@ -119,11 +134,10 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
     // principal's paths counts the accounts it reaches.
     let mut widest: Vec<(Uid, usize)> = Vec::new();
     for p in reached.shapes() {
-        let human = is_human(human_types, p.principal);
-        if let Some(a) = index.get(&**p.target).map(|&a| &mut figures[a]) {
+        if let Some(a) = account_of[p.numbers.1 as usize].map(|a| &mut figures[a]) {
             a.reached_by += 1;
-            if human {
-                a.humans.push(p.principal.clone());
+            if human[p.numbers.0 as usize] {
+                a.humans.push(p.numbers.0);
             }
             for (k, count) in a.per_profile.iter_mut().enumerate() {
                 *count += usize::from(p.under(k));
@@ -160,7 +174,7 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
         longest_chain,
         widest,
         counts: [0; 4],
-        human_types: human_types.to_vec(),
+        human,
         profiles: all,
     };
     for p in reached.shapes() {

@@ -389,7 +389,9 @@ fn run_drift(run: &Run, opts: drift::DriftOptions, format: SufficeFormat) -> Exi
 fn run_report(run: &Run, profiles: &ProfileArgs, format: ReportFormat) -> Exit {
     run.with_workspace(|ws| {
         let result = report::run(ws, &profile_options(&run.root, profiles)?)?;
-        let mut out = std::io::stdout().lock();
+        // Buffered: standard output is line-buffered, and a report of millions of paths would
+        // otherwise make a write call for every path.
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
         let written = run.renderer(format).write_report(&result, &mut out);
         Ok(emit_written(
             written.map(|w| w.and_then(|()| out.flush())),

@@ -83,12 +83,34 @@ impl NumberedReach {
         reach
     }
 
+    /// From (target, start, length) triples, one per target, in any order: the chain of each
+    /// is `members[start..start + length]`.
+    pub fn from_flat(mut found: Vec<(u32, u32, u32)>, members: &[u32]) -> Self {
+        found.sort_unstable_by_key(|&(t, _, _)| t);
+        let mut reach = Self {
+            targets: Vec::with_capacity(found.len()),
+            chains: Chains::with_capacity(found.len(), members.len()),
+        };
+        for (t, start, len) in found {
+            reach.targets.push(t);
+            reach
+                .chains
+                .push(&members[start as usize..(start + len) as usize]);
+        }
+        reach
+    }
+
     pub fn len(&self) -> usize {
         self.targets.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()
+    }
+
+    /// The number of identities in all its chains together.
+    pub fn chain_members(&self) -> usize {
+        self.chains.members.len()
     }
 
     /// The `k`th reached identity and its chain.

@@ -962,12 +962,16 @@ impl HopMatrix {
     }
 
     fn reach_all(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
-        let mut reach = Vec::new();
+        // Chains laid end to end in one vector, not a vector each: a dense world reaches
+        // thousands of identities from every origin.
+        let mut members: Vec<u32> = Vec::new();
+        let mut found: Vec<(u32, u32, u32)> = Vec::new();
         self.search(origin, max_chain, |m, chain| {
-            reach.push((m, chain.to_vec()));
+            found.push((m, members.len() as u32, chain.len() as u32));
+            members.extend_from_slice(chain);
             false
         });
-        Arc::new(NumberedReach::new(reach))
+        Arc::new(NumberedReach::from_flat(found, &members))
     }
 
     /// Breadth-first search over class rows: `found(identity, chain)` for every identity
@@ -988,19 +992,24 @@ impl HopMatrix {
                 0
             }
         ];
-        // Chains at the current depth, in the order of their uid strings, as ids.
-        let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
+        // Every chain found, as (its last identity, the index of the chain it extends), in the
+        // order found; the chains at the current depth are `frontier`, in the order of their
+        // uid strings. The root (index 0) is the empty chain from the origin.
+        let mut nodes: Vec<(u32, u32)> = vec![(origin, u32::MAX)];
+        let mut frontier = 0..1;
+        let mut chain: Vec<u32> = Vec::new();
+        let mut new: Vec<u32> = Vec::new();
         for depth in 0..max_chain {
             let (m, reached) = if depth > 0 && two {
                 (later, &mut reached_later)
             } else {
                 (self, &mut reached_first)
             };
-            let mut next: Vec<Vec<u32>> = Vec::new();
-            for chain in &frontier {
-                let from = chain.last().copied().unwrap_or(origin);
+            let start = nodes.len();
+            for at in frontier {
+                let from = nodes[at].0;
                 let row = m.row(m.class_of(from));
-                let mut new: Vec<u32> = Vec::new();
+                new.clear();
                 for c in ones(&row) {
                     if !m.classes.target[c] || reached[c] {
                         continue;
@@ -1016,20 +1025,31 @@ impl HopMatrix {
                         new.push(x);
                     }
                 }
+                if new.is_empty() {
+                    continue;
+                }
                 new.sort_unstable();
-                for x in new {
-                    let mut longer = chain.clone();
-                    longer.push(x);
-                    if found(x, &longer) {
+                // The chain to `from`, read back from the parents.
+                chain.clear();
+                let mut k = at;
+                while k != 0 {
+                    chain.push(nodes[k].0);
+                    k = nodes[k].1 as usize;
+                }
+                chain.reverse();
+                for &x in &new {
+                    chain.push(x);
+                    if found(x, &chain) {
                         return;
                     }
-                    next.push(longer);
+                    chain.pop();
+                    nodes.push((x, at as u32));
                 }
             }
-            if next.is_empty() {
+            if nodes.len() == start {
                 break;
             }
-            frontier = next;
+            frontier = start..nodes.len();
         }
     }
 }

@@ -5,10 +5,12 @@
 //! `;`-separated, in hop order). A path whose shortest chain differs between profiles has a row
 //! per distinct route, so every row is one chain under the profiles named.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+use std::sync::Arc;
 
+use crate::analysis::access::NumberedPath;
 use crate::commands::report::ReportResult;
-use crate::report::json::{path_doc, PathDoc};
 use crate::report::{escape, Renderer};
 
 pub struct Csv;
@@ -50,15 +52,21 @@ impl Renderer for Csv {
             "profiles",
             "policies",
         ];
-        // Each path's rows are made into bytes by the workers that make the paths; this thread
+        // Each path's rows are made into bytes by the workers that make the paths, from
+        // identity numbers (names and the human flag looked up once per identity); this thread
         // only writes them out.
+        let identities = r.reached.identities();
+        let human: Vec<bool> = identities
+            .uids
+            .iter()
+            .map(|u| crate::analysis::is_human(&r.human_types, u))
+            .collect();
         let written = (|| -> csv::Result<()> {
-            out.write_all(&rows([header.map(String::from)])?)?;
-            for bytes in r.reached.map_paths(|p| {
-                let name = |u: &cedar_policy::EntityUid| r.reached.name(u);
-                let p = path_doc(&r.reached.profiles, &r.human_types, &p, &[], &name);
-                rows(route_rows(&p))
-            }) {
+            out.write_all(&rows([header.map(Cow::Borrowed)])?)?;
+            for bytes in r
+                .reached
+                .map_numbered(|p| rows(route_rows(r, &identities.names, &human, &p)))
+            {
                 out.write_all(&bytes?)?;
             }
             out.flush()?;
@@ -73,36 +81,53 @@ impl Renderer for Csv {
 }
 
 /// A path's rows: one per route, cells guarded against formula injection.
-fn route_rows(p: &PathDoc) -> impl Iterator<Item = [String; 7]> + '_ {
+fn route_rows<'a>(
+    r: &'a ReportResult,
+    names: &'a [Arc<str>],
+    human: &'a [bool],
+    p: &'a NumberedPath<'_>,
+) -> impl Iterator<Item = [Cow<'a, str>; 7]> + 'a {
+    let name = |n: u32| &*names[n as usize];
     p.routes.iter().map(move |route| {
-        let mut chain = vec![p.principal.as_str()];
-        chain.extend(route.chain.iter().map(String::as_str));
+        let mut chain = String::from(name(p.principal));
+        for &n in route.chain {
+            chain.push_str(" > ");
+            chain.push_str(name(n));
+        }
         let mut policies: Vec<&str> = Vec::new();
-        for id in route.steps.iter().flat_map(|s| &s.policies) {
+        for id in route.hops.iter().flat_map(|(_, policies)| policies.iter()) {
             if !policies.contains(&id.as_str()) {
                 policies.push(id);
             }
         }
+        let profiles: Vec<&str> = route
+            .profiles
+            .iter()
+            .map(|&i| r.reached.profiles[i].name.as_str())
+            .collect();
         [
-            p.principal.as_str(),
-            p.target.as_str(),
-            &p.human.to_string(),
-            &route.hops.to_string(),
-            &chain.join(" > "),
-            &route.profiles.join(";"),
-            &policies.join(";"),
+            escape::csv_cell(name(p.principal)),
+            escape::csv_cell(name(p.target)),
+            Cow::Borrowed(if human[p.principal as usize] {
+                "true"
+            } else {
+                "false"
+            }),
+            Cow::Owned(route.chain.len().to_string()),
+            Cow::Owned(escape::csv_cell(&chain).into_owned()),
+            Cow::Owned(escape::csv_cell(&profiles.join(";")).into_owned()),
+            Cow::Owned(escape::csv_cell(&policies.join(";")).into_owned()),
         ]
-        .map(|cell| escape::csv_cell(cell).into_owned())
     })
 }
 
 /// Records as CSV bytes.
-fn rows(records: impl IntoIterator<Item = [String; 7]>) -> csv::Result<Vec<u8>> {
+fn rows<'a>(records: impl IntoIterator<Item = [Cow<'a, str>; 7]>) -> csv::Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .buffer_capacity(1024)
         .from_writer(Vec::new());
     for record in records {
-        w.write_record(&record)?;
+        w.write_record(record.iter().map(|cell| cell.as_bytes()))?;
     }
     w.into_inner().map_err(|e| e.into_error().into())
 }

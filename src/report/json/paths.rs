@@ -364,7 +364,11 @@ pub(super) fn report_doc_with<'a, P, R>(
                 .map(|a| AccountDoc {
                     account: a.account.to_string(),
                     reached_by: a.reached_by,
-                    humans: a.humans.iter().map(ToString::to_string).collect(),
+                    humans: a
+                        .humans
+                        .iter()
+                        .map(|&n| r.reached.identities().names[n as usize].to_string())
+                        .collect(),
                     per_profile: profiles
                         .iter()
                         .zip(&a.per_profile)
