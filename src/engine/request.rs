@@ -90,8 +90,14 @@ impl Engine {
         if let Some(known) = self.contexts.get(&key) {
             return known;
         }
+        // Parsing does not check attribute types; Cedar's own check, done here once per
+        // context, is the one `Request::new` would do for every request (see `request`).
         let parsed = Context::from_json_value(value, Some((&self.schema, action)))
-            .map_err(|e| format!("context is not valid for `{action}`: {e}"));
+            .map_err(|e| format!("context is not valid for `{action}`: {e}"))
+            .and_then(|c| match c.validate(&self.schema, action) {
+                Ok(()) => Ok(c),
+                Err(e) => Err(e.to_string()),
+            });
         self.contexts.remember(key, &parsed);
         parsed
     }
@@ -100,6 +106,10 @@ impl Engine {
     /// [`Engine::context_for`] for `action`, checked by Cedar. The caller has checked that the
     /// action applies to them (as [`Engine::prepare`] does; Cedar checks it again, in its own
     /// words).
+    ///
+    /// Cedar's check is `Request::new` with the schema, in its two halves: the scope
+    /// variables here, the context once in [`Engine::context_for`]. Checking the context for
+    /// every request was a sixth of building a hop matrix, all for the same context.
     pub fn request(
         &self,
         principal: &EntityUid,
@@ -107,12 +117,14 @@ impl Engine {
         resource: &EntityUid,
         context: Context,
     ) -> Result<Prepared, String> {
+        cedar_policy::validate_scope_variables(principal, action, resource, &self.schema)
+            .map_err(|e| e.to_string())?;
         let request = Request::new(
             principal.clone(),
             action.clone(),
             resource.clone(),
             context,
-            Some(&self.schema),
+            None,
         )
         .map_err(|e| e.to_string())?;
         Ok(Prepared {

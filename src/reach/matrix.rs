@@ -59,12 +59,15 @@ enum Targets {
 }
 
 impl Targets {
-    fn from_bits(bits: Vec<u64>) -> Self {
-        let count: usize = bits.iter().map(|w| w.count_ones() as usize).sum();
+    /// From the classes themselves (any order, each once), of `n` classes.
+    fn from_classes(mut list: Vec<u32>, n: usize) -> Self {
         // A list entry takes 32 bits, a bitset one bit per class.
-        if count * 32 < bits.len() * 64 {
-            Self::Few(ones(&bits).map(|c| c as u32).collect())
+        if list.len() * 32 < words(n) * 64 {
+            list.sort_unstable();
+            Self::Few(list.into())
         } else {
+            let mut bits = vec![0; words(n)];
+            list.iter().for_each(|&c| set_bit(&mut bits, c as usize));
             Self::Many(bits.into())
         }
     }
@@ -1150,14 +1153,6 @@ impl Evaluator<'_> {
         let from = group(candidates.sources, slicer.principal_constraint(i));
         let to = group(candidates.sinks, slicer.resource_constraint(i));
         let n = classes.len();
-        let to_bits: Vec<Vec<u64>> = to
-            .iter()
-            .map(|g| {
-                let mut b = vec![0; words(n)];
-                g.iter().for_each(|&c| set_bit(&mut b, c as usize));
-                b
-            })
-            .collect();
         // A policy that relates principal and resource is evaluated only where the relation
         // can hold (see `joins.rs`); any other, on every pair of groups.
         let worth: Option<Vec<Vec<usize>>> = joins::join_of(engine, i).map(|join| {
@@ -1189,10 +1184,13 @@ impl Evaluator<'_> {
         let mut spent = 0;
         let mut out = Vec::new();
         for (fi, f) in from.into_iter().enumerate() {
-            let mut bits = vec![0u64; words(n)];
+            // The classes where the policy holds, as a list: a bitset per group of sources
+            // (or per group of targets) was most of a matrix's allocation where a relation
+            // makes every group a single identity.
+            let mut hits: Vec<u32> = Vec::new();
             let targets = worth.as_ref().map_or(&all, |w| &w[fi]);
             for &ti in targets {
-                let (t, tb) = (&to[ti], &to_bits[ti]);
+                let t = &to[ti];
                 let Some((s, r)) = classes.distinct_pair(&f, t) else {
                     continue;
                 };
@@ -1220,13 +1218,11 @@ impl Evaluator<'_> {
                     }
                 };
                 if holds {
-                    for (w, b) in bits.iter_mut().zip(tb) {
-                        *w |= b;
-                    }
+                    hits.extend_from_slice(t);
                 }
             }
-            if bits.iter().any(|&w| w != 0) {
-                out.push((f, Targets::from_bits(bits)));
+            if !hits.is_empty() {
+                out.push((f, Targets::from_classes(hits, n)));
             }
         }
         (out, spent)
