@@ -122,7 +122,10 @@ pub(crate) type Sourced = BTreeMap<String, Spanned<Value>>;
 
 /// Reads and checks one scenario file; all problems are returned, not only the first.
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
-    let doc = crate::core::yaml::read::<FileDoc>(file).map_err(|p| vec![*p])?;
+    let doc = crate::core::yaml::read_long_list::<FileDoc>(file, "cases", |first, later| {
+        first.cases.extend(later.cases);
+    })
+    .map_err(|p| vec![*p])?;
     let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
     let own = match doc.entities {
         Some(docs) => {
