@@ -122,10 +122,14 @@ pub(crate) type Sourced = BTreeMap<String, Spanned<Value>>;
 
 /// Reads and checks one scenario file; all problems are returned, not only the first.
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
-    let doc = crate::core::yaml::read_long_list::<FileDoc>(file, "cases", |first, later| {
-        first.cases.extend(later.cases);
-    })
-    .map_err(|p| vec![*p])?;
+    let mut pieces =
+        crate::core::yaml::read_long_list::<FileDoc>(file, "cases").map_err(|p| vec![*p])?;
+    if pieces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let doc = pieces.remove(0);
+    // The first piece has the file's other keys; the later ones the rest of its cases.
+    let all_cases = std::iter::once(doc.cases).chain(pieces.into_iter().map(|p| p.cases));
     let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
     let own = match doc.entities {
         Some(docs) => {
@@ -149,7 +153,7 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
     let mut cases = Vec::new();
     // Each case's document is dropped once checked: the file's documents (a position for every
     // value) are never held beside all of its prepared cases.
-    for case in doc.cases {
+    for case in all_cases.flatten() {
         let name = &case.value.name;
         if let Some(line) = names.get(&name.value) {
             checker.problem(
