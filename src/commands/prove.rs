@@ -202,6 +202,8 @@ fn at_revision(root: &Path, rev: &str) -> Result<PolicySet, Vec<Problem>> {
         ));
     }
     let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
+    // Removed by `dir`'s destructor on any return, and by the interrupt handler on a signal.
+    let _pending = crate::core::files::Pending::new(dir.path());
     let mut untar = std::process::Command::new("tar")
         .arg("-x")
         .arg("-C")

@@ -198,11 +198,14 @@ static PENDING: Registry = Registry::new(Vec::new());
 
 type Registry = std::sync::Mutex<Vec<PathBuf>>;
 
-/// One entry of a registry of pending files ([`PENDING`]), for as long as the write is under way.
-struct Pending(&'static Registry, PathBuf);
+/// One entry of a registry of pending files ([`PENDING`]), for as long as the write is under way
+/// (or a temporary folder is in use: `prove --against git:REV` unpacks the revision into one).
+pub struct Pending(&'static Registry, PathBuf);
 
 impl Pending {
-    fn new(path: &Path) -> Self {
+    /// Registers `path` (a file or a folder) to be removed if the process is interrupted while
+    /// the guard lives.
+    pub fn new(path: &Path) -> Self {
         Self::in_registry(&PENDING, path)
     }
 
@@ -222,8 +225,9 @@ impl Drop for Pending {
     }
 }
 
-/// Removes the temporary files of every write under way (called when the process is
-/// interrupted, just before it exits); the files being replaced stay whole.
+/// Removes the temporary files of every write under way, and the temporary folders in use
+/// (called when the process is interrupted, just before it exits); the files being replaced
+/// stay whole.
 pub fn remove_pending() {
     remove_registered(&PENDING);
 }
@@ -231,7 +235,11 @@ pub fn remove_pending() {
 fn remove_registered(registry: &Registry) {
     if let Ok(pending) = registry.lock() {
         for path in pending.iter() {
-            let _ = std::fs::remove_file(path);
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
         }
     }
 }
@@ -274,12 +282,21 @@ mod tests {
         let (kept, removed) = (dir.path().join("kept"), dir.path().join(".out.x.tmp"));
         std::fs::write(&kept, "whole").unwrap();
         std::fs::write(&removed, "half").unwrap();
+        // A temporary folder with contents (a revision unpacked by `prove --against`).
+        let folder = dir.path().join(".tmp-revision");
+        std::fs::create_dir_all(folder.join("policies")).unwrap();
+        std::fs::write(
+            folder.join("policies/a.cedar"),
+            "permit(principal, action, resource);",
+        )
+        .unwrap();
         // A registry of its own: the global one holds other tests' writes under way.
         static REGISTRY: Registry = Registry::new(Vec::new());
         let pending = Pending::in_registry(&REGISTRY, &removed);
+        let in_use = Pending::in_registry(&REGISTRY, &folder);
         remove_registered(&REGISTRY);
         assert_eq!(only_entries(dir.path()), vec!["kept".to_string()]);
-        drop(pending);
+        drop((pending, in_use));
         assert!(REGISTRY.lock().unwrap().is_empty());
     }
 
