@@ -114,6 +114,9 @@ pub struct Reached<'e> {
     identities: Arc<Identities>,
     /// One per principal with paths, in number order.
     blocks: Vec<Block>,
+    /// Per identity number, the index of its block (`u32::MAX`: none). Rules ask whether a
+    /// path's target reaches its principal back for each of tens of millions of paths.
+    block_of: Vec<u32>,
     /// The number of paths.
     len: usize,
     /// When hops do not depend on the path: each profile's matrix, and every hop of every
@@ -364,11 +367,16 @@ impl<'e> Reached<'e> {
             .collect();
         crate::core::progress::finish();
         let len = blocks.iter().map(|b| b.targets.len()).sum();
+        let mut block_of = vec![u32::MAX; identities.uids.len()];
+        for (k, b) in blocks.iter().enumerate() {
+            block_of[b.principal as usize] = k as u32;
+        }
         let mut reached = Self {
             engine,
             profiles: profiles.to_vec(),
             identities,
             blocks,
+            block_of,
             len,
             explained: None,
         };
@@ -450,11 +458,9 @@ impl<'e> Reached<'e> {
 
     /// The path between two identity numbers under profile `i`, if there is one.
     pub fn path_under(&self, i: usize, principal: u32, target: u32) -> Option<ProfilePath<'_>> {
-        let k = self
+        let b = self
             .blocks
-            .binary_search_by_key(&principal, |b| b.principal)
-            .ok()?;
-        let b = &self.blocks[k];
+            .get(*self.block_of.get(principal as usize)? as usize)?;
         let j = b.targets.binary_search(&target).ok()?;
         (!b.chains.get(j * self.profiles.len() + i).is_empty()).then(|| self.profile_path(i, b, j))
     }

@@ -112,6 +112,8 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
     let mut found: BTreeMap<(EntityUid, EntityUid), Gathered> = BTreeMap::new();
     let reached = &eff.reached;
     let uids = &reached.identities().uids;
+    // Looked up once per identity, not once per path.
+    let human: Vec<bool> = uids.iter().map(|u| is_human(&ws.human_types, u)).collect();
     for (k, (profile, access)) in eff.profiles.iter().zip(&eff.access).enumerate() {
         // What each account holds itself, and what is recorded acting as it (see
         // `effective.rs`): an acting-as grant is the account's own unless withheld, or recorded.
@@ -133,8 +135,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
         };
         let paths: Vec<(u32, u32)> = reached
             .map_profile_paths(k, |p| {
-                let principal = &uids[p.principal as usize];
-                (!is_human(&ws.human_types, principal)).then_some((p.principal, p.target))
+                (!human[p.principal as usize]).then_some((p.principal, p.target))
             })
             .flatten()
             .collect();
