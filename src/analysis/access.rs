@@ -167,8 +167,13 @@ pub struct Shape<'a> {
 }
 
 impl<'a> Shape<'a> {
+    /// The chain under profile `i`, as identity numbers (empty: not reached under it).
+    fn numbers_under(&self, i: usize) -> &'a [u32] {
+        self.block.chains.get(self.first + i)
+    }
+
     fn chains(&self) -> impl Iterator<Item = &'a [u32]> + '_ {
-        (0..self.profiles).map(|i| self.block.chains.get(self.first + i))
+        (0..self.profiles).map(|i| self.numbers_under(i))
     }
 
     /// The chain of its longest route (the last, by chain, of its longest ones), as uid
@@ -196,16 +201,14 @@ impl<'a> Shape<'a> {
     /// when the path does not exist under it), as uid strings.
     pub fn chain(&self, i: usize) -> impl Iterator<Item = &'a Arc<str>> + 'a {
         let names = &self.identities.names;
-        self.block
-            .chains
-            .get(self.first + i)
+        self.numbers_under(i)
             .iter()
             .map(move |&x| &names[x as usize])
     }
 
     /// Whether the path exists under profile `i`.
     pub fn under(&self, i: usize) -> bool {
-        !self.block.chains.get(self.first + i).is_empty()
+        !self.numbers_under(i).is_empty()
     }
 
     /// The number of profiles under which it exists.
@@ -427,12 +430,7 @@ impl<'e> Reached<'e> {
         &'a self,
         f: impl Fn(Path) -> T + Sync + 'a,
     ) -> impl Iterator<Item = T> + 'a {
-        self.blocks.chunks(CHUNK).flat_map(move |chunk| {
-            chunk
-                .par_iter()
-                .flat_map_iter(|b| (0..b.targets.len()).map(|j| f(self.path(b, j))))
-                .collect::<Vec<T>>()
-        })
+        self.map_numbered(move |numbered| f(self.path(numbered)))
     }
 
     /// The paths under profile `i`, in the order of [`Reached::paths`], each passed through `f`
@@ -525,9 +523,8 @@ impl<'e> Reached<'e> {
         }
     }
 
-    /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
-    fn path(&self, b: &Block, j: usize) -> Path {
-        let numbered = self.numbered(b, j);
+    /// A numbered path (see [`Reached::numbered`]) by uids.
+    fn path(&self, numbered: NumberedPath<'_>) -> Path {
         let uid = |n: u32| self.identities.uids[n as usize].clone();
         Path {
             principal: uid(numbered.principal),
@@ -561,7 +558,7 @@ impl<'e> Reached<'e> {
         }
     }
 
-    /// [`Reached::path`] by identity numbers.
+    /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
     fn numbered<'a>(&'a self, b: &'a Block, j: usize) -> NumberedPath<'a> {
         let n = self.profiles.len();
         let mut routes: Vec<NumberedRoute<'a>> = Vec::new();

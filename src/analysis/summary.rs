@@ -6,7 +6,7 @@ use cedar_policy::EntityUid;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::access::{Reached, Shape};
-use crate::analysis::is_human;
+use crate::analysis::human_by_number;
 use crate::core::ids::ProfileName;
 use crate::engine::Engine;
 use crate::reach::Uid;
@@ -76,10 +76,15 @@ impl PathList {
 }
 
 impl Summary {
+    /// Whether identity number `n` is of a human type.
+    pub fn is_human_number(&self, n: u32) -> bool {
+        self.human[n as usize]
+    }
+
     /// Whether path `p` belongs in `list`.
     fn holds(&self, list: PathList, p: &Shape) -> bool {
         match list {
-            PathList::Human => self.human[p.numbers.0 as usize],
+            PathList::Human => self.is_human_number(p.numbers.0),
             PathList::Conditional => p.profile_count() < self.profiles,
             PathList::Longest => self.longest_chain > 0 && p.longest() == self.longest_chain,
             PathList::Delegated => p.longest() > 1,
@@ -114,11 +119,7 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
         .iter()
         .map(|u| index.get(&**u).copied())
         .collect();
-    let human: Vec<bool> = identities
-        .uids
-        .iter()
-        .map(|u| is_human(human_types, u))
-        .collect();
+    let human = human_by_number(human_types, identities);
     let mut figures: Vec<AccountFigures> = accounts
         .iter()
         .map(|account| AccountFigures {

@@ -94,9 +94,10 @@ impl Engine {
         // context, is the one `Request::new` would do for every request (see `request`).
         let parsed = Context::from_json_value(value, Some((&self.schema, action)))
             .map_err(|e| format!("context is not valid for `{action}`: {e}"))
-            .and_then(|c| match c.validate(&self.schema, action) {
-                Ok(()) => Ok(c),
-                Err(e) => Err(e.to_string()),
+            .and_then(|c| {
+                c.validate(&self.schema, action)
+                    .map(|()| c)
+                    .map_err(|e| e.to_string())
             });
         self.contexts.remember(key, &parsed);
         parsed

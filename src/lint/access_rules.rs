@@ -9,7 +9,7 @@ use cedar_policy::{EntityUid, EvalResult};
 use super::policy_rules::Policies;
 use super::{first_few, Finding, RuleId};
 use crate::analysis::effective::{self, Effective, Grant};
-use crate::analysis::{is_human, profiles};
+use crate::analysis::{human_by_number, profiles};
 use crate::core::ids::PolicyId;
 use crate::workspace::lint_settings::AccountRef;
 use crate::workspace::Workspace;
@@ -113,7 +113,7 @@ fn escalating_chains(ws: &Workspace, policies: &Policies<'_>, eff: &Effective) -
     let reached = &eff.reached;
     let uids = &reached.identities().uids;
     // Looked up once per identity, not once per path.
-    let human: Vec<bool> = uids.iter().map(|u| is_human(&ws.human_types, u)).collect();
+    let human = human_by_number(&ws.human_types, reached.identities());
     for (k, (profile, access)) in eff.profiles.iter().zip(&eff.access).enumerate() {
         // What each account holds itself, and what is recorded acting as it (see
         // `effective.rs`): an acting-as grant is the account's own unless withheld, or recorded.

@@ -53,20 +53,12 @@ impl Renderer for Csv {
             "policies",
         ];
         // Each path's rows are made into bytes by the workers that make the paths, from
-        // identity numbers (names and the human flag looked up once per identity); this thread
-        // only writes them out.
-        let identities = r.reached.identities();
-        let human: Vec<bool> = identities
-            .uids
-            .iter()
-            .map(|u| crate::analysis::is_human(&r.human_types, u))
-            .collect();
+        // identity numbers (names held once per identity, the human flag the summary's); this
+        // thread only writes them out.
+        let names = &r.reached.identities().names;
         let written = (|| -> csv::Result<()> {
             out.write_all(&rows([header.map(Cow::Borrowed)])?)?;
-            for bytes in r
-                .reached
-                .map_numbered(|p| rows(route_rows(r, &identities.names, &human, &p)))
-            {
+            for bytes in r.reached.map_numbered(|p| rows(route_rows(r, names, &p))) {
                 out.write_all(&bytes?)?;
             }
             out.flush()?;
@@ -84,7 +76,6 @@ impl Renderer for Csv {
 fn route_rows<'a>(
     r: &'a ReportResult,
     names: &'a [Arc<str>],
-    human: &'a [bool],
     p: &'a NumberedPath<'_>,
 ) -> impl Iterator<Item = [Cow<'a, str>; 7]> + 'a {
     let name = |n: u32| &*names[n as usize];
@@ -108,7 +99,7 @@ fn route_rows<'a>(
         [
             escape::csv_cell(name(p.principal)),
             escape::csv_cell(name(p.target)),
-            Cow::Borrowed(if human[p.principal as usize] {
+            Cow::Borrowed(if r.summary.is_human_number(p.principal) {
                 "true"
             } else {
                 "false"
