@@ -303,3 +303,58 @@ fn no_workspace_keeps_its_help() {
         );
     }
 }
+
+/// A long scenario file is read in pieces while the inventory loads, and its cases are checked
+/// piece by piece in parallel: its problems (a duplicate name in a later piece, unknown entities
+/// in several) come out in the file's order with their places, exactly as a whole read gives
+/// them (a `&` in a comment makes actas read the file whole), and its verdicts are the same.
+#[test]
+fn a_long_scenario_file_read_in_pieces_reports_as_a_whole_read() {
+    let mut text = String::from("defaults:\n  context: { duration_minutes: 15, mfa: true, justification: \"CHG-1\" }\ncases:\n");
+    let cases = 3000;
+    for i in 0..cases {
+        let principal = match i {
+            700 | 2900 => "User::\"nobody\"",
+            _ => "User::\"alice\"",
+        };
+        let name = if i == 2500 { 10 } else { i };
+        text.push_str(&format!(
+            "  - name: case {name} with a name long enough to fill the file past its threshold\n    principal: {principal}\n    impersonate: ServiceAccount::\"log-reader\"\n    expect: deny\n"
+        ));
+    }
+    assert!(text.len() > 256 * 1024, "long enough to be read in pieces");
+    let run = |text: &str, args: &[&str]| {
+        let dir = support::example_copy();
+        let scenarios = dir.path().join("fixtures/scenarios");
+        std::fs::remove_dir_all(&scenarios).unwrap();
+        std::fs::create_dir_all(&scenarios).unwrap();
+        std::fs::write(scenarios.join("long.yaml"), text).unwrap();
+        let out = actas(&["-C", dir.path().to_str().unwrap(), "--color", "never"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let whole = format!("{text}# & (read whole)\n");
+    let (code, pieces) = run(&text, &["test"]);
+    assert_eq!(code, Some(2), "{pieces}");
+    assert_eq!(run(&whole, &["test"]), (code, pieces.clone()));
+    // Named on the command line, the file is not read early; the report is the same.
+    assert_eq!(
+        run(&text, &["test", "fixtures/scenarios/long.yaml"]),
+        (code, pieces.clone())
+    );
+    let places: Vec<&str> = pieces
+        .lines()
+        .filter(|l| l.contains("long.yaml:"))
+        .collect();
+    assert_eq!(places.len(), 3, "{pieces}");
+    assert!(places[0].contains("long.yaml:2805:"), "{pieces}");
+    assert!(places[1].contains("long.yaml:10004:"), "{pieces}");
+    assert!(places[2].contains("long.yaml:11605:"), "{pieces}");
+    assert!(
+        pieces.contains("duplicate case name `case 10 with"),
+        "{pieces}"
+    );
+}

@@ -10,7 +10,7 @@ use crate::core::diag::Problem;
 use crate::core::ids::PolicyId;
 use crate::engine::{Engine, Evaluation, HopOutcome};
 use crate::reach::ByContext;
-use crate::workspace::scenario::{self, Case, CaseKind, RequestCase};
+use crate::workspace::scenario::{Case, CaseKind, RequestCase};
 use crate::workspace::Workspace;
 
 /// What to run.
@@ -113,7 +113,7 @@ pub fn load_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<P
 /// Reads every scenario file named by `opts` (or the workspace's), every case checked; no
 /// case at all is not a problem here (`check` lints workspaces without scenarios).
 pub fn read_cases(ws: &Workspace, opts: &TestOptions) -> Result<Vec<Case>, Vec<Problem>> {
-    ws.read_inputs(&opts.files, &ws.scenarios, "scenario", scenario::load)
+    ws.read_scenarios(&opts.files)
 }
 
 /// `--shard i/n`: this run takes the cases whose FNV-1a 64-bit hash of `"<file>::<name>"` is

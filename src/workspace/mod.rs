@@ -52,6 +52,9 @@ pub struct Overrides {
     pub impersonation_actions: Vec<String>,
     /// Policy files added to the workspace's (`suffice --with`).
     pub extra_policies: Vec<PathBuf>,
+    /// Read and parse the workspace's scenario files while the inventory loads (`test`
+    /// without FILES); [`Workspace::read_scenarios`] then only checks them.
+    pub early_scenarios: bool,
 }
 
 /// A loaded workspace: the engine plus what commands need to find their inputs.
@@ -74,6 +77,31 @@ pub struct Workspace {
     pub schema_file: Option<Arc<SourceFile>>,
     /// Every input file (actas.yaml, schema, policies, links, entities), for provenance.
     pub inputs: Vec<provenance::InputFile>,
+    /// The scenario files read while the inventory loaded ([`Overrides::early_scenarios`]),
+    /// until [`Workspace::read_scenarios`] takes them.
+    pub early_scenarios: std::sync::Mutex<Option<EarlyScenarios>>,
+}
+
+/// The workspace's scenario files, found, read and parsed; the problems met on the way.
+pub struct EarlyScenarios {
+    problems: Vec<Problem>,
+    files: Vec<(Arc<SourceFile>, scenario::Parsed)>,
+}
+
+impl EarlyScenarios {
+    /// Finds, reads and parses the scenario files of `paths`: everything of
+    /// [`scenario::load`] that needs no engine.
+    fn read(root: &Path, paths: &[NamedPath]) -> Self {
+        let mut problems = Vec::new();
+        let files = scenario_sources(root, paths, "scenario", &mut problems)
+            .into_iter()
+            .map(|file| {
+                let parsed = scenario::parse(&file);
+                (file, parsed)
+            })
+            .collect();
+        EarlyScenarios { problems, files }
+    }
 }
 
 impl Workspace {
@@ -95,18 +123,48 @@ impl Workspace {
                 .map(|f| NamedPath::plain(self.root.join(f)))
                 .collect()
         };
-        let mut items = Vec::new();
-        for file in scenario_sources(&self.root, &paths, what, &mut problems) {
-            match load(&self.engine, &file) {
-                Ok(found) => items.extend(found),
-                Err(p) => problems.extend(p),
-            }
+        let sources = scenario_sources(&self.root, &paths, what, &mut problems);
+        gather(
+            problems,
+            sources.iter().map(|file| load(&self.engine, file)),
+        )
+    }
+
+    /// The scenario files named on the command line, else the workspace's, each checked into
+    /// its cases; every problem of every file is returned. The workspace's were read while it
+    /// loaded, when it was asked to ([`Overrides::early_scenarios`]).
+    pub fn read_scenarios(&self, files: &[PathBuf]) -> Result<Vec<scenario::Case>, Vec<Problem>> {
+        let early = match self.early_scenarios.lock() {
+            Ok(mut early) if files.is_empty() => early.take(),
+            _ => None,
+        };
+        match early {
+            Some(early) => gather(
+                early.problems,
+                (early.files.into_iter())
+                    .map(|(file, parsed)| scenario::check(&self.engine, &file, parsed)),
+            ),
+            None => self.read_inputs(files, &self.scenarios, "scenario", scenario::load),
         }
-        if problems.is_empty() {
-            Ok(items)
-        } else {
-            Err(problems)
+    }
+}
+
+/// The items of every file, or every problem: those found before (`problems`) and each file's.
+fn gather<T>(
+    mut problems: Vec<Problem>,
+    files: impl Iterator<Item = Result<Vec<T>, Vec<Problem>>>,
+) -> Result<Vec<T>, Vec<Problem>> {
+    let mut items = Vec::new();
+    for file in files {
+        match file {
+            Ok(found) => items.extend(found),
+            Err(p) => problems.extend(p),
         }
+    }
+    if problems.is_empty() {
+        Ok(items)
+    } else {
+        Err(problems)
     }
 }
 
@@ -301,11 +359,21 @@ impl Loader {
             None => Vec::new(),
         };
 
-        // Entities.
+        // Entities, and the scenario files beside them when asked: reading an organisation's
+        // inventory keeps one core busy for a third of `test`'s time.
         let entity_files = self.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
-        let entities = schema
-            .as_ref()
-            .and_then(|(s, _)| self.load_entities(&entity_files, s));
+        let root = self.root.clone();
+        let (entities, early_scenarios) = rayon::join(
+            || {
+                schema
+                    .as_ref()
+                    .and_then(|(s, _)| self.load_entities(&entity_files, s))
+            },
+            || {
+                ov.early_scenarios
+                    .then(|| EarlyScenarios::read(&root, &scenarios))
+            },
+        );
         if schema.is_none() && !entity_files.is_empty() {
             self.skipped
                 .push("validation of the entities: no usable schema".into());
@@ -354,6 +422,7 @@ impl Loader {
             policy_files: sources,
             schema_file: self.schema_file.clone(),
             inputs: self.inputs.clone(),
+            early_scenarios: std::sync::Mutex::new(early_scenarios),
         })
     }
 

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cedar_policy::EntityUid;
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
@@ -122,14 +123,33 @@ pub(crate) type Sourced = BTreeMap<String, Spanned<Value>>;
 
 /// Reads and checks one scenario file; all problems are returned, not only the first.
 pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Problem>> {
-    let mut pieces =
-        crate::core::yaml::read_long_list::<FileDoc>(file, "cases").map_err(|p| vec![*p])?;
+    check(engine, file, parse(file))
+}
+
+/// A scenario file's YAML, parsed but not checked (it needs no engine: see
+/// [`crate::workspace::Overrides::early_scenarios`]).
+pub struct Parsed(Result<Vec<FileDoc>, Box<Problem>>);
+
+/// Parses a scenario file, a long one in pieces ([`crate::core::yaml::read_long_list`]).
+pub fn parse(file: &Arc<SourceFile>) -> Parsed {
+    Parsed(crate::core::yaml::read_long_list::<FileDoc>(file, "cases"))
+}
+
+/// Checks a parsed scenario file into its cases; all problems are returned.
+pub fn check(
+    engine: &Engine,
+    file: &Arc<SourceFile>,
+    parsed: Parsed,
+) -> Result<Vec<Case>, Vec<Problem>> {
+    let mut pieces = parsed.0.map_err(|p| vec![*p])?;
     if pieces.is_empty() {
         return Ok(Vec::new());
     }
     let doc = pieces.remove(0);
     // The first piece has the file's other keys; the later ones the rest of its cases.
-    let all_cases = std::iter::once(doc.cases).chain(pieces.into_iter().map(|p| p.cases));
+    let lists: Vec<Vec<Spanned<CaseDoc>>> = std::iter::once(doc.cases)
+        .chain(pieces.into_iter().map(|p| p.cases))
+        .collect();
     let defaults = doc.defaults.unwrap_or_default().context.unwrap_or_default();
     let own = match doc.entities {
         Some(docs) => {
@@ -144,40 +164,77 @@ pub fn load(engine: &Engine, file: &Arc<SourceFile>) -> Result<Vec<Case>, Vec<Pr
         None => None,
     };
     let engine = own.as_ref().map_or(engine, |e| &*e.0);
-    let mut checker = Checker {
-        engine,
-        file,
-        problems: Vec::new(),
-    };
-    let mut names: BTreeMap<String, u64> = BTreeMap::new();
+    let duplicates = duplicate_names(&lists);
+    // The pieces are checked in parallel, each on its own; joined in order, their cases and
+    // problems are in the file's order, as one pass would give them. Each case's document is
+    // dropped once checked: the file's documents (a position for every value) are never held
+    // beside all of its prepared cases.
+    let checked: Vec<(Vec<Case>, Vec<Problem>)> = lists
+        .into_par_iter()
+        .zip(duplicates)
+        .map(|(list, duplicates)| {
+            let mut checker = Checker {
+                engine,
+                file,
+                problems: Vec::new(),
+            };
+            let mut cases = Vec::new();
+            for (case, first) in list.into_iter().zip(duplicates) {
+                let name = &case.value.name;
+                if let Some(line) = first {
+                    checker.problem(
+                        &name.referenced,
+                        format!("duplicate case name `{}`: also on line {line}", name.value),
+                    );
+                    continue;
+                }
+                if let Some(kind) = checker.case(&case.value, &case.referenced, &defaults) {
+                    cases.push(Case {
+                        file: file.path.clone(),
+                        engine: own.clone(),
+                        line: usize::try_from(name.referenced.line()).unwrap_or(0),
+                        name: name.value.clone(),
+                        kind,
+                    });
+                }
+            }
+            (cases, checker.problems)
+        })
+        .collect();
     let mut cases = Vec::new();
-    // Each case's document is dropped once checked: the file's documents (a position for every
-    // value) are never held beside all of its prepared cases.
-    for case in all_cases.flatten() {
-        let name = &case.value.name;
-        if let Some(line) = names.get(&name.value) {
-            checker.problem(
-                &name.referenced,
-                format!("duplicate case name `{}`: also on line {line}", name.value),
-            );
-            continue;
-        }
-        names.insert(name.value.clone(), name.referenced.line());
-        if let Some(kind) = checker.case(&case.value, &case.referenced, &defaults) {
-            cases.push(Case {
-                file: file.path.clone(),
-                engine: own.clone(),
-                line: usize::try_from(name.referenced.line()).unwrap_or(0),
-                name: name.value.clone(),
-                kind,
-            });
-        }
+    let mut problems = Vec::new();
+    for (c, p) in checked {
+        cases.extend(c);
+        problems.extend(p);
     }
-    if checker.problems.is_empty() {
+    if problems.is_empty() {
         Ok(cases)
     } else {
-        Err(checker.problems)
+        Err(problems)
     }
+}
+
+/// For each case of `lists` (in the file's order), the line of an earlier case of the same
+/// name, if there is one: the first case of a name is checked, a later one is reported.
+fn duplicate_names(lists: &[Vec<Spanned<CaseDoc>>]) -> Vec<Vec<Option<u64>>> {
+    let mut first: rustc_hash::FxHashMap<&str, u64> = rustc_hash::FxHashMap::default();
+    lists
+        .iter()
+        .map(|list| {
+            list.iter()
+                .map(|case| {
+                    let name = &case.value.name;
+                    match first.entry(name.value.as_str()) {
+                        std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(name.referenced.line());
+                            None
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The `defaults.context` of a scenario file, if it has one (the implicit `default` profile is
