@@ -467,7 +467,11 @@ fn the_guarantee_rules_find_the_same_with_the_solver() {
             );
             for f in proved.iter().filter(|f| f["rule"] == rule) {
                 let m = f["message"].as_str().unwrap();
-                assert!(m.contains("(proved by the solver: e.g. "), "{dir}: {m}");
+                assert!(
+                    m.contains("(proved by the solver: e.g. ")
+                        || m.contains("(Cedar allows it on the inventory: e.g. "),
+                    "{dir}: {m}"
+                );
             }
             for f in read.iter().filter(|f| f["rule"] == rule) {
                 let m = f["message"].as_str().unwrap();
@@ -523,4 +527,44 @@ fn a_scope_the_action_cannot_take_is_never_reported() {
             "{found:?} {stderr}"
         );
     }
+}
+
+/// Before the solver is asked, a few requests of the inventory are put to Cedar with the
+/// guarantee broken, under the profiles' contexts: one it allows confirms the finding with real
+/// names; a permit no profile's context satisfies goes to the solver, which confirms it with an
+/// example of its own.
+#[test]
+fn a_broken_guarantee_is_shown_on_the_inventory_else_proved_by_the_solver() {
+    let Some(solver) = support::solver() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::copy(&support::root().join("tests/fixtures/lint"), dir.path());
+    let at = dir.path().join("human-without-mfa/triggers");
+    let mut policies = std::fs::read_to_string(at.join("policies.cedar")).unwrap();
+    policies.push_str(
+        "@id(\"ops-b\")\npermit (principal == User::\"bob\", action == Action::\"getAccessToken\", resource == ServiceAccount::\"b\")\nwhen { context.duration_minutes <= 30 && context.justification like \"OPS-*\" };\n",
+    );
+    std::fs::write(at.join("policies.cedar"), policies).unwrap();
+    let args = ["-C", at.to_str().unwrap(), "check", "--format", "json"];
+    let out = support::actas_proving(&solver, &args).output().unwrap();
+    let found = findings(&String::from_utf8_lossy(&out.stdout));
+    let message = |id: &str| {
+        found
+            .iter()
+            .find(|f| f["rule"] == "human-without-mfa" && f["policies"][0] == id)
+            .and_then(|f| f["message"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        message("bob-b").ends_with(
+            "(Cedar allows it on the inventory: e.g. User::\"bob\" → ServiceAccount::\"b\" with `context.mfa` = false)"
+        ),
+        "{found:#?}"
+    );
+    assert!(
+        message("ops-b").contains("(proved by the solver: e.g. "),
+        "{found:#?}"
+    );
 }

@@ -14,6 +14,7 @@ mod conditions;
 mod policy_rules;
 mod proved;
 mod schema_rules;
+mod witness;
 
 use std::sync::Arc;
 

@@ -85,6 +85,7 @@ impl Permit<'_> {
 /// How a finding was decided: by the solver (with what it found) or from the policy text.
 #[derive(Default)]
 struct Basis {
+    /// How each confirmation was reached, with its example, in words (the first is shown).
     proved: Vec<String>,
     read: bool,
 }
@@ -104,7 +105,13 @@ impl Basis {
         match solver.map(|ask| ask()) {
             Some(Answer::Holds) => false,
             Some(Answer::Broken(example)) => {
-                self.proved.push(example);
+                self.proved
+                    .push(format!("proved by the solver: e.g. {example}"));
+                true
+            }
+            Some(Answer::Shown(example)) => {
+                self.proved
+                    .push(format!("Cedar allows it on the inventory: e.g. {example}"));
                 true
             }
             Some(Answer::Unknown) | None => {
@@ -117,7 +124,7 @@ impl Basis {
     /// The words a finding ends with.
     fn words(&self) -> String {
         match (self.proved.first(), self.read) {
-            (Some(example), false) => format!(" (proved by the solver: e.g. {example})"),
+            (Some(how), false) => format!(" ({how})"),
             _ => " (read from the policy text)".into(),
         }
     }

@@ -6,6 +6,9 @@
 //! forbid elsewhere) counts, and a scope the action cannot satisfy never reports. The rules ask
 //! only about what their reading of the text would report (`policy_rules::Basis`).
 //!
+//! Before a query, a few requests of the inventory are put to Cedar with the guarantee broken
+//! (`witness.rs`): one Cedar allows answers the question without the solver.
+//!
 //! A guarantee broken is a request with the attribute missing (when optional) or with a value
 //! no bound allows (`> 2^62`), an empty justification, or MFA false. An attribute of another type
 //! than the rule expects, or a query without an answer, falls back to reading the policy text.
@@ -16,6 +19,7 @@ use cedar_policy::{EntityUid, Policy, PolicyId, PolicySet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
+use super::witness::{Broken, Inventory, Witnesses};
 use crate::proof::{Session, Solver};
 use crate::workspace::Workspace;
 
@@ -36,6 +40,8 @@ pub(super) enum Answer {
     Holds,
     /// Broken, with what the solver found (an example, in words).
     Broken(String),
+    /// Broken, with a request of the inventory that Cedar allows (see `witness.rs`).
+    Shown(String),
     /// No answer: read the policy text instead.
     Unknown,
 }
@@ -52,7 +58,12 @@ pub(super) struct Prover<'a> {
     /// Answers by question and request environment (see `question`): `None` holds, else an
     /// example that breaks it. Permits of one shape are asked once.
     answers: Mutex<FxHashMap<String, Option<String>>>,
+    /// The inventory by type, for witnesses (built at the first question).
+    inventory: std::sync::OnceLock<Inventory>,
 }
+
+/// The links of one permit tried for a witness, at most (a template may have thousands).
+const WITNESS_LINKS: usize = 64;
 
 impl<'a> Prover<'a> {
     /// A prover when cvc5 is found; `None` otherwise (the rules read the policy text).
@@ -79,6 +90,7 @@ impl<'a> Prover<'a> {
             forbids,
             forbid_literals,
             answers: Mutex::new(FxHashMap::default()),
+            inventory: std::sync::OnceLock::new(),
         })
     }
 
@@ -121,6 +133,16 @@ impl<'a> Prover<'a> {
         let Some(own) = self.own_permits(id) else {
             return Answer::Unknown;
         };
+        let value = match guarantee {
+            Guarantee::Bound(_) if !declared.required => None,
+            Guarantee::Bound(_) => Some(Value::from(4_611_686_018_427_387_904_i64)),
+            Guarantee::Justified(_) => Some(Value::from("")),
+            Guarantee::Mfa(_) => Some(Value::Bool(false)),
+        };
+        let broken_by = Broken { attr, value };
+        if let Some(example) = self.witness(&own, action, &broken_by, principal_types) {
+            return Answer::Shown(example);
+        }
         let Question {
             key: question,
             renamed,
@@ -182,6 +204,40 @@ impl<'a> Prover<'a> {
             }
         }
         self.done(session, Answer::Holds)
+    }
+
+    /// A request of the inventory that a link of the permit (`own`) allows with the guarantee
+    /// broken, no forbid denying it (see `witness.rs`).
+    fn witness(
+        &self,
+        own: &[(Policy, Value)],
+        action: &EntityUid,
+        broken: &Broken<'_>,
+        principal_types: Option<&[String]>,
+    ) -> Option<String> {
+        let engine = &self.ws.engine;
+        let inventory = self.inventory.get_or_init(|| Inventory::new(engine));
+        let empty = serde_json::Map::new();
+        let mut contexts: Vec<&serde_json::Map<String, Value>> =
+            self.ws.profiles.values().collect();
+        if contexts.is_empty() {
+            contexts.push(&empty);
+        }
+        let witnesses = Witnesses::new(
+            engine,
+            inventory,
+            &contexts,
+            action,
+            broken,
+            principal_types,
+        )?;
+        own.iter().take(WITNESS_LINKS).find_map(|(link, _)| {
+            let policies = self.with_forbids(&[link], action)?;
+            witnesses.find(
+                &policies,
+                (&link.principal_constraint(), &link.resource_constraint()),
+            )
+        })
     }
 
     /// `answer`, the session it used (if any) back with the idle ones.
