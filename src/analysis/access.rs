@@ -309,9 +309,10 @@ impl<'e> Reached<'e> {
                 .collect(),
         };
         // Every profile's reach (its hop matrix) is built before the parallel work below, so
-        // no worker waits on another's matrix.
+        // no worker waits on another's matrix; the profiles side by side, as part of building
+        // a matrix (its classes) is one thread's work.
         let reaches: Vec<Reachability<'e>> = profiles
-            .iter()
+            .par_iter()
             .map(|p| Reachability::new(engine, &identities, &p.context))
             .collect();
         let matrices: Option<Vec<Arc<HopMatrix>>> =

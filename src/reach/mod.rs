@@ -182,13 +182,17 @@ pub struct ByContext<'e> {
 impl<'e> ByContext<'e> {
     /// Reach under every distinct context of `contexts`, sharing one identity numbering.
     pub fn new<'c>(engine: &'e Engine, contexts: impl IntoIterator<Item = &'c ContextMap>) -> Self {
+        use rayon::prelude::*;
         let identities = Arc::new(Identities::new(engine));
-        let mut by_key = HashMap::new();
+        let mut distinct: HashMap<String, &ContextMap> = HashMap::new();
         for context in contexts {
-            by_key
-                .entry(key(context))
-                .or_insert_with(|| Reachability::new(engine, &identities, context));
+            distinct.entry(key(context)).or_insert(context);
         }
+        // Side by side, as part of building a matrix (its classes) is one thread's work.
+        let by_key = distinct
+            .into_par_iter()
+            .map(|(k, context)| (k, Reachability::new(engine, &identities, context)))
+            .collect();
         Self { by_key }
     }
 
