@@ -676,4 +676,49 @@ mod tests {
         assert!(entities::quick_entities(&[file], &from_yaml.engine.schema).is_some());
         assert!(from_yaml.engine.entities.iter().count() > 10);
     }
+
+    #[test]
+    fn an_inventory_in_cedar_form_goes_to_cedar_whole_unless_the_hierarchy_needs_a_look() {
+        let ws = example();
+        let schema = &ws.engine.schema;
+        let json = |text: &str| SourceFile::new("e.json", text.to_string());
+        let entity = |id: &str, parent: Option<&str>| {
+            let parents = parent.map_or(String::new(), |p| {
+                format!(r#"{{"type": "Group", "id": "{p}"}}"#)
+            });
+            format!(
+                r#"{{"uid": {{"type": "Group", "id": "{id}"}}, "attrs": {{}}, "parents": [{parents}]}}"#
+            )
+        };
+        // The same entities as the way through values.
+        let plain = format!("[{}, {}]", entity("p", None), entity("q", Some("p")));
+        let direct = entities::cedar_form(&json(&plain), schema).unwrap();
+        let value: Value = serde_json::from_str(&plain).unwrap();
+        assert_eq!(
+            direct,
+            cedar_policy::Entities::from_json_value(value, Some(schema)).unwrap()
+        );
+        // A repeated uid, a cycle, or another uid form: not this way (the caller reads again).
+        let repeated = format!("[{}, {}]", entity("p", None), entity("p", None));
+        let cycle = format!("[{}, {}]", entity("p", Some("q")), entity("q", Some("p")));
+        let string_uid = r#"[{"uid": "Group::\"p\"", "attrs": {}, "parents": []}]"#;
+        // A parent chain deeper than the limit, which Cedar would take, and whose transitive
+        // closure costs the square of its length.
+        let depth = crate::core::limits::MAX_HIERARCHY_DEPTH + 2;
+        let chain: Vec<String> = (0..depth)
+            .map(|i| {
+                entity(
+                    &format!("g{i}"),
+                    (i > 0).then(|| format!("g{}", i - 1)).as_deref(),
+                )
+            })
+            .collect();
+        let deep = format!("[{}]", chain.join(", "));
+        for text in [repeated.as_str(), cycle.as_str(), string_uid, deep.as_str()] {
+            assert!(
+                entities::cedar_form(&json(text), schema).is_none(),
+                "{text}"
+            );
+        }
+    }
 }
