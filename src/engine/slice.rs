@@ -117,6 +117,9 @@ pub struct Slicer {
     resources: ScopeIndex,
     full: PolicySet,
     cache: RwLock<FxHashMap<Mask, Arc<PolicySet>>>,
+    /// The policies each action's scope admits: a run has a few actions and every request
+    /// asked again (its ancestors are the schema's action groups).
+    by_action: RwLock<FxHashMap<EntityUid, Mask>>,
     /// Each policy alone (the hop matrix evaluates one policy at a time).
     alone: Vec<OnceLock<PolicySet>>,
 }
@@ -164,6 +167,7 @@ impl Slicer {
             resources,
             full: set.clone(),
             cache: RwLock::new(FxHashMap::default()),
+            by_action: RwLock::new(FxHashMap::default()),
             alone,
         }
     }
@@ -255,7 +259,20 @@ impl Slicer {
         action: &EntityUid,
         resource: &EntityUid,
     ) -> Mask {
-        let mut mask = self.actions.matching(entities, action);
+        let known = self
+            .by_action
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(action)
+            .cloned();
+        let mut mask = known.unwrap_or_else(|| {
+            let mask = self.actions.matching(entities, action);
+            self.by_action
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(action.clone(), mask.clone());
+            mask
+        });
         for other in [
             self.principals.matching(entities, principal),
             self.resources.matching(entities, resource),
