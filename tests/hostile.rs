@@ -506,3 +506,62 @@ fn an_interrupted_run_exits_130_and_leaves_no_temporary_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `actas -C DIR COMMAND`, failing the test rather than waiting past a minute; the exit code
+/// and standard output and error as one flat line.
+#[cfg(target_os = "linux")]
+fn run_bounded(dir: &Path, command: &str) -> (Option<i32>, String) {
+    let mut child = support::actas(&["-C", dir.to_str().unwrap(), command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            panic!("`actas {command}` is still running after a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), flat(&text))
+}
+
+/// A named pipe among the files a folder walk finds (scenarios, policies) is reported with the
+/// place that names the folder, never opened: opening a pipe nobody writes to waits for ever.
+#[cfg(target_os = "linux")]
+#[test]
+fn named_pipes_in_input_folders_are_reported_not_opened() {
+    let dir = example_copy();
+    let says = |text: &str, pipe: &str| {
+        text.contains(&format!(
+            "`{pipe}` is not a regular file (a named pipe, socket or device)"
+        ))
+    };
+    let (scenario, policy) = ("fixtures/scenarios/pipe.yaml", "policies/pipe.cedar");
+    for pipe in [scenario, policy] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join(pipe))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    // `check` reports both as findings; `test` stops at the workspace's.
+    let (code, text) = run_bounded(dir.path(), "check");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(says(&text, scenario) && says(&text, policy), "{text}");
+    let (code, text) = run_bounded(dir.path(), "test");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(says(&text, policy), "{text}");
+    // With the policies' pipe gone, `test` (which reads its scenario files early) says so too.
+    std::fs::remove_file(dir.path().join(policy)).unwrap();
+    let (code, text) = run_bounded(dir.path(), "test");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(says(&text, scenario), "{text}");
+}

@@ -85,6 +85,15 @@ impl Loader {
                     );
                     continue;
                 }
+                for special in std::mem::take(&mut seen.special) {
+                    self.missing(
+                        p,
+                        &format!(
+                            "`{}` is not a regular file (a named pipe, socket or device); actas reads only files",
+                            self.display(&special)
+                        ),
+                    );
+                }
                 if found.is_empty() && what == "policy" {
                     self.missing(
                         p,
@@ -156,6 +165,9 @@ pub(super) struct Walked {
     folders: HashSet<PathBuf>,
     files: HashSet<PathBuf>,
     entries: usize,
+    /// Entries with a wanted name that are neither files nor folders (a named pipe, a socket,
+    /// a device): never opened, since opening a pipe nobody writes to waits for ever.
+    pub(super) special: Vec<PathBuf>,
 }
 
 impl Walked {
@@ -202,9 +214,14 @@ pub(super) fn walk(
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| exts.iter().any(|e| n.ends_with(&format!(".{e}"))))
-            && seen.first_time(&path)
         {
-            out.push(path);
+            // A link to nowhere is kept, and reading it says so.
+            let special = std::fs::metadata(&path).is_ok_and(|m| !m.is_file());
+            if special {
+                seen.special.push(path);
+            } else if seen.first_time(&path) {
+                out.push(path);
+            }
         }
     }
     Ok(())
