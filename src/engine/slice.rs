@@ -209,7 +209,7 @@ impl Slicer {
     }
 
     pub fn principal_matches(&self, i: usize, entities: &Entities, principal: &EntityUid) -> bool {
-        principal_in_scope(entities, &self.policies[i].1, principal)
+        principal_in_scope(entities, &self.policies[i].1.principal, principal)
     }
 
     pub fn action_matches(&self, i: usize, entities: &Entities, action: &EntityUid) -> bool {
@@ -217,7 +217,7 @@ impl Slicer {
     }
 
     pub fn resource_matches(&self, i: usize, entities: &Entities, resource: &EntityUid) -> bool {
-        resource_in_scope(entities, &self.policies[i].1, resource)
+        resource_in_scope(entities, &self.policies[i].1.resource, resource)
     }
 
     /// The policies whose scope can match the request.
@@ -338,8 +338,13 @@ fn resource_constraint(s: &Scope) -> Constraint<'_> {
     }
 }
 
-fn principal_in_scope(entities: &Entities, s: &Scope, principal: &EntityUid) -> bool {
-    match &s.principal {
+/// Whether `principal` satisfies a scope's principal constraint, as Cedar means it.
+pub(crate) fn principal_in_scope(
+    entities: &Entities,
+    constraint: &PrincipalConstraint,
+    principal: &EntityUid,
+) -> bool {
+    match constraint {
         PrincipalConstraint::Any => true,
         PrincipalConstraint::Eq(e) => principal == e,
         PrincipalConstraint::In(e) => is_in(entities, principal, e),
@@ -358,8 +363,13 @@ fn action_in_scope(entities: &Entities, s: &Scope, action: &EntityUid) -> bool {
     }
 }
 
-fn resource_in_scope(entities: &Entities, s: &Scope, resource: &EntityUid) -> bool {
-    match &s.resource {
+/// Whether `resource` satisfies a scope's resource constraint, as Cedar means it.
+pub(crate) fn resource_in_scope(
+    entities: &Entities,
+    constraint: &ResourceConstraint,
+    resource: &EntityUid,
+) -> bool {
+    match constraint {
         ResourceConstraint::Any => true,
         ResourceConstraint::Eq(e) => resource == e,
         ResourceConstraint::In(e) => is_in(entities, resource, e),

@@ -17,6 +17,7 @@ use cedar_policy::{
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
+use crate::engine::slice::{principal_in_scope, resource_in_scope};
 use crate::engine::Engine;
 
 /// At most this many principals, and as many resources, in the permit's scope are tried (in
@@ -34,20 +35,19 @@ pub(super) struct Inventory(FxHashMap<EntityTypeName, Vec<EntityUid>>);
 
 impl Inventory {
     pub(super) fn new(engine: &Engine) -> Self {
-        let mut by_type: FxHashMap<EntityTypeName, Vec<(String, EntityUid)>> = FxHashMap::default();
-        for e in engine.entities.iter() {
-            let uid = e.uid();
-            by_type
-                .entry(uid.type_name().clone())
-                .or_default()
-                .push((uid.to_string(), uid));
-        }
+        let mut types: Vec<EntityTypeName> = engine
+            .entities
+            .iter()
+            .map(|e| e.uid().type_name().clone())
+            .collect();
+        types.sort_by_cached_key(ToString::to_string);
+        types.dedup();
         Inventory(
-            by_type
+            types
                 .into_iter()
-                .map(|(ty, mut list)| {
-                    list.sort();
-                    (ty, list.into_iter().map(|(_, u)| u).collect())
+                .map(|t| {
+                    let uids = engine.inventory_of(std::slice::from_ref(&t));
+                    (t, uids)
                 })
                 .collect(),
         )
@@ -128,27 +128,14 @@ impl<'a> Witnesses<'a> {
     ) -> Option<String> {
         let engine = self.engine;
         let info = engine.action(self.action)?;
-        let within = |uid: &EntityUid, group: &EntityUid| {
-            uid == group || engine.entities.is_ancestor_of(group, uid)
-        };
-        let principals = self
-            .inventory
-            .first(&self.principal_types, |u| match scope.0 {
-                PrincipalConstraint::Any => true,
-                PrincipalConstraint::Eq(e) => u == e,
-                PrincipalConstraint::In(g) => within(u, g),
-                PrincipalConstraint::Is(t) => u.type_name() == t,
-                PrincipalConstraint::IsIn(t, g) => u.type_name() == t && within(u, g),
-            });
+        let principals = self.inventory.first(&self.principal_types, |u| {
+            principal_in_scope(&engine.entities, scope.0, u)
+        });
         if principals.is_empty() {
             return None;
         }
-        let resources = self.inventory.first(&info.resources, |u| match scope.1 {
-            ResourceConstraint::Any => true,
-            ResourceConstraint::Eq(e) => u == e,
-            ResourceConstraint::In(g) => within(u, g),
-            ResourceConstraint::Is(t) => u.type_name() == t,
-            ResourceConstraint::IsIn(t, g) => u.type_name() == t && within(u, g),
+        let resources = self.inventory.first(&info.resources, |u| {
+            resource_in_scope(&engine.entities, scope.1, u)
         });
         let authorizer = Authorizer::new();
         for p in &principals {

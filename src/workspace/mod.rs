@@ -150,7 +150,7 @@ impl Workspace {
 }
 
 /// The items of every file, or every problem: those found before (`problems`) and each file's.
-fn gather<T>(
+pub(super) fn gather<T>(
     mut problems: Vec<Problem>,
     files: impl Iterator<Item = Result<Vec<T>, Vec<Problem>>>,
 ) -> Result<Vec<T>, Vec<Problem>> {

@@ -169,7 +169,7 @@ pub fn check(
     // problems are in the file's order, as one pass would give them. Each case's document is
     // dropped once checked: the file's documents (a position for every value) are never held
     // beside all of its prepared cases.
-    let checked: Vec<(Vec<Case>, Vec<Problem>)> = lists
+    let checked: Vec<Result<Vec<Case>, Vec<Problem>>> = lists
         .into_par_iter()
         .zip(duplicates)
         .map(|(list, duplicates)| {
@@ -198,20 +198,14 @@ pub fn check(
                     });
                 }
             }
-            (cases, checker.problems)
+            if checker.problems.is_empty() {
+                Ok(cases)
+            } else {
+                Err(checker.problems)
+            }
         })
         .collect();
-    let mut cases = Vec::new();
-    let mut problems = Vec::new();
-    for (c, p) in checked {
-        cases.extend(c);
-        problems.extend(p);
-    }
-    if problems.is_empty() {
-        Ok(cases)
-    } else {
-        Err(problems)
-    }
+    super::gather(Vec::new(), checked.into_iter())
 }
 
 /// For each case of `lists` (in the file's order), the line of an earlier case of the same
