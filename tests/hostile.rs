@@ -559,9 +559,12 @@ fn named_pipes_in_input_folders_are_reported_not_opened() {
     let (code, text) = run_bounded(dir.path(), "test");
     assert_eq!(code, Some(2), "{text}");
     assert!(says(&text, policy), "{text}");
+    assert!(text.contains("actas.yaml:2:"), "{text}");
     // With the policies' pipe gone, `test` (which reads its scenario files early) says so too.
     std::fs::remove_file(dir.path().join(policy)).unwrap();
     let (code, text) = run_bounded(dir.path(), "test");
     assert_eq!(code, Some(2), "{text}");
     assert!(says(&text, scenario), "{text}");
+    // Pointing at the entry of actas.yaml that names the folder.
+    assert!(text.contains("actas.yaml:5:"), "{text}");
 }
