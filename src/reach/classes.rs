@@ -35,8 +35,8 @@ pub(super) struct Facts {
     /// Indices (into the relevant entities: policy literals, uids in values, identities with
     /// descendants) of those it is `in`, sorted.
     pub(super) within: Vec<u32>,
-    /// Its uid is observable to every policy (in a value, or it has descendants).
-    pub(super) pinned: bool,
+    /// Its own number among the relevant entities, if it is one (see [`Observable`]).
+    pub(super) number: Option<u32>,
 }
 
 /// The key of an entity for one policy (or for all of them).
@@ -156,64 +156,109 @@ pub(super) fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
     }
 }
 
-/// Uids every policy can observe (in attribute, tag or context values, or with descendants
-/// among the identities), and the entities an `in` can name: the relevant list (sorted), the
-/// pinned identity names, and which relevant entries every policy observes. With several
-/// contexts, a uid in any of them counts (classes fine enough for each).
+/// The entities policies can observe by uid, and which policies observe each.
+///
+/// A policy can only come by a uid through what it writes (its literals), the values it reads
+/// (an attribute's value by that attribute's name, a tag's value, a context value), or a
+/// request variable; and a variable's uid only shows when the policy can compare it with such a
+/// uid or test `in` against it (then it has descendants). So a uid in the values of one
+/// attribute (an owner, an admin list) is observable only to the policies that read that
+/// attribute: ownership names every person in some account's `owner`, and before this a
+/// policy that never reads `owner` still told every person apart.
+pub(super) struct Observable {
+    /// The entities an `in` (or an equality) can name, numbered in the order of their uid
+    /// strings: literals, uids in values, identities with descendants.
+    pub(super) index: HashMap<String, u32>,
+    /// Which of those every policy observes: those in context values, identities with
+    /// descendants.
+    global: Vec<bool>,
+    /// Those in the values of each attribute name (sorted).
+    by_attr: HashMap<String, Vec<u32>>,
+    /// Those in tag values (sorted).
+    in_tags: Vec<u32>,
+}
+
+/// The entities policies can observe (see [`Observable`]). With several contexts, a uid in
+/// any of them counts (classes fine enough for each).
 pub(super) fn observable(
     engine: &Engine,
     names: &[Arc<str>],
     observes: &[Observes],
     contexts: &[&ContextMap],
-) -> (Vec<String>, HashSet<String>, Vec<bool>) {
-    // Uids observable to every policy: in values, or with descendants among the identities.
-    let mut in_values: HashSet<String> = HashSet::default();
+) -> Observable {
+    let mut by_attr: HashMap<String, HashSet<String>> = HashMap::default();
+    let mut in_tags: HashSet<String> = HashSet::default();
     let mut parents: HashSet<String> = HashSet::default();
     for e in engine.entities.iter() {
-        for (_, v) in e.attrs().chain(e.tags()) {
+        for (k, v) in e.attrs() {
             if let Ok(v) = v {
-                uids_in(&v, &mut in_values);
+                uids_in(&v, by_attr.entry(k.to_string()).or_default());
+            }
+        }
+        for (_, v) in e.tags() {
+            if let Ok(v) = v {
+                uids_in(&v, &mut in_tags);
             }
         }
         if let Some(a) = engine.entities.ancestors(&e.uid()) {
             parents.extend(a.map(ToString::to_string));
         }
     }
+    let mut in_context: HashSet<String> = HashSet::default();
     for ctx in contexts {
         for v in ctx.values() {
-            uids_in_json(v, &mut in_values);
+            uids_in_json(v, &mut in_context);
         }
     }
-    let pinned: HashSet<String> = names
+    let with_descendants: HashSet<&str> = names
         .iter()
-        .filter(|n| in_values.contains(&***n) || parents.contains(&***n))
-        .map(|n| n.to_string())
+        .map(|n| &**n)
+        .filter(|n| parents.contains(*n))
         .collect();
-    // The entities an `in` can name: literals, values, and identities with descendants.
-    let mut relevant: Vec<String> = observes
+    let mut relevant: Vec<&str> = observes
         .iter()
-        .flat_map(|o| o.literals.iter().cloned())
-        .chain(in_values.iter().cloned())
-        .chain(pinned.iter().cloned())
+        .flat_map(|o| o.literals.iter())
+        .chain(by_attr.values().flatten())
+        .chain(&in_tags)
+        .chain(&in_context)
+        .map(String::as_str)
+        .chain(with_descendants.iter().copied())
         .collect();
-    relevant.sort();
+    relevant.sort_unstable();
     relevant.dedup();
-    // Values and identities with descendants are observable to every policy.
-    let global: Vec<bool> = relevant
+    let index: HashMap<String, u32> = relevant
         .iter()
-        .map(|s| in_values.contains(s) || pinned.contains(s))
+        .enumerate()
+        .map(|(i, s)| ((*s).to_string(), i as u32))
         .collect();
-    (relevant, pinned, global)
+    let numbers = |set: &HashSet<String>| {
+        let mut v: Vec<u32> = set.iter().map(|s| index[s.as_str()]).collect();
+        v.sort_unstable();
+        v
+    };
+    let global = relevant
+        .iter()
+        .map(|s| in_context.contains(*s) || with_descendants.contains(s))
+        .collect();
+    Observable {
+        global,
+        by_attr: by_attr
+            .iter()
+            .map(|(k, set)| (k.clone(), numbers(set)))
+            .collect(),
+        in_tags: numbers(&in_tags),
+        index,
+    }
 }
 
 /// What each identity offers the policies: type, attribute and tag values (interned), the
-/// relevant entities it is in, whether it is pinned.
+/// relevant entities it is in, its own number among them.
 pub(super) fn facts_of(
     engine: &Engine,
     identities: &Identities,
-    relevant_index: &HashMap<&str, u32>,
-    pinned: &HashSet<String>,
+    observable: &Observable,
 ) -> Vec<Facts> {
+    let relevant_index = &observable.index;
     let (ids, names) = (&identities.uids, &identities.names);
     // Facts per identity, values interned.
     let mut values: BTreeMap<EvalResult, u32> = BTreeMap::new();
@@ -255,7 +300,7 @@ pub(super) fn facts_of(
                 attrs,
                 tags,
                 within,
-                pinned: pinned.contains(&**name),
+                number: relevant_index.get(&**name).copied(),
             }
         })
         .collect()
@@ -263,11 +308,7 @@ pub(super) fn facts_of(
 
 /// Classes: identities with equal keys under the union of all observations. Each identity's
 /// class, and each class's members.
-pub(super) fn classes_of(
-    names: &[Arc<str>],
-    facts: &[Facts],
-    observes: &[Observes],
-) -> (Vec<u32>, Vec<Vec<u32>>) {
+pub(super) fn classes_of(facts: &[Facts], observes: &[Observes]) -> (Vec<u32>, Vec<Vec<u32>>) {
     // Classes: equal keys under the union of all observations.
     let all = Observes {
         literals: observes.iter().flat_map(|o| o.literals.clone()).collect(),
@@ -279,7 +320,7 @@ pub(super) fn classes_of(
     let mut class_of = Vec::with_capacity(facts.len());
     let mut members: Vec<Vec<u32>> = Vec::new();
     for (i, f) in facts.iter().enumerate() {
-        let key = key_of(f, i as u32, &names[i], &all, |_| true);
+        let key = key_of(f, i as u32, &all, |_| true);
         let n = class_index.len() as u32;
         let c = *class_index.entry(key).or_insert(n);
         if c as usize == members.len() {
@@ -291,53 +332,41 @@ pub(super) fn classes_of(
     (class_of, members)
 }
 
-/// Each relevant entity's index (see [`observable`]).
-pub(super) fn index_of(relevant: &[String]) -> HashMap<&str, u32> {
-    relevant
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i as u32))
-        .collect()
-}
-
 /// The relevant entities a policy (or condition) observing `o` can name: those every policy
-/// observes (`global`), and its own literals.
+/// observes, its own literals, and those in the values it reads (see [`Observable`]).
 pub(super) struct Nameable<'a> {
     global: &'a [bool],
     /// Sorted.
-    literals: Vec<u32>,
+    own: Vec<u32>,
 }
 
 impl<'a> Nameable<'a> {
-    pub(super) fn new(
-        o: &Observes,
-        relevant_index: &HashMap<&str, u32>,
-        global: &'a [bool],
-    ) -> Self {
-        let mut literals: Vec<u32> = o
+    pub(super) fn new(o: &Observes, observable: &'a Observable) -> Self {
+        let read = o.attrs.iter().filter_map(|a| observable.by_attr.get(a));
+        let tags = o.tags.then_some(&observable.in_tags);
+        let mut own: Vec<u32> = o
             .literals
             .iter()
-            .filter_map(|l| relevant_index.get(l.as_str()).copied())
+            .filter_map(|l| observable.index.get(l.as_str()).copied())
+            .chain(read.chain(tags).flatten().copied())
             .collect();
-        literals.sort_unstable();
-        Self { global, literals }
+        own.sort_unstable();
+        own.dedup();
+        Self {
+            global: &observable.global,
+            own,
+        }
     }
 
     pub(super) fn contains(&self, k: u32) -> bool {
-        self.global[k as usize] || self.literals.binary_search(&k).is_ok()
+        self.global[k as usize] || self.own.binary_search(&k).is_ok()
     }
 }
 
 /// The key of identity `id` for a policy observing `o`, with `can_name` the relevant entities
-/// it can name.
-pub(super) fn key_of(
-    f: &Facts,
-    id: u32,
-    name: &str,
-    o: &Observes,
-    can_name: impl Fn(u32) -> bool,
-) -> Key {
-    let named = f.pinned || o.literals.contains(name);
+/// it can name (its uid shows when it is one of them).
+pub(super) fn key_of(f: &Facts, id: u32, o: &Observes, can_name: impl Fn(u32) -> bool) -> Key {
+    let named = f.number.is_some_and(&can_name);
     Key {
         ty: f.ty,
         uid: named.then_some(id),

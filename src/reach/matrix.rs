@@ -8,8 +8,9 @@
 //!
 //! Many identities look alike to a policy. A policy can tell two entities apart only through
 //! what it can observe of them: their type; their uid, if it is written in the policy (scope,
-//! condition or link), appears in an attribute, tag or context value, or has descendants
-//! (then another request participant can be `in` it); the attributes the policy names (`.a`,
+//! condition or link), appears in the values of an attribute the policy reads (of any entity),
+//! in a tag value when it uses tags, in a context value, or has descendants (then another
+//! request participant can be `in` it); the attributes the policy names (`.a`,
 //! `has a`) and, if it uses tags, the tags; and whether they are `in` the entities it can
 //! name. Cedar cannot turn an entity into a string, so nothing else shows. Two identities
 //! equal in all of that (their *key* for the policy) satisfy it on the same accounts; two
@@ -33,7 +34,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::classes::{
-    classes_of, facts_of, index_of, key_of, observable, observations, Facts, Key, Nameable,
+    classes_of, facts_of, key_of, observable, observations, Facts, Key, Nameable, Observable,
     Observes,
 };
 use super::joins;
@@ -278,8 +279,7 @@ struct Evaluator<'a> {
     classes: &'a Classes,
     observes: &'a [Observes],
     facts: &'a [Facts],
-    relevant_index: &'a FxHashMap<&'a str, u32>,
-    global: &'a [bool],
+    observable: &'a Observable,
     scopes: &'a ScopeClasses,
 }
 
@@ -432,10 +432,9 @@ fn with_evaluator<R>(
 ) -> R {
     let names = &identities.names;
     let observes = observations(engine);
-    let (relevant, pinned, global) = observable(engine, names, &observes, contexts);
-    let relevant_index = index_of(&relevant);
-    let facts = facts_of(engine, identities, &relevant_index, &pinned);
-    let (class_of, members) = classes_of(names, &facts, &observes);
+    let observable = observable(engine, names, &observes, contexts);
+    let facts = facts_of(engine, identities, &observable);
+    let (class_of, members) = classes_of(&facts, &observes);
     let impersonable = engine.impersonable_types();
     let target: Vec<bool> = members
         .iter()
@@ -453,8 +452,7 @@ fn with_evaluator<R>(
         classes: &classes,
         observes: &observes,
         facts: &facts,
-        relevant_index: &relevant_index,
-        global: &global,
+        observable: &observable,
         scopes: &scopes,
     };
     then(&evaluator, classes.clone())
@@ -1132,7 +1130,7 @@ impl Evaluator<'_> {
         let identities = &classes.identities;
         let o = &self.observes[i];
         let slicer = engine.slicer();
-        let nameable = Nameable::new(o, self.relevant_index, self.global);
+        let nameable = Nameable::new(o, self.observable);
         let can_name = |k: u32| nameable.contains(k);
         let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>| {
             let mut index: FxHashMap<Key, usize> = FxHashMap::default();
@@ -1140,7 +1138,7 @@ impl Evaluator<'_> {
             for c in self.scopes.select(classes, &constraint, list, marked) {
                 let rep = classes.members[c as usize][0];
                 let f = &self.facts[rep as usize];
-                let key = key_of(f, rep, &identities.names[rep as usize], o, can_name);
+                let key = key_of(f, rep, o, can_name);
                 let n = groups.len();
                 let g = *index.entry(key).or_insert(n);
                 if g == groups.len() {
@@ -1165,19 +1163,13 @@ impl Evaluator<'_> {
         // does, and that condition cannot see the slot values: every link of a template shares
         // one evaluation per pair of keys under what the condition observes. With thousands of
         // links (one role binding each) that is most of the matrix's evaluations saved.
-        let body = o.template.as_ref().map(|(t, body)| {
-            (
-                *t,
-                &**body,
-                Nameable::new(body, self.relevant_index, self.global),
-            )
-        });
+        let body = o
+            .template
+            .as_ref()
+            .map(|(t, body)| (*t, &**body, Nameable::new(body, self.observable)));
         let body_key = |s: usize, r: usize| {
             body.as_ref().map(|(t, o, nameable)| {
-                let key = |x: usize| {
-                    let name = &identities.names[x];
-                    key_of(&self.facts[x], x as u32, name, o, |k| nameable.contains(k))
-                };
+                let key = |x: usize| key_of(&self.facts[x], x as u32, o, |k| nameable.contains(k));
                 (*t, key(s), key(r))
             })
         };

@@ -31,9 +31,7 @@ use rustc_hash::FxHashSet;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::classes::{
-    facts_of, index_of, key_of, observable, observations, Key, Nameable, Observes,
-};
+use super::classes::{facts_of, key_of, observable, observations, Key, Nameable, Observes};
 use super::Identities;
 use crate::core::schema::entity_type_of;
 use crate::engine::{ContextMap, Engine, DELEGATION_CHAIN, IMPERSONATOR};
@@ -100,18 +98,13 @@ pub(super) fn plan(
     // those conditions observe, as the matrix keys an identity for one policy.
     let keys: Option<Vec<Key>> = whole.map(|o| {
         let observes = observations(engine);
-        let (relevant, pinned, global) =
-            observable(engine, &identities.names, &observes, &[context]);
-        let index = index_of(&relevant);
-        let facts = facts_of(engine, identities, &index, &pinned);
-        let nameable = Nameable::new(&o, &index, &global);
+        let observable = observable(engine, &identities.names, &observes, &[context]);
+        let facts = facts_of(engine, identities, &observable);
+        let nameable = Nameable::new(&o, &observable);
         facts
             .iter()
             .enumerate()
-            .map(|(n, f)| {
-                let name = &identities.names[n];
-                key_of(f, n as u32, name, &o, |k| nameable.contains(k))
-            })
+            .map(|(n, f)| key_of(f, n as u32, &o, |k| nameable.contains(k)))
             .collect()
     });
     let mut key_ids: HashMap<Key, u32> = HashMap::default();
