@@ -91,11 +91,7 @@ pub struct Access {
 
 /// Computes the paths of `query` under every profile, in parallel.
 pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
-    let reached = Reached::compute(engine, profiles, query);
-    Access {
-        paths: reached.paths().collect(),
-        profiles: reached.profiles,
-    }
+    Reached::compute(engine, profiles, query).into_access()
 }
 
 /// Explanations of hops by (profile, class of `from`, class of `to`).
@@ -386,6 +382,20 @@ impl<'e> Reached<'e> {
         };
         reached.explained = matrices.map(|matrices| reached.explain_hops(matrices));
         reached
+    }
+
+    /// Every path, hops explained ([`Reached::paths`]), with the profiles.
+    pub fn into_access(self) -> Access {
+        Access {
+            paths: self.paths().collect(),
+            profiles: self.profiles,
+        }
+    }
+
+    /// Each profile's hop matrix, in the order of [`Reached::profiles`], when every profile
+    /// has one.
+    pub fn matrices(&self) -> Option<Vec<Arc<HopMatrix>>> {
+        self.explained.as_ref().map(|e| e.matrices.clone())
     }
 
     /// `uid` as a string: looked up for the identities, formatted for anything else.

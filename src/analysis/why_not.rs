@@ -3,11 +3,15 @@
 //! the first hop denied, with the forbids that determine the denial, or, when no forbid does,
 //! the permits that allow that hop elsewhere (their condition fails under this context).
 //!
-//! Hop decisions are remembered per (hop, profile), or per (origin, chain so far, profile) when
-//! hop contexts depend on the path, so a report of many paths evaluates each distinct hop once.
+//! When the profiles have hop matrices (see `reach::matrix`), a hop's decision is read from
+//! its profile's matrix, and only the first denied hop is put to Cedar, for the forbids and the
+//! failing conditions. Otherwise hop decisions are remembered per (hop, profile), or per
+//! (origin, chain so far, profile) when hop contexts depend on the path, so a report of many
+//! paths evaluates each distinct hop once. (With hops that depend on the path, preparing each
+//! hop's context was most of `who-can` on a world where everyone reaches everyone.)
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cedar_policy::EntityUid;
 
@@ -15,6 +19,7 @@ use crate::analysis::access::Path;
 use crate::analysis::profiles::Profile;
 use crate::core::ids::{PolicyId, ProfileName};
 use crate::engine::{Engine, FailingPart, PreparedHop};
+use crate::reach::matrix::HopMatrix;
 
 /// The first hop that fails under `profile`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,20 +36,39 @@ pub struct WhyNot {
     pub failing: Vec<(PolicyId, FailingPart)>,
 }
 
-type Key = (String, ProfileName);
+/// What a hop's decision is remembered by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum HopKey {
+    /// Its profile's matrix (of index `.0`, see `HopMatrix::step`) and the classes of its two
+    /// ends there: every hop between those classes decides alike.
+    Classes(u32, u32, u32),
+    /// Its uids (with the origin and the chain behind, when hop contexts depend on the path).
+    Uids(String),
+}
+
+type Key = (HopKey, ProfileName);
 
 /// Explains missing profiles, remembering hop decisions.
 pub struct Explainer<'e> {
     engine: &'e Engine,
     profiles: Vec<Profile>,
+    /// Each profile's hop matrix, in the order of `profiles`, when every profile has one.
+    matrices: Option<Vec<Arc<HopMatrix>>>,
     /// Per hop (or origin and chain) and profile: `None` allowed, `Some(forbids)` denied.
     memo: Mutex<HashMap<Key, Option<Vec<PolicyId>>>>,
 }
 
 impl<'e> Explainer<'e> {
-    pub fn new(engine: &'e Engine, profiles: Vec<Profile>) -> Self {
+    /// `matrices`: each profile's hop matrix, in the order of `profiles` (see
+    /// [`crate::analysis::access::Reached::matrices`]), when there are some.
+    pub fn new(
+        engine: &'e Engine,
+        profiles: Vec<Profile>,
+        matrices: Option<Vec<Arc<HopMatrix>>>,
+    ) -> Self {
         Self {
             engine,
+            matrices: matrices.filter(|m| m.len() == profiles.len()),
             profiles,
             memo: Mutex::new(HashMap::new()),
         }
@@ -57,7 +81,7 @@ impl<'e> Explainer<'e> {
         };
         let chain: Vec<EntityUid> = route.chain.iter().map(|u| (**u).clone()).collect();
         let mut out = Vec::new();
-        for profile in &self.profiles {
+        for (k, profile) in self.profiles.iter().enumerate() {
             let holds = path
                 .routes
                 .iter()
@@ -65,7 +89,8 @@ impl<'e> Explainer<'e> {
             if holds {
                 continue;
             }
-            if let Some(w) = self.first_denied(profile, &path.principal, &chain, route) {
+            let matrix = self.matrices.as_ref().map(|m| &*m[k]);
+            if let Some(w) = self.first_denied(profile, matrix, &path.principal, &chain, route) {
                 out.push(w);
             }
         }
@@ -75,6 +100,7 @@ impl<'e> Explainer<'e> {
     fn first_denied(
         &self,
         profile: &Profile,
+        matrix: Option<&HopMatrix>,
         principal: &EntityUid,
         chain: &[EntityUid],
         route: &crate::analysis::access::Route,
@@ -86,17 +112,29 @@ impl<'e> Explainer<'e> {
                 .prepare_hop(principal, chain, i, &profile.context)
                 .ok()
         };
+        let origin = matrix.and_then(|m| Some((m, m.identities().number(principal)?)));
         for i in 0..chain.len() {
             let from = if i == 0 { principal } else { &chain[i - 1] };
-            let key = if by_path {
-                let mut k = principal.to_string();
-                for u in &chain[..=i] {
-                    k.push_str(" > ");
-                    k.push_str(&u.to_string());
+            // With a matrix, an allowed hop needs nothing more, and a denied one's forbids are
+            // those of every hop between the same classes under the same matrix.
+            let by_classes = origin.and_then(|(m, origin)| {
+                let (s, step) = m.step(origin, i);
+                let allowed = step.allows(from, &chain[i]);
+                let class = |u: &EntityUid| Some(step.class_of(step.identities().number(u)?));
+                Some((allowed, (s, class(from)?, class(&chain[i])?)))
+            });
+            let key = match by_classes {
+                Some((true, _)) => continue,
+                Some((false, (s, cf, ct))) => HopKey::Classes(s, cf, ct),
+                None if by_path => {
+                    let mut k = principal.to_string();
+                    for u in &chain[..=i] {
+                        k.push_str(" > ");
+                        k.push_str(&u.to_string());
+                    }
+                    HopKey::Uids(k)
                 }
-                k
-            } else {
-                format!("{} > {}", from, chain[i])
+                None => HopKey::Uids(format!("{} > {}", from, chain[i])),
             };
             let key = (key, profile.name.clone());
             let remembered = self.memo.lock().ok().and_then(|m| m.get(&key).cloned());
@@ -119,19 +157,19 @@ impl<'e> Explainer<'e> {
                     .get(i)
                     .map(|h| h.policies.to_vec())
                     .unwrap_or_default();
-                let hop = match hop {
-                    Some(hop) => hop,
-                    None => prepare(i)?,
-                };
                 let failing = if forbids.is_empty() {
+                    let hop = match hop {
+                        Some(hop) => hop,
+                        None => prepare(i)?,
+                    };
                     self.failing_parts(&hop, &allowed_elsewhere_by)
                 } else {
                     Vec::new()
                 };
                 return Some(WhyNot {
                     profile: profile.name.clone(),
-                    from: hop.from,
-                    to: hop.to,
+                    from: from.clone(),
+                    to: chain[i].clone(),
                     forbids,
                     allowed_elsewhere_by,
                     failing,

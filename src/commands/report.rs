@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::analysis::access::{Query, Reached};
 use crate::analysis::summary::{summarize, Summary};
+use crate::analysis::why_not::Explainer;
 use crate::analysis::{policy_infos, profiles, PolicyInfo};
 use crate::commands::who_can::ProfileOptions;
 use crate::core::diag::Problem;
@@ -26,7 +27,7 @@ pub struct ReportResult<'w> {
     pub human_types: Vec<String>,
     /// Why paths do not hold under the profiles they miss (asked as the paths are written);
     /// `None` past [`EXPLAINED_PATHS`] paths.
-    pub explainer: Option<crate::analysis::why_not::Explainer<'w>>,
+    pub explainer: Option<Explainer<'w>>,
     /// Remarks on what the report leaves out.
     pub notes: Vec<String>,
     /// What the report was made from and by what.
@@ -122,7 +123,7 @@ pub fn run<'w>(ws: &'w Workspace, opts: &ProfileOptions) -> Result<ReportResult<
     };
     Ok(ReportResult {
         explainer: explain
-            .then(|| crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone())),
+            .then(|| Explainer::new(&ws.engine, profiles.clone(), reached.matrices())),
         notes,
         // The permits that allow a hop, and every forbid that guards one (those that decide a
         // path's absence under a profile among them), text and all.

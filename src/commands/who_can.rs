@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::analysis::access::{self, Access, Query};
 use crate::analysis::profiles::{self, AdhocContext};
+use crate::analysis::why_not::Explainer;
 use crate::analysis::{policies_used, PolicyInfo};
 use crate::core::diag::Problem;
 use crate::core::ids::PolicyId;
@@ -177,8 +178,10 @@ pub fn run(
     opts: &ProfileOptions,
 ) -> Result<WhoCanResult, Vec<Problem>> {
     let profiles = profiles::select(ws, &opts.names, opts.adhoc.as_ref())?;
-    let access = access::compute(&ws.engine, &profiles, &query);
-    let explainer = crate::analysis::why_not::Explainer::new(&ws.engine, profiles.clone());
+    let reached = access::Reached::compute(&ws.engine, &profiles, &query);
+    // Hops are decided by the profiles' matrices where there are some.
+    let explainer = Explainer::new(&ws.engine, profiles.clone(), reached.matrices());
+    let access = reached.into_access();
     let why_not: Vec<Vec<crate::analysis::why_not::WhyNot>> = access
         .paths
         .par_iter()

@@ -21,6 +21,9 @@ pub(super) struct Observes {
     /// Attribute names it reads or tests.
     pub(super) attrs: HashSet<String>,
     pub(super) tags: bool,
+    /// It uses `context` other than through one of its attributes (`context == …`), so it can
+    /// see every context value.
+    pub(super) whole_context: bool,
     /// For a template link: its template (numbered), and what the template's condition alone
     /// observes, without the link's slot values (see `Evaluator::satisfied` in `matrix.rs`).
     pub(super) template: Option<(u32, Box<Observes>)>,
@@ -56,6 +59,7 @@ impl Observes {
             literals: HashSet::default(),
             attrs: HashSet::default(),
             tags: false,
+            whole_context: false,
             template: None,
         };
         o.add(e);
@@ -64,7 +68,21 @@ impl Observes {
 
     /// Adds what `e` observes.
     pub(super) fn add(&mut self, e: &ast::Expr) {
+        let is_context = |x: &ast::Expr| matches!(x.expr_kind(), ExprKind::Var(ast::Var::Context));
+        // Uses of `context`, and those through one of its attributes.
+        let (mut uses, mut through_attributes) = (0usize, 0usize);
         for e in e.subexpressions() {
+            match e.expr_kind() {
+                ExprKind::GetAttr { expr, .. }
+                | ExprKind::HasAttr { expr, .. }
+                | ExprKind::ExtHasAttr { expr, .. }
+                    if is_context(expr) =>
+                {
+                    through_attributes += 1;
+                }
+                ExprKind::Var(ast::Var::Context) => uses += 1,
+                _ => {}
+            }
             match e.expr_kind() {
                 ExprKind::Lit(Literal::EntityUID(u)) => {
                     self.literals.insert(u.to_string());
@@ -82,6 +100,7 @@ impl Observes {
                 _ => {}
             }
         }
+        self.whole_context |= uses > through_attributes;
     }
 }
 
@@ -101,6 +120,7 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
                 literals: o.literals.clone(),
                 attrs: o.attrs.clone(),
                 tags: o.tags,
+                whole_context: o.whole_context,
                 template: None,
             };
             o.template = Some((t, Box::new(body)));
@@ -118,6 +138,7 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
                     literals: HashSet::default(),
                     attrs: HashSet::default(),
                     tags: true,
+                    whole_context: true,
                     template: None,
                 })
         })
@@ -159,23 +180,25 @@ pub(super) fn uids_in_json(v: &Value, out: &mut HashSet<String>) {
 /// The entities policies can observe by uid, and which policies observe each.
 ///
 /// A policy can only come by a uid through what it writes (its literals), the values it reads
-/// (an attribute's value by that attribute's name, a tag's value, a context value), or a
-/// request variable; and a variable's uid only shows when the policy can compare it with such a
-/// uid or test `in` against it (then it has descendants). So a uid in the values of one
-/// attribute (an owner, an admin list) is observable only to the policies that read that
+/// (an attribute's or a context attribute's value, by that name; a tag's value; the whole
+/// context, when it uses `context` other than through an attribute), or a request variable;
+/// and a variable's uid only shows when the policy can compare it with such a uid or test `in`
+/// against it (then it has descendants). So a uid in the values of one attribute (an owner, an
+/// admin list, `context.impersonator`) is observable only to the policies that read that
 /// attribute: ownership names every person in some account's `owner`, and before this a
 /// policy that never reads `owner` still told every person apart.
 pub(super) struct Observable {
     /// The entities an `in` (or an equality) can name, numbered in the order of their uid
     /// strings: literals, uids in values, identities with descendants.
     pub(super) index: HashMap<String, u32>,
-    /// Which of those every policy observes: those in context values, identities with
-    /// descendants.
+    /// Which of those every policy observes: identities with descendants.
     global: Vec<bool>,
-    /// Those in the values of each attribute name (sorted).
+    /// Those in the values of each attribute name or context attribute (sorted).
     by_attr: HashMap<String, Vec<u32>>,
     /// Those in tag values (sorted).
     in_tags: Vec<u32>,
+    /// Those in context values (sorted), for policies that use the whole context.
+    in_context: Vec<u32>,
 }
 
 /// The entities policies can observe (see [`Observable`]). With several contexts, a uid in
@@ -204,10 +227,15 @@ pub(super) fn observable(
             parents.extend(a.map(ToString::to_string));
         }
     }
+    // A context value shows, like an attribute's, to the policies that read its name (and to
+    // those that use the whole context).
     let mut in_context: HashSet<String> = HashSet::default();
     for ctx in contexts {
-        for v in ctx.values() {
-            uids_in_json(v, &mut in_context);
+        for (k, v) in ctx.iter() {
+            let mut found = HashSet::default();
+            uids_in_json(v, &mut found);
+            in_context.extend(found.iter().cloned());
+            by_attr.entry(k.clone()).or_default().extend(found);
         }
     }
     let with_descendants: HashSet<&str> = names
@@ -238,7 +266,7 @@ pub(super) fn observable(
     };
     let global = relevant
         .iter()
-        .map(|s| in_context.contains(*s) || with_descendants.contains(s))
+        .map(|s| with_descendants.contains(s))
         .collect();
     Observable {
         global,
@@ -247,6 +275,7 @@ pub(super) fn observable(
             .map(|(k, set)| (k.clone(), numbers(set)))
             .collect(),
         in_tags: numbers(&in_tags),
+        in_context: numbers(&in_context),
         index,
     }
 }
@@ -314,6 +343,7 @@ pub(super) fn classes_of(facts: &[Facts], observes: &[Observes]) -> (Vec<u32>, V
         literals: observes.iter().flat_map(|o| o.literals.clone()).collect(),
         attrs: observes.iter().flat_map(|o| o.attrs.clone()).collect(),
         tags: observes.iter().any(|o| o.tags),
+        whole_context: observes.iter().any(|o| o.whole_context),
         template: None,
     };
     let mut class_index: HashMap<Key, u32> = HashMap::default();
@@ -344,11 +374,12 @@ impl<'a> Nameable<'a> {
     pub(super) fn new(o: &Observes, observable: &'a Observable) -> Self {
         let read = o.attrs.iter().filter_map(|a| observable.by_attr.get(a));
         let tags = o.tags.then_some(&observable.in_tags);
+        let context = o.whole_context.then_some(&observable.in_context);
         let mut own: Vec<u32> = o
             .literals
             .iter()
             .filter_map(|l| observable.index.get(l.as_str()).copied())
-            .chain(read.chain(tags).flatten().copied())
+            .chain(read.chain(tags).chain(context).flatten().copied())
             .collect();
         own.sort_unstable();
         own.dedup();
@@ -378,5 +409,30 @@ pub(super) fn key_of(f: &Facts, id: u32, o: &Observes, can_name: impl Fn(u32) ->
             .collect(),
         tags: if o.tags { f.tags.clone() } else { Vec::new() },
         within: f.within.iter().copied().filter(|&k| can_name(k)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observes(condition: &str) -> Observes {
+        let text = format!("permit(principal, action, resource) when {{ {condition} }};");
+        let p: cedar_policy::Policy = text.parse().unwrap();
+        let ast: &ast::Policy = p.as_ref();
+        Observes::of(&ast.condition())
+    }
+
+    /// A uid in a context value shows to a policy through the attribute it reads, or through
+    /// the whole context when the policy uses `context` other than by an attribute.
+    #[test]
+    fn the_whole_context_is_seen_only_where_context_is_used_whole() {
+        let o = observes("context.impersonator == principal && context has mfa");
+        assert!(!o.whole_context);
+        assert!(o.attrs.contains("impersonator") && o.attrs.contains("mfa"));
+        assert!(!observes("context has impersonator.level").whole_context);
+        assert!(observes(r#"context == {"impersonator": principal}"#).whole_context);
+        assert!(observes("context.mfa && context == {}").whole_context);
+        assert!(!observes("resource.owner == principal").whole_context);
     }
 }

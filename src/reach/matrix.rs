@@ -8,9 +8,10 @@
 //!
 //! Many identities look alike to a policy. A policy can tell two entities apart only through
 //! what it can observe of them: their type; their uid, if it is written in the policy (scope,
-//! condition or link), appears in the values of an attribute the policy reads (of any entity),
-//! in a tag value when it uses tags, in a context value, or has descendants (then another
-//! request participant can be `in` it); the attributes the policy names (`.a`,
+//! condition or link), appears in the values of an attribute or context attribute the policy
+//! reads (of any entity; every context value when it uses `context` whole), in a tag value when
+//! it uses tags, or has descendants (then another request participant can be `in` it); the
+//! attributes the policy names (`.a`,
 //! `has a`) and, if it uses tags, the tags; and whether they are `in` the entities it can
 //! name. Cedar cannot turn an entity into a string, so nothing else shows. Two identities
 //! equal in all of that (their *key* for the policy) satisfy it on the same accounts; two
