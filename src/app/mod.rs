@@ -317,9 +317,10 @@ fn run_who_can(
         };
         let query = who_can::parse_query(ws, &text, is_target)?;
         let result = who_can::run(ws, query, &profile_options(&run.root, profiles)?)?;
-        Ok(emit(
-            run.renderer(format).who_can(&result),
-            Exit::Ok,
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+        let written = run.renderer(format).write_who_can(&result, &mut out);
+        Ok(emit_written(
+            written.map(|w| w.and_then(|()| out.flush())),
             run.color,
         ))
     })

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::sync::Arc;
 
 use cedar_policy::EvalResult;
 use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal};
@@ -205,52 +204,32 @@ pub(super) struct Observable {
 /// any of them counts (classes fine enough for each).
 pub(super) fn observable(
     engine: &Engine,
-    names: &[Arc<str>],
+    identities: &Identities,
     observes: &[Observes],
     contexts: &[&ContextMap],
 ) -> Observable {
-    let mut by_attr: HashMap<String, HashSet<String>> = HashMap::default();
-    let mut in_tags: HashSet<String> = HashSet::default();
-    let mut parents: HashSet<String> = HashSet::default();
-    for e in engine.entities.iter() {
-        for (k, v) in e.attrs() {
-            if let Ok(v) = v {
-                uids_in(&v, by_attr.entry(k.to_string()).or_default());
-            }
-        }
-        for (_, v) in e.tags() {
-            if let Ok(v) = v {
-                uids_in(&v, &mut in_tags);
-            }
-        }
-        if let Some(a) = engine.entities.ancestors(&e.uid()) {
-            parents.extend(a.map(ToString::to_string));
-        }
-    }
+    let scan = identities.scan(engine);
+    let (in_tags, with_descendants) = (&scan.in_tags, &scan.with_descendants);
     // A context value shows, like an attribute's, to the policies that read its name (and to
     // those that use the whole context).
     let mut in_context: HashSet<String> = HashSet::default();
+    let mut context_by_attr: HashMap<&str, HashSet<String>> = HashMap::default();
     for ctx in contexts {
         for (k, v) in ctx.iter() {
             let mut found = HashSet::default();
             uids_in_json(v, &mut found);
             in_context.extend(found.iter().cloned());
-            by_attr.entry(k.clone()).or_default().extend(found);
+            context_by_attr.entry(k).or_default().extend(found);
         }
     }
-    let with_descendants: HashSet<&str> = names
-        .iter()
-        .map(|n| &**n)
-        .filter(|n| parents.contains(*n))
-        .collect();
     let mut relevant: Vec<&str> = observes
         .iter()
         .flat_map(|o| o.literals.iter())
-        .chain(by_attr.values().flatten())
-        .chain(&in_tags)
+        .chain(scan.by_attr.values().flatten())
+        .chain(in_tags)
         .chain(&in_context)
+        .chain(with_descendants)
         .map(String::as_str)
-        .chain(with_descendants.iter().copied())
         .collect();
     relevant.sort_unstable();
     relevant.dedup();
@@ -266,17 +245,114 @@ pub(super) fn observable(
     };
     let global = relevant
         .iter()
-        .map(|s| with_descendants.contains(s))
+        .map(|s| with_descendants.contains(*s))
         .collect();
+    let mut by_attr: HashMap<String, Vec<u32>> = scan
+        .by_attr
+        .iter()
+        .map(|(k, set)| (k.clone(), numbers(set)))
+        .collect();
+    for (k, set) in &context_by_attr {
+        let list = by_attr.entry((*k).to_string()).or_default();
+        list.extend(numbers(set));
+        list.sort_unstable();
+        list.dedup();
+    }
     Observable {
         global,
-        by_attr: by_attr
-            .iter()
-            .map(|(k, set)| (k.clone(), numbers(set)))
-            .collect(),
-        in_tags: numbers(&in_tags),
+        by_attr,
+        in_tags: numbers(in_tags),
         in_context: numbers(&in_context),
         index,
+    }
+}
+
+/// What the inventory offers the classes under any context, read once per numbering of the
+/// identities (see [`Identities::scan`]): every profile's matrix, and each of its later
+/// matrices, used to read it again.
+pub(crate) struct Scan {
+    /// Uids in the values of each attribute name.
+    by_attr: HashMap<String, HashSet<String>>,
+    /// Uids in tag values.
+    in_tags: HashSet<String>,
+    /// Identity names with descendants.
+    with_descendants: HashSet<String>,
+    /// Per identity: its type (numbered), attribute and tag values (interned, sorted by name),
+    /// and the uids of its ancestors.
+    identities: Vec<(Facts, Vec<String>)>,
+}
+
+impl Scan {
+    pub(super) fn new(engine: &Engine, identities: &Identities) -> Self {
+        let mut by_attr: HashMap<String, HashSet<String>> = HashMap::default();
+        let mut in_tags: HashSet<String> = HashSet::default();
+        let mut parents: HashSet<String> = HashSet::default();
+        for e in engine.entities.iter() {
+            for (k, v) in e.attrs() {
+                if let Ok(v) = v {
+                    uids_in(&v, by_attr.entry(k.to_string()).or_default());
+                }
+            }
+            for (_, v) in e.tags() {
+                if let Ok(v) = v {
+                    uids_in(&v, &mut in_tags);
+                }
+            }
+            if let Some(a) = engine.entities.ancestors(&e.uid()) {
+                parents.extend(a.map(ToString::to_string));
+            }
+        }
+        let with_descendants = identities
+            .names
+            .iter()
+            .filter(|n| parents.contains(&***n))
+            .map(ToString::to_string)
+            .collect();
+        // Values interned.
+        let mut values: BTreeMap<EvalResult, u32> = BTreeMap::new();
+        let mut types: HashMap<String, u32> = HashMap::default();
+        let mut intern = |v: EvalResult| {
+            let n = values.len() as u32;
+            *values.entry(v).or_insert(n)
+        };
+        let identities = identities
+            .uids
+            .iter()
+            .map(|u| {
+                let n = types.len() as u32;
+                let ty = *types.entry(u.type_name().to_string()).or_insert(n);
+                let (mut attrs, mut tags) = (Vec::new(), Vec::new());
+                if let Some(e) = engine.entities.get(u) {
+                    for (k, v) in e.attrs() {
+                        if let Ok(v) = v {
+                            attrs.push((k.to_string(), intern(v)));
+                        }
+                    }
+                    for (k, v) in e.tags() {
+                        if let Ok(v) = v {
+                            tags.push((k.to_string(), intern(v)));
+                        }
+                    }
+                }
+                attrs.sort();
+                tags.sort();
+                let ancestors = engine.entities.ancestors(u).into_iter().flatten();
+                let facts = Facts {
+                    ty,
+                    attrs,
+                    tags,
+                    within: Vec::new(),
+                    number: None,
+                };
+                (facts, ancestors.map(ToString::to_string).collect())
+            })
+            .collect();
+        Self {
+            by_attr,
+            in_tags,
+            with_descendants,
+            identities,
+        }
     }
 }
 
@@ -287,49 +363,23 @@ pub(super) fn facts_of(
     identities: &Identities,
     observable: &Observable,
 ) -> Vec<Facts> {
-    let relevant_index = &observable.index;
-    let (ids, names) = (&identities.uids, &identities.names);
-    // Facts per identity, values interned.
-    let mut values: BTreeMap<EvalResult, u32> = BTreeMap::new();
-    let mut types: HashMap<String, u32> = HashMap::default();
-    let mut intern = |v: EvalResult| {
-        let n = values.len() as u32;
-        *values.entry(v).or_insert(n)
-    };
-    ids.iter()
-        .zip(names)
-        .map(|(u, name)| {
-            let n = types.len() as u32;
-            let ty = *types.entry(u.type_name().to_string()).or_insert(n);
-            let (mut attrs, mut tags) = (Vec::new(), Vec::new());
-            if let Some(e) = engine.entities.get(u) {
-                for (k, v) in e.attrs() {
-                    if let Ok(v) = v {
-                        attrs.push((k.to_string(), intern(v)));
-                    }
-                }
-                for (k, v) in e.tags() {
-                    if let Ok(v) = v {
-                        tags.push((k.to_string(), intern(v)));
-                    }
-                }
-            }
-            attrs.sort();
-            tags.sort();
-            let mut within: Vec<u32> = engine
-                .entities
-                .ancestors(u)
-                .into_iter()
-                .flatten()
-                .filter_map(|a| relevant_index.get(a.to_string().as_str()).copied())
+    let index = &observable.index;
+    let scan = identities.scan(engine);
+    scan.identities
+        .iter()
+        .zip(&identities.names)
+        .map(|((f, ancestors), name)| {
+            let mut within: Vec<u32> = ancestors
+                .iter()
+                .filter_map(|a| index.get(a.as_str()).copied())
                 .collect();
             within.sort_unstable();
             Facts {
-                ty,
-                attrs,
-                tags,
+                ty: f.ty,
+                attrs: f.attrs.clone(),
+                tags: f.tags.clone(),
                 within,
-                number: relevant_index.get(&**name).copied(),
+                number: index.get(&**name).copied(),
             }
         })
         .collect()

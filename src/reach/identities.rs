@@ -1,11 +1,12 @@
 //! Identities numbered once, and chains and reaches kept as numbers.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::EntityUid;
 use rustc_hash::FxHashMap;
 
+use super::classes::Scan;
 use crate::engine::Engine;
 
 /// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
@@ -129,6 +130,8 @@ pub struct Identities {
     pub uids: Vec<Uid>,
     pub names: Vec<Arc<str>>,
     number: FxHashMap<EntityUid, u32>,
+    /// What the inventory offers their classes, read once (see [`Identities::scan`]).
+    scan: OnceLock<Scan>,
 }
 
 impl Identities {
@@ -160,7 +163,14 @@ impl Identities {
             uids,
             names,
             number,
+            scan: OnceLock::new(),
         }
+    }
+
+    /// What the inventory offers their classes under any context, read on first use: every
+    /// matrix over these identities (each profile's, and its later ones) shares it.
+    pub(super) fn scan(&self, engine: &Engine) -> &Scan {
+        self.scan.get_or_init(|| Scan::new(engine, self))
     }
 
     pub fn number(&self, uid: &EntityUid) -> Option<u32> {

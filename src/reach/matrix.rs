@@ -431,9 +431,8 @@ fn with_evaluator<R>(
     contexts: &[&ContextMap],
     then: impl FnOnce(&Evaluator<'_>, Arc<Classes>) -> R,
 ) -> R {
-    let names = &identities.names;
     let observes = observations(engine);
-    let observable = observable(engine, names, &observes, contexts);
+    let observable = observable(engine, identities, &observes, contexts);
     let facts = facts_of(engine, identities, &observable);
     let (class_of, members) = classes_of(&facts, &observes);
     let impersonable = engine.impersonable_types();

@@ -98,7 +98,7 @@ pub(super) fn plan(
     // those conditions observe, as the matrix keys an identity for one policy.
     let keys: Option<Vec<Key>> = whole.map(|o| {
         let observes = observations(engine);
-        let observable = observable(engine, &identities.names, &observes, &[context]);
+        let observable = observable(engine, identities, &observes, &[context]);
         let facts = facts_of(engine, identities, &observable);
         let nameable = Nameable::new(&o, &observable);
         facts

@@ -122,6 +122,16 @@ pub trait Renderer {
     fn report(&self, _result: &ReportResult) -> Option<String> {
         None
     }
+    /// Writes the `who-can` answer to `out`: the text of [`Renderer::who_can`] unless the
+    /// format writes as it goes.
+    fn write_who_can(
+        &self,
+        result: &WhoCanResult,
+        out: &mut dyn std::io::Write,
+    ) -> Option<std::io::Result<()>> {
+        self.who_can(result)
+            .map(|text| out.write_all(text.as_bytes()))
+    }
     /// Writes the report to `out`. The text of [`Renderer::report`] unless the format writes
     /// as it goes: a report can hold millions of paths, more than the text should be held.
     fn write_report(

@@ -142,6 +142,10 @@ impl Renderer for Json {
         Some(to_string(&who_can_doc(r)))
     }
 
+    fn write_who_can(&self, r: &WhoCanResult, out: &mut dyn Write) -> Option<io::Result<()>> {
+        Some(write_pretty(&streamed_who_can_doc(r), out))
+    }
+
     fn can(&self, r: &crate::commands::can::CanResult) -> Option<String> {
         Some(to_string(&can_doc(r)))
     }
@@ -151,12 +155,7 @@ impl Renderer for Json {
     }
 
     fn write_report(&self, r: &ReportResult, out: &mut dyn Write) -> Option<io::Result<()>> {
-        let mut out = io::BufWriter::new(out);
-        let written = serde_json::to_writer_pretty(&mut out, &streamed_report_doc(r))
-            .map_err(io::Error::from)
-            .and_then(|()| out.write_all(b"\n"))
-            .and_then(|()| out.flush());
-        Some(written)
+        Some(write_pretty(&streamed_report_doc(r), out))
     }
 
     fn prove(&self, r: &crate::commands::prove::ProveResult) -> Option<String> {
@@ -170,6 +169,15 @@ impl Renderer for Json {
     fn drift(&self, r: &DriftResult) -> Option<String> {
         Some(to_string(&drift_doc(r)))
     }
+}
+
+/// `doc` written as [`to_string`] has it, as it is serialized.
+fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
+    let mut out = io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, doc)
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
 }
 
 pub fn to_string<T: Serialize>(doc: &T) -> String {
@@ -270,6 +278,19 @@ mod tests {
         Json.write_report(&r, &mut streamed).unwrap().unwrap();
         let whole = Json.report(&r).unwrap();
         assert!(r.summary.count(PathList::Human) > 1 && r.reached.len() > 5);
+        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_streamed_who_can_answer_is_the_whole_document() {
+        use crate::commands::who_can;
+        let ws = crate::workspace::example();
+        let query = who_can::parse_query(&ws, r#"ServiceAccount::"prod-deployer""#, true).unwrap();
+        let r = who_can::run(&ws, query, &Default::default()).unwrap();
+        let mut streamed = Vec::new();
+        Json.write_who_can(&r, &mut streamed).unwrap().unwrap();
+        let whole = Json.who_can(&r).unwrap();
+        assert!(r.access.paths.len() > 1 && r.why_not.iter().any(|w| !w.is_empty()));
         assert_eq!(String::from_utf8(streamed).unwrap(), whole);
     }
 }

@@ -9,10 +9,12 @@ use cedar_policy::EntityUid;
 
 use crate::core::ids::{PolicyId, ProfileName};
 
+// The paths are a type parameter, as in `ReportDoc`: held whole, or `Streamed` as they are
+// made (`who-can` on a world where everyone reaches the account lists every identity).
 /// `actas who-can --format json`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WhoCanDoc {
+pub struct WhoCanDoc<P = Vec<PathDoc>> {
     pub version: u32,
     /// What the answer was made from and by what, as in the report (`report --verify` reads it).
     pub provenance: crate::workspace::provenance::Provenance,
@@ -20,7 +22,7 @@ pub struct WhoCanDoc {
     pub query: QueryDoc,
     pub max_chain: u32,
     pub profiles: Vec<ProfileDoc>,
-    pub paths: Vec<PathDoc>,
+    pub paths: P,
     /// Every policy that allows some hop above or forbids one in `blocked`, by id.
     pub policies: Vec<PolicyDoc>,
 }
@@ -223,8 +225,30 @@ pub struct ReachDoc {
 }
 
 pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
+    who_can_doc_with(r, |paths| paths.collect())
+}
+
+/// The `who-can` document, its paths written as they are made.
+pub(crate) fn streamed_who_can_doc<'a>(
+    r: &'a WhoCanResult,
+) -> WhoCanDoc<Streamed<impl Iterator<Item = PathDoc> + 'a>> {
+    who_can_doc_with(r, Streamed::new)
+}
+
+#[allow(
+    clippy::needless_lifetimes,
+    reason = "elided, the boxed paths' lifetime would have to hold for any lifetime"
+)]
+fn who_can_doc_with<'a, P>(
+    r: &'a WhoCanResult,
+    paths: impl FnOnce(Box<dyn Iterator<Item = PathDoc> + 'a>) -> P,
+) -> WhoCanDoc<P> {
     let subject = r.subject().map(ToString::to_string);
     let is_target = matches!(r.query, Query::Target(_));
+    let docs = r.access.paths.iter().zip(&r.why_not).map(|(p, why)| {
+        let name = |u: &EntityUid| u.to_string();
+        path_doc(&r.access.profiles, &r.human_types, p, why, &name)
+    });
     WhoCanDoc {
         version: VERSION,
         provenance: r.provenance.clone(),
@@ -234,16 +258,7 @@ pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
         },
         max_chain: r.max_chain,
         profiles: profile_docs(&r.access.profiles),
-        paths: r
-            .access
-            .paths
-            .iter()
-            .zip(&r.why_not)
-            .map(|(p, why)| {
-                let name = |u: &EntityUid| u.to_string();
-                path_doc(&r.access.profiles, &r.human_types, p, why, &name)
-            })
-            .collect(),
+        paths: paths(Box::new(docs)),
         policies: policy_docs(&r.policies),
     }
 }
