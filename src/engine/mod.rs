@@ -107,31 +107,41 @@ impl HopOutcome {
 /// Whether `e` may read context attribute `name`: it tests or reads it, or uses `context` other
 /// than through one of its attributes (`context == …` reads everything).
 fn reads_context_attribute(e: &cedar_policy_core::ast::Expr, name: &str) -> bool {
+    use cedar_policy_core::ast::ExprKind;
+    let names_it = |x: &cedar_policy_core::ast::Expr| match x.expr_kind() {
+        ExprKind::GetAttr { expr, attr } | ExprKind::HasAttr { expr, attr } => {
+            is_context(expr) && attr.as_str() == name
+        }
+        ExprKind::ExtHasAttr { expr, attrs } => is_context(expr) && attrs.first().as_str() == name,
+        _ => false,
+    };
+    e.subexpressions().any(names_it) || uses_whole_context(e)
+}
+
+fn is_context(x: &cedar_policy_core::ast::Expr) -> bool {
     use cedar_policy_core::ast::{ExprKind, Var};
-    let is_context =
-        |x: &cedar_policy_core::ast::Expr| matches!(x.expr_kind(), ExprKind::Var(Var::Context));
-    let (mut uses, mut through_other) = (0usize, 0usize);
+    matches!(x.expr_kind(), ExprKind::Var(Var::Context))
+}
+
+/// Whether `e` uses `context` other than through one of its attributes (`context == …`), and
+/// so can see every context value.
+pub(crate) fn uses_whole_context(e: &cedar_policy_core::ast::Expr) -> bool {
+    use cedar_policy_core::ast::ExprKind;
+    let (mut uses, mut through_attributes) = (0usize, 0usize);
     for x in e.subexpressions() {
         match x.expr_kind() {
-            ExprKind::Var(Var::Context) => uses += 1,
-            ExprKind::GetAttr { expr, attr } | ExprKind::HasAttr { expr, attr }
+            ExprKind::GetAttr { expr, .. }
+            | ExprKind::HasAttr { expr, .. }
+            | ExprKind::ExtHasAttr { expr, .. }
                 if is_context(expr) =>
             {
-                if attr.as_str() == name {
-                    return true;
-                }
-                through_other += 1;
+                through_attributes += 1;
             }
-            ExprKind::ExtHasAttr { expr, attrs } if is_context(expr) => {
-                if attrs.first().as_str() == name {
-                    return true;
-                }
-                through_other += 1;
-            }
+            _ if is_context(x) => uses += 1,
             _ => {}
         }
     }
-    uses > through_other
+    uses > through_attributes
 }
 
 /// The public API's uid for one of Cedar's internal uids (policy ASTs hold the latter).

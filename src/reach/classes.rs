@@ -67,21 +67,8 @@ impl Observes {
 
     /// Adds what `e` observes.
     pub(super) fn add(&mut self, e: &ast::Expr) {
-        let is_context = |x: &ast::Expr| matches!(x.expr_kind(), ExprKind::Var(ast::Var::Context));
-        // Uses of `context`, and those through one of its attributes.
-        let (mut uses, mut through_attributes) = (0usize, 0usize);
+        self.whole_context |= crate::engine::uses_whole_context(e);
         for e in e.subexpressions() {
-            match e.expr_kind() {
-                ExprKind::GetAttr { expr, .. }
-                | ExprKind::HasAttr { expr, .. }
-                | ExprKind::ExtHasAttr { expr, .. }
-                    if is_context(expr) =>
-                {
-                    through_attributes += 1;
-                }
-                ExprKind::Var(ast::Var::Context) => uses += 1,
-                _ => {}
-            }
             match e.expr_kind() {
                 ExprKind::Lit(Literal::EntityUID(u)) => {
                     self.literals.insert(u.to_string());
@@ -99,7 +86,6 @@ impl Observes {
                 _ => {}
             }
         }
-        self.whole_context |= uses > through_attributes;
     }
 }
 

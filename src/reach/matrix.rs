@@ -11,9 +11,8 @@
 //! condition or link), appears in the values of an attribute or context attribute the policy
 //! reads (of any entity; every context value when it uses `context` whole), in a tag value when
 //! it uses tags, or has descendants (then another request participant can be `in` it); the
-//! attributes the policy names (`.a`,
-//! `has a`) and, if it uses tags, the tags; and whether they are `in` the entities it can
-//! name. Cedar cannot turn an entity into a string, so nothing else shows. Two identities
+//! attributes the policy names (`.a`, `has a`) and, if it uses tags, the tags; and whether they
+//! are `in` the entities it can name. Cedar cannot turn an entity into a string, so nothing else shows. Two identities
 //! equal in all of that (their *key* for the policy) satisfy it on the same accounts; two
 //! accounts equal in theirs are satisfied by the same identities. Evaluating one
 //! representative pair per (identity key, account key) therefore gives the answer for every

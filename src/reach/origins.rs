@@ -255,16 +255,13 @@ fn observed_in(e: &Expr) -> Observed {
         matches!(x.expr_kind(), ExprKind::GetAttr { expr, attr }
             if is_context(expr) && attr.as_str() == IMPERSONATOR)
     };
-    // Uses of the context and of `context.impersonator`, and how many of each are accounted for.
-    let (mut contexts, mut context_attributes) = (0usize, 0usize);
+    // Uses of `context.impersonator`, and how many of them are accounted for.
     let (mut impersonators, mut impersonator_attributes) = (0usize, 0usize);
     let mut names = Vec::new();
     for x in e.subexpressions() {
         match x.expr_kind() {
-            ExprKind::Var(Var::Context) => contexts += 1,
             ExprKind::GetAttr { expr, attr } | ExprKind::HasAttr { expr, attr } => {
                 if is_context(expr) {
-                    context_attributes += 1;
                     impersonators += usize::from(is_impersonator(x));
                 } else if is_impersonator(expr) {
                     impersonator_attributes += 1;
@@ -273,7 +270,6 @@ fn observed_in(e: &Expr) -> Observed {
             }
             ExprKind::ExtHasAttr { expr, attrs } => {
                 if is_context(expr) {
-                    context_attributes += 1;
                     // `context has impersonator.a`: tests attribute `a` of it.
                     let mut attrs = attrs.iter();
                     if attrs.next().is_some_and(|a| a.as_str() == IMPERSONATOR) {
@@ -287,7 +283,7 @@ fn observed_in(e: &Expr) -> Observed {
             _ => {}
         }
     }
-    if contexts > context_attributes || impersonators > impersonator_attributes {
+    if crate::engine::uses_whole_context(e) || impersonators > impersonator_attributes {
         return Observed::Everything;
     }
     Observed::Attributes(names)
