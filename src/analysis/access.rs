@@ -305,12 +305,16 @@ impl<'e> Reached<'e> {
                 .collect(),
         };
         // Every profile's reach (its hop matrix) is built before the parallel work below, so
-        // no worker waits on another's matrix; the profiles side by side, as part of building
-        // a matrix (its classes) is one thread's work.
+        // no worker waits on another's matrix. One profile after another (each in parallel
+        // within), so that each finds the decisions the ones before made: side by side, two
+        // profiles asked for the same policy at the same moment and both evaluated it.
+        // Profiles share the decisions of policies that read nothing on which they differ.
+        identities.share_decisions(profiles.len() > 1);
         let reaches: Vec<Reachability<'e>> = profiles
-            .par_iter()
+            .iter()
             .map(|p| Reachability::new(engine, &identities, &p.context))
             .collect();
+        identities.share_decisions(false);
         let matrices: Option<Vec<Arc<HopMatrix>>> =
             reaches.iter().map(|r| r.matrix().cloned()).collect();
         let target = match query {
@@ -320,9 +324,11 @@ impl<'e> Reached<'e> {
         // With a matrix, every identity's distance to the target is known up front, and each
         // chain follows from it (see `Toward`).
         let toward: Option<Vec<Toward<'_>>> = match (target, &matrices) {
-            (Some(Some(t)), Some(m)) => {
-                Some(m.iter().map(|m| m.toward(t, engine.max_chain)).collect())
-            }
+            (Some(Some(t)), Some(m)) => Some(
+                m.par_iter()
+                    .map(|m| m.toward(t, engine.max_chain))
+                    .collect(),
+            ),
             _ => None,
         };
         let reach = |profile: usize, origin: u32| -> Arc<NumberedReach> {

@@ -19,6 +19,8 @@ pub(super) struct Observes {
     pub(super) literals: HashSet<String>,
     /// Attribute names it reads or tests.
     pub(super) attrs: HashSet<String>,
+    /// The same names as [`name_id`]s, sorted: what its keys compare.
+    pub(super) names: Vec<u32>,
     pub(super) tags: bool,
     /// It uses `context` other than through one of its attributes (`context == …`), so it can
     /// see every context value.
@@ -31,9 +33,9 @@ pub(super) struct Observes {
 /// What can be observed of one identity (or account), values interned.
 pub(super) struct Facts {
     pub(super) ty: u32,
-    /// `(name, value id)`, sorted by name.
-    pub(super) attrs: Vec<(String, u32)>,
-    pub(super) tags: Vec<(String, u32)>,
+    /// `(name id, value id)` (see [`name_id`]), sorted by name id.
+    pub(super) attrs: Vec<(u32, u32)>,
+    pub(super) tags: Vec<(u32, u32)>,
     /// Indices (into the relevant entities: policy literals, uids in values, identities with
     /// descendants) of those it is `in`, sorted.
     pub(super) within: Vec<u32>,
@@ -46,9 +48,25 @@ pub(super) struct Facts {
 pub(super) struct Key {
     pub(super) ty: u32,
     pub(super) uid: Option<u32>,
-    pub(super) attrs: Vec<(String, u32)>,
-    pub(super) tags: Vec<(String, u32)>,
+    pub(super) attrs: Vec<(u32, u32)>,
+    pub(super) tags: Vec<(u32, u32)>,
     pub(super) within: Vec<u32>,
+}
+
+/// The number of an attribute or tag name, the same for the whole process. Keys are made and
+/// compared millions of times per matrix (a policy's key of every class): as names they were
+/// a fifth of building one, in string hashing, comparison and copies.
+pub(super) fn name_id(name: &str) -> u32 {
+    static NAMES: std::sync::OnceLock<std::sync::RwLock<HashMap<String, u32>>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    // A poisoned lock still holds a consistent map: entries are only ever added whole.
+    if let Some(&n) = names.read().unwrap_or_else(|e| e.into_inner()).get(name) {
+        return n;
+    }
+    let mut names = names.write().unwrap_or_else(|e| e.into_inner());
+    let n = names.len() as u32;
+    *names.entry(name.to_string()).or_insert(n)
 }
 
 impl Observes {
@@ -57,6 +75,7 @@ impl Observes {
         let mut o = Observes {
             literals: HashSet::default(),
             attrs: HashSet::default(),
+            names: Vec::new(),
             tags: false,
             whole_context: false,
             template: None,
@@ -86,6 +105,8 @@ impl Observes {
                 _ => {}
             }
         }
+        self.names = self.attrs.iter().map(|a| name_id(a)).collect();
+        self.names.sort_unstable();
     }
 }
 
@@ -104,6 +125,7 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
             let body = Observes {
                 literals: o.literals.clone(),
                 attrs: o.attrs.clone(),
+                names: o.names.clone(),
                 tags: o.tags,
                 whole_context: o.whole_context,
                 template: None,
@@ -122,6 +144,7 @@ pub(super) fn observations(engine: &Engine) -> Vec<Observes> {
                     // Not found in the AST (cannot happen): observe everything.
                     literals: HashSet::default(),
                     attrs: HashSet::default(),
+                    names: Vec::new(),
                     tags: true,
                     whole_context: true,
                     template: None,
@@ -311,12 +334,12 @@ impl Scan {
                 if let Some(e) = engine.entities.get(u) {
                     for (k, v) in e.attrs() {
                         if let Ok(v) = v {
-                            attrs.push((k.to_string(), intern(v)));
+                            attrs.push((name_id(k), intern(v)));
                         }
                     }
                     for (k, v) in e.tags() {
                         if let Ok(v) = v {
-                            tags.push((k.to_string(), intern(v)));
+                            tags.push((name_id(k), intern(v)));
                         }
                     }
                 }
@@ -375,9 +398,13 @@ pub(super) fn facts_of(
 /// class, and each class's members.
 pub(super) fn classes_of(facts: &[Facts], observes: &[Observes]) -> (Vec<u32>, Vec<Vec<u32>>) {
     // Classes: equal keys under the union of all observations.
+    let attrs: HashSet<String> = observes.iter().flat_map(|o| o.attrs.clone()).collect();
+    let mut names: Vec<u32> = attrs.iter().map(|a| name_id(a)).collect();
+    names.sort_unstable();
     let all = Observes {
         literals: observes.iter().flat_map(|o| o.literals.clone()).collect(),
-        attrs: observes.iter().flat_map(|o| o.attrs.clone()).collect(),
+        attrs,
+        names,
         tags: observes.iter().any(|o| o.tags),
         whole_context: observes.iter().any(|o| o.whole_context),
         template: None,
@@ -440,8 +467,8 @@ pub(super) fn key_of(f: &Facts, id: u32, o: &Observes, can_name: impl Fn(u32) ->
         attrs: f
             .attrs
             .iter()
-            .filter(|(k, _)| o.attrs.contains(k))
-            .cloned()
+            .filter(|(k, _)| o.names.binary_search(k).is_ok())
+            .copied()
             .collect(),
         tags: if o.tags { f.tags.clone() } else { Vec::new() },
         within: f.within.iter().copied().filter(|&k| can_name(k)).collect(),

@@ -7,6 +7,7 @@ use cedar_policy::EntityUid;
 use rustc_hash::FxHashMap;
 
 use super::classes::Scan;
+use super::matrix::Decisions;
 use crate::engine::Engine;
 
 /// Shortest chains from one origin: target uid string → (target, chain `[S1 … target]`).
@@ -132,6 +133,9 @@ pub struct Identities {
     number: FxHashMap<EntityUid, u32>,
     /// What the inventory offers their classes, read once (see [`Identities::scan`]).
     scan: OnceLock<Scan>,
+    /// Policies' decisions over their classes, shared while several profiles' matrices are
+    /// built (see [`Identities::share_decisions`]).
+    pub(super) decisions: Decisions,
 }
 
 impl Identities {
@@ -164,6 +168,7 @@ impl Identities {
             names,
             number,
             scan: OnceLock::new(),
+            decisions: Decisions::default(),
         }
     }
 
@@ -171,6 +176,13 @@ impl Identities {
     /// matrix over these identities (each profile's, and its later ones) shares it.
     pub(super) fn scan(&self, engine: &Engine) -> &Scan {
         self.scan.get_or_init(|| Scan::new(engine, self))
+    }
+
+    /// While on, matrices built over these identities share their policies' decisions (see
+    /// [`Decisions`]): turned on to build several profiles' matrices side by side, and off
+    /// (forgetting them) once they are built, as the matrices keep what they need.
+    pub fn share_decisions(&self, on: bool) {
+        self.decisions.share(on);
     }
 
     pub fn number(&self, uid: &EntityUid) -> Option<u32> {

@@ -281,6 +281,74 @@ struct Evaluator<'a> {
     facts: &'a [Facts],
     observable: &'a Observable,
     scopes: &'a ScopeClasses,
+    /// With several contexts (later matrices): each policy's pairing per action, which does
+    /// not depend on the context, made once rather than once per group of origins (grouping
+    /// the classes by key was a third of building them).
+    pairings: Option<Pairings>,
+    /// The decisions shared with other matrices over the same classes, and these classes'
+    /// number among them (see [`Decisions`]); `None` when nothing is shared.
+    shared: Option<(&'a Decisions, u32)>,
+}
+
+/// What policies decided over one numbering of identities, kept while several profiles'
+/// matrices are built over it (see [`Identities::share_decisions`]). On the same classes
+/// (equal partitions) and the same action, a policy decides alike under two contexts that
+/// agree on every context attribute it reads (or on the whole context, where it uses it
+/// whole): most policies read none or few of the attributes on which profiles differ.
+#[derive(Default)]
+pub(crate) struct Decisions {
+    on: std::sync::atomic::AtomicBool,
+    /// Each partition of the identities into classes met, by its classes' numbers.
+    partitions: Mutex<FxHashMap<Vec<u32>, u32>>,
+    decided: Mutex<FxHashMap<DecisionKey, Blocks>>,
+}
+
+/// (partition, policy index, action, the context attributes it reads, with their values).
+type DecisionKey = (u32, usize, EntityUid, String);
+
+impl Decisions {
+    /// Starts (or stops, forgetting everything) sharing decisions.
+    pub(crate) fn share(&self, on: bool) {
+        self.on.store(on, std::sync::atomic::Ordering::Relaxed);
+        if !on {
+            *lock(&self.partitions) = FxHashMap::default();
+            *lock(&self.decided) = FxHashMap::default();
+        }
+    }
+
+    /// The number of the partition `class_of`, when decisions are shared.
+    fn partition(&self, class_of: &[u32]) -> Option<u32> {
+        if !self.on.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let mut partitions = lock(&self.partitions);
+        let n = partitions.len() as u32;
+        Some(*partitions.entry(class_of.to_vec()).or_insert(n))
+    }
+}
+
+/// What a policy observing `o` sees of context `ctx`: the attributes it reads (all of them
+/// where it uses the context whole), by name, with their values.
+fn seen_context(o: &Observes, ctx: &ContextMap) -> String {
+    let mut seen: Vec<(&String, &serde_json::Value)> = ctx
+        .iter()
+        .filter(|(k, _)| o.whole_context || o.attrs.contains(*k))
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(b.0));
+    let seen: Vec<String> = seen.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+    seen.join(",")
+}
+
+/// Each (policy, action)'s [`Pairing`].
+type Pairings = Mutex<FxHashMap<(usize, EntityUid), Arc<Pairing>>>;
+
+/// For one policy and action: the candidate classes grouped by the policy's key on either
+/// side, and, for a policy that relates the two, which groups of targets are worth
+/// evaluating for each group of sources (see `joins.rs`; `None`: all of them).
+struct Pairing {
+    from: Vec<Vec<u32>>,
+    to: Vec<Vec<u32>>,
+    worth: Option<Vec<Vec<usize>>>,
 }
 
 /// The classes an action admits as principal and as resource (sorted, and marked by class),
@@ -453,6 +521,11 @@ fn with_evaluator<R>(
         facts: &facts,
         observable: &observable,
         scopes: &scopes,
+        pairings: (contexts.len() > 1).then(Mutex::default),
+        shared: identities
+            .decisions
+            .partition(&classes.class_of)
+            .map(|p| (&identities.decisions, p)),
     };
     then(&evaluator, classes.clone())
 }
@@ -916,18 +989,18 @@ impl HopMatrix {
         let mut holding = vec![0u64; words(classes.len())];
         set_bit(&mut holding, tc);
         let mut done = vec![false; classes.len()];
+        // Each class's row, made once for every round: a later matrix makes its rows on
+        // demand, and making them again each round was a tenth of `who-can` on path-dependent
+        // hops. Dropped as the class joins.
+        let mut rows: Vec<Option<Cow<'_, [u64]>>> = vec![None; classes.len()];
         for round in 1..=hops {
             let mut joined = Vec::new();
             for (c, &done) in done.iter().enumerate() {
                 if done || (from_targets && !classes.target[c]) {
                     continue;
                 }
-                if self
-                    .row(c as u32)
-                    .iter()
-                    .zip(&holding)
-                    .any(|(r, h)| r & h != 0)
-                {
+                let row = rows[c].get_or_insert_with(|| self.row(c as u32));
+                if row.iter().zip(&holding).any(|(r, h)| r & h != 0) {
                     joined.push(c);
                 }
             }
@@ -936,6 +1009,7 @@ impl HopMatrix {
             }
             for c in joined {
                 done[c] = true;
+                rows[c] = None;
                 for &m in &classes.members[c] {
                     let d = &mut distance[m as usize];
                     *d = (*d).min(round);
@@ -1101,7 +1175,9 @@ impl Evaluator<'_> {
             .filter_map(|i| {
                 let out =
                     (wanted(i) && slicer.action_matches(i, &engine.entities, action)).then(|| {
-                        let (blocks, spent) = self.satisfied(i, action, &context, &candidates);
+                        let (blocks, spent) = self.decided(i, action, ctx, || {
+                            self.satisfied(i, action, &context, &candidates)
+                        });
                         (i, slicer.is_permit(i), blocks, spent)
                     });
                 crate::core::progress::advance(1);
@@ -1116,17 +1192,49 @@ impl Evaluator<'_> {
         (evaluated, spent)
     }
 
-    /// For policy `i` and `action`: the groups of source classes, each with the target
-    /// classes on which the policy is satisfied; and the evaluations spent.
-    fn satisfied(
+    /// Policy `i`'s blocks for `action` under `ctx` (see [`Evaluator::satisfied`]), from
+    /// another matrix's decisions where they are shared and it made them (no evaluation spent).
+    fn decided(
         &self,
         i: usize,
         action: &EntityUid,
-        context: &Context,
-        candidates: &Candidates<'_>,
+        ctx: &ContextMap,
+        satisfied: impl FnOnce() -> (Blocks, usize),
     ) -> (Blocks, usize) {
+        let Some((decisions, partition)) = self.shared else {
+            return satisfied();
+        };
+        let key = (
+            partition,
+            i,
+            action.clone(),
+            seen_context(&self.observes[i], ctx),
+        );
+        if let Some(blocks) = lock(&decisions.decided).get(&key) {
+            return (blocks.clone(), 0);
+        }
+        let (blocks, spent) = satisfied();
+        lock(&decisions.decided).insert(key, blocks.clone());
+        (blocks, spent)
+    }
+
+    /// Policy `i`'s pairing of the candidate classes for `action` (kept when the evaluator
+    /// serves several contexts).
+    fn pairing(&self, i: usize, action: &EntityUid, candidates: &Candidates<'_>) -> Arc<Pairing> {
+        let Some(pairings) = &self.pairings else {
+            return Arc::new(self.pair(i, candidates));
+        };
+        let key = (i, action.clone());
+        if let Some(p) = lock(pairings).get(&key) {
+            return p.clone();
+        }
+        let p = Arc::new(self.pair(i, candidates));
+        lock(pairings).insert(key, p.clone());
+        p
+    }
+
+    fn pair(&self, i: usize, candidates: &Candidates<'_>) -> Pairing {
         let (engine, classes) = (self.engine, self.classes);
-        let identities = &classes.identities;
         let o = &self.observes[i];
         let slicer = engine.slicer();
         let nameable = Nameable::new(o, self.observable);
@@ -1149,7 +1257,6 @@ impl Evaluator<'_> {
         };
         let from = group(candidates.sources, slicer.principal_constraint(i));
         let to = group(candidates.sinks, slicer.resource_constraint(i));
-        let n = classes.len();
         // A policy that relates principal and resource is evaluated only where the relation
         // can hold (see `joins.rs`); any other, on every pair of groups.
         let worth: Option<Vec<Vec<usize>>> = joins::join_of(engine, i).map(|join| {
@@ -1157,6 +1264,24 @@ impl Evaluator<'_> {
             let targets: Vec<&EntityUid> = to.iter().map(|g| classes.rep(g[0])).collect();
             joins::candidates(engine, &join, &sources, &targets)
         });
+        Pairing { from, to, worth }
+    }
+
+    /// For policy `i` and `action`: the groups of source classes, each with the target
+    /// classes on which the policy is satisfied; and the evaluations spent.
+    fn satisfied(
+        &self,
+        i: usize,
+        action: &EntityUid,
+        context: &Context,
+        candidates: &Candidates<'_>,
+    ) -> (Blocks, usize) {
+        let (engine, classes) = (self.engine, self.classes);
+        let identities = &classes.identities;
+        let o = &self.observes[i];
+        let n = classes.len();
+        let pairing = self.pairing(i, action, candidates);
+        let Pairing { from, to, worth } = &*pairing;
         let all: Vec<usize> = (0..to.len()).collect();
         // A template link holds on a pair in its scope exactly when its template's condition
         // does, and that condition cannot see the slot values: every link of a template shares
@@ -1174,7 +1299,7 @@ impl Evaluator<'_> {
         };
         let mut spent = 0;
         let mut out = Vec::new();
-        for (fi, f) in from.into_iter().enumerate() {
+        for (fi, f) in from.iter().enumerate() {
             // The classes where the policy holds, as a list: a bitset per group of sources
             // (or per group of targets) was most of a matrix's allocation where a relation
             // makes every group a single identity.
@@ -1182,7 +1307,7 @@ impl Evaluator<'_> {
             let targets = worth.as_ref().map_or(&all, |w| &w[fi]);
             for &ti in targets {
                 let t = &to[ti];
-                let Some((s, r)) = classes.distinct_pair(&f, t) else {
+                let Some((s, r)) = classes.distinct_pair(f, t) else {
                     continue;
                 };
                 let key = body_key(s, r);
@@ -1213,7 +1338,7 @@ impl Evaluator<'_> {
                 }
             }
             if !hits.is_empty() {
-                out.push((f, Targets::from_classes(hits, n)));
+                out.push((f.clone(), Targets::from_classes(hits, n)));
             }
         }
         (out, spent)

@@ -188,11 +188,14 @@ impl<'e> ByContext<'e> {
         for context in contexts {
             distinct.entry(key(context)).or_insert(context);
         }
-        // Side by side, as part of building a matrix (its classes) is one thread's work.
+        // Side by side, as part of building a matrix (its classes) is one thread's work,
+        // sharing the decisions of policies that read nothing on which the contexts differ.
+        identities.share_decisions(distinct.len() > 1);
         let by_key = distinct
             .into_par_iter()
             .map(|(k, context)| (k, Reachability::new(engine, &identities, context)))
             .collect();
+        identities.share_decisions(false);
         Self { by_key }
     }
 

@@ -2,6 +2,7 @@
 
 #[allow(unused_imports, reason = "one shared import list for the text modules")]
 use super::*;
+use rayon::prelude::*;
 
 impl Human {
     pub(super) fn who_can_text(&self, r: &WhoCanResult) -> String {
@@ -32,14 +33,26 @@ impl Human {
         profiles_line(&mut out, &doc.profiles);
         let _ = writeln!(out);
         let show_actions = several_actions(&doc.paths);
-        path_list(&mut out, doc.paths, &doc.policies, show_actions, |p| {
+        let heading = |p: &PathDoc| {
             if by_target {
                 let human = if p.human { " (human)" } else { "" };
                 format!("{}{human}", p.principal)
             } else {
                 p.target.clone()
             }
-        });
+        };
+        // Laid out a chunk of paths at a time on every worker: an account that thousands
+        // can reach makes megabytes of text.
+        let chunks: Vec<String> = doc
+            .paths
+            .par_chunks(PATHS_PER_CHUNK)
+            .map(|chunk| {
+                let mut text = String::new();
+                path_list(&mut text, chunk, &doc.policies, show_actions, heading);
+                text
+            })
+            .collect();
+        out.push_str(&chunks.join("\n"));
         out
     }
 
@@ -243,9 +256,12 @@ pub(super) fn profiles_line(out: &mut impl Write, profiles: &[ProfileDoc]) {
 
 /// Every path with its routes, a blank line between, each under its `heading`. Hops show their
 /// impersonation actions when some hop is allowed by more than one.
-pub(super) fn path_list(
+/// Paths laid out together by one worker (see [`Human::who_can_text`]).
+const PATHS_PER_CHUNK: usize = 256;
+
+pub(super) fn path_list<P: std::borrow::Borrow<PathDoc>>(
     out: &mut impl Write,
-    paths: impl IntoIterator<Item = PathDoc>,
+    paths: impl IntoIterator<Item = P>,
     policies: &[PolicyDoc],
     show_actions: bool,
     heading: impl Fn(&PathDoc) -> String,
@@ -253,12 +269,13 @@ pub(super) fn path_list(
     let policies: BTreeMap<&str, &PolicyDoc> =
         policies.iter().map(|p| (p.id.as_str(), p)).collect();
     for (i, p) in paths.into_iter().enumerate() {
+        let p = p.borrow();
         let blank = if i > 0 { "\n" } else { "" };
         // A failed write (a closed pipe) ends the list: the rest would not be read.
-        if writeln!(out, "{blank}{}", heading(&p)).is_err() {
+        if writeln!(out, "{blank}{}", heading(p)).is_err() {
             return;
         }
-        path_detail(out, &p, &policies, show_actions);
+        path_detail(out, p, &policies, show_actions);
     }
 }
 

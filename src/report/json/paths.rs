@@ -224,8 +224,32 @@ pub struct ReachDoc {
     pub accounts: usize,
 }
 
+/// The `who-can` document, its paths made in parallel.
 pub fn who_can_doc(r: &WhoCanResult) -> WhoCanDoc {
-    who_can_doc_with(r, |paths| paths.collect())
+    use rayon::prelude::*;
+    let mut doc = who_can_doc_with(r, |_| Vec::new());
+    doc.paths = r
+        .access
+        .paths
+        .par_iter()
+        .zip(&r.why_not)
+        .map(|(p, why)| who_can_path_doc(r, p, why))
+        .collect();
+    doc
+}
+
+fn who_can_path_doc(
+    r: &WhoCanResult,
+    p: &crate::analysis::access::Path,
+    why: &[crate::analysis::why_not::WhyNot],
+) -> PathDoc {
+    path_doc(
+        &r.access.profiles,
+        &r.human_types,
+        p,
+        why,
+        &|u: &EntityUid| u.to_string(),
+    )
 }
 
 /// The `who-can` document, its paths written as they are made.
@@ -245,10 +269,7 @@ fn who_can_doc_with<'a, P>(
 ) -> WhoCanDoc<P> {
     let subject = r.subject().map(ToString::to_string);
     let is_target = matches!(r.query, Query::Target(_));
-    let docs = r.access.paths.iter().zip(&r.why_not).map(|(p, why)| {
-        let name = |u: &EntityUid| u.to_string();
-        path_doc(&r.access.profiles, &r.human_types, p, why, &name)
-    });
+    let docs = (r.access.paths.iter().zip(&r.why_not)).map(|(p, why)| who_can_path_doc(r, p, why));
     WhoCanDoc {
         version: VERSION,
         provenance: r.provenance.clone(),
