@@ -27,6 +27,7 @@ pub struct PathMerge<I: Iterator<Item = PathEntry>> {
     pub removed: Vec<PathEntry>,
     /// Every policy behind an earlier path.
     pub earlier_policies: FxHashSet<PolicyId>,
+    /// The last earlier path's (principal, target, profile).
     last: Option<(String, String, String)>,
 }
 
@@ -45,21 +46,21 @@ impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
     /// by hand), since the comparison relies on the order.
     pub fn push(&mut self, earlier: PathEntry) -> Result<(), String> {
         if let Some(last) = &mut self.last {
-            if (last.0.as_str(), last.1.as_str(), last.2.as_str()) >= earlier.key() {
+            if (last.0.as_str(), last.1.as_str(), last.2.as_str()) >= earlier.stream_key() {
                 return Err(format!(
-                    "paths are out of order (or repeated) at profile `{}`, principal `{}`, target `{}`: a baseline lists them sorted by profile, principal and target",
-                    earlier.profile, earlier.principal, earlier.target
+                    "paths are out of order (or repeated) at principal `{}`, target `{}`, profile `{}`: a baseline lists them sorted by principal and target, a profile once each",
+                    earlier.principal, earlier.target, earlier.profile
                 ));
             }
-            last.0.clear();
-            last.0.push_str(&earlier.profile);
-            last.1.clone_from(&earlier.principal);
-            last.2.clone_from(&earlier.target);
+            last.0.clone_from(&earlier.principal);
+            last.1.clone_from(&earlier.target);
+            last.2.clear();
+            last.2.push_str(&earlier.profile);
         } else {
             self.last = Some((
-                earlier.profile.to_string(),
                 earlier.principal.clone(),
                 earlier.target.clone(),
+                earlier.profile.to_string(),
             ));
         }
         for p in &earlier.policies {
@@ -68,7 +69,7 @@ impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
             }
         }
         while let Some(later) = self.later.peek() {
-            match later.key().cmp(&earlier.key()) {
+            match later.stream_key().cmp(&earlier.stream_key()) {
                 std::cmp::Ordering::Less => self.added.extend(self.later.next()),
                 std::cmp::Ordering::Equal => {
                     self.later.next();
@@ -81,9 +82,12 @@ impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
         Ok(())
     }
 
-    /// Every later path after the last earlier one is added.
+    /// Every later path after the last earlier one is added; both lists are put in the order
+    /// of reports ([`PathEntry::key`]).
     pub fn finish(mut self) -> Self {
         self.added.extend(self.later.by_ref());
+        self.added.sort_by(|a, b| a.key().cmp(&b.key()));
+        self.removed.sort_by(|a, b| a.key().cmp(&b.key()));
         self
     }
 
