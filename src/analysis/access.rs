@@ -242,10 +242,6 @@ impl<'a> ProfilePath<'a> {
         self.name(self.target)
     }
 
-    pub fn chain_names(&self) -> Vec<&'a Arc<str>> {
-        self.chain.iter().map(|&x| self.name(x)).collect()
-    }
-
     /// The chain as uids.
     pub fn chain_uids(&self) -> Vec<EntityUid> {
         let uids = &self.reached.identities.uids;
@@ -257,16 +253,19 @@ impl<'a> ProfilePath<'a> {
 
     /// The policies that allow its hops, sorted.
     pub fn policies(&self) -> Vec<PolicyId> {
-        let mut policies: Vec<PolicyId> = self
-            .reached
-            .hops(self.profile, self.principal, self.chain)
-            .iter()
-            .flat_map(|(_, policies)| policies.iter().cloned())
-            .collect();
-        policies.sort();
-        policies.dedup();
-        policies
+        hops_policies(&self.reached.hops(self.profile, self.principal, self.chain))
     }
+}
+
+/// The determining policies of `hops`, sorted, once each: a path's policies.
+pub fn hops_policies(hops: &[HopLists]) -> Vec<PolicyId> {
+    let mut policies: Vec<PolicyId> = hops
+        .iter()
+        .flat_map(|(_, policies)| policies.iter().cloned())
+        .collect();
+    policies.sort();
+    policies.dedup();
+    policies
 }
 
 /// A path by identity numbers (see [`Identities`]): what a renderer of millions of rows needs,

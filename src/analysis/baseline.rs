@@ -25,7 +25,7 @@ use crate::core::ids::{PolicyId, ProfileName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::analysis::access::NumberedPath;
+use crate::analysis::access::{hops_policies, NumberedPath};
 use crate::analysis::effective::Effective;
 use crate::engine::Engine;
 
@@ -265,14 +265,7 @@ fn routes<'a>(
                 .map(|&i| e.reached.profiles[i].name.as_str())
                 .collect();
             profiles.sort_unstable();
-            let mut policies: Vec<PolicyId> = route
-                .hops
-                .iter()
-                .flat_map(|(_, policies)| policies.iter().cloned())
-                .collect();
-            policies.sort();
-            policies.dedup();
-            (profiles, route.chain, policies)
+            (profiles, route.chain, hops_policies(&route.hops))
         })
         .collect();
     routes.sort_by(|a, b| a.0.cmp(&b.0));
@@ -609,20 +602,18 @@ impl<'de> Visitor<'de> for PathsSeed<'_, '_> {
         while let Some(line) = seq.next_element::<PathLine>()? {
             // Out of order is told here, where the line stands; repeated, as it is handed on.
             if let Some(p) = path.first() {
-                if (line.principal.as_str(), line.target.as_str())
-                    < (p.principal.as_str(), p.target.as_str())
+                match (line.principal.as_str(), line.target.as_str())
+                    .cmp(&(p.principal.as_str(), p.target.as_str()))
                 {
-                    return Err(A::Error::custom(format!(
-                        "paths are out of order at principal `{}`, target `{}`: a baseline lists them sorted by principal and target",
-                        line.principal, line.target
-                    )));
+                    std::cmp::Ordering::Less => {
+                        return Err(A::Error::custom(format!(
+                            "paths are out of order at principal `{}`, target `{}`: a baseline lists them sorted by principal and target",
+                            line.principal, line.target
+                        )))
+                    }
+                    std::cmp::Ordering::Greater => hand_on(&mut path)?,
+                    std::cmp::Ordering::Equal => {}
                 }
-            }
-            if path
-                .first()
-                .is_some_and(|p| p.principal != line.principal || p.target != line.target)
-            {
-                hand_on(&mut path)?;
             }
             let profiles = line.profiles.as_deref().unwrap_or(self.profiles);
             if profiles.is_empty() {
