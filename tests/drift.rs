@@ -244,6 +244,10 @@ bad_input! {
     bad_baseline_v1 => ["drift", "--baseline", "tests/fixtures/baselines/v1.json"],
     // Paths are compared in order as they are read; a file edited out of order is refused.
     bad_baseline_unsorted => ["drift", "--baseline", "tests/fixtures/baselines/unsorted.json"],
+    // A path named twice under one profile (two routes both naming it).
+    bad_baseline_repeated => ["drift", "--baseline", "tests/fixtures/baselines/repeated.json"],
+    // A route under a profile the baseline does not list.
+    bad_baseline_unknown_profile => ["drift", "--baseline", "tests/fixtures/baselines/unknown-profile.json"],
     bad_baseline_schema => ["-C", "tests/fixtures/other-world", "drift", "--baseline", BASELINE, "--accept"],
     bad_baseline_missing => ["drift", "--baseline", "no-such-baseline.json"],
     bad_usage_line => ["drift", "--usage", "tests/fixtures/usage-malformed.jsonl"],

@@ -600,7 +600,7 @@ impl<'de> Visitor<'de> for PathsSeed<'_, '_> {
             Ok(())
         };
         while let Some(line) = seq.next_element::<PathLine>()? {
-            // Out of order is told here, where the line stands; repeated, as it is handed on.
+            // Out of order and repeated are told here, where the line stands.
             if let Some(p) = path.first() {
                 match (line.principal.as_str(), line.target.as_str())
                     .cmp(&(p.principal.as_str(), p.target.as_str()))
@@ -626,6 +626,12 @@ impl<'de> Visitor<'de> for PathsSeed<'_, '_> {
                 if !self.profiles.contains(profile) {
                     return Err(A::Error::custom(format!(
                         "the path of `{}` to `{}` names profile `{profile}`, which `profiles` does not list",
+                        line.principal, line.target
+                    )));
+                }
+                if path.iter().any(|p| &p.profile == profile) {
+                    return Err(A::Error::custom(format!(
+                        "the path of `{}` to `{}` has two routes under profile `{profile}`: a path has one route under each profile",
                         line.principal, line.target
                     )));
                 }
