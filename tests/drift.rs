@@ -248,6 +248,8 @@ bad_input! {
     bad_baseline_repeated => ["drift", "--baseline", "tests/fixtures/baselines/repeated.json"],
     // A route under a profile the baseline does not list.
     bad_baseline_unknown_profile => ["drift", "--baseline", "tests/fixtures/baselines/unknown-profile.json"],
+    // A file cut short (an interrupted copy): the place where the text stops.
+    bad_baseline_truncated => ["drift", "--baseline", "tests/fixtures/baselines/truncated.json"],
     bad_baseline_schema => ["-C", "tests/fixtures/other-world", "drift", "--baseline", BASELINE, "--accept"],
     bad_baseline_missing => ["drift", "--baseline", "no-such-baseline.json"],
     bad_usage_line => ["drift", "--usage", "tests/fixtures/usage-malformed.jsonl"],

@@ -421,6 +421,7 @@ pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut state = ReadState {
         error: None,
+        refused: None,
         on_path,
     };
     let read = BaselineSeed { state: &mut state }
@@ -429,12 +430,28 @@ pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError
     if let Some(e) = state.error {
         return Err(e);
     }
-    read.map_err(|e| ReadError::Malformed(e.to_string()))
+    read.map_err(|e| {
+        let why = match state.refused {
+            // Raised inside the entry's object, after its last field: the column is its end.
+            Some(why) => format!("line {}: {why}", e.line()),
+            None => {
+                let text = e.to_string();
+                let place = format!(" at line {} column {}", e.line(), e.column());
+                match text.strip_suffix(&place) {
+                    Some(why) => format!("line {}, column {}: {why}", e.line(), e.column()),
+                    None => text,
+                }
+            }
+        };
+        ReadError::Malformed(why)
+    })
 }
 
 struct ReadState<'s, 'f> {
     /// Why reading stopped, when it is more than a syntax error.
     error: Option<ReadError>,
+    /// Why a path line was refused, placed at the line (see [`PathLines`]).
+    refused: Option<String>,
     on_path: &'s mut OnPath<'f>,
 }
 
@@ -528,6 +545,7 @@ impl<'de> Visitor<'de> for BaselineSeed<'_, '_, '_> {
                     map.next_value_seed(PathsSeed {
                         profiles: &names,
                         on_path: &mut *state.on_path,
+                        refused: &mut state.refused,
                     })?;
                     paths = true;
                 }
@@ -571,6 +589,8 @@ struct PathsSeed<'s, 'f> {
     /// The baseline's profiles: those of a line that leaves them out.
     profiles: &'s [ProfileName],
     on_path: &'s mut OnPath<'f>,
+    /// Why a line was refused; its place is that of the serde error that stops the reading.
+    refused: &'s mut Option<String>,
 }
 
 impl<'de> DeserializeSeed<'de> for PathsSeed<'_, '_> {
@@ -589,62 +609,108 @@ impl<'de> Visitor<'de> for PathsSeed<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        use serde::de::Error;
-        // A path's lines (one per route) are gathered, then handed on by profile.
-        let mut path: Vec<PathEntry> = Vec::new();
-        let mut hand_on = |path: &mut Vec<PathEntry>| -> Result<(), A::Error> {
-            path.sort_by(|a, b| a.profile.cmp(&b.profile));
-            for entry in path.drain(..) {
-                (self.on_path)(entry).map_err(A::Error::custom)?;
-            }
-            Ok(())
+        let mut lines = PathLines {
+            profiles: self.profiles,
+            on_path: self.on_path,
+            refused: self.refused,
+            path: Vec::new(),
         };
-        while let Some(line) = seq.next_element::<PathLine>()? {
-            // Out of order and repeated are told here, where the line stands.
-            if let Some(p) = path.first() {
-                match (line.principal.as_str(), line.target.as_str())
-                    .cmp(&(p.principal.as_str(), p.target.as_str()))
-                {
-                    std::cmp::Ordering::Less => {
-                        return Err(A::Error::custom(format!(
-                            "paths are out of order at principal `{}`, target `{}`: a baseline lists them sorted by principal and target",
-                            line.principal, line.target
-                        )))
-                    }
-                    std::cmp::Ordering::Greater => hand_on(&mut path)?,
-                    std::cmp::Ordering::Equal => {}
-                }
-            }
-            let profiles = line.profiles.as_deref().unwrap_or(self.profiles);
-            if profiles.is_empty() {
-                return Err(A::Error::custom(format!(
-                    "the path of `{}` to `{}` lists no profile",
-                    line.principal, line.target
-                )));
-            }
-            for profile in profiles {
-                if !self.profiles.contains(profile) {
-                    return Err(A::Error::custom(format!(
-                        "the path of `{}` to `{}` names profile `{profile}`, which `profiles` does not list",
+        while seq.next_element_seed(&mut lines)?.is_some() {}
+        lines.hand_on().map_err(|why| lines.refuse(why))
+    }
+}
+
+/// The lines of the `paths` list read so far: those of the path being read (one per route),
+/// handed on by profile once the next path begins.
+struct PathLines<'s, 'f> {
+    profiles: &'s [ProfileName],
+    on_path: &'s mut OnPath<'f>,
+    refused: &'s mut Option<String>,
+    path: Vec<PathEntry>,
+}
+
+impl PathLines<'_, '_> {
+    fn refuse<E: serde::de::Error>(&mut self, why: String) -> E {
+        *self.refused = Some(why);
+        E::custom("refused")
+    }
+
+    fn hand_on(&mut self) -> Result<(), String> {
+        self.path.sort_by(|a, b| a.profile.cmp(&b.profile));
+        for entry in self.path.drain(..) {
+            (self.on_path)(entry)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a line; out of order and repeated are told here, where the line stands.
+    fn take(&mut self, line: PathLine) -> Result<(), String> {
+        if let Some(p) = self.path.first() {
+            match (line.principal.as_str(), line.target.as_str())
+                .cmp(&(p.principal.as_str(), p.target.as_str()))
+            {
+                std::cmp::Ordering::Less => {
+                    return Err(format!(
+                        "paths are out of order at principal `{}`, target `{}`: a baseline lists them sorted by principal and target",
                         line.principal, line.target
-                    )));
+                    ))
                 }
-                if path.iter().any(|p| &p.profile == profile) {
-                    return Err(A::Error::custom(format!(
-                        "the path of `{}` to `{}` has two routes under profile `{profile}`: a path has one route under each profile",
-                        line.principal, line.target
-                    )));
-                }
-                path.push(PathEntry {
-                    profile: profile.clone(),
-                    principal: line.principal.clone(),
-                    target: line.target.clone(),
-                    chain: line.chain.clone(),
-                    policies: line.policies.clone(),
-                });
+                std::cmp::Ordering::Greater => self.hand_on()?,
+                std::cmp::Ordering::Equal => {}
             }
         }
-        hand_on(&mut path)
+        let profiles = line.profiles.as_deref().unwrap_or(self.profiles);
+        if profiles.is_empty() {
+            return Err(format!(
+                "the path of `{}` to `{}` lists no profile",
+                line.principal, line.target
+            ));
+        }
+        for profile in profiles {
+            if !self.profiles.contains(profile) {
+                return Err(format!(
+                    "the path of `{}` to `{}` names profile `{profile}`, which `profiles` does not list",
+                    line.principal, line.target
+                ));
+            }
+            if self.path.iter().any(|p| &p.profile == profile) {
+                return Err(format!(
+                    "the path of `{}` to `{}` has two routes under profile `{profile}`: a path has one route under each profile",
+                    line.principal, line.target
+                ));
+            }
+            self.path.push(PathEntry {
+                profile: profile.clone(),
+                principal: line.principal.clone(),
+                target: line.target.clone(),
+                chain: line.chain.clone(),
+                policies: line.policies.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A line of `paths`, checked while the parser stands at it: an error raised inside the
+/// entry's object is placed there, one raised after it at the entry that follows.
+impl<'de> DeserializeSeed<'de> for &mut PathLines<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut PathLines<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a path (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let line = PathLine::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        self.take(line).map_err(|why| self.refuse(why))
     }
 }
 
