@@ -7,6 +7,7 @@
 //! (chain, hops) and each route lists the profiles that produce it. "Under which conditions"
 //! is answered by those profiles and by the policies, never by paraphrasing conditions in code.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -258,11 +259,8 @@ impl<'a> ProfilePath<'a> {
 }
 
 /// The determining policies of `hops`, sorted, once each: a path's policies.
-pub fn hops_policies(hops: &[HopLists]) -> Vec<PolicyId> {
-    let mut policies: Vec<PolicyId> = hops
-        .iter()
-        .flat_map(|(_, policies)| policies.iter().cloned())
-        .collect();
+pub fn hops_policies(hops: &[Cow<'_, HopLists>]) -> Vec<PolicyId> {
+    let mut policies: Vec<PolicyId> = hops.iter().flat_map(|hop| hop.1.iter().cloned()).collect();
     policies.sort();
     policies.dedup();
     policies
@@ -281,8 +279,10 @@ pub struct NumberedPath<'a> {
 pub struct NumberedRoute<'a> {
     /// The accounts after the principal, the target last.
     pub chain: &'a [u32],
-    /// Each hop's allowing actions and determining policies, as [`Hop`] has them.
-    pub hops: Vec<HopLists>,
+    /// Each hop's allowing actions and determining policies, as [`Hop`] has them; borrowed
+    /// from the explanations shared by every chain when hops do not depend on the path (a
+    /// clone of their `Arc`s is two atomic writes to lines every worker reads).
+    pub hops: Vec<Cow<'a, HopLists>>,
     /// Indices into [`Reached::profiles`], in order.
     pub profiles: Vec<usize>,
 }
@@ -440,6 +440,20 @@ impl<'e> Reached<'e> {
         })
     }
 
+    /// As [`Reached::map_numbered`], but `f` is given all of one principal's paths at once (a
+    /// renderer then makes one buffer a principal, not one a path).
+    pub fn map_principals<'a, T: Send + 'a>(
+        &'a self,
+        f: impl Fn(&mut dyn Iterator<Item = NumberedPath<'_>>) -> T + Sync + 'a,
+    ) -> impl Iterator<Item = T> + 'a {
+        self.blocks.chunks(CHUNK).flat_map(move |chunk| {
+            chunk
+                .par_iter()
+                .map(|b| f(&mut (0..b.targets.len()).map(|j| self.numbered(b, j))))
+                .collect::<Vec<T>>()
+        })
+    }
+
     /// [`Reached::paths`], each passed through `f` in the same parallel chunk (e.g. a renderer
     /// turning it into its document type, so that work is shared by the workers too).
     pub fn map_paths<'a, T: Send + 'a>(
@@ -556,11 +570,14 @@ impl<'e> Reached<'e> {
                         hops: froms
                             .zip(route.chain)
                             .zip(route.hops)
-                            .map(|((from, &to), (actions, policies))| Hop {
-                                from: uid(from),
-                                to: uid(to),
-                                actions,
-                                policies,
+                            .map(|((from, &to), lists)| {
+                                let (actions, policies) = lists.into_owned();
+                                Hop {
+                                    from: uid(from),
+                                    to: uid(to),
+                                    actions,
+                                    policies,
+                                }
                             })
                             .collect(),
                         chain: route.chain.iter().map(|&n| uid(n)).collect(),
@@ -608,7 +625,7 @@ impl<'e> Reached<'e> {
 
     /// The hops of `chain` from `principal` under profile `i`: for each, the actions and the
     /// policies that allow it.
-    fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<HopLists> {
+    fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Cow<'_, HopLists>> {
         let Some(Explained {
             matrices,
             hops,
@@ -622,7 +639,7 @@ impl<'e> Reached<'e> {
                 .collect();
             return explain(self.engine, principal, chain, &self.profiles[i])
                 .into_iter()
-                .map(|h| (h.actions, h.policies))
+                .map(|h| Cow::Owned((h.actions, h.policies)))
                 .collect();
         };
         let mut from = principal;
@@ -636,7 +653,7 @@ impl<'e> Reached<'e> {
                 // Every hop of every chain was explained (`explain_hops`); an empty list would
                 // still show the chain.
                 hops.get(&key)
-                    .map_or_else(HopLists::default, |&k| lists[k as usize].clone())
+                    .map_or_else(Cow::default, |&k| Cow::Borrowed(&lists[k as usize]))
             })
             .collect()
     }

@@ -13,9 +13,6 @@ pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Markdown text: characters that would start emphasis, code, links, HTML or a table cell are
-/// backslash-escaped, `&` is written as an entity, and line breaks become spaces (a value never
-/// starts a new block or ends a table row).
 /// Text for a `#` comment line of a CSV file: control characters (a line break would end the
 /// comment and start a row) become `?`.
 pub fn csv_comment(text: &str) -> String {
@@ -24,6 +21,9 @@ pub fn csv_comment(text: &str) -> String {
         .collect()
 }
 
+/// Markdown text: characters that would start emphasis, code, links, HTML or a table cell are
+/// backslash-escaped, `&` is written as an entity, and line breaks become spaces (a value never
+/// starts a new block or ends a table row).
 pub fn markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
