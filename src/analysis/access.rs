@@ -95,9 +95,8 @@ pub fn compute(engine: &Engine, profiles: &[Profile], query: &Query) -> Access {
     Reached::compute(engine, profiles, query).into_access()
 }
 
-/// Explanations of hops by (profile, class of `from`, class of `to`).
-/// (profile, matrix (see [`HopMatrix::step`]), class of `from`, class of `to`).
-type HopKey = (u32, u32, u32, u32);
+/// The classes a hop goes from: (profile, matrix (see [`HopMatrix::step`]), class of `from`).
+type HopFrom = (u32, u32, u32);
 /// A hop's allowing actions and its determining policies.
 pub type HopLists = (Arc<[EntityUid]>, Arc<[PolicyId]>);
 
@@ -125,9 +124,23 @@ pub struct Reached<'e> {
 /// Each profile's hop matrix, and the explanation of every hop the chains take.
 struct Explained {
     matrices: Vec<Arc<HopMatrix>>,
-    /// Each hop's index into `lists`: most hops share their lists with many others.
-    hops: FxHashMap<HopKey, u32>,
+    /// Where the hops from each [`HopFrom`] stand in `to`.
+    from: FxHashMap<HopFrom, std::ops::Range<u32>>,
+    /// Each hop's class of `to` and index into `lists` (most hops share their lists with
+    /// many others), sorted by class within a [`HopFrom`]'s range. Eight bytes a hop: an
+    /// organisation's chains take millions of distinct hops, and a hash map of them, held
+    /// while the paths are written, was a third of `snapshot`'s peak (links shape).
+    to: Vec<(u32, u32)>,
     lists: Vec<HopLists>,
+}
+
+impl Explained {
+    fn lists(&self, from: HopFrom, to: u32) -> Option<&HopLists> {
+        let range = self.from.get(&from)?;
+        let hops = &self.to[range.start as usize..range.end as usize];
+        let k = hops.binary_search_by_key(&to, |&(class, _)| class).ok()?;
+        self.lists.get(hops[k].1 as usize)
+    }
 }
 
 /// One principal's paths.
@@ -626,12 +639,7 @@ impl<'e> Reached<'e> {
     /// The hops of `chain` from `principal` under profile `i`: for each, the actions and the
     /// policies that allow it.
     fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Cow<'_, HopLists>> {
-        let Some(Explained {
-            matrices,
-            hops,
-            lists,
-        }) = &self.explained
-        else {
+        let Some(explained) = &self.explained else {
             let principal = &self.identities.uids[principal as usize];
             let chain = chain
                 .iter()
@@ -647,57 +655,76 @@ impl<'e> Reached<'e> {
             .iter()
             .enumerate()
             .map(|(depth, &to)| {
-                let (k, m) = matrices[i].step(principal, depth);
-                let key = (i as u32, k, m.class_of(from), m.class_of(to));
+                let (k, m) = explained.matrices[i].step(principal, depth);
+                let key = (i as u32, k, m.class_of(from));
+                let lists = explained.lists(key, m.class_of(to));
                 from = to;
                 // Every hop of every chain was explained (`explain_hops`); an empty list would
                 // still show the chain.
-                hops.get(&key)
-                    .map_or_else(Cow::default, |&k| Cow::Borrowed(&lists[k as usize]))
+                lists.map_or_else(Cow::default, Cow::Borrowed)
             })
             .collect()
     }
 
     /// Explains each distinct (profile, class of `from`, class of `to`) of every chain once.
+    /// A profile at a time, so that only one profile's distinct hops are gathered at once.
     fn explain_hops(&self, matrices: Vec<Arc<HopMatrix>>) -> Explained {
-        let mut distinct: FxHashSet<HopKey> = FxHashSet::default();
         let n = self.profiles.len();
-        for b in &self.blocks {
-            for k in 0..b.chains.len() {
-                let (i, m) = (k % n, &matrices[k % n]);
-                let mut from = b.principal;
-                for (depth, &to) in b.chains.get(k).iter().enumerate() {
-                    let (s, step) = m.step(b.principal, depth);
-                    distinct.insert((i as u32, s, step.class_of(from), step.class_of(to)));
-                    from = to;
-                }
-            }
-        }
-        let distinct: Vec<HopKey> = distinct.into_iter().collect();
         let mut index: FxHashMap<(Vec<EntityUid>, Vec<PolicyId>), u32> = FxHashMap::default();
         let mut explained = Explained {
-            hops: FxHashMap::default(),
+            from: FxHashMap::default(),
+            to: Vec::new(),
             lists: Vec::new(),
             matrices,
         };
-        explained.hops.reserve(distinct.len());
-        for keys in distinct.chunks(4096) {
-            let found: Vec<_> = keys
-                .par_iter()
-                .filter_map(|&k| {
-                    let m = &explained.matrices[k.0 as usize];
-                    let step = m.step_by_index(k.1);
-                    Some((k, step.explain_classes(self.engine, k.2, k.3)?))
-                })
-                .collect();
-            for (k, lists) in found {
-                let i = *index.entry(lists).or_insert_with_key(|(a, p)| {
-                    explained.lists.push((a[..].into(), p[..].into()));
-                    explained.lists.len() as u32 - 1
-                });
-                explained.hops.insert(k, i);
+        for i in 0..n {
+            let m = &explained.matrices[i];
+            let mut distinct: FxHashSet<(u32, u32, u32)> = FxHashSet::default();
+            for b in &self.blocks {
+                let mut from = b.principal;
+                for k in (i..b.chains.len()).step_by(n) {
+                    for (depth, &to) in b.chains.get(k).iter().enumerate() {
+                        let (s, step) = m.step(b.principal, depth);
+                        distinct.insert((s, step.class_of(from), step.class_of(to)));
+                        from = to;
+                    }
+                    from = b.principal;
+                }
+            }
+            let mut distinct: Vec<(u32, u32, u32)> = distinct.into_iter().collect();
+            distinct.par_sort_unstable();
+            // Sorted, so each (matrix, class of `from`) has its hops side by side.
+            let mut group: Option<(u32, u32, u32)> = None;
+            for keys in distinct.chunks(4096) {
+                let found: Vec<_> = keys
+                    .par_iter()
+                    .map(|&(s, cf, ct)| m.step_by_index(s).explain_classes(self.engine, cf, ct))
+                    .collect();
+                for (&(s, cf, ct), lists) in keys.iter().zip(found) {
+                    let Some(lists) = lists else { continue };
+                    let k = *index.entry(lists).or_insert_with_key(|(a, p)| {
+                        explained.lists.push((a[..].into(), p[..].into()));
+                        explained.lists.len() as u32 - 1
+                    });
+                    let at = explained.to.len() as u32;
+                    match &mut group {
+                        Some((gs, gcf, _)) if (*gs, *gcf) == (s, cf) => {}
+                        _ => {
+                            if let Some((gs, gcf, start)) = group {
+                                explained.from.insert((i as u32, gs, gcf), start..at);
+                            }
+                            group = Some((s, cf, at));
+                        }
+                    }
+                    explained.to.push((ct, k));
+                }
+            }
+            if let Some((gs, gcf, start)) = group {
+                let end = explained.to.len() as u32;
+                explained.from.insert((i as u32, gs, gcf), start..end);
             }
         }
+        explained.to.shrink_to_fit();
         explained
     }
 }

@@ -299,30 +299,39 @@ pub fn path_entries<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = PathEntry>
         .flatten()
 }
 
-/// Every route of `e` as a line of the baseline's JSON, in its order, with the number of
-/// profiles it holds under, made by the workers.
+/// Every route of `e` as lines of the baseline's JSON, in its order, a principal's lines at a
+/// time (joined as [`write`] separates list entries), each piece with the number of paths it
+/// holds under their profiles; made by the workers.
 pub fn path_lines<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = (String, usize)> + 'a {
     let names = &e.reached.identities().names;
     let every = e.reached.profiles.len();
-    e.reached
-        .map_numbered(move |p| {
-            routes(e, &p)
-                .into_iter()
-                .map(|(profiles, chain, policies)| {
-                    let n = profiles.len();
-                    let row = PathRow {
-                        principal: &names[p.principal as usize],
-                        target: &names[p.target as usize],
-                        profiles: (n < every).then_some(profiles),
-                        chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
-                        policies,
-                    };
-                    (serde_json::to_string(&row).unwrap_or_default(), n)
-                })
-                .collect::<Vec<_>>()
-        })
-        .flatten()
+    e.reached.map_principals(move |paths| {
+        let mut text: Vec<u8> = Vec::new();
+        let mut count = 0;
+        for p in paths {
+            for (profiles, chain, policies) in routes(e, &p) {
+                let n = profiles.len();
+                let row = PathRow {
+                    principal: &names[p.principal as usize],
+                    target: &names[p.target as usize],
+                    profiles: (n < every).then_some(profiles),
+                    chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
+                    policies,
+                };
+                if count > 0 {
+                    text.extend_from_slice(ENTRY_SEPARATOR.as_bytes());
+                }
+                // Writing JSON into memory cannot fail; it is UTF-8.
+                let _ = serde_json::to_writer(&mut text, &row);
+                count += n;
+            }
+        }
+        (String::from_utf8(text).unwrap_or_default(), count)
+    })
 }
+
+/// Between two entries of a list: each stands on a line of its own.
+const ENTRY_SEPARATOR: &str = ",\n    ";
 
 /// Writes the file: top-level fields one per line, each list entry on a line of its own, the
 /// paths from `paths` (JSON lines, each with the number of profiles it holds under); returns
@@ -340,9 +349,9 @@ pub fn write(
     ) -> std::io::Result<usize> {
         write!(out, "  \"{name}\": [")?;
         let mut n = 0;
-        for line in items {
-            let sep = if n > 0 { "," } else { "" };
-            write!(out, "{sep}\n    {line}")?;
+        for line in items.filter(|line| !line.is_empty()) {
+            let sep = if n > 0 { ENTRY_SEPARATOR } else { "\n    " };
+            write!(out, "{sep}{line}")?;
             n += 1;
         }
         if n > 0 {
