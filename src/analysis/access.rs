@@ -527,6 +527,16 @@ impl<'e> Reached<'e> {
         }
     }
 
+    /// Every principal's paths' shapes, a principal at a time, in parallel (in the order of
+    /// [`Reached::paths`] where the consumer keeps it, as rayon's ordered reductions do).
+    pub fn par_principal_shapes(
+        &self,
+    ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = Shape<'_>>> + '_ {
+        self.blocks
+            .par_iter()
+            .map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
+    }
+
     /// Every path's shape, in the order of [`Reached::paths`].
     pub fn shapes(&self) -> impl Iterator<Item = Shape<'_>> + '_ {
         self.blocks

@@ -1,8 +1,7 @@
 //! The figures an auditor reads first (`actas report`), computed once for every format.
 
-use std::sync::Arc;
-
 use cedar_policy::EntityUid;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::access::{Reached, Shape};
@@ -120,36 +119,71 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
         .map(|u| index.get(&**u).copied())
         .collect();
     let human = human_by_number(human_types, identities);
+    // The figures of a run of principals; runs are added up in order (rayon's reduce keeps
+    // it), so each account's humans stay in principal order. Paths come by principal, and
+    // there is one per (principal, target), so counting a principal's paths counts the
+    // accounts it reaches.
+    struct Partial {
+        per_account: Vec<(usize, Vec<u32>, Vec<usize>)>,
+        widest: Vec<(Uid, usize)>,
+        longest_chain: usize,
+    }
+    let empty = || Partial {
+        per_account: vec![(0, Vec::new(), vec![0; all]); accounts.len()],
+        widest: Vec::new(),
+        longest_chain: 0,
+    };
+    let add = |mut a: Partial, b: Partial| {
+        for (x, y) in a.per_account.iter_mut().zip(b.per_account) {
+            x.0 += y.0;
+            x.1.extend(y.1);
+            for (c, d) in x.2.iter_mut().zip(y.2) {
+                *c += d;
+            }
+        }
+        a.widest.extend(b.widest);
+        a.longest_chain = a.longest_chain.max(b.longest_chain);
+        a
+    };
+    let total = reached
+        .par_principal_shapes()
+        .fold(empty, |mut part, paths| {
+            let mut reach = 0;
+            let mut principal = None;
+            for p in paths {
+                if let Some(a) = account_of[p.numbers.1 as usize] {
+                    let a = &mut part.per_account[a];
+                    a.0 += 1;
+                    if human[p.numbers.0 as usize] {
+                        a.1.push(p.numbers.0);
+                    }
+                    for (k, count) in a.2.iter_mut().enumerate() {
+                        *count += usize::from(p.under(k));
+                    }
+                }
+                part.longest_chain = part.longest_chain.max(p.longest());
+                principal = Some(p.principal);
+                reach += 1;
+            }
+            part.widest.extend(principal.map(|u| (u.clone(), reach)));
+            part
+        })
+        .reduce(empty, add);
+    let longest_chain = total.longest_chain;
+    let mut widest = total.widest;
     let mut figures: Vec<AccountFigures> = accounts
         .iter()
-        .map(|account| AccountFigures {
-            account: account.clone(),
-            reached_by: 0,
-            humans: Vec::new(),
-            per_profile: vec![0; all],
-            profiles: Vec::new(),
-        })
+        .zip(total.per_account)
+        .map(
+            |(account, (reached_by, humans, per_profile))| AccountFigures {
+                account: account.clone(),
+                reached_by,
+                humans,
+                per_profile,
+                profiles: Vec::new(),
+            },
+        )
         .collect();
-    let mut longest_chain = 0;
-    // Paths come by principal, and there is one per (principal, target), so counting a
-    // principal's paths counts the accounts it reaches.
-    let mut widest: Vec<(Uid, usize)> = Vec::new();
-    for p in reached.shapes() {
-        if let Some(a) = account_of[p.numbers.1 as usize].map(|a| &mut figures[a]) {
-            a.reached_by += 1;
-            if human[p.numbers.0 as usize] {
-                a.humans.push(p.numbers.0);
-            }
-            for (k, count) in a.per_profile.iter_mut().enumerate() {
-                *count += usize::from(p.under(k));
-            }
-        }
-        match widest.last_mut() {
-            Some((u, n)) if Arc::ptr_eq(u, p.principal) => *n += 1,
-            _ => widest.push((p.principal.clone(), 1)),
-        }
-        longest_chain = longest_chain.max(p.longest());
-    }
     for a in &mut figures {
         a.profiles = profiles
             .iter()
@@ -178,11 +212,25 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
         human,
         profiles: all,
     };
-    for p in reached.shapes() {
-        for list in PathList::ALL {
-            summary.counts[list as usize] += usize::from(summary.holds(list, &p));
-        }
-    }
+    let counts = reached
+        .par_principal_shapes()
+        .map(|paths| {
+            let mut counts = [0; 4];
+            for p in paths {
+                for list in PathList::ALL {
+                    counts[list as usize] += usize::from(summary.holds(list, &p));
+                }
+            }
+            counts
+        })
+        .reduce(
+            || [0; 4],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    summary.counts = counts;
     summary
 }
 
