@@ -120,6 +120,11 @@ fn lenient_skips_and_counts_malformed_lines() {
     let u = doc.usage.unwrap();
     let skipped: Vec<usize> = u.skipped_lines.iter().map(|n| n.line).collect();
     assert_eq!(skipped, [2, 3]);
+    // A syntax error says where in its line.
+    assert_eq!(
+        u.skipped_lines[0].reason,
+        "column 63: EOF while parsing an object"
+    );
     assert_eq!(u.considered, 1);
 }
 

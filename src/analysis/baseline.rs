@@ -443,14 +443,10 @@ pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError
         let why = match state.refused {
             // Raised inside the entry's object, after its last field: the column is its end.
             Some(why) => format!("line {}: {why}", e.line()),
-            None => {
-                let text = e.to_string();
-                let place = format!(" at line {} column {}", e.line(), e.column());
-                match text.strip_suffix(&place) {
-                    Some(why) => format!("line {}, column {}: {why}", e.line(), e.column()),
-                    None => text,
-                }
-            }
+            None => match crate::core::diag::json_error_parts(&e) {
+                (why, Some((line, column))) => format!("line {line}, column {column}: {why}"),
+                (why, None) => why,
+            },
         };
         ReadError::Malformed(why)
     })

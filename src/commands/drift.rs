@@ -632,8 +632,16 @@ fn usage(
         if line.as_ref().is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }
+        // A syntax error's column within the line (its line is the first of the one parsed).
+        let mut column = None;
         let entry = line
-            .and_then(|line| serde_json::from_str::<UsageLine>(&line).map_err(|e| e.to_string()))
+            .and_then(|line| {
+                serde_json::from_str::<UsageLine>(&line).map_err(|e| {
+                    let (why, place) = crate::core::diag::json_error_parts(&e);
+                    column = place.map(|(_, c)| c);
+                    why
+                })
+            })
             .and_then(|u| {
                 let t = jiff::Timestamp::from_str(&u.time)
                     .map_err(|e| format!("`time` `{}`: {e}", u.time))?;
@@ -642,12 +650,14 @@ fn usage(
         let (entry, time) = match entry {
             Ok(x) => x,
             Err(why) if opts.lenient => {
+                let why = column.map_or(why.clone(), |c| format!("column {c}: {why}"));
                 note(&mut report.skipped, &mut report.skipped_omitted, n, why);
                 continue;
             }
             Err(why) => {
+                let place = column.map_or(format!("line {n}"), |c| format!("line {n}, column {c}"));
                 problems.push(
-                    Problem::new(format!("`{display}` line {n}: {why}")).with_help(
+                    Problem::new(format!("`{display}` {place}: {why}")).with_help(
                         "fix the line, or pass --lenient to skip and count malformed lines",
                     ),
                 );

@@ -311,6 +311,21 @@ pub struct Region {
     pub end: (usize, usize),
 }
 
+/// A serde_json error's message without the " at line L column C" it ends with, and its
+/// place (line and column from 1) when it has one: readers that report a place their own
+/// way (a baseline, a line of a usage log) put it first, once.
+pub fn json_error_parts(e: &serde_json::Error) -> (String, Option<(usize, usize)>) {
+    let text = e.to_string();
+    if e.line() == 0 {
+        return (text, None);
+    }
+    let place = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&place) {
+        Some(why) => (why.to_string(), Some((e.line(), e.column()))),
+        None => (text, None),
+    }
+}
+
 /// Byte span of a serde-saphyr location (its byte offset when known, else from line and column).
 pub fn span_of(file: &SourceFile, location: &serde_saphyr::Location) -> (usize, usize) {
     let span = location.span();
