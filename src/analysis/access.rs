@@ -691,20 +691,20 @@ impl<'e> Reached<'e> {
             let m = &explained.matrices[i];
             let mut distinct: FxHashSet<(u32, u32, u32)> = FxHashSet::default();
             for b in &self.blocks {
-                let mut from = b.principal;
                 for k in (i..b.chains.len()).step_by(n) {
+                    let mut from = b.principal;
                     for (depth, &to) in b.chains.get(k).iter().enumerate() {
                         let (s, step) = m.step(b.principal, depth);
                         distinct.insert((s, step.class_of(from), step.class_of(to)));
                         from = to;
                     }
-                    from = b.principal;
                 }
             }
             let mut distinct: Vec<(u32, u32, u32)> = distinct.into_iter().collect();
             distinct.par_sort_unstable();
-            // Sorted, so each (matrix, class of `from`) has its hops side by side.
-            let mut group: Option<(u32, u32, u32)> = None;
+            // Sorted, so each (matrix, class of `from`) has its hops side by side: where each
+            // such run starts in `to`; it ends where the next starts.
+            let mut starts: Vec<(u32, u32, u32)> = Vec::new();
             for keys in distinct.chunks(4096) {
                 let found: Vec<_> = keys
                     .par_iter()
@@ -716,22 +716,22 @@ impl<'e> Reached<'e> {
                         explained.lists.push((a[..].into(), p[..].into()));
                         explained.lists.len() as u32 - 1
                     });
-                    let at = explained.to.len() as u32;
-                    match &mut group {
-                        Some((gs, gcf, _)) if (*gs, *gcf) == (s, cf) => {}
-                        _ => {
-                            if let Some((gs, gcf, start)) = group {
-                                explained.from.insert((i as u32, gs, gcf), start..at);
-                            }
-                            group = Some((s, cf, at));
-                        }
+                    if starts
+                        .last()
+                        .is_none_or(|&(gs, gcf, _)| (gs, gcf) != (s, cf))
+                    {
+                        starts.push((s, cf, explained.to.len() as u32));
                     }
                     explained.to.push((ct, k));
                 }
             }
-            if let Some((gs, gcf, start)) = group {
-                let end = explained.to.len() as u32;
-                explained.from.insert((i as u32, gs, gcf), start..end);
+            let ends = starts
+                .iter()
+                .skip(1)
+                .map(|&(_, _, start)| start)
+                .chain([explained.to.len() as u32]);
+            for (&(s, cf, start), end) in starts.iter().zip(ends) {
+                explained.from.insert((i as u32, s, cf), start..end);
             }
         }
         explained.to.shrink_to_fit();

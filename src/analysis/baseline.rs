@@ -547,10 +547,11 @@ impl<'de> Visitor<'de> for BaselineSeed<'_, '_, '_> {
                         )));
                     };
                     let names: Vec<ProfileName> = profiles.iter().map(|p| p.name.clone()).collect();
-                    map.next_value_seed(PathsSeed {
+                    map.next_value_seed(PathLines {
                         profiles: &names,
                         on_path: &mut *state.on_path,
                         refused: &mut state.refused,
+                        path: Vec::new(),
                     })?;
                     paths = true;
                 }
@@ -589,16 +590,19 @@ impl<'de> Visitor<'de> for BaselineSeed<'_, '_, '_> {
     }
 }
 
-/// The `paths` list, each entry handed on as it is parsed.
-struct PathsSeed<'s, 'f> {
+/// The `paths` list, each entry handed on as it is parsed: the lines read so far are those of
+/// the path being read (one per route), handed on by profile once the next path begins.
+struct PathLines<'s, 'f> {
     /// The baseline's profiles: those of a line that leaves them out.
     profiles: &'s [ProfileName],
     on_path: &'s mut OnPath<'f>,
     /// Why a line was refused; its place is that of the serde error that stops the reading.
     refused: &'s mut Option<String>,
+    path: Vec<PathEntry>,
 }
 
-impl<'de> DeserializeSeed<'de> for PathsSeed<'_, '_> {
+/// The list as a whole.
+impl<'de> DeserializeSeed<'de> for PathLines<'_, '_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -606,32 +610,17 @@ impl<'de> DeserializeSeed<'de> for PathsSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for PathsSeed<'_, '_> {
+impl<'de> Visitor<'de> for PathLines<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(f, "a list of paths")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut lines = PathLines {
-            profiles: self.profiles,
-            on_path: self.on_path,
-            refused: self.refused,
-            path: Vec::new(),
-        };
-        while seq.next_element_seed(&mut lines)?.is_some() {}
-        lines.hand_on().map_err(|why| lines.refuse(why))
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(&mut self)?.is_some() {}
+        self.hand_on().map_err(|why| self.refuse(why))
     }
-}
-
-/// The lines of the `paths` list read so far: those of the path being read (one per route),
-/// handed on by profile once the next path begins.
-struct PathLines<'s, 'f> {
-    profiles: &'s [ProfileName],
-    on_path: &'s mut OnPath<'f>,
-    refused: &'s mut Option<String>,
-    path: Vec<PathEntry>,
 }
 
 impl PathLines<'_, '_> {

@@ -632,29 +632,20 @@ fn usage(
         if line.as_ref().is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }
-        // A syntax error's column within the line (its line is the first of the one parsed).
-        let mut column = None;
         let entry = line
-            .and_then(|line| {
-                serde_json::from_str::<UsageLine>(&line).map_err(|e| {
-                    let (why, place) = crate::core::diag::json_error_parts(&e);
-                    column = place.map(|(_, c)| c);
-                    why
-                })
-            })
-            .and_then(|u| {
-                let t = jiff::Timestamp::from_str(&u.time)
-                    .map_err(|e| format!("`time` `{}`: {e}", u.time))?;
-                Ok((u, t))
-            });
+            .map_err(|why| (why, None))
+            .and_then(|line| usage_line(&line));
         let (entry, time) = match entry {
             Ok(x) => x,
-            Err(why) if opts.lenient => {
-                let why = column.map_or(why.clone(), |c| format!("column {c}: {why}"));
+            Err((why, column)) if opts.lenient => {
+                let why = match column {
+                    Some(c) => format!("column {c}: {why}"),
+                    None => why,
+                };
                 note(&mut report.skipped, &mut report.skipped_omitted, n, why);
                 continue;
             }
-            Err(why) => {
+            Err((why, column)) => {
                 let place = column.map_or(format!("line {n}"), |c| format!("line {n}, column {c}"));
                 problems.push(
                     Problem::new(format!("`{display}` {place}: {why}")).with_help(
@@ -701,6 +692,17 @@ fn usage(
 }
 
 /// Lists an entry by line while fewer than [`NOTED`] are, else counts it.
+/// A usage-log line read, or why not with, for a JSON syntax error, its column in the line.
+fn usage_line(line: &str) -> Result<(UsageLine, jiff::Timestamp), (String, Option<usize>)> {
+    let u: UsageLine = serde_json::from_str(line).map_err(|e| {
+        let (why, place) = crate::core::diag::json_error_parts(&e);
+        (why, place.map(|(_, column)| column))
+    })?;
+    let t = jiff::Timestamp::from_str(&u.time)
+        .map_err(|e| (format!("`time` `{}`: {e}", u.time), None))?;
+    Ok((u, t))
+}
+
 fn note(list: &mut Vec<(usize, String)>, omitted: &mut usize, line: usize, why: String) {
     if list.len() < NOTED {
         list.push((line, why));
