@@ -146,11 +146,49 @@ impl Explained {
 /// One principal's paths.
 struct Block {
     principal: u32,
+    /// Shared by every principal that reaches the same targets by the same chains under each
+    /// profile (the members of a class no policy tells apart: see [`Merged`]).
+    paths: Arc<BlockPaths>,
+}
+
+/// The targets and chains of a [`Block`].
+enum BlockPaths {
+    /// Under one profile, the reach as the matrix made it (shared with its memo, not copied).
+    One(Arc<NumberedReach>),
+    /// Under several, their reaches merged.
+    Merged {
+        /// Sorted.
+        targets: Vec<u32>,
+        /// Per target, per profile (`targets.len() × profiles`, chain `j × profiles + i`): its
+        /// chain, empty when the target is not reached under that profile.
+        chains: Chains,
+    },
+}
+
+impl BlockPaths {
     /// Sorted.
-    targets: Vec<u32>,
-    /// Per target, per profile (`targets.len() × profiles`, chain `j × profiles + i`): its
-    /// chain, empty when the target is not reached under that profile.
-    chains: Chains,
+    fn targets(&self) -> &[u32] {
+        match self {
+            Self::One(reach) => reach.targets(),
+            Self::Merged { targets, .. } => targets,
+        }
+    }
+
+    /// Chain `k`: of target `k / profiles`, under profile `k % profiles`.
+    fn chain(&self, k: usize) -> &[u32] {
+        match self {
+            Self::One(reach) => reach.chain(k),
+            Self::Merged { chains, .. } => chains.get(k),
+        }
+    }
+
+    /// The number of chains (targets × profiles).
+    fn chain_count(&self) -> usize {
+        match self {
+            Self::One(reach) => reach.len(),
+            Self::Merged { chains, .. } => chains.len(),
+        }
+    }
 }
 
 /// See [`Reached::hops_used`].
@@ -179,7 +217,7 @@ pub struct Shape<'a> {
 impl<'a> Shape<'a> {
     /// The chain under profile `i`, as identity numbers (empty: not reached under it).
     fn numbers_under(&self, i: usize) -> &'a [u32] {
-        self.block.chains.get(self.first + i)
+        self.block.paths.chain(self.first + i)
     }
 
     fn chains(&self) -> impl Iterator<Item = &'a [u32]> + '_ {
@@ -300,10 +338,11 @@ pub struct NumberedRoute<'a> {
     pub profiles: Vec<usize>,
 }
 
-/// How many principals' paths are made at once: enough to keep every worker busy, few enough
-/// that a chunk of paths is small beside the compact form.
-const CHUNK: usize = 64;
-
+/// About how many paths are made at once: enough to keep every worker busy, few enough that a
+/// chunk of made paths (rows of a report, entries of a baseline) is small beside the compact
+/// form. Counted in paths, not principals: a principal of a dense world reaches thousands of
+/// accounts, and 64 of them made 32 MB of CSV at once.
+const CHUNK_PATHS: usize = 16_384;
 impl<'e> Reached<'e> {
     /// Every reachable (principal, target) pair of `query` under each profile, in parallel.
     pub fn compute(engine: &'e Engine, profiles: &[Profile], query: &Query) -> Self {
@@ -374,17 +413,18 @@ impl<'e> Reached<'e> {
             }
         };
         crate::core::progress::start("identities", (principals.len() * profiles.len()) as u64);
+        let merged = Merged::default();
         let blocks: Vec<Block> = principals
             .into_par_iter()
             .filter_map(|principal| {
                 let reaches: Vec<Arc<NumberedReach>> =
                     (0..profiles.len()).map(|i| reach(i, principal)).collect();
                 crate::core::progress::advance(profiles.len() as u64);
-                Block::merge(principal, &reaches)
+                merged.block(principal, &reaches)
             })
             .collect();
         crate::core::progress::finish();
-        let len = blocks.iter().map(|b| b.targets.len()).sum();
+        let len = blocks.iter().map(|b| b.paths.targets().len()).sum();
         let mut block_of = vec![u32::MAX; identities.uids.len()];
         for (k, b) in blocks.iter().enumerate() {
             block_of[b.principal as usize] = k as u32;
@@ -400,6 +440,27 @@ impl<'e> Reached<'e> {
         };
         reached.explained = matrices.map(|matrices| reached.explain_hops(matrices));
         reached
+    }
+
+    /// The blocks in runs of about `paths` paths (at least one block each), in order.
+    fn chunks(&self, paths: usize) -> impl Iterator<Item = &[Block]> + '_ {
+        let mut rest = &self.blocks[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut held = 0;
+            let end = rest
+                .iter()
+                .position(|b| {
+                    held += b.paths.targets().len();
+                    held >= paths
+                })
+                .map_or(rest.len(), |k| k + 1);
+            let (chunk, after) = rest.split_at(end);
+            rest = after;
+            Some(chunk)
+        })
     }
 
     /// Every path, hops explained ([`Reached::paths`]), with the profiles.
@@ -445,10 +506,10 @@ impl<'e> Reached<'e> {
         &'a self,
         f: impl Fn(NumberedPath<'_>) -> T + Sync + 'a,
     ) -> impl Iterator<Item = T> + 'a {
-        self.blocks.chunks(CHUNK).flat_map(move |chunk| {
+        self.chunks(CHUNK_PATHS).flat_map(move |chunk| {
             chunk
                 .par_iter()
-                .flat_map_iter(|b| (0..b.targets.len()).map(|j| f(self.numbered(b, j))))
+                .flat_map_iter(|b| (0..b.paths.targets().len()).map(|j| f(self.numbered(b, j))))
                 .collect::<Vec<T>>()
         })
     }
@@ -459,10 +520,10 @@ impl<'e> Reached<'e> {
         &'a self,
         f: impl Fn(&mut dyn Iterator<Item = NumberedPath<'_>>) -> T + Sync + 'a,
     ) -> impl Iterator<Item = T> + 'a {
-        self.blocks.chunks(CHUNK).flat_map(move |chunk| {
+        self.chunks(CHUNK_PATHS).flat_map(move |chunk| {
             chunk
                 .par_iter()
-                .map(|b| f(&mut (0..b.targets.len()).map(|j| self.numbered(b, j))))
+                .map(|b| f(&mut (0..b.paths.targets().len()).map(|j| self.numbered(b, j))))
                 .collect::<Vec<T>>()
         })
     }
@@ -478,20 +539,21 @@ impl<'e> Reached<'e> {
 
     /// The paths under profile `i`, in the order of [`Reached::paths`], each passed through `f`
     /// in parallel a chunk at a time, as [`Reached::map_paths`] does. The baseline writes and
-    /// compares paths one profile at a time. A chunk is 256 principals: with 1,024, a chunk of
-    /// baseline entries (deep shape, about 200 paths a principal) held 100 MB of `drift`'s peak.
+    /// compares paths one profile at a time. A chunk is about 65,000 paths: with four times as many
+    /// (1,024 principals of the deep shape), a chunk of baseline entries held 100 MB of
+    /// `drift`'s peak.
     pub fn map_profile_paths<'a, T: Send + 'a>(
         &'a self,
         i: usize,
         f: impl Fn(ProfilePath<'_>) -> T + Sync + 'a,
     ) -> impl Iterator<Item = T> + 'a {
         let n = self.profiles.len();
-        self.blocks.chunks(CHUNK * 4).flat_map(move |chunk| {
+        self.chunks(CHUNK_PATHS * 4).flat_map(move |chunk| {
             chunk
                 .par_iter()
                 .flat_map_iter(|b| {
-                    (0..b.targets.len())
-                        .filter(move |j| !b.chains.get(j * n + i).is_empty())
+                    (0..b.paths.targets().len())
+                        .filter(move |j| !b.paths.chain(j * n + i).is_empty())
                         .map(|j| f(self.profile_path(i, b, j)))
                 })
                 .collect::<Vec<T>>()
@@ -503,8 +565,8 @@ impl<'e> Reached<'e> {
         let b = self
             .blocks
             .get(*self.block_of.get(principal as usize)? as usize)?;
-        let j = b.targets.binary_search(&target).ok()?;
-        (!b.chains.get(j * self.profiles.len() + i).is_empty()).then(|| self.profile_path(i, b, j))
+        let j = b.paths.targets().binary_search(&target).ok()?;
+        (!b.paths.chain(j * self.profiles.len() + i).is_empty()).then(|| self.profile_path(i, b, j))
     }
 
     /// Whether `principal` reaches `target` under profile `i`.
@@ -522,8 +584,8 @@ impl<'e> Reached<'e> {
             reached: self,
             profile: i,
             principal: b.principal,
-            target: b.targets[j],
-            chain: b.chains.get(j * self.profiles.len() + i),
+            target: b.paths.targets()[j],
+            chain: b.paths.chain(j * self.profiles.len() + i),
         }
     }
 
@@ -534,14 +596,14 @@ impl<'e> Reached<'e> {
     ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = Shape<'_>>> + '_ {
         self.blocks
             .par_iter()
-            .map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
+            .map(move |b| (0..b.paths.targets().len()).map(move |j| self.shape(b, j)))
     }
 
     /// Every path's shape, in the order of [`Reached::paths`].
     pub fn shapes(&self) -> impl Iterator<Item = Shape<'_>> + '_ {
         self.blocks
             .iter()
-            .flat_map(move |b| (0..b.targets.len()).map(move |j| self.shape(b, j)))
+            .flat_map(move |b| (0..b.paths.targets().len()).map(move |j| self.shape(b, j)))
     }
 
     /// What the hops of all paths use: the policies that determine some hop, and whether some
@@ -568,8 +630,8 @@ impl<'e> Reached<'e> {
         let n = self.profiles.len();
         Shape {
             principal: &self.identities.uids[b.principal as usize],
-            target: &self.identities.uids[b.targets[j] as usize],
-            numbers: (b.principal, b.targets[j]),
+            target: &self.identities.uids[b.paths.targets()[j] as usize],
+            numbers: (b.principal, b.paths.targets()[j]),
             block: b,
             first: j * n,
             profiles: n,
@@ -620,7 +682,7 @@ impl<'e> Reached<'e> {
         let n = self.profiles.len();
         let mut routes: Vec<NumberedRoute<'a>> = Vec::new();
         for i in 0..n {
-            let chain = b.chains.get(j * n + i);
+            let chain = b.paths.chain(j * n + i);
             if chain.is_empty() {
                 continue;
             }
@@ -641,7 +703,7 @@ impl<'e> Reached<'e> {
         routes.sort_by_key(|r| (r.chain.len(), r.chain));
         NumberedPath {
             principal: b.principal,
-            target: b.targets[j],
+            target: b.paths.targets()[j],
             routes,
         }
     }
@@ -690,10 +752,21 @@ impl<'e> Reached<'e> {
         for i in 0..n {
             let m = &explained.matrices[i];
             let mut distinct: FxHashSet<(u32, u32, u32)> = FxHashSet::default();
+            // Principals sharing their paths take the same hops when they are also alike to
+            // the matrix (class and later matrix): those hops are gathered once.
+            let mut seen: FxHashSet<(usize, u32, u32)> = FxHashSet::default();
             for b in &self.blocks {
-                for k in (i..b.chains.len()).step_by(n) {
+                let alike = (
+                    Arc::as_ptr(&b.paths) as usize,
+                    m.class_of(b.principal),
+                    m.step(b.principal, 1).0,
+                );
+                if !seen.insert(alike) {
+                    continue;
+                }
+                for k in (i..b.paths.chain_count()).step_by(n) {
                     let mut from = b.principal;
-                    for (depth, &to) in b.chains.get(k).iter().enumerate() {
+                    for (depth, &to) in b.paths.chain(k).iter().enumerate() {
                         let (s, step) = m.step(b.principal, depth);
                         distinct.insert((s, step.class_of(from), step.class_of(to)));
                         from = to;
@@ -739,9 +812,49 @@ impl<'e> Reached<'e> {
     }
 }
 
-impl Block {
-    /// A principal's reach under each profile as one block; `None` when it reaches nothing.
-    fn merge(principal: u32, reaches: &[Arc<NumberedReach>]) -> Option<Self> {
+/// The blocks of principals whose reaches are shared, by the reaches' addresses (one per
+/// profile). A matrix hands every member of a class that no policy tells apart the same
+/// reach (see `HopMatrix::reach_numbered`), so their blocks are made and held once: in an
+/// organisation of teams most people are such members, and a copy of the same thousands of
+/// paths for each of them was most of a report's memory (path shape: 380 of 506 MB).
+#[derive(Default)]
+struct Merged(std::sync::Mutex<FxHashMap<Vec<usize>, Arc<BlockPaths>>>);
+
+impl Merged {
+    /// `principal`'s reach under each profile as one block; `None` when it reaches nothing.
+    fn block(&self, principal: u32, reaches: &[Arc<NumberedReach>]) -> Option<Block> {
+        // A reach the matrix keeps (its memo holds another reference) is shared; the
+        // addresses are stable while `reaches` holds them.
+        let key: Option<Vec<usize>> = reaches
+            .iter()
+            .map(|r| (Arc::strong_count(r) > 1).then_some(Arc::as_ptr(r) as usize))
+            .collect();
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let found = key.as_ref().and_then(|k| lock().get(k).cloned());
+        let paths = match found {
+            Some(paths) => paths,
+            None => {
+                let paths = Arc::new(BlockPaths::merge(reaches)?);
+                match key {
+                    Some(k) => lock().entry(k).or_insert(paths).clone(),
+                    None => paths,
+                }
+            }
+        };
+        Some(Block { principal, paths })
+    }
+}
+
+impl BlockPaths {
+    /// Reaches under each profile as one block's paths; `None` when they reach nothing.
+    fn merge(reaches: &[Arc<NumberedReach>]) -> Option<Self> {
+        if let [reach] = reaches {
+            return (!reach.is_empty()).then(|| Self::One(reach.clone()));
+        }
         let mut targets: Vec<u32> = reaches
             .iter()
             .flat_map(|r| r.iter().map(|(t, _)| t))
@@ -767,11 +880,7 @@ impl Block {
             }
         }
         chains.shrink_to_fit();
-        Some(Self {
-            principal,
-            targets,
-            chains,
-        })
+        Some(Self::Merged { targets, chains })
     }
 }
 

@@ -2,6 +2,7 @@
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
+use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::access::{Reached, Shape};
@@ -16,9 +17,9 @@ pub struct AccountFigures {
     pub account: EntityUid,
     /// Identities that reach it under at least one profile.
     pub reached_by: usize,
-    /// Those of a human type, as identity numbers (see [`crate::reach::Identities`]; four
-    /// bytes each: a dense world has tens of millions).
-    pub humans: Vec<u32>,
+    /// Those of a human type, as identity numbers (see [`crate::reach::Identities`]), in
+    /// number order: compressed, as a dense world has tens of millions.
+    pub humans: RoaringBitmap,
     /// Identities reaching it under each profile, in profile order.
     pub per_profile: Vec<usize>,
     /// The profiles under which anyone reaches it.
@@ -124,19 +125,19 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
     // there is one per (principal, target), so counting a principal's paths counts the
     // accounts it reaches.
     struct Partial {
-        per_account: Vec<(usize, Vec<u32>, Vec<usize>)>,
+        per_account: Vec<(usize, RoaringBitmap, Vec<usize>)>,
         widest: Vec<(Uid, usize)>,
         longest_chain: usize,
     }
     let empty = || Partial {
-        per_account: vec![(0, Vec::new(), vec![0; all]); accounts.len()],
+        per_account: vec![(0, RoaringBitmap::new(), vec![0; all]); accounts.len()],
         widest: Vec::new(),
         longest_chain: 0,
     };
     let add = |mut a: Partial, b: Partial| {
         for (x, y) in a.per_account.iter_mut().zip(b.per_account) {
             x.0 += y.0;
-            x.1.extend(y.1);
+            x.1 |= y.1;
             for (c, d) in x.2.iter_mut().zip(y.2) {
                 *c += d;
             }
@@ -155,7 +156,7 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
                     let a = &mut part.per_account[a];
                     a.0 += 1;
                     if human[p.numbers.0 as usize] {
-                        a.1.push(p.numbers.0);
+                        a.1.insert(p.numbers.0);
                     }
                     for (k, count) in a.2.iter_mut().enumerate() {
                         *count += usize::from(p.under(k));

@@ -115,6 +115,16 @@ impl NumberedReach {
         self.chains.members.len()
     }
 
+    /// The reached identities, sorted.
+    pub fn targets(&self) -> &[u32] {
+        &self.targets
+    }
+
+    /// The chain of the `k`th reached identity.
+    pub fn chain(&self, k: usize) -> &[u32] {
+        self.chains.get(k)
+    }
+
     /// The `k`th reached identity and its chain.
     pub fn get(&self, k: usize) -> Option<(u32, &[u32])> {
         Some((*self.targets.get(k)?, self.chains.get(k)))

@@ -403,7 +403,7 @@ pub(super) fn report_doc_with<'a, P, R>(
                     humans: a
                         .humans
                         .iter()
-                        .map(|&n| r.reached.identities().names[n as usize].to_string())
+                        .map(|n| r.reached.identities().names[n as usize].to_string())
                         .collect(),
                     per_profile: profiles
                         .iter()
