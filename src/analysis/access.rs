@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
@@ -401,7 +401,8 @@ impl<'e> Reached<'e> {
                     .into_iter()
                     .collect(),
                 )),
-                (None, Some(m)) => m[profile].reach_numbered(origin, engine.max_chain),
+                // Not kept by the matrix: shared reaches are kept here, as blocks (`Merged`).
+                (None, Some(m)) => m[profile].reach_unshared(origin, engine.max_chain),
                 (None, None) => Arc::new(NumberedReach::new(
                     r.reach_from(uid)
                         .values()
@@ -417,10 +418,16 @@ impl<'e> Reached<'e> {
         let blocks: Vec<Block> = principals
             .into_par_iter()
             .filter_map(|principal| {
-                let reaches: Vec<Arc<NumberedReach>> =
-                    (0..profiles.len()).map(|i| reach(i, principal)).collect();
                 crate::core::progress::advance(profiles.len() as u64);
-                merged.block(principal, &reaches)
+                // Members of classes whose members all reach alike, under every profile, share
+                // one block.
+                let alike: Option<Vec<u32>> = match (target, &matrices) {
+                    (None, Some(m)) => m.iter().map(|m| m.alike(principal)).collect(),
+                    _ => None,
+                };
+                merged.block(principal, alike, || {
+                    (0..profiles.len()).map(|i| reach(i, principal)).collect()
+                })
             })
             .collect();
         crate::core::progress::finish();
@@ -812,39 +819,43 @@ impl<'e> Reached<'e> {
     }
 }
 
-/// The blocks of principals whose reaches are shared, by the reaches' addresses (one per
-/// profile). A matrix hands every member of a class that no policy tells apart the same
-/// reach (see `HopMatrix::reach_numbered`), so their blocks are made and held once: in an
-/// organisation of teams most people are such members, and a copy of the same thousands of
-/// paths for each of them was most of a report's memory (path shape: 380 of 506 MB).
+/// The paths of principals that reach alike, made and held once per (class under each
+/// profile's matrix) whose members all reach the same targets by the same chains (see
+/// [`HopMatrix::alike`]). In an organisation of teams most people are such members, and a
+/// copy of the same thousands of paths for each of them was most of a report's memory (path
+/// shape: 380 of 506 MB).
 #[derive(Default)]
-struct Merged(std::sync::Mutex<FxHashMap<Vec<usize>, Arc<BlockPaths>>>);
+struct Merged(std::sync::Mutex<FxHashMap<Vec<u32>, Arc<MadeOnce>>>);
+
+/// The paths of a class under each profile, once its first member has made them (`None`: it
+/// reaches nothing).
+type MadeOnce = OnceLock<Option<Arc<BlockPaths>>>;
 
 impl Merged {
-    /// `principal`'s reach under each profile as one block; `None` when it reaches nothing.
-    fn block(&self, principal: u32, reaches: &[Arc<NumberedReach>]) -> Option<Block> {
-        // A reach the matrix keeps (its memo holds another reference) is shared; the
-        // addresses are stable while `reaches` holds them.
-        let key: Option<Vec<usize>> = reaches
-            .iter()
-            .map(|r| (Arc::strong_count(r) > 1).then_some(Arc::as_ptr(r) as usize))
-            .collect();
-        let lock = || {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        let found = key.as_ref().and_then(|k| lock().get(k).cloned());
-        let paths = match found {
-            Some(paths) => paths,
-            None => {
-                let paths = Arc::new(BlockPaths::merge(reaches)?);
-                match key {
-                    Some(k) => lock().entry(k).or_insert(paths).clone(),
-                    None => paths,
-                }
+    /// `principal`'s paths from its `reaches` under each profile (made only when no principal
+    /// `alike` made them before); `None` when it reaches nothing.
+    fn block(
+        &self,
+        principal: u32,
+        alike: Option<Vec<u32>>,
+        reaches: impl FnOnce() -> Vec<Arc<NumberedReach>>,
+    ) -> Option<Block> {
+        let merge = || BlockPaths::merge(&reaches()).map(Arc::new);
+        let paths = match alike {
+            Some(key) => {
+                // The map's lock is held to find the cell only; the other members of a class
+                // wait on the cell while its first member makes the paths.
+                let cell = self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(key)
+                    .or_default()
+                    .clone();
+                cell.get_or_init(merge).clone()
             }
-        };
+            None => merge(),
+        }?;
         Some(Block { principal, paths })
     }
 }
@@ -865,18 +876,27 @@ impl BlockPaths {
         if targets.is_empty() {
             return None;
         }
-        let members = reaches.iter().map(|r| r.chain_members()).sum();
+        // Most chains are the same under every profile: about one reach's members.
+        let members = reaches.iter().map(|r| r.chain_members()).max().unwrap_or(0);
         let mut chains = Chains::with_capacity(targets.len() * reaches.len(), members);
         let mut next = vec![0; reaches.len()];
         for &t in &targets {
+            // Most targets are reached by the same chain under every profile: held once.
+            let mut last: Option<&[u32]> = None;
             for (r, k) in reaches.iter().zip(next.iter_mut()) {
-                match r.get(*k).filter(|(x, _)| *x == t) {
+                let chain = match r.get(*k).filter(|(x, _)| *x == t) {
                     Some((_, chain)) => {
-                        chains.push(chain);
                         *k += 1;
+                        chain
                     }
-                    None => chains.push(&[]),
+                    None => &[],
+                };
+                if last == Some(chain) {
+                    chains.push_same();
+                } else {
+                    chains.push(chain);
                 }
+                last = Some(chain);
             }
         }
         chains.shrink_to_fit();

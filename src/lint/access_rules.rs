@@ -199,17 +199,24 @@ fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let uids = &reached.identities().uids;
     for (k, profile) in eff.profiles.iter().enumerate() {
         // Each path whose target reaches its principal back, in path order (by principal):
-        // each principal's run at once, so the rule costs the number of paths.
-        let back: Vec<(u32, u32)> = reached
+        // each principal's run at once, so the rule costs the number of paths. Taken as made,
+        // not collected: a dense world has millions.
+        let mut back = reached
             .map_profile_paths(k, |p| {
                 reached
                     .reaches(k, p.target, p.principal)
                     .then_some((p.principal, p.target))
             })
             .flatten()
-            .collect();
-        for run in back.chunk_by(|x, y| x.0 == y.0) {
-            let a = run[0].0;
+            .peekable();
+        let mut run: Vec<(u32, u32)> = Vec::new();
+        while let Some(start) = back.next() {
+            run.clear();
+            run.push(start);
+            while let Some(next) = back.next_if(|x| x.0 == start.0) {
+                run.push(next);
+            }
+            let a = start.0;
             // One finding per cycle class, found from its first member (numbers are in uid
             // string order): its members, each reaching and reached by `a`.
             if run.iter().any(|&(_, t)| t < a) {

@@ -20,11 +20,17 @@ pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
 
 /// Chains of identity numbers packed end to end: chain `k` runs from where chain `k - 1` ends
 /// to `ends[k]`. Millions of chains cost 4 bytes each plus their members, not a `Vec` each.
+/// A chain equal to the one before it ([`Chains::push_same`]: the same shortest chain under
+/// another profile) costs its 4 bytes only.
 #[derive(Debug, Default)]
 pub struct Chains {
+    /// Where each chain ends in `members`; with [`SAME`] set, the chain is the one before.
     ends: Vec<u32>,
     members: Vec<u32>,
 }
+
+/// The bit of an end that marks a chain equal to the one before it.
+const SAME: u32 = 1 << 31;
 
 impl Chains {
     pub fn with_capacity(chains: usize, members: usize) -> Self {
@@ -37,13 +43,31 @@ impl Chains {
     /// Adds a chain (an empty one too).
     pub fn push(&mut self, chain: &[u32]) {
         self.members.extend_from_slice(chain);
-        self.ends.push(self.members.len() as u32);
+        self.ends.push(self.end());
+    }
+
+    /// Adds a chain equal to the last one added (which there must be), without its members.
+    pub fn push_same(&mut self) {
+        self.ends.push(self.end() | SAME);
+    }
+
+    /// The end of the members so far. A block of paths has far fewer than 2³¹ chain members
+    /// (its targets × profiles × `max_chain`), so the top bit is free for [`SAME`].
+    fn end(&self) -> u32 {
+        debug_assert!(self.members.len() < SAME as usize);
+        self.members.len() as u32
     }
 
     /// Chain `k`.
     pub fn get(&self, k: usize) -> &[u32] {
-        let start = k.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
-        &self.members[start..self.ends[k] as usize]
+        let mut k = k;
+        while k > 0 && self.ends[k] & SAME != 0 {
+            k -= 1;
+        }
+        let start = k
+            .checked_sub(1)
+            .map_or(0, |p| (self.ends[p] & !SAME) as usize);
+        &self.members[start..(self.ends[k] & !SAME) as usize]
     }
 
     pub fn len(&self) -> usize {
@@ -233,8 +257,15 @@ mod tests {
         for c in [&[3, 1][..], &[], &[7], &[]] {
             chains.push(c);
         }
+        chains.push_same();
+        chains.push(&[5, 6]);
+        chains.push_same();
+        chains.push_same();
         let back: Vec<&[u32]> = (0..chains.len()).map(|k| chains.get(k)).collect();
-        assert_eq!(back, [&[3, 1][..], &[], &[7], &[]]);
+        assert_eq!(
+            back,
+            [&[3, 1][..], &[], &[7], &[], &[], &[5, 6], &[5, 6], &[5, 6]]
+        );
         let reach = NumberedReach::new(vec![(9, vec![4, 9]), (2, vec![2])]);
         let pairs: Vec<(u32, &[u32])> = reach.iter().collect();
         assert_eq!(pairs, [(2, &[2][..]), (9, &[4, 9][..])]);

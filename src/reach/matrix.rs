@@ -901,16 +901,30 @@ impl HopMatrix {
 
     /// [`HopMatrix::reach`] of identity number `origin`, by number.
     pub fn reach_numbered(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
-        let class = self.class_of(origin) as usize;
-        // Every member reaches the same accounts by the same chains (kept for the next member
-        // only where there is one: a memo of every singleton class doubled a report's memory).
-        match self.memo.get(class) {
-            Some(memo) if !self.classes.target[class] && self.classes.members[class].len() > 1 => {
-                memo.get_or_init(|| self.reach_all(origin, max_chain))
-                    .clone()
-            }
-            _ => self.reach_all(origin, max_chain),
+        // Every member of the class reaches the same accounts by the same chains (kept for
+        // the next member only where there is one: a memo of every singleton class doubled a
+        // report's memory).
+        match self.alike(origin).and_then(|c| self.memo.get(c as usize)) {
+            Some(memo) => memo
+                .get_or_init(|| self.reach_all(origin, max_chain))
+                .clone(),
+            None => self.reach_all(origin, max_chain),
         }
+    }
+
+    /// `origin`'s class when every other member of it reaches the same identities by the same
+    /// chains, and there is another: the class holds no identity that can be impersonated (a
+    /// search never reaches its origin, so such members reach each other but not themselves).
+    pub fn alike(&self, origin: u32) -> Option<u32> {
+        let class = self.class_of(origin);
+        let c = class as usize;
+        (!self.memo.is_empty() && !self.classes.target[c] && self.classes.members[c].len() > 1)
+            .then_some(class)
+    }
+
+    /// [`HopMatrix::reach_numbered`], never kept (for a caller that keeps what it shares).
+    pub fn reach_unshared(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
+        self.reach_all(origin, max_chain)
     }
 
     /// The shortest chain (ties broken as in [`HopMatrix::reach`]) from `origin` to `target`,
