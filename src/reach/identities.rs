@@ -165,6 +165,9 @@ pub struct Identities {
     pub uids: Vec<Uid>,
     pub names: Vec<Arc<str>>,
     number: FxHashMap<EntityUid, u32>,
+    /// Each entity type's numbers: a type's uid strings share the prefix `Type::`, so they
+    /// are one run of the uid-string order.
+    types: Vec<(cedar_policy::EntityTypeName, std::ops::Range<u32>)>,
     /// What the inventory offers their classes, read once (see [`Identities::scan`]).
     scan: OnceLock<Scan>,
     /// Policies' decisions over their classes, shared while several profiles' matrices are
@@ -193,6 +196,14 @@ impl Identities {
             .enumerate()
             .map(|(i, (_, u))| (u.clone(), i as u32))
             .collect();
+        let mut types: Vec<(cedar_policy::EntityTypeName, std::ops::Range<u32>)> = Vec::new();
+        for (i, (_, u)) in keyed.iter().enumerate() {
+            let i = i as u32;
+            match types.last_mut() {
+                Some((t, run)) if t == u.type_name() => run.end = i + 1,
+                _ => types.push((u.type_name().clone(), i..i + 1)),
+            }
+        }
         let (names, uids) = keyed
             .into_iter()
             .map(|(n, u)| (Arc::from(n), Arc::new(u)))
@@ -201,6 +212,7 @@ impl Identities {
             uids,
             names,
             number,
+            types,
             scan: OnceLock::new(),
             decisions: Decisions::default(),
         }
@@ -217,6 +229,18 @@ impl Identities {
     /// (forgetting them) once they are built, as the matrices keep what they need.
     pub fn share_decisions(&self, on: bool) {
         self.decisions.share(on);
+    }
+
+    /// Whether each identity, by number, is of one of `types` (compared once per type, not
+    /// once per identity: matrices ask it of every class for every action).
+    pub fn of_types(&self, types: &[cedar_policy::EntityTypeName]) -> impl Fn(u32) -> bool {
+        let runs: Vec<std::ops::Range<u32>> = self
+            .types
+            .iter()
+            .filter(|(t, _)| types.contains(t))
+            .map(|(_, run)| run.clone())
+            .collect();
+        move |n| runs.iter().any(|run| run.contains(&n))
     }
 
     pub fn number(&self, uid: &EntityUid) -> Option<u32> {

@@ -132,27 +132,31 @@ impl ScopeClasses {
         candidates: &[u32],
         is_candidate: &[bool],
     ) -> Vec<u32> {
-        let of_type = |c: u32, t: Option<&cedar_policy::EntityTypeName>| {
-            t.is_none_or(|t| classes.rep(c).type_name() == t)
+        let ty = match constraint {
+            Constraint::Is(t) | Constraint::In(_, Some(t)) => Some(*t),
+            _ => None,
+        };
+        let of_type = ty.map(|t| classes.identities.of_types(std::slice::from_ref(t)));
+        let has_type = |c: u32| {
+            of_type
+                .as_ref()
+                .is_none_or(|of_type| of_type(classes.members[c as usize][0]))
         };
         match constraint {
             Constraint::Any => candidates.to_vec(),
-            Constraint::Is(t) => candidates
+            Constraint::Is(_) => candidates
                 .iter()
                 .copied()
-                .filter(|&c| of_type(c, Some(t)))
+                .filter(|&c| has_type(c))
                 .collect(),
             Constraint::Eq(e) | Constraint::In(e, _) => {
-                let (exact, ty) = match constraint {
-                    Constraint::In(_, t) => (false, *t),
-                    _ => (true, None),
-                };
+                let exact = matches!(constraint, Constraint::Eq(_));
                 self.0
                     .get(*e)
                     .into_iter()
                     .flatten()
                     .copied()
-                    .filter(|&c| is_candidate[c as usize] && of_type(c, ty))
+                    .filter(|&c| is_candidate[c as usize] && has_type(c))
                     .filter(|&c| !exact || classes.rep(c) == *e)
                     .collect()
             }
@@ -1160,8 +1164,9 @@ impl Evaluator<'_> {
             return (Vec::new(), 0);
         };
         let reps = |types: &[cedar_policy::EntityTypeName]| -> Vec<u32> {
+            let of_types = classes.identities.of_types(types);
             (0..n as u32)
-                .filter(|&c| types.contains(classes.rep(c).type_name()))
+                .filter(|&c| of_types(classes.members[c as usize][0]))
                 .collect()
         };
         let (sources, sinks) = (reps(&info.principals), reps(&info.resources));
