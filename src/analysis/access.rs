@@ -182,6 +182,24 @@ impl BlockPaths {
         }
     }
 
+    /// A hash of the targets and chains.
+    fn content_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        self.targets().hash(&mut h);
+        for k in 0..self.chain_count() {
+            self.chain(k).hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// Whether both have the same targets by the same chains.
+    fn same_as(&self, other: &Self) -> bool {
+        self.targets() == other.targets()
+            && self.chain_count() == other.chain_count()
+            && (0..self.chain_count()).all(|k| self.chain(k) == other.chain(k))
+    }
+
     /// The number of chains (targets × profiles).
     fn chain_count(&self) -> usize {
         match self {
@@ -824,8 +842,17 @@ impl<'e> Reached<'e> {
 /// [`HopMatrix::alike`]). In an organisation of teams most people are such members, and a
 /// copy of the same thousands of paths for each of them was most of a report's memory (path
 /// shape: 380 of 506 MB).
+///
+/// Other principals' paths are kept once per content: two principals that no class joins
+/// (each singled out by some policy) often reach the same accounts by the same chains all the
+/// same (the policy naming them does not apply under the profile, or grants what others
+/// already have).
 #[derive(Default)]
-struct Merged(std::sync::Mutex<FxHashMap<Vec<u32>, Arc<MadeOnce>>>);
+struct Merged {
+    alike: std::sync::Mutex<FxHashMap<Vec<u32>, Arc<MadeOnce>>>,
+    /// By a hash of their content; equal content is checked, not assumed.
+    by_content: std::sync::Mutex<FxHashMap<u64, Vec<Arc<BlockPaths>>>>,
+}
 
 /// The paths of a class under each profile, once its first member has made them (`None`: it
 /// reaches nothing).
@@ -846,7 +873,7 @@ impl Merged {
                 // The map's lock is held to find the cell only; the other members of a class
                 // wait on the cell while its first member makes the paths.
                 let cell = self
-                    .0
+                    .alike
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .entry(key)
@@ -854,9 +881,26 @@ impl Merged {
                     .clone();
                 cell.get_or_init(merge).clone()
             }
-            None => merge(),
+            None => merge().map(|paths| self.once(paths)),
         }?;
         Some(Block { principal, paths })
+    }
+
+    /// `paths`, or paths of equal content kept before.
+    fn once(&self, paths: Arc<BlockPaths>) -> Arc<BlockPaths> {
+        let hash = paths.content_hash();
+        let mut kept = self
+            .by_content
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let same = kept.entry(hash).or_default();
+        match same.iter().find(|k| k.same_as(&paths)) {
+            Some(k) => k.clone(),
+            None => {
+                same.push(paths.clone());
+                paths
+            }
+        }
     }
 }
 
@@ -940,6 +984,38 @@ mod tests {
     use super::*;
     use crate::analysis::profiles::select;
     use crate::workspace::test_support::uid;
+
+    #[test]
+    fn paths_of_equal_content_are_kept_once() {
+        let reach = |pairs: Vec<(u32, Vec<u32>)>| Arc::new(NumberedReach::new(pairs));
+        let merged = Merged::default();
+        let block = |reaches: Vec<Arc<NumberedReach>>| {
+            merged.block(0, None, || reaches).map(|b| b.paths).unwrap()
+        };
+        // Under two profiles: target 3 by the same chain under both, target 5 under the
+        // second only.
+        let a = block(vec![
+            reach(vec![(3, vec![1, 3])]),
+            reach(vec![(5, vec![5]), (3, vec![1, 3])]),
+        ]);
+        let b = block(vec![
+            reach(vec![(3, vec![1, 3])]),
+            reach(vec![(3, vec![1, 3]), (5, vec![5])]),
+        ]);
+        let c = block(vec![
+            reach(vec![(3, vec![2, 3])]),
+            reach(vec![(3, vec![1, 3]), (5, vec![5])]),
+        ]);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(a.targets(), [3, 5]);
+        let chains: Vec<&[u32]> = (0..a.chain_count()).map(|k| a.chain(k)).collect();
+        assert_eq!(chains, [&[1, 3][..], &[1, 3], &[], &[5]]);
+        // Nothing reached: no block.
+        assert!(merged
+            .block(0, None, || vec![reach(vec![]), reach(vec![])])
+            .is_none());
+    }
 
     #[test]
     fn routes_group_profiles_and_keep_each_hops_policies() {
