@@ -147,13 +147,13 @@ impl Explained {
 struct Block {
     principal: u32,
     /// Shared by every principal that reaches the same targets by the same chains under each
-    /// profile (the members of a class no policy tells apart: see [`Merged`]).
+    /// profile (see [`Merged`]).
     paths: Arc<BlockPaths>,
 }
 
 /// The targets and chains of a [`Block`].
 enum BlockPaths {
-    /// Under one profile, the reach as the matrix made it (shared with its memo, not copied).
+    /// Under one profile, the reach as the matrix's search made it (not copied).
     One(Arc<NumberedReach>),
     /// Under several, their reaches merged.
     Merged {
@@ -361,6 +361,7 @@ pub struct NumberedRoute<'a> {
 /// form. Counted in paths, not principals: a principal of a dense world reaches thousands of
 /// accounts, and 64 of them made 32 MB of CSV at once.
 const CHUNK_PATHS: usize = 16_384;
+
 impl<'e> Reached<'e> {
     /// Every reachable (principal, target) pair of `query` under each profile, in parallel.
     pub fn compute(engine: &'e Engine, profiles: &[Profile], query: &Query) -> Self {
@@ -837,7 +838,7 @@ impl<'e> Reached<'e> {
     }
 }
 
-/// The paths of principals that reach alike, made and held once per (class under each
+/// The paths of principals that reach alike, made and held once per tuple of classes (one per
 /// profile's matrix) whose members all reach the same targets by the same chains (see
 /// [`HopMatrix::alike`]). In an organisation of teams most people are such members, and a
 /// copy of the same thousands of paths for each of them was most of a report's memory (path
