@@ -318,7 +318,7 @@ pub fn path_lines<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = (String, usi
                     chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
                     policies,
                 };
-                if count > 0 {
+                if !text.is_empty() {
                     text.extend_from_slice(ENTRY_SEPARATOR.as_bytes());
                 }
                 // Writing JSON into memory cannot fail; it is UTF-8.

@@ -120,10 +120,10 @@ pub fn summarize(engine: &Engine, reached: &Reached, human_types: &[String]) -> 
         .map(|u| index.get(&**u).copied())
         .collect();
     let human = human_by_number(human_types, identities);
-    // The figures of a run of principals; runs are added up in order (rayon's reduce keeps
-    // it), so each account's humans stay in principal order. Paths come by principal, and
-    // there is one per (principal, target), so counting a principal's paths counts the
-    // accounts it reaches.
+    // The figures of a run of principals, added up over the runs (the humans are a set, and
+    // `widest` is sorted below, so the order of the runs does not matter). Paths come by
+    // principal, and there is one per (principal, target), so counting a principal's paths
+    // counts the accounts it reaches.
     struct Partial {
         per_account: Vec<(usize, RoaringBitmap, Vec<usize>)>,
         widest: Vec<(Uid, usize)>,

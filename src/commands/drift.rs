@@ -691,7 +691,6 @@ fn usage(
     Ok(report)
 }
 
-/// Lists an entry by line while fewer than [`NOTED`] are, else counts it.
 /// A usage-log line read, or why not with, for a JSON syntax error, its column in the line.
 fn usage_line(line: &str) -> Result<(UsageLine, jiff::Timestamp), (String, Option<usize>)> {
     let u: UsageLine = serde_json::from_str(line).map_err(|e| {
@@ -703,6 +702,7 @@ fn usage_line(line: &str) -> Result<(UsageLine, jiff::Timestamp), (String, Optio
     Ok((u, t))
 }
 
+/// Lists an entry by line while fewer than [`NOTED`] are, else counts it.
 fn note(list: &mut Vec<(usize, String)>, omitted: &mut usize, line: usize, why: String) {
     if list.len() < NOTED {
         list.push((line, why));

@@ -910,9 +910,9 @@ impl HopMatrix {
         // report's memory).
         match self.alike(origin).and_then(|c| self.memo.get(c as usize)) {
             Some(memo) => memo
-                .get_or_init(|| self.reach_all(origin, max_chain))
+                .get_or_init(|| self.reach_unshared(origin, max_chain))
                 .clone(),
-            None => self.reach_all(origin, max_chain),
+            None => self.reach_unshared(origin, max_chain),
         }
     }
 
@@ -924,11 +924,6 @@ impl HopMatrix {
         let c = class as usize;
         (!self.memo.is_empty() && !self.classes.target[c] && self.classes.members[c].len() > 1)
             .then_some(class)
-    }
-
-    /// [`HopMatrix::reach_numbered`], never kept (for a caller that keeps what it shares).
-    pub fn reach_unshared(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
-        self.reach_all(origin, max_chain)
     }
 
     /// The shortest chain (ties broken as in [`HopMatrix::reach`]) from `origin` to `target`,
@@ -1053,7 +1048,8 @@ impl HopMatrix {
             .flat_map(|c| self.classes.members[c].iter().copied())
     }
 
-    fn reach_all(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
+    /// [`HopMatrix::reach_numbered`], never kept (for a caller that keeps what it shares).
+    pub fn reach_unshared(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
         // Chains laid end to end in one vector, not a vector each: a dense world reaches
         // thousands of identities from every origin.
         let mut members: Vec<u32> = Vec::new();
