@@ -214,81 +214,125 @@ fn drift_equals_the_difference_of_brute_force_effective_access() {
         let mut b = generate(seed + 5000, &Size::WITH_GRANTS, false);
         // The same inventory, other policies.
         b.entities = a.entities.clone();
-        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        a.write(dir_a.path());
-        b.write(dir_b.path());
-        let load = |d: &std::path::Path| {
-            let l = actas::workspace::load(d, &Default::default()).unwrap();
-            assert!(
-                l.problems.is_empty(),
-                "{:?}",
-                l.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
-            );
-            l.workspace.unwrap()
-        };
-        let (ws_a, ws_b) = (load(dir_a.path()), load(dir_b.path()));
-        let baseline = dir_a.path().join("baseline.json");
-        actas::commands::drift::snapshot(&ws_a, Some(&baseline)).unwrap();
-        let opts = actas::commands::drift::DriftOptions {
-            baseline: Some(baseline),
-            ..Default::default()
-        };
-        let drift = actas::commands::drift::drift(&ws_b, &opts).unwrap();
-        let keys = |items: &[actas::commands::drift::DriftItem]| {
-            let mut paths = PathKeys::new();
-            let mut grants = GrantKeys::new();
-            for i in items {
-                let profile = i.item.profile.to_string();
-                match &i.item.access {
-                    Accessed::Path {
-                        principal, target, ..
-                    } => {
-                        paths.insert((profile, principal.clone(), target.clone()));
-                    }
-                    Accessed::Grant {
-                        principal,
-                        acting_as,
-                        action,
-                        resource,
-                    } => {
-                        grants.insert((
-                            profile,
-                            principal.clone(),
-                            acting_as.clone(),
-                            action.clone(),
-                            resource.clone(),
-                        ));
-                    }
-                }
-            }
-            (paths, grants)
-        };
-        let (pa, ga) = Oracle::new(&a).effective(&a);
-        let (pb, gb) = Oracle::new(&b).effective(&b);
-        let expected_new = (
-            pb.difference(&pa).cloned().collect::<PathKeys>(),
-            gb.difference(&ga).cloned().collect::<GrantKeys>(),
-        );
-        let expected_removed = (
-            pa.difference(&pb).cloned().collect::<PathKeys>(),
-            ga.difference(&gb).cloned().collect::<GrantKeys>(),
-        );
-        assert_eq!(keys(&drift.new), expected_new, "seed {seed}: new");
-        assert_eq!(
-            keys(&drift.removed),
-            expected_removed,
-            "seed {seed}: removed"
-        );
-        compared += expected_new.0.len()
-            + expected_new.1.len()
-            + expected_removed.0.len()
-            + expected_removed.1.len();
+        compared += compare_drift(seed, &a, &b).0;
     }
     assert!(
         compared > 100,
         "only {compared} drift items over all worlds"
     );
     eprintln!("{compared} drift items compared");
+}
+
+/// A crowd whose people reach alike (the baseline writes most of them as `same_as` an earlier
+/// one), then a few policies fewer: some principals still reach as the one they were recorded
+/// with, some not, and some of those recorded in full changed under their `same_as` members.
+#[test]
+fn drift_of_principals_recorded_alike_equals_brute_force() {
+    let size = Size {
+        people: 40,
+        grants: 6,
+        ..Size::CROWD
+    };
+    let (mut compared, mut alike) = (0, 0);
+    for seed in 300..306 {
+        let a = generate(seed, &size, false);
+        let mut b = generate(seed, &size, false);
+        // Every policy but one in five (a different one for each seed).
+        let pieces: Vec<&str> = a.policies.split("@id(").collect();
+        b.policies = pieces
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || !(*i as u64 + seed).is_multiple_of(5))
+            .map(|(_, p)| *p)
+            .collect::<Vec<_>>()
+            .join("@id(");
+        let (items, same_as) = compare_drift(seed, &a, &b);
+        compared += items;
+        alike += same_as;
+    }
+    assert!(compared > 50, "only {compared} drift items over all worlds");
+    assert!(alike > 50, "only {alike} `same_as` lines over all worlds");
+    eprintln!("{compared} drift items compared, {alike} principals recorded alike");
+}
+
+/// `drift` of `b` against a baseline of `a` equals the difference of their brute-force
+/// effective access; returns how many items it compared and how many `same_as` lines the
+/// baseline has.
+fn compare_drift(seed: u64, a: &World, b: &World) -> (usize, usize) {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    a.write(dir_a.path());
+    b.write(dir_b.path());
+    let load = |d: &std::path::Path| {
+        let l = actas::workspace::load(d, &Default::default()).unwrap();
+        assert!(
+            l.problems.is_empty(),
+            "{:?}",
+            l.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+        );
+        l.workspace.unwrap()
+    };
+    let (ws_a, ws_b) = (load(dir_a.path()), load(dir_b.path()));
+    let baseline = dir_a.path().join("baseline.json");
+    actas::commands::drift::snapshot(&ws_a, Some(&baseline)).unwrap();
+    let same_as = std::fs::read_to_string(&baseline)
+        .unwrap()
+        .matches("\"same_as\"")
+        .count();
+    let opts = actas::commands::drift::DriftOptions {
+        baseline: Some(baseline),
+        ..Default::default()
+    };
+    let drift = actas::commands::drift::drift(&ws_b, &opts).unwrap();
+    let keys = |items: &[actas::commands::drift::DriftItem]| {
+        let mut paths = PathKeys::new();
+        let mut grants = GrantKeys::new();
+        for i in items {
+            let profile = i.item.profile.to_string();
+            match &i.item.access {
+                Accessed::Path {
+                    principal, target, ..
+                } => {
+                    paths.insert((profile, principal.clone(), target.clone()));
+                }
+                Accessed::Grant {
+                    principal,
+                    acting_as,
+                    action,
+                    resource,
+                } => {
+                    grants.insert((
+                        profile,
+                        principal.clone(),
+                        acting_as.clone(),
+                        action.clone(),
+                        resource.clone(),
+                    ));
+                }
+            }
+        }
+        (paths, grants)
+    };
+    let (pa, ga) = Oracle::new(a).effective(a);
+    let (pb, gb) = Oracle::new(b).effective(b);
+    let expected_new = (
+        pb.difference(&pa).cloned().collect::<PathKeys>(),
+        gb.difference(&ga).cloned().collect::<GrantKeys>(),
+    );
+    let expected_removed = (
+        pa.difference(&pb).cloned().collect::<PathKeys>(),
+        ga.difference(&gb).cloned().collect::<GrantKeys>(),
+    );
+    assert_eq!(keys(&drift.new), expected_new, "seed {seed}: new");
+    assert_eq!(
+        keys(&drift.removed),
+        expected_removed,
+        "seed {seed}: removed"
+    );
+    let items = expected_new.0.len()
+        + expected_new.1.len()
+        + expected_removed.0.len()
+        + expected_removed.1.len();
+    (items, same_as)
 }
 
 /// `w` written to a temporary folder (kept while the workspace is used) and loaded by actas.

@@ -586,6 +586,18 @@ impl<'e> Reached<'e> {
         })
     }
 
+    /// One principal's paths, in target order (none when it reaches nothing): `drift` compares
+    /// those of a principal the baseline records as reaching what another does.
+    pub fn principal_paths(&self, principal: u32) -> impl Iterator<Item = NumberedPath<'_>> + '_ {
+        let block = self
+            .block_of
+            .get(principal as usize)
+            .and_then(|&k| self.blocks.get(k as usize));
+        block
+            .into_iter()
+            .flat_map(move |b| (0..b.paths.targets().len()).map(move |j| self.numbered(b, j)))
+    }
+
     /// The path between two identity numbers under profile `i`, if there is one.
     pub fn path_under(&self, i: usize, principal: u32, target: u32) -> Option<ProfilePath<'_>> {
         let b = self

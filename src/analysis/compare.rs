@@ -8,6 +8,7 @@
 //! only because its path or the account's own grant changed is not listed again: that change is
 //! (a path gained or lost is one item, not one more per grant of the account).
 
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, BTreeSet};
 use std::iter::Peekable;
 
@@ -16,11 +17,16 @@ use rustc_hash::FxHashSet;
 use crate::analysis::baseline::{GrantEntry, PathEntry};
 use crate::analysis::effective::Effective;
 use crate::analysis::item::AccessItem;
-use crate::core::ids::PolicyId;
+use crate::core::ids::{PolicyId, ProfileName};
 
 /// Merges the earlier access's paths, pushed in order, with the later one's, pulled in order.
-pub struct PathMerge<I: Iterator<Item = PathEntry>> {
+/// The later paths may hold, in place of a principal's, one [`unmade`] entry: they are made
+/// (by `make`) only if an earlier path of that principal needs them.
+pub struct PathMerge<'m, I: Iterator<Item = PathEntry>> {
     later: Peekable<I>,
+    /// The paths of an unmade entry, before the rest of `later`.
+    made: VecDeque<PathEntry>,
+    make: Option<Box<Make<'m>>>,
     /// The later access's paths the earlier lacks, in order.
     pub added: Vec<PathEntry>,
     /// The earlier access's paths the later lacks, in order.
@@ -29,17 +35,87 @@ pub struct PathMerge<I: Iterator<Item = PathEntry>> {
     pub earlier_policies: FxHashSet<PolicyId>,
     /// The last earlier path's (principal, target, profile).
     last: Option<(String, String, String)>,
+    /// The principals of the paths added or removed so far.
+    changed: FxHashSet<String>,
 }
 
-impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
+/// Makes the paths of a principal, by name.
+pub type Make<'m> = dyn Fn(&str) -> Vec<PathEntry> + 'm;
+
+/// Stands for the paths of `principal` in a merge's later paths (see [`PathMerge::lazy`]): its
+/// target is empty, so it sorts before them.
+pub fn unmade(principal: String) -> PathEntry {
+    PathEntry {
+        profile: ProfileName::default(),
+        principal,
+        target: String::new(),
+        chain: Vec::new(),
+        policies: Vec::new(),
+    }
+}
+
+impl<'m, I: Iterator<Item = PathEntry>> PathMerge<'m, I> {
     pub fn new(later: I) -> Self {
         Self {
             later: later.peekable(),
+            made: VecDeque::new(),
+            make: None,
             added: Vec::new(),
             removed: Vec::new(),
             earlier_policies: FxHashSet::default(),
             last: None,
+            changed: FxHashSet::default(),
         }
+    }
+
+    /// A merge whose later paths may hold [`unmade`] entries, made by `make`.
+    pub fn lazy(later: I, make: Box<Make<'m>>) -> Self {
+        Self {
+            make: Some(make),
+            ..Self::new(later)
+        }
+    }
+
+    fn peek(&mut self) -> Option<&PathEntry> {
+        if self.made.is_empty() {
+            self.later.peek()
+        } else {
+            self.made.front()
+        }
+    }
+
+    fn next_later(&mut self) -> Option<PathEntry> {
+        self.made.pop_front().or_else(|| self.later.next())
+    }
+
+    fn add(&mut self, later: Option<PathEntry>) {
+        let Some(later) = later else { return };
+        if !self.changed.contains(&later.principal) {
+            self.changed.insert(later.principal.clone());
+        }
+        self.added.push(later);
+    }
+
+    /// Whether a path of `principal` was found added or removed so far (all of them, once the
+    /// earlier paths are past it).
+    pub fn changed(&self, principal: &str) -> bool {
+        self.changed.contains(principal)
+    }
+
+    /// Replaces the unmade entry in front (`made` is then empty: made paths are never unmade)
+    /// by its principal's paths.
+    fn make_front(&mut self) {
+        if let (Some(unmade), Some(make)) = (self.next_later(), &self.make) {
+            self.made.extend(make(&unmade.principal));
+        }
+    }
+
+    /// The next later path, an unmade entry made first.
+    fn next_made(&mut self) -> Option<PathEntry> {
+        while self.peek().is_some_and(is_unmade) {
+            self.make_front();
+        }
+        self.next_later()
     }
 
     /// The next path of the earlier access; an error when it is out of order (a baseline edited
@@ -68,24 +144,64 @@ impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
                 self.earlier_policies.insert(p.clone());
             }
         }
-        while let Some(later) = self.later.peek() {
-            match later.stream_key().cmp(&earlier.stream_key()) {
-                std::cmp::Ordering::Less => self.added.extend(self.later.next()),
+        while let Some(later) = self.peek() {
+            let order = later.stream_key().cmp(&earlier.stream_key());
+            if is_unmade(later) && order.is_le() {
+                self.make_front();
+                continue;
+            }
+            match order {
+                std::cmp::Ordering::Less => {
+                    let next = self.next_later();
+                    self.add(next);
+                }
                 std::cmp::Ordering::Equal => {
-                    self.later.next();
+                    self.next_later();
                     return Ok(());
                 }
                 std::cmp::Ordering::Greater => break,
             }
         }
+        if !self.changed.contains(&earlier.principal) {
+            self.changed.insert(earlier.principal.clone());
+        }
         self.removed.push(earlier);
         Ok(())
+    }
+
+    /// The earlier access has the same paths for `principal` as the later one: its later
+    /// paths are passed over (`drift`, for a baseline's principal that reaches as another does;
+    /// one whose paths differ is compared on its own, then [`PathMerge::absorb`]ed).
+    pub fn pass_over(&mut self, principal: &str) {
+        while let Some(later) = self.peek() {
+            match later.principal.as_str().cmp(principal) {
+                std::cmp::Ordering::Less => {
+                    let next = self.next_made();
+                    self.add(next);
+                }
+                std::cmp::Ordering::Equal => {
+                    self.next_later();
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        self.last = Some((principal.to_owned(), String::new(), String::new()));
+    }
+
+    /// Takes in what a comparison of other principals found.
+    pub fn absorb<J: Iterator<Item = PathEntry>>(&mut self, other: PathMerge<'_, J>) {
+        let other = other.finish();
+        self.added.extend(other.added);
+        self.removed.extend(other.removed);
+        self.earlier_policies.extend(other.earlier_policies);
     }
 
     /// Every later path after the last earlier one is added; both lists are put in the order
     /// of reports ([`PathEntry::key`]).
     pub fn finish(mut self) -> Self {
-        self.added.extend(self.later.by_ref());
+        while let Some(next) = self.next_made() {
+            self.added.push(next);
+        }
         self.added.sort_by(|a, b| a.key().cmp(&b.key()));
         self.removed.sort_by(|a, b| a.key().cmp(&b.key()));
         self
@@ -100,6 +216,10 @@ impl<I: Iterator<Item = PathEntry>> PathMerge<I> {
             listed(&self.removed)
         }
     }
+}
+
+fn is_unmade(p: &PathEntry) -> bool {
+    p.target.is_empty()
 }
 
 type GrantKey<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, &'a str);
@@ -191,7 +311,7 @@ impl<'a> Grants<'a> {
 pub fn grant_changes<I: Iterator<Item = PathEntry>>(
     earlier: &[GrantEntry],
     later: &[GrantEntry],
-    paths: &PathMerge<I>,
+    paths: &PathMerge<'_, I>,
     later_paths: &Effective,
 ) -> (Vec<GrantEntry>, Vec<GrantEntry>) {
     let (e, l) = (Grants::new(earlier), Grants::new(later));

@@ -13,10 +13,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cedar_policy::EntityUid;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::analysis::baseline::{self, Baseline, GrantEntry, ReadError};
+use crate::analysis::baseline::{
+    self, Baseline, GrantEntry, PathEntry, PrincipalContent, ReadError, ReadPath,
+};
 use crate::analysis::compare::{self, PathMerge};
 use crate::analysis::effective::{self, Effective};
 use crate::analysis::item::{AccessItem, Accessed};
@@ -208,11 +211,17 @@ fn baseline_path(ws: &Workspace, given: Option<&PathBuf>) -> PathBuf {
         .join(given.map_or(Path::new(baseline::DEFAULT_PATH), |p| p.as_path()))
 }
 
-/// Writes `b` with the paths of `e` to `path`, atomically; returns how many paths it wrote.
-fn write_baseline(path: &Path, b: &Baseline, e: &Effective) -> std::io::Result<usize> {
+/// Writes `b` with the paths of `e` (whose principals' content is `contents`) to `path`,
+/// atomically; returns how many paths it wrote.
+fn write_baseline(
+    path: &Path,
+    b: &Baseline,
+    e: &Effective,
+    contents: &[PrincipalContent],
+) -> std::io::Result<usize> {
     let mut paths = 0;
     crate::core::files::write_output_with(path, &mut |w| {
-        paths = baseline::write(w, b, baseline::path_lines(e))?;
+        paths = baseline::write(w, b, baseline::path_lines(e, contents))?;
         Ok(())
     })?;
     Ok(paths)
@@ -231,7 +240,8 @@ pub fn snapshot(ws: &Workspace, output: Option<&PathBuf>) -> Result<Snapshot, Ve
     let (_, effective, b) = current(ws)?;
     let path = baseline_path(ws, output);
     let display = crate::core::files::display_path(&ws.root, &path);
-    let paths = write_baseline(&path, &b, &effective).map_err(|e| {
+    let contents = baseline::contents(&effective);
+    let paths = write_baseline(&path, &b, &effective, &contents).map_err(|e| {
         vec![Problem::new(format!(
             "failed to write `{display}`: {}; the previous baseline, if any, is unchanged",
             crate::core::files::io_reason(&e)
@@ -249,9 +259,8 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
     let path = baseline_path(ws, opts.baseline.as_ref());
     let display = crate::core::files::display_path(&ws.root, &path);
     let (profiles, effective, now) = current(ws)?;
-    // The baseline's paths are compared with the current ones as they are read.
-    let mut merge = PathMerge::new(baseline::path_entries(&effective));
-    let old = baseline::read(&path, &mut |p| merge.push(p)).map_err(|e| {
+    let read = compare_with_baseline(&path, &effective);
+    let (old, merge) = read.map_err(|e| {
         let p = match e {
             ReadError::Io(why) => {
                 Problem::new(format!("failed to read baseline `{display}`: {why}"))
@@ -269,7 +278,6 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         };
         vec![p]
     })?;
-    let merge = merge.finish();
     if old.schema != now.schema {
         return Err(vec![Problem::new(format!(
             "`{display}` was recorded under another schema (fingerprint {}, now {})",
@@ -338,7 +346,8 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
     };
     if opts.accept {
         // The report stands whether or not the new baseline could be written.
-        match write_baseline(&path, &now, &effective) {
+        let contents = baseline::contents(&effective);
+        match write_baseline(&path, &now, &effective, &contents) {
             Ok(_) => result.accepted = true,
             Err(e) => {
                 result.accept_failed = Some(Problem::new(format!(
@@ -349,6 +358,112 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
         }
     }
     Ok(result)
+}
+
+/// The baseline at `path`, but for its paths, and its paths merged with those of `effective`.
+fn compare_with_baseline<'e>(
+    path: &Path,
+    effective: &'e Effective<'_>,
+) -> Result<
+    (
+        Baseline,
+        PathMerge<'e, impl Iterator<Item = PathEntry> + 'e>,
+    ),
+    ReadError,
+> {
+    // The baseline's paths are compared with the current ones as they are read, a principal at
+    // a time: one whose lines hash as its current paths would be written is unchanged, and its
+    // current paths are never made; the others' are made and compared path by path. A principal
+    // recorded as reaching what another does is unchanged when that one is and the two still
+    // reach alike; else it is compared with the other's lines once the file is read.
+    let contents = baseline::contents(effective);
+    let lines = baseline::lines_contents(effective, &contents);
+    let names = &effective.reached.identities().names;
+    let now_content: FxHashMap<&str, (u128, u128)> = contents
+        .iter()
+        .zip(&lines)
+        .map(|(c, &lines)| (&*names[c.principal as usize], (c.content, lines)))
+        .collect();
+    let make = move |principal: &str| baseline::principal_entries(effective, principal);
+    let principals: Vec<u32> = contents.iter().map(|c| c.principal).collect();
+    let unmade =
+        (principals.into_iter()).map(move |n| compare::unmade(names[n as usize].to_string()));
+    let mut merge = PathMerge::lazy(unmade, Box::new(make));
+    let mut differ: Vec<(String, String)> = Vec::new();
+    let mut held: Vec<PathEntry> = Vec::new();
+    let old = baseline::read_beside(path, &mut |read| match read {
+        ReadPath::Entry(p) => {
+            held.push(p);
+            Ok(())
+        }
+        ReadPath::End { principal, content } => {
+            if now_content.get(principal.as_str()).map(|c| c.1) == Some(content) {
+                merge.pass_over(&principal);
+                merge
+                    .earlier_policies
+                    .extend(held.drain(..).flat_map(|p| p.policies));
+                return Ok(());
+            }
+            held.drain(..).try_for_each(|p| merge.push(p))
+        }
+        ReadPath::Same { principal, same_as } => {
+            // Unchanged when `same_as` is (its paths were compared: those before this line) and
+            // the principal still reaches as it does.
+            merge.pass_over(&principal);
+            let content = |p: &str| now_content.get(p).map(|c| c.0);
+            let alike = content(&principal).is_some() && content(&principal) == content(&same_as);
+            if !alike || merge.changed(&same_as) {
+                differ.push((principal, same_as));
+            }
+            Ok(())
+        }
+    })?;
+    compare_alike(path, effective, &mut merge, &differ)?;
+    Ok((old, merge.finish()))
+}
+
+/// Compares each principal of `differ` (principal, the one the baseline says it reaches as)
+/// with the paths the baseline lists for the other, read again from the file (only when some
+/// principal's content changed): one listed principal's paths are held at a time.
+fn compare_alike<I: Iterator<Item = PathEntry>>(
+    path: &Path,
+    effective: &Effective,
+    merge: &mut PathMerge<'_, I>,
+    differ: &[(String, String)],
+) -> Result<(), ReadError> {
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (principal, same_as) in differ {
+        members.entry(same_as).or_default().push(principal);
+    }
+    let mut held: Vec<PathEntry> = Vec::new();
+    let compare = |held: &mut Vec<PathEntry>, merge: &mut PathMerge<'_, I>| {
+        let Some(first) = held.first() else { return };
+        for principal in members.get(first.principal.as_str()).into_iter().flatten() {
+            let now = baseline::principal_entries(effective, principal);
+            let mut one = PathMerge::new(now.into_iter());
+            for p in held.iter() {
+                // In order: the listed principal's paths are, and the name is the same in each.
+                let _ = one.push(PathEntry {
+                    principal: (*principal).to_owned(),
+                    ..p.clone()
+                });
+            }
+            merge.absorb(one);
+        }
+        held.clear();
+    };
+    baseline::read_beside(path, &mut |read| {
+        match read {
+            ReadPath::Entry(p) if members.contains_key(p.principal.as_str()) => held.push(p),
+            ReadPath::End { .. } => compare(&mut held, merge),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// What changed around the access since the baseline: profiles, max_chain, the input files.
