@@ -655,9 +655,19 @@ pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError
     if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(ReadError::Io("is a folder".into()));
     }
-    let file =
-        std::fs::File::open(path).map_err(|e| ReadError::Io(crate::core::files::io_reason(&e)))?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let open = || {
+        let file = std::fs::File::open(path)
+            .map_err(|e| ReadError::Io(crate::core::files::io_reason(&e)))?;
+        Ok(std::io::BufReader::with_capacity(1 << 20, file))
+    };
+    if let Some(layout) = Layout::scan(open()?) {
+        return layout.read(open()?, on_path);
+    }
+    read_from(open()?, on_path)
+}
+
+/// Reads a baseline from `reader` as one JSON document.
+fn read_from(reader: impl std::io::Read, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError> {
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut state = ReadState {
         error: None,
@@ -681,6 +691,128 @@ pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError
         };
         ReadError::Malformed(why)
     })
+}
+
+/// Where the `paths` of a baseline laid out as [`write`] lays it out stand: its list opens on a
+/// line of its own, each entry is a line (indented four spaces, a comma after all but the last)
+/// and the list closes on a line of its own. Such a file's paths are parsed a line at a time, by
+/// the workers, a batch at a time (parsing was most of `drift` on an organisation); any other
+/// layout (a file reformatted by hand or by a tool) is read as one JSON document.
+struct Layout {
+    /// The line numbers (from 1) of the lines that open and close `paths`.
+    open: usize,
+    close: usize,
+}
+
+const PATHS_OPEN: &[u8] = b"  \"paths\": [";
+const PATHS_CLOSE: &[u8] = b"  ],";
+
+impl Layout {
+    fn scan(mut reader: impl std::io::BufRead) -> Option<Self> {
+        let mut line = Vec::new();
+        let (mut n, mut open) = (0, None);
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).ok()? == 0 {
+                return None;
+            }
+            n += 1;
+            let text = line.strip_suffix(b"\n")?;
+            match open {
+                None if text == PATHS_OPEN => open = Some(n),
+                None => {}
+                Some(open) if text == PATHS_CLOSE => return Some(Self { open, close: n }),
+                Some(_) => {
+                    let entry = text.strip_prefix(b"    {")?;
+                    if !(entry.ends_with(b"},") || entry.ends_with(b"}")) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the file: what stands before `paths` first (its format and version are checked
+    /// before any path is handed on), then the paths, then the whole with `paths` left empty
+    /// (blank lines in their place, so every other line keeps its number).
+    fn read(
+        &self,
+        mut reader: impl std::io::BufRead,
+        on_path: &mut OnPath<'_>,
+    ) -> Result<Baseline, ReadError> {
+        use rayon::prelude::*;
+        let io = |e: std::io::Error| ReadError::Io(crate::core::files::io_reason(&e));
+        let mut head = Vec::new();
+        for _ in 1..self.open {
+            reader.read_until(b'\n', &mut head).map_err(io)?;
+        }
+        let mut before = head.clone();
+        before.extend_from_slice(b"  \"paths\": [], \"grants\": []}\n");
+        read_from(&before[..], &mut |_| Ok(()))?;
+        let profiles: Vec<ProfileName> = serde_json::from_slice::<HeadProfiles>(&before)
+            .map(|h| h.profiles.into_iter().map(|p| p.name).collect())
+            .unwrap_or_default();
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).map_err(io)?;
+        let mut lines = PathLines {
+            profiles: &profiles,
+            on_path,
+            refused: &mut None,
+            path: Vec::new(),
+            last: None,
+            listed: FxHashSet::default(),
+            open: None,
+        };
+        const BATCH: usize = 16_384;
+        let mut n = self.open + 1;
+        let (mut text, mut ends): (Vec<u8>, Vec<usize>) = (Vec::new(), Vec::new());
+        while n < self.close {
+            text.clear();
+            ends.clear();
+            while n + ends.len() < self.close && ends.len() < BATCH {
+                reader.read_until(b'\n', &mut text).map_err(io)?;
+                ends.push(text.len());
+            }
+            let parsed: Vec<Result<AnyLine, serde_json::Error>> = (0..ends.len())
+                .into_par_iter()
+                .map(|k| {
+                    let start = if k == 0 { 0 } else { ends[k - 1] };
+                    let entry = text[start..ends[k]].trim_ascii_end();
+                    let entry = entry.strip_suffix(b",").unwrap_or(entry);
+                    serde_json::from_slice(entry)
+                })
+                .collect();
+            for parsed in parsed {
+                let line = parsed.map_err(|e| {
+                    ReadError::Malformed(match crate::core::diag::json_error_parts(&e) {
+                        (why, Some((_, column))) => {
+                            format!("line {n}, column {}: {why}", column + 4)
+                        }
+                        (why, None) => format!("line {n}: {why}"),
+                    })
+                })?;
+                lines
+                    .take_any(line)
+                    .map_err(|why| ReadError::Malformed(format!("line {n}: {why}")))?;
+                n += 1;
+            }
+        }
+        lines
+            .close()
+            .map_err(|why| ReadError::Malformed(format!("line {n}: {why}")))?;
+        // The whole but for the paths, each line where it stands.
+        let mut whole = head;
+        whole.extend_from_slice(PATHS_OPEN);
+        whole.resize(whole.len() + self.close - self.open, b'\n');
+        reader.read_to_end(&mut whole).map_err(io)?;
+        read_from(&whole[..], &mut |_| Ok(()))
+    }
+}
+
+/// The profiles of a baseline's beginning.
+#[derive(Deserialize)]
+struct HeadProfiles {
+    profiles: Vec<ProfileEntry>,
 }
 
 /// As [`read`], but the file is parsed on a thread of its own while `on_path` takes the paths
@@ -1335,8 +1467,30 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!((back, read), (b, paths));
+        assert_eq!((back.clone(), read.clone()), (b, paths));
         assert_eq!(ends, [r#"User::"a""#]);
+        // Laid out otherwise (as a tool might rewrite it), the file reads the same, as one
+        // document rather than a line at a time.
+        let value: Value = serde_json::from_str(&text).unwrap();
+        std::fs::write(&file, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+        let mut again = Vec::new();
+        let back_again = super::read(&file, &mut |p| {
+            if let ReadPath::Entry(p) = p {
+                again.push(p);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((back_again, again), (back, read));
+        // A line that is not JSON is told at its line and column either way.
+        let broken = text.replace(r#""target":"Account::\"c\"""#, r#""target":Account"#);
+        assert_ne!(broken, text);
+        std::fs::write(&file, &broken).unwrap();
+        let Err(ReadError::Malformed(why)) = super::read(&file, &mut |_| Ok(())) else {
+            panic!("read a broken line");
+        };
+        let at = broken.lines().position(|l| l.contains(":Account")).unwrap() + 1;
+        assert!(why.starts_with(&format!("line {at}, column ")), "{why}");
         // The whole file fits its schema's type.
         let _: BaselineFile = serde_json::from_str(&text).unwrap();
         assert!(text.contains(

@@ -399,9 +399,15 @@ fn compare_with_baseline<'e>(
         ReadPath::End { principal, content } => {
             if now_content.get(principal.as_str()).map(|c| c.1) == Some(content) {
                 merge.pass_over(&principal);
-                merge
-                    .earlier_policies
-                    .extend(held.drain(..).flat_map(|p| p.policies));
+                // Most paths of a principal are behind the same policies as the one before.
+                let mut previous: &[PolicyId] = &[];
+                for p in &held {
+                    if p.policies != previous {
+                        merge.earlier_policies.extend(p.policies.iter().cloned());
+                        previous = &p.policies;
+                    }
+                }
+                held.clear();
                 return Ok(());
             }
             held.drain(..).try_for_each(|p| merge.push(p))
