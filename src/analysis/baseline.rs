@@ -21,8 +21,9 @@
 //! one line, `{"principal": …, "same_as": …}`. People in the same teams reach the same accounts
 //! by the same chains, and an organisation's file was gigabytes of copies (9.4 GB on the bench
 //! world whose 12,500 identities all reach 2,000 accounts). Equal is told by a 128-bit hash of
-//! the content ([`Content`]); `drift` compares such a principal by that hash, and only when it
-//! differs reads the file again for the paths it names.
+//! the paths by identity number ([`Content`]). The reader hands on, after each principal's
+//! lines, the hash of those lines ([`LinesContent`]), so that `drift` passes over a principal
+//! whose lines are what it would write now without making its paths (see `drift.rs`).
 
 use std::fmt::Write as _;
 use std::path::Path;
