@@ -233,46 +233,21 @@ impl LinesContent {
     }
 }
 
-/// Each principal's [`LinesContent`] as `e` would write it, in the order of `contents`; made
-/// by the workers once for each content (a principal that reaches as one before it has that
-/// one's).
-pub fn lines_contents(e: &Effective, contents: &[PrincipalContent]) -> Vec<u128> {
+/// The [`LinesContent`] of the lines `e` would write for the principal numbered `principal`.
+/// `drift` asks it while the baseline is read (on the calling thread, which otherwise waits for
+/// the reader), once for each content.
+pub fn lines_content(e: &Effective, principal: u32) -> u128 {
     let names = &e.reached.identities().names;
     let every = e.reached.profiles.len();
-    let same = alike(contents);
-    let firsts: Vec<Option<u128>> = e
-        .reached
-        .map_principals(|paths| {
-            let mut paths = paths.peekable();
-            if paths.peek().is_none_or(|p| same.contains_key(&p.principal)) {
-                return None;
-            }
-            let mut content = LinesContent::default();
-            for p in paths {
-                for (profiles, chain, policies) in routes(e, &p) {
-                    let profiles = (profiles.len() < every).then_some(&profiles[..]);
-                    let chain = chain.iter().map(|&x| &*names[x as usize]);
-                    content.add(&names[p.target as usize], profiles, chain, &policies);
-                }
-            }
-            Some(content.finish())
-        })
-        .collect();
-    let index: FxHashMap<u32, usize> = contents
-        .iter()
-        .enumerate()
-        .map(|(k, c)| (c.principal, k))
-        .collect();
-    contents
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            let first = same
-                .get(&c.principal)
-                .map_or(k, |(earlier, _)| index[earlier]);
-            firsts.get(first).copied().flatten().unwrap_or_default()
-        })
-        .collect()
+    let mut content = LinesContent::default();
+    for p in e.reached.principal_paths(principal) {
+        for (profiles, chain, policies) in routes(e, &p) {
+            let profiles = (profiles.len() < every).then_some(&profiles[..]);
+            let chain = chain.iter().map(|&x| &*names[x as usize]);
+            content.add(&names[p.target as usize], profiles, chain, &policies);
+        }
+    }
+    content.finish()
 }
 
 /// A principal's paths in brief: its number, how many (path, profile) entries it has, and the
@@ -1379,7 +1354,9 @@ mod tests {
         let profiles = crate::analysis::profiles::select(&ws, &[], None).unwrap();
         let e = crate::analysis::effective::compute(&ws.engine, &profiles);
         let contents = contents(&e);
-        let lines = lines_contents(&e, &contents);
+        let lines: Vec<u128> = (contents.iter())
+            .map(|c| lines_content(&e, c.principal))
+            .collect();
         let mut out = Vec::new();
         let b = from_effective(&ws.engine, &e);
         write(&mut out, &b, path_lines(&e, &contents)).unwrap();

@@ -377,13 +377,14 @@ fn compare_with_baseline<'e>(
     // recorded as reaching what another does is unchanged when that one is and the two still
     // reach alike; else it is compared with the other's lines once the file is read.
     let contents = baseline::contents(effective);
-    let lines = baseline::lines_contents(effective, &contents);
     let names = &effective.reached.identities().names;
-    let now_content: FxHashMap<&str, (u128, u128)> = contents
+    let now_content: FxHashMap<&str, (u128, u32)> = contents
         .iter()
-        .zip(&lines)
-        .map(|(c, &lines)| (&*names[c.principal as usize], (c.content, lines)))
+        .map(|c| (&*names[c.principal as usize], (c.content, c.principal)))
         .collect();
+    // The hash of the lines that would be written now, by content (principals that reach alike
+    // have the same lines).
+    let mut lines_now: FxHashMap<u128, u128> = FxHashMap::default();
     let make = move |principal: &str| baseline::principal_entries(effective, principal);
     let principals: Vec<u32> = contents.iter().map(|c| c.principal).collect();
     let unmade =
@@ -397,7 +398,12 @@ fn compare_with_baseline<'e>(
             Ok(())
         }
         ReadPath::End { principal, content } => {
-            if now_content.get(principal.as_str()).map(|c| c.1) == Some(content) {
+            let now = now_content.get(principal.as_str()).map(|&(now, n)| {
+                *lines_now
+                    .entry(now)
+                    .or_insert_with(|| baseline::lines_content(effective, n))
+            });
+            if now == Some(content) {
                 merge.pass_over(&principal);
                 // Most paths of a principal are behind the same policies as the one before.
                 let mut previous: &[PolicyId] = &[];
