@@ -155,8 +155,9 @@ pub enum PathsItem {
 /// What the reader hands on, in the file's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadPath {
-    /// A path under one profile.
-    Entry(PathEntry),
+    /// A path's routes, a line each, each line's `profiles` named (every profile where the
+    /// file leaves them out); [`path_entries_of`] makes them one entry per profile.
+    Path(Vec<PathLine>),
     /// A principal that reaches what `same_as`, whose paths were handed on before, does.
     Same { principal: String, same_as: String },
     /// The last path of `principal` was handed on; `content` is the hash of its lines as read
@@ -461,6 +462,33 @@ fn alike(contents: &[PrincipalContent]) -> FxHashMap<u32, (u32, usize)> {
             (earlier != c.principal).then_some((c.principal, (earlier, c.entries)))
         })
         .collect()
+}
+
+/// Lines as the reader hands them on ([`ReadPath::Path`]), one entry per profile, each path's
+/// by profile (the order of the comparison streams).
+pub fn path_entries_of(lines: Vec<PathLine>) -> Vec<PathEntry> {
+    let mut entries: Vec<PathEntry> = Vec::new();
+    let mut start = 0;
+    for line in lines {
+        if entries
+            .get(start)
+            .is_some_and(|e| (&e.principal, &e.target) != (&line.principal, &line.target))
+        {
+            entries[start..].sort_by(|a, b| a.profile.cmp(&b.profile));
+            start = entries.len();
+        }
+        for profile in line.profiles.iter().flatten() {
+            entries.push(PathEntry {
+                profile: profile.clone(),
+                principal: line.principal.clone(),
+                target: line.target.clone(),
+                chain: line.chain.clone(),
+                policies: line.policies.clone(),
+            });
+        }
+    }
+    entries[start..].sort_by(|a, b| a.profile.cmp(&b.profile));
+    entries
 }
 
 /// The paths of the principal named `principal`, as [`path_entries`] has them.
@@ -983,7 +1011,8 @@ struct PathLines<'s, 'f> {
     on_path: &'s mut OnPath<'f>,
     /// Why a line was refused; its place is that of the serde error that stops the reading.
     refused: &'s mut Option<String>,
-    path: Vec<PathEntry>,
+    /// The lines of the path being read, their profiles named.
+    path: Vec<PathLine>,
     /// The principal of the last line, and whether it was a [`SameLine`].
     last: Option<(String, bool)>,
     /// The principals whose paths were read.
@@ -1111,7 +1140,9 @@ impl PathLines<'_, '_> {
     }
 
     fn hand_on(&mut self) -> Result<(), String> {
-        self.path.sort_by(|a, b| a.profile.cmp(&b.profile));
+        if self.path.is_empty() {
+            return Ok(());
+        }
         let next = self
             .path
             .first()
@@ -1120,10 +1151,7 @@ impl PathLines<'_, '_> {
             self.listed.insert(next.clone());
             self.last = Some((next, false));
         }
-        for entry in self.path.drain(..) {
-            (self.on_path)(ReadPath::Entry(entry))?;
-        }
-        Ok(())
+        (self.on_path)(ReadPath::Path(std::mem::take(&mut self.path)))
     }
 
     /// Takes a line; out of order and repeated are told here, where the line stands.
@@ -1167,6 +1195,11 @@ impl PathLines<'_, '_> {
             }
         }
         let profiles = line.profiles.as_deref().unwrap_or(self.profiles);
+        let taken: Vec<&ProfileName> = self
+            .path
+            .iter()
+            .flat_map(|p| p.profiles.iter().flatten())
+            .collect();
         if profiles.is_empty() {
             return Err(format!(
                 "the path of `{}` to `{}` lists no profile",
@@ -1180,20 +1213,15 @@ impl PathLines<'_, '_> {
                     line.principal, line.target
                 ));
             }
-            if self.path.iter().any(|p| &p.profile == profile) {
+            if taken.contains(&profile) || profiles.iter().filter(|p| *p == profile).count() > 1 {
                 return Err(format!(
                     "the path of `{}` to `{}` has two routes under profile `{profile}`: a path has one route under each profile",
                     line.principal, line.target
                 ));
             }
-            self.path.push(PathEntry {
-                profile: profile.clone(),
-                principal: line.principal.clone(),
-                target: line.target.clone(),
-                chain: line.chain.clone(),
-                policies: line.policies.clone(),
-            });
         }
+        let profiles = Some(profiles.to_vec());
+        self.path.push(PathLine { profiles, ..line });
         Ok(())
     }
 }
@@ -1287,8 +1315,13 @@ mod tests {
         ];
         let read = read_paths(&lines.join(",")).unwrap();
         let entries = |who: &str| {
-            read.iter()
-                .filter(|r| matches!(r, ReadPath::Entry(e) if e.principal == who))
+            let lines = read.iter().filter_map(|r| match r {
+                ReadPath::Path(lines) => Some(lines.clone()),
+                _ => None,
+            });
+            path_entries_of(lines.flatten().collect())
+                .iter()
+                .filter(|e| e.principal == who)
                 .count()
         };
         // `a` to `t` under both profiles, to `u` under `q`; `c` to `t` under both.
@@ -1299,7 +1332,7 @@ mod tests {
                 ReadPath::Same { principal, same_as } => {
                     Some((principal.as_str(), same_as.as_str()))
                 }
-                ReadPath::Entry(_) | ReadPath::End { .. } => None,
+                ReadPath::Path(_) | ReadPath::End { .. } => None,
             })
             .collect();
         assert_eq!(sames, [("b", "a"), ("d", "a"), ("e", "c")]);
@@ -1380,6 +1413,35 @@ mod tests {
     }
 
     #[test]
+    fn a_paths_routes_become_one_entry_per_profile_in_profile_order() {
+        let line = |target: &str, profiles: &[&str], chain: &str| PathLine {
+            principal: "a".into(),
+            target: target.into(),
+            profiles: Some(profiles.iter().map(|&p| p.into()).collect()),
+            chain: vec![chain.into()],
+            policies: vec![],
+        };
+        let entries = path_entries_of(vec![
+            line("t", &["r", "s"], "x"),
+            line("t", &["q"], "y"),
+            line("u", &["q"], "u"),
+        ]);
+        let got: Vec<(&str, &str, &str)> = entries
+            .iter()
+            .map(|e| (e.target.as_str(), e.profile.as_str(), e.chain[0].as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("t", "q", "y"),
+                ("t", "r", "x"),
+                ("t", "s", "x"),
+                ("u", "q", "u")
+            ]
+        );
+    }
+
+    #[test]
     fn fnv1a_matches_the_reference_vectors() {
         assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
@@ -1438,7 +1500,7 @@ mod tests {
         let mut ends = Vec::new();
         let back = super::read(&file, &mut |p| {
             match p {
-                ReadPath::Entry(p) => read.push(p),
+                ReadPath::Path(lines) => read.extend(path_entries_of(lines)),
                 ReadPath::End { principal, .. } => ends.push(principal),
                 ReadPath::Same { .. } => panic!("{p:?}"),
             }
@@ -1453,8 +1515,8 @@ mod tests {
         std::fs::write(&file, serde_json::to_string_pretty(&value).unwrap()).unwrap();
         let mut again = Vec::new();
         let back_again = super::read(&file, &mut |p| {
-            if let ReadPath::Entry(p) = p {
-                again.push(p);
+            if let ReadPath::Path(lines) = p {
+                again.extend(path_entries_of(lines));
             }
             Ok(())
         })

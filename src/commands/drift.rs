@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::analysis::baseline::{
-    self, Baseline, GrantEntry, PathEntry, PrincipalContent, ReadError, ReadPath,
+    self, Baseline, GrantEntry, PathEntry, PathLine, PrincipalContent, ReadError, ReadPath,
 };
 use crate::analysis::compare::{self, PathMerge};
 use crate::analysis::effective::{self, Effective};
@@ -391,10 +391,11 @@ fn compare_with_baseline<'e>(
         (principals.into_iter()).map(move |n| compare::unmade(names[n as usize].to_string()));
     let mut merge = PathMerge::lazy(unmade, Box::new(make));
     let mut differ: Vec<(String, String)> = Vec::new();
-    let mut held: Vec<PathEntry> = Vec::new();
+    // The lines of the principal being read.
+    let mut held: Vec<PathLine> = Vec::new();
     let old = baseline::read_beside(path, &mut |read| match read {
-        ReadPath::Entry(p) => {
-            held.push(p);
+        ReadPath::Path(lines) => {
+            held.extend(lines);
             Ok(())
         }
         ReadPath::End { principal, content } => {
@@ -416,7 +417,8 @@ fn compare_with_baseline<'e>(
                 held.clear();
                 return Ok(());
             }
-            held.drain(..).try_for_each(|p| merge.push(p))
+            let lines = std::mem::take(&mut held);
+            (baseline::path_entries_of(lines).into_iter()).try_for_each(|p| merge.push(p))
         }
         ReadPath::Same { principal, same_as } => {
             // Unchanged when `same_as` is (its paths were compared: those before this line) and
@@ -450,13 +452,15 @@ fn compare_alike<I: Iterator<Item = PathEntry>>(
     for (principal, same_as) in differ {
         members.entry(same_as).or_default().push(principal);
     }
-    let mut held: Vec<PathEntry> = Vec::new();
-    let compare = |held: &mut Vec<PathEntry>, merge: &mut PathMerge<'_, I>| {
+    let mut held: Vec<PathLine> = Vec::new();
+    let compare = |held: &mut Vec<PathLine>, merge: &mut PathMerge<'_, I>| {
         let Some(first) = held.first() else { return };
-        for principal in members.get(first.principal.as_str()).into_iter().flatten() {
+        let listed = members.get(first.principal.as_str());
+        let entries = baseline::path_entries_of(std::mem::take(held));
+        for principal in listed.into_iter().flatten() {
             let now = baseline::principal_entries(effective, principal);
             let mut one = PathMerge::new(now.into_iter());
-            for p in held.iter() {
+            for p in &entries {
                 // In order: the listed principal's paths are, and the name is the same in each.
                 let _ = one.push(PathEntry {
                     principal: (*principal).to_owned(),
@@ -465,11 +469,16 @@ fn compare_alike<I: Iterator<Item = PathEntry>>(
             }
             merge.absorb(one);
         }
-        held.clear();
     };
     baseline::read_beside(path, &mut |read| {
         match read {
-            ReadPath::Entry(p) if members.contains_key(p.principal.as_str()) => held.push(p),
+            ReadPath::Path(lines)
+                if lines
+                    .first()
+                    .is_some_and(|l| members.contains_key(l.principal.as_str())) =>
+            {
+                held.extend(lines);
+            }
             ReadPath::End { .. } => compare(&mut held, merge),
             _ => {}
         }
