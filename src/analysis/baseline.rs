@@ -214,14 +214,18 @@ impl LinesContent {
     pub fn add<'a>(
         &mut self,
         target: &str,
-        profiles: Option<&[&str]>,
+        profiles: Option<&[impl AsRef<str>]>,
         chain: impl ExactSizeIterator<Item = &'a str>,
         policies: &[PolicyId],
     ) {
         use std::hash::Hash;
         let h = &mut self.0;
         target.hash(h);
-        profiles.hash(h);
+        profiles.map(<[_]>::len).hash(h);
+        profiles
+            .into_iter()
+            .flatten()
+            .for_each(|p| p.as_ref().hash(h));
         chain.len().hash(h);
         chain.for_each(|x| x.hash(h));
         policies.len().hash(h);
@@ -522,15 +526,12 @@ fn entries(e: &Effective<'_>, p: &NumberedPath<'_>) -> Vec<PathEntry> {
 
 /// Every route of `e` as lines of the baseline's JSON, in its order, a principal's lines at a
 /// time (joined as [`write`] separates list entries), each piece with the number of paths it
-/// holds under their profiles; made by the workers. A principal whose content (`contents`, from
-/// [`contents`]) is that of one before it is a [`SameLine`].
-pub fn path_lines<'a>(
-    e: &'a Effective<'_>,
-    contents: &[PrincipalContent],
-) -> impl Iterator<Item = (String, usize)> + 'a {
+/// holds under their profiles; made by the workers. A principal whose content ([`contents`]) is
+/// that of one before it is a [`SameLine`].
+pub fn path_lines<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = (String, usize)> + 'a {
     let names = &e.reached.identities().names;
     let every = e.reached.profiles.len();
-    let same = alike(contents);
+    let same = alike(&contents(e));
     e.reached.map_principals(move |paths| {
         let mut text: Vec<u8> = Vec::new();
         let mut count = 0;
@@ -752,10 +753,8 @@ impl Layout {
         }
         let mut before = head.clone();
         before.extend_from_slice(b"  \"paths\": [], \"grants\": []}\n");
-        read_from(&before[..], &mut |_| Ok(()))?;
-        let profiles: Vec<ProfileName> = serde_json::from_slice::<HeadProfiles>(&before)
-            .map(|h| h.profiles.into_iter().map(|p| p.name).collect())
-            .unwrap_or_default();
+        let before = read_from(&before[..], &mut |_| Ok(()))?;
+        let profiles: Vec<ProfileName> = before.profiles.into_iter().map(|p| p.name).collect();
         let mut line = Vec::new();
         reader.read_until(b'\n', &mut line).map_err(io)?;
         let mut lines = PathLines {
@@ -811,12 +810,6 @@ impl Layout {
         reader.read_to_end(&mut whole).map_err(io)?;
         read_from(&whole[..], &mut |_| Ok(()))
     }
-}
-
-/// The profiles of a baseline's beginning.
-#[derive(Deserialize)]
-struct HeadProfiles {
-    profiles: Vec<ProfileEntry>,
 }
 
 /// As [`read`], but the file is parsed on a thread of its own while `on_path` takes the paths
@@ -1175,10 +1168,13 @@ impl PathLines<'_, '_> {
             self.open = Some((line.principal.clone(), LinesContent::default()));
         }
         if let Some((_, content)) = &mut self.open {
-            let profiles: Option<Vec<&str>> =
-                (line.profiles.as_ref()).map(|list| list.iter().map(|p| p.as_str()).collect());
             let chain = line.chain.iter().map(String::as_str);
-            content.add(&line.target, profiles.as_deref(), chain, &line.policies);
+            content.add(
+                &line.target,
+                line.profiles.as_deref(),
+                chain,
+                &line.policies,
+            );
         }
         if let Some(p) = self.path.first() {
             match (line.principal.as_str(), line.target.as_str())
@@ -1195,11 +1191,6 @@ impl PathLines<'_, '_> {
             }
         }
         let profiles = line.profiles.as_deref().unwrap_or(self.profiles);
-        let taken: Vec<&ProfileName> = self
-            .path
-            .iter()
-            .flat_map(|p| p.profiles.iter().flatten())
-            .collect();
         if profiles.is_empty() {
             return Err(format!(
                 "the path of `{}` to `{}` lists no profile",
@@ -1213,7 +1204,9 @@ impl PathLines<'_, '_> {
                     line.principal, line.target
                 ));
             }
-            if taken.contains(&profile) || profiles.iter().filter(|p| *p == profile).count() > 1 {
+            let taken =
+                (self.path.iter()).any(|p| p.profiles.iter().flatten().any(|x| x == profile));
+            if taken || profiles.iter().filter(|p| *p == profile).count() > 1 {
                 return Err(format!(
                     "the path of `{}` to `{}` has two routes under profile `{profile}`: a path has one route under each profile",
                     line.principal, line.target
@@ -1392,7 +1385,7 @@ mod tests {
             .collect();
         let mut out = Vec::new();
         let b = from_effective(&ws.engine, &e);
-        write(&mut out, &b, path_lines(&e, &contents)).unwrap();
+        write(&mut out, &b, path_lines(&e)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("b.json");
         std::fs::write(&file, out).unwrap();

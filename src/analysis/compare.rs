@@ -90,10 +90,14 @@ impl<'m, I: Iterator<Item = PathEntry>> PathMerge<'m, I> {
 
     fn add(&mut self, later: Option<PathEntry>) {
         let Some(later) = later else { return };
-        if !self.changed.contains(&later.principal) {
-            self.changed.insert(later.principal.clone());
-        }
+        self.mark_changed(&later.principal);
         self.added.push(later);
+    }
+
+    fn mark_changed(&mut self, principal: &str) {
+        if !self.changed.contains(principal) {
+            self.changed.insert(principal.to_owned());
+        }
     }
 
     /// Whether a path of `principal` was found added or removed so far (all of them, once the
@@ -162,9 +166,7 @@ impl<'m, I: Iterator<Item = PathEntry>> PathMerge<'m, I> {
                 std::cmp::Ordering::Greater => break,
             }
         }
-        if !self.changed.contains(&earlier.principal) {
-            self.changed.insert(earlier.principal.clone());
-        }
+        self.mark_changed(&earlier.principal);
         self.removed.push(earlier);
         Ok(())
     }

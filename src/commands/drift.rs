@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::analysis::baseline::{
-    self, Baseline, GrantEntry, PathEntry, PathLine, PrincipalContent, ReadError, ReadPath,
+    self, Baseline, GrantEntry, PathEntry, PathLine, ReadError, ReadPath,
 };
 use crate::analysis::compare::{self, PathMerge};
 use crate::analysis::effective::{self, Effective};
@@ -211,17 +211,11 @@ fn baseline_path(ws: &Workspace, given: Option<&PathBuf>) -> PathBuf {
         .join(given.map_or(Path::new(baseline::DEFAULT_PATH), |p| p.as_path()))
 }
 
-/// Writes `b` with the paths of `e` (whose principals' content is `contents`) to `path`,
-/// atomically; returns how many paths it wrote.
-fn write_baseline(
-    path: &Path,
-    b: &Baseline,
-    e: &Effective,
-    contents: &[PrincipalContent],
-) -> std::io::Result<usize> {
+/// Writes `b` with the paths of `e` to `path`, atomically; returns how many paths it wrote.
+fn write_baseline(path: &Path, b: &Baseline, e: &Effective) -> std::io::Result<usize> {
     let mut paths = 0;
     crate::core::files::write_output_with(path, &mut |w| {
-        paths = baseline::write(w, b, baseline::path_lines(e, contents))?;
+        paths = baseline::write(w, b, baseline::path_lines(e))?;
         Ok(())
     })?;
     Ok(paths)
@@ -240,8 +234,7 @@ pub fn snapshot(ws: &Workspace, output: Option<&PathBuf>) -> Result<Snapshot, Ve
     let (_, effective, b) = current(ws)?;
     let path = baseline_path(ws, output);
     let display = crate::core::files::display_path(&ws.root, &path);
-    let contents = baseline::contents(&effective);
-    let paths = write_baseline(&path, &b, &effective, &contents).map_err(|e| {
+    let paths = write_baseline(&path, &b, &effective).map_err(|e| {
         vec![Problem::new(format!(
             "failed to write `{display}`: {}; the previous baseline, if any, is unchanged",
             crate::core::files::io_reason(&e)
@@ -346,8 +339,7 @@ pub fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<DriftResult, Vec<Pro
     };
     if opts.accept {
         // The report stands whether or not the new baseline could be written.
-        let contents = baseline::contents(&effective);
-        match write_baseline(&path, &now, &effective, &contents) {
+        match write_baseline(&path, &now, &effective) {
             Ok(_) => result.accepted = true,
             Err(e) => {
                 result.accept_failed = Some(Problem::new(format!(
