@@ -776,6 +776,32 @@ impl<'e> Reached<'e> {
             .collect()
     }
 
+    /// Each principal with paths, in number order, with the first principal (itself, or one
+    /// before it) whose paths are made alike ([`Reached::numbered`]): the same block of paths and,
+    /// under every profile, the same class and later matrix ([`hops_alike`]), so the same hops.
+    /// Where hops depend on the path, each principal is its own first.
+    pub fn first_alike(&self) -> Vec<(u32, u32)> {
+        let Some(explained) = &self.explained else {
+            return self
+                .blocks
+                .iter()
+                .map(|b| (b.principal, b.principal))
+                .collect();
+        };
+        let mut first: FxHashMap<Vec<(usize, u32, u32)>, u32> = FxHashMap::default();
+        self.blocks
+            .iter()
+            .map(|b| {
+                let key = explained
+                    .matrices
+                    .iter()
+                    .map(|m| hops_alike(m, b))
+                    .collect();
+                (b.principal, *first.entry(key).or_insert(b.principal))
+            })
+            .collect()
+    }
+
     /// Explains each distinct (profile, class of `from`, class of `to`) of every chain once.
     /// A profile at a time, so that only one profile's distinct hops are gathered at once.
     fn explain_hops(&self, matrices: Vec<Arc<HopMatrix>>) -> Explained {
@@ -794,12 +820,7 @@ impl<'e> Reached<'e> {
             // the matrix (class and later matrix): those hops are gathered once.
             let mut seen: FxHashSet<(usize, u32, u32)> = FxHashSet::default();
             for b in &self.blocks {
-                let alike = (
-                    Arc::as_ptr(&b.paths) as usize,
-                    m.class_of(b.principal),
-                    m.step(b.principal, 1).0,
-                );
-                if !seen.insert(alike) {
+                if !seen.insert(hops_alike(m, b)) {
                     continue;
                 }
                 for k in (i..b.paths.chain_count()).step_by(n) {
@@ -848,6 +869,17 @@ impl<'e> Reached<'e> {
         explained.to.shrink_to_fit();
         explained
     }
+}
+
+/// What a block's hops under matrix `m` depend on besides its chains: its paths' block, the
+/// class of its principal (the first hop's `from`) and the later matrix of its group of origins.
+/// Blocks alike in this under every profile take the same hops.
+fn hops_alike(m: &HopMatrix, b: &Block) -> (usize, u32, u32) {
+    (
+        Arc::as_ptr(&b.paths) as usize,
+        m.class_of(b.principal),
+        m.step(b.principal, 1).0,
+    )
 }
 
 /// The paths of principals that reach alike, made and held once per tuple of classes (one per

@@ -264,24 +264,37 @@ pub struct PrincipalContent {
     pub content: u128,
 }
 
-/// Every principal with paths, in order, with its content; made by the workers.
+/// Every principal with paths, in order, with its content; made by the workers, once for
+/// every group of principals whose paths are made alike ([`Reached::first_alike`]: in an
+/// organisation most people share their paths and hops with others).
+///
+/// [`Reached::first_alike`]: crate::analysis::access::Reached::first_alike
 pub fn contents(e: &Effective) -> Vec<PrincipalContent> {
-    e.reached
-        .map_principals(|paths| {
+    use rayon::prelude::*;
+    let firsts = e.reached.first_alike();
+    let made: FxHashMap<u32, (usize, u128)> = firsts
+        .par_iter()
+        .filter(|(principal, first)| principal == first)
+        .filter_map(|&(principal, _)| {
             let mut content = Content::new();
-            let (mut principal, mut entries) = (None, 0);
-            for p in paths {
-                principal = Some(p.principal);
+            let mut entries = 0;
+            for p in e.reached.principal_paths(principal) {
                 content.add(&p);
                 entries += p.routes.iter().map(|r| r.profiles.len()).sum::<usize>();
             }
-            principal.map(|principal| PrincipalContent {
-                principal,
+            (entries > 0).then(|| (principal, (entries, content.finish())))
+        })
+        .collect();
+    firsts
+        .iter()
+        .filter_map(|(principal, first)| {
+            let &(entries, content) = made.get(first)?;
+            Some(PrincipalContent {
+                principal: *principal,
                 entries,
-                content: content.finish(),
+                content,
             })
         })
-        .flatten()
         .collect()
 }
 
