@@ -19,7 +19,7 @@ use crate::analysis::profiles::Profile;
 use crate::core::ids::{PolicyId, ProfileName};
 use crate::engine::Engine;
 use crate::reach::matrix::{HopMatrix, Toward};
-use crate::reach::{Chains, Identities, NumberedReach, Reachability, Uid};
+use crate::reach::{Chain, Chains, Identities, NumberedReach, Reachability, Uid};
 
 /// Which paths to compute.
 #[derive(Debug, Clone)]
@@ -155,57 +155,50 @@ struct Block {
 enum BlockPaths {
     /// Under one profile, the reach as the matrix's search made it (not copied).
     One(Arc<NumberedReach>),
-    /// Under several, their reaches merged.
-    Merged {
-        /// Sorted.
-        targets: Vec<u32>,
-        /// Per target, per profile (`targets.len() × profiles`, chain `j × profiles + i`): its
-        /// chain, empty when the target is not reached under that profile.
-        chains: Chains,
-    },
+    /// Under several, their reaches merged: per target, per profile (chain
+    /// `j × profiles + i`), its chain, empty when the target is not reached under that profile.
+    Merged(Chains),
 }
 
 impl BlockPaths {
-    /// Sorted.
-    fn targets(&self) -> &[u32] {
+    fn chains(&self) -> &Chains {
         match self {
-            Self::One(reach) => reach.targets(),
-            Self::Merged { targets, .. } => targets,
+            Self::One(reach) => reach.chains(),
+            Self::Merged(chains) => chains,
         }
     }
 
+    /// Sorted.
+    fn targets(&self) -> &[u32] {
+        self.chains().targets()
+    }
+
     /// Chain `k`: of target `k / profiles`, under profile `k % profiles`.
-    fn chain(&self, k: usize) -> &[u32] {
-        match self {
-            Self::One(reach) => reach.chain(k),
-            Self::Merged { chains, .. } => chains.get(k),
-        }
+    fn chain(&self, k: usize) -> Chain {
+        self.chains().chain(k)
+    }
+
+    /// Whether chain `k` is empty (its target not reached under that profile).
+    fn unreached(&self, k: usize) -> bool {
+        self.chains().is_empty_at(k)
     }
 
     /// A hash of the targets and chains.
     fn content_hash(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = rustc_hash::FxHasher::default();
-        self.targets().hash(&mut h);
-        for k in 0..self.chain_count() {
-            self.chain(k).hash(&mut h);
-        }
+        self.chains().hash(&mut h);
         h.finish()
     }
 
-    /// Whether both have the same targets by the same chains.
+    /// Whether both have the same targets by the same chains (kept alike: see [`Chains`]).
     fn same_as(&self, other: &Self) -> bool {
-        self.targets() == other.targets()
-            && self.chain_count() == other.chain_count()
-            && (0..self.chain_count()).all(|k| self.chain(k) == other.chain(k))
+        self.chains() == other.chains()
     }
 
     /// The number of chains (targets × profiles).
     fn chain_count(&self) -> usize {
-        match self {
-            Self::One(reach) => reach.len(),
-            Self::Merged { chains, .. } => chains.len(),
-        }
+        self.chains().len()
     }
 }
 
@@ -234,23 +227,21 @@ pub struct Shape<'a> {
 
 impl<'a> Shape<'a> {
     /// The chain under profile `i`, as identity numbers (empty: not reached under it).
-    fn numbers_under(&self, i: usize) -> &'a [u32] {
+    fn numbers_under(&self, i: usize) -> Chain {
         self.block.paths.chain(self.first + i)
-    }
-
-    fn chains(&self) -> impl Iterator<Item = &'a [u32]> + '_ {
-        (0..self.profiles).map(|i| self.numbers_under(i))
     }
 
     /// The chain of its longest route (the last, by chain, of its longest ones), as uid
     /// strings.
     pub fn longest_route(&self) -> impl Iterator<Item = &'a Arc<str>> + 'a {
-        let longest = self.chains().max_by_key(|c| (c.len(), *c));
+        let longest = (0..self.profiles)
+            .map(|i| self.numbers_under(i))
+            .max_by(|a, b| (a.len(), &a[..]).cmp(&(b.len(), &b[..])));
         let names = &self.identities.names;
         longest
             .unwrap_or_default()
-            .iter()
-            .map(move |&x| &names[x as usize])
+            .into_iter()
+            .map(move |x| &names[x as usize])
     }
 
     /// The principal's uid string.
@@ -268,23 +259,26 @@ impl<'a> Shape<'a> {
     pub fn chain(&self, i: usize) -> impl Iterator<Item = &'a Arc<str>> + 'a {
         let names = &self.identities.names;
         self.numbers_under(i)
-            .iter()
-            .map(move |&x| &names[x as usize])
+            .into_iter()
+            .map(move |x| &names[x as usize])
     }
 
     /// Whether the path exists under profile `i`.
     pub fn under(&self, i: usize) -> bool {
-        !self.numbers_under(i).is_empty()
+        !self.block.paths.unreached(self.first + i)
     }
 
     /// The number of profiles under which it exists.
     pub fn profile_count(&self) -> usize {
-        self.chains().filter(|c| !c.is_empty()).count()
+        (0..self.profiles).filter(|&i| self.under(i)).count()
     }
 
     /// The longest of its shortest chains, in hops.
     pub fn longest(&self) -> usize {
-        self.chains().map(<[u32]>::len).max().unwrap_or(0)
+        (0..self.profiles)
+            .map(|i| self.block.paths.chains().chain_len(self.first + i))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -296,7 +290,7 @@ pub struct ProfilePath<'a> {
     pub principal: u32,
     pub target: u32,
     /// The accounts after the principal, the target last.
-    pub chain: &'a [u32],
+    pub chain: Chain,
 }
 
 impl<'a> ProfilePath<'a> {
@@ -323,7 +317,7 @@ impl<'a> ProfilePath<'a> {
 
     /// The policies that allow its hops, sorted.
     pub fn policies(&self) -> Vec<PolicyId> {
-        hops_policies(&self.reached.hops(self.profile, self.principal, self.chain))
+        hops_policies(&self.reached.hops(self.profile, self.principal, &self.chain))
     }
 }
 
@@ -347,7 +341,7 @@ pub struct NumberedPath<'a> {
 /// A [`Route`] by identity numbers.
 pub struct NumberedRoute<'a> {
     /// The accounts after the principal, the target last.
-    pub chain: &'a [u32],
+    pub chain: Chain,
     /// Each hop's allowing actions and determining policies, as [`Hop`] has them; borrowed
     /// from the explanations shared by every chain when hops do not depend on the path (a
     /// clone of their `Arc`s is two atomic writes to lines every worker reads).
@@ -691,7 +685,7 @@ impl<'e> Reached<'e> {
                         std::iter::once(numbered.principal).chain(route.chain.iter().copied());
                     Route {
                         hops: froms
-                            .zip(route.chain)
+                            .zip(route.chain.iter())
                             .zip(route.hops)
                             .map(|((from, &to), lists)| {
                                 let (actions, policies) = lists.into_owned();
@@ -724,7 +718,7 @@ impl<'e> Reached<'e> {
             if chain.is_empty() {
                 continue;
             }
-            let hops = self.hops(i, b.principal, chain);
+            let hops = self.hops(i, b.principal, &chain);
             match routes
                 .iter_mut()
                 .find(|r| r.chain == chain && r.hops == hops)
@@ -738,7 +732,7 @@ impl<'e> Reached<'e> {
             }
         }
         // Numbers are in uid-string order. Stable: routes of equal chains keep profile order.
-        routes.sort_by_key(|r| (r.chain.len(), r.chain));
+        routes.sort_by(|a, b| (a.chain.len(), &a.chain).cmp(&(b.chain.len(), &b.chain)));
         NumberedPath {
             principal: b.principal,
             target: b.paths.targets()[j],
@@ -955,41 +949,8 @@ impl BlockPaths {
         if let [reach] = reaches {
             return (!reach.is_empty()).then(|| Self::One(reach.clone()));
         }
-        let mut targets: Vec<u32> = reaches
-            .iter()
-            .flat_map(|r| r.iter().map(|(t, _)| t))
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
-        targets.shrink_to_fit();
-        if targets.is_empty() {
-            return None;
-        }
-        // Most chains are the same under every profile: about one reach's members.
-        let members = reaches.iter().map(|r| r.chain_members()).max().unwrap_or(0);
-        let mut chains = Chains::with_capacity(targets.len() * reaches.len(), members);
-        let mut next = vec![0; reaches.len()];
-        for &t in &targets {
-            // Most targets are reached by the same chain under every profile: held once.
-            let mut last: Option<&[u32]> = None;
-            for (r, k) in reaches.iter().zip(next.iter_mut()) {
-                let chain = match r.get(*k).filter(|(x, _)| *x == t) {
-                    Some((_, chain)) => {
-                        *k += 1;
-                        chain
-                    }
-                    None => &[],
-                };
-                if last == Some(chain) {
-                    chains.push_same();
-                } else {
-                    chains.push(chain);
-                }
-                last = Some(chain);
-            }
-        }
-        chains.shrink_to_fit();
-        Some(Self::Merged { targets, chains })
+        let chains = Chains::merge(&reaches.iter().map(|r| r.chains()).collect::<Vec<_>>());
+        (!chains.targets().is_empty()).then_some(Self::Merged(chains))
     }
 }
 
@@ -1054,8 +1015,8 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
         assert_eq!(a.targets(), [3, 5]);
-        let chains: Vec<&[u32]> = (0..a.chain_count()).map(|k| a.chain(k)).collect();
-        assert_eq!(chains, [&[1, 3][..], &[1, 3], &[], &[5]]);
+        let chains: Vec<Vec<u32>> = (0..a.chain_count()).map(|k| a.chain(k).to_vec()).collect();
+        assert_eq!(chains, [vec![1, 3], vec![1, 3], vec![], vec![5]]);
         // Nothing reached: no block.
         assert!(merged
             .block(0, None, || vec![reach(vec![]), reach(vec![])])

@@ -444,7 +444,7 @@ pub fn from_effective(engine: &Engine, e: &Effective) -> Baseline {
 /// chain and its policies (sorted, once each), the routes by their first profile.
 fn routes<'a>(
     e: &'a Effective<'_>,
-    p: &NumberedPath<'a>,
+    p: &'a NumberedPath<'_>,
 ) -> Vec<(Vec<&'a str>, &'a [u32], Vec<PolicyId>)> {
     let mut routes: Vec<_> = p
         .routes
@@ -456,7 +456,7 @@ fn routes<'a>(
                 .map(|&i| e.reached.profiles[i].name.as_str())
                 .collect();
             profiles.sort_unstable();
-            (profiles, route.chain, hops_policies(&route.hops))
+            (profiles, &route.chain[..], hops_policies(&route.hops))
         })
         .collect();
     routes.sort_by(|a, b| a.0.cmp(&b.0));

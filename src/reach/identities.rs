@@ -18,78 +18,209 @@ pub type Uid = Arc<EntityUid>;
 /// Reached identities by uid string, each with its chain.
 pub type Reach = BTreeMap<Arc<str>, (Uid, Vec<Uid>)>;
 
-/// Chains of identity numbers packed end to end: chain `k` runs from where chain `k - 1` ends
-/// to `ends[k]`. Millions of chains cost 4 bytes each plus their members, not a `Vec` each.
-/// A chain equal to the one before it ([`Chains::push_same`]: the same shortest chain under
-/// another profile) costs its 4 bytes only.
-#[derive(Debug, Default)]
+/// A chain of identity numbers, made from its links when asked for (see [`Chains`]): the
+/// accounts after the principal, the target last. Inline up to eight members.
+pub type Chain = smallvec::SmallVec<[u32; 8]>;
+
+/// Targets (sorted identity numbers), each with `per` chains (one per profile; one for a
+/// single search's reach), chain `k` that of target `k / per`. A chain is kept as a link to
+/// the chain it extends by its target: shortest chains from one origin are closed under
+/// prefixes (the least shortest chain to a target runs through the least shortest chain to
+/// each account on it), so 4 bytes a chain instead of 4 plus 4 a member. A chain that does not
+/// extend its prefix's target's chain (hops that depend on the path) keeps its members.
+///
+/// Canonical: the same targets and chains give the same links, so two are compared, and
+/// hashed, as they are kept.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Chains {
-    /// Where each chain ends in `members`; with [`SAME`] set, the chain is the one before.
-    ends: Vec<u32>,
+    targets: Vec<u32>,
+    per: usize,
+    /// Per chain: [`EMPTY`], [`DIRECT`] (the target alone), [`KEPT`] with an index into
+    /// `kept`, or 1 + the index of the chain it extends.
+    links: Vec<u32>,
+    /// Chains kept whole: where each runs in `members`.
+    kept: Vec<(u32, u32)>,
     members: Vec<u32>,
 }
 
-/// The bit of an end that marks a chain equal to the one before it.
-const SAME: u32 = 1 << 31;
+/// The link of an empty chain (the target is not reached under that profile).
+const EMPTY: u32 = u32::MAX;
+/// The link of a chain of the target alone.
+const DIRECT: u32 = 0;
+/// The bit of a link to a chain kept whole.
+const KEPT: u32 = 1 << 31;
 
 impl Chains {
-    pub fn with_capacity(chains: usize, members: usize) -> Self {
-        Self {
-            ends: Vec::with_capacity(chains),
-            members: Vec::with_capacity(members),
+    /// `targets`, sorted, each with `per` chains: `chain_of(j, i)` is the `i`th of target `j`.
+    pub fn build<C: AsRef<[u32]>>(
+        targets: Vec<u32>,
+        per: usize,
+        chain_of: impl Fn(usize, usize) -> C,
+    ) -> Self {
+        let mut chains = Self {
+            per: per.max(1),
+            links: Vec::with_capacity(targets.len() * per),
+            ..Self::default()
+        };
+        for j in 0..targets.len() {
+            for i in 0..per {
+                let chain = chain_of(j, i);
+                let chain = chain.as_ref();
+                let link = match chain {
+                    [] => EMPTY,
+                    [t] if *t == targets[j] => DIRECT,
+                    [prefix @ .., before, t] if *t == targets[j] => targets
+                        .binary_search(before)
+                        .ok()
+                        .map(|p| p * per + i)
+                        .filter(|&k| k + 1 < KEPT as usize)
+                        .filter(|&k| {
+                            let parent = chain_of(k / per, i);
+                            parent.as_ref().split_last() == Some((before, prefix))
+                        })
+                        .map_or(EMPTY, |k| k as u32 + 1),
+                    _ => EMPTY,
+                };
+                let link = if link == EMPTY && !chain.is_empty() {
+                    chains.keep(chain)
+                } else {
+                    link
+                };
+                chains.links.push(link);
+            }
         }
+        chains.targets = targets;
+        chains.kept.shrink_to_fit();
+        chains.members.shrink_to_fit();
+        chains
     }
 
-    /// Adds a chain (an empty one too).
-    pub fn push(&mut self, chain: &[u32]) {
+    /// Several reaches of one origin (one per profile) as one: every target of any, each with
+    /// its chain under each (empty where that reach lacks it). Links are carried over, so no
+    /// chain is made.
+    pub fn merge(reaches: &[&Chains]) -> Self {
+        let mut targets: Vec<u32> = reaches
+            .iter()
+            .flat_map(|r| r.targets.iter().copied())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets.shrink_to_fit();
+        let per = reaches.len();
+        let mut chains = Self {
+            per,
+            links: Vec::with_capacity(targets.len() * per),
+            ..Self::default()
+        };
+        let mut next = vec![0; per];
+        for &t in &targets {
+            for (i, (r, k)) in reaches.iter().zip(next.iter_mut()).enumerate() {
+                if r.targets.get(*k) != Some(&t) {
+                    chains.links.push(EMPTY);
+                    continue;
+                }
+                // A reach has one chain per target (`per` 1).
+                let link = match r.links[*k] {
+                    link @ (EMPTY | DIRECT) => link,
+                    link if link & KEPT != 0 => chains.keep(r.kept_members(link)),
+                    parent => {
+                        let before = r.targets[parent as usize - 1];
+                        match targets.binary_search(&before) {
+                            Ok(p) if p * per + i + 1 < KEPT as usize => (p * per + i) as u32 + 1,
+                            _ => chains.keep(&r.chain(*k)),
+                        }
+                    }
+                };
+                chains.links.push(link);
+                *k += 1;
+            }
+        }
+        chains.targets = targets;
+        chains.kept.shrink_to_fit();
+        chains.members.shrink_to_fit();
+        chains
+    }
+
+    /// Keeps `chain` whole; its link.
+    fn keep(&mut self, chain: &[u32]) -> u32 {
+        let start = self.members.len() as u32;
         self.members.extend_from_slice(chain);
-        self.ends.push(self.end());
+        self.kept.push((start, self.members.len() as u32));
+        KEPT | (self.kept.len() as u32 - 1)
     }
 
-    /// Adds a chain equal to the last one added (which there must be), without its members.
-    pub fn push_same(&mut self) {
-        self.ends.push(self.end() | SAME);
+    fn kept_members(&self, link: u32) -> &[u32] {
+        let (start, end) = self.kept[(link & !KEPT) as usize];
+        &self.members[start as usize..end as usize]
     }
 
-    /// The end of the members so far. A block of paths has far fewer than 2³¹ chain members
-    /// (its targets × profiles × `max_chain`), so the top bit is free for [`SAME`].
-    fn end(&self) -> u32 {
-        debug_assert!(self.members.len() < SAME as usize);
-        self.members.len() as u32
+    /// The targets, sorted.
+    pub fn targets(&self) -> &[u32] {
+        &self.targets
     }
 
-    /// Chain `k`.
-    pub fn get(&self, k: usize) -> &[u32] {
-        let mut k = k;
-        while k > 0 && self.ends[k] & SAME != 0 {
-            k -= 1;
-        }
-        let start = k
-            .checked_sub(1)
-            .map_or(0, |p| (self.ends[p] & !SAME) as usize);
-        &self.members[start..(self.ends[k] & !SAME) as usize]
-    }
-
+    /// The number of chains (targets × `per`).
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.links.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.links.is_empty()
     }
 
-    pub fn shrink_to_fit(&mut self) {
-        self.members.shrink_to_fit();
+    /// Whether chain `k` is empty.
+    pub fn is_empty_at(&self, k: usize) -> bool {
+        self.links[k] == EMPTY
+    }
+
+    /// Chain `k`.
+    pub fn chain(&self, k: usize) -> Chain {
+        let mut chain = Chain::new();
+        let mut k = k;
+        // Backwards from the target, then turned round.
+        loop {
+            match self.links[k] {
+                EMPTY => break,
+                link if link & KEPT != 0 => {
+                    chain.extend(self.kept_members(link).iter().rev().copied());
+                    break;
+                }
+                link => {
+                    chain.push(self.targets[k / self.per]);
+                    if link == DIRECT {
+                        break;
+                    }
+                    k = link as usize - 1;
+                }
+            }
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// The length of chain `k`, without making it.
+    pub fn chain_len(&self, k: usize) -> usize {
+        let mut len = 0;
+        let mut k = k;
+        loop {
+            match self.links[k] {
+                EMPTY => return len,
+                link if link & KEPT != 0 => return len + self.kept_members(link).len(),
+                DIRECT => return len + 1,
+                link => {
+                    len += 1;
+                    k = link as usize - 1;
+                }
+            }
+        }
     }
 }
 
 /// Reached identities by number (see [`Identities`]), in number order, each with its chain
-/// of numbers: the compact form of [`Reach`] (about 12 bytes an identity) that large matrices
-/// are kept in.
+/// of numbers: the compact form of [`Reach`] (about 8 bytes an identity, see [`Chains`]) that
+/// large matrices are kept in.
 #[derive(Debug, Default)]
 pub struct NumberedReach {
-    targets: Vec<u32>,
-    /// One per target.
     chains: Chains,
 }
 
@@ -97,64 +228,55 @@ impl NumberedReach {
     /// From (target, chain) pairs, one per target, in any order.
     pub fn new(mut pairs: Vec<(u32, Vec<u32>)>) -> Self {
         pairs.sort_unstable_by_key(|(t, _)| *t);
-        let members = pairs.iter().map(|(_, c)| c.len()).sum();
-        let mut reach = Self {
-            targets: Vec::with_capacity(pairs.len()),
-            chains: Chains::with_capacity(pairs.len(), members),
-        };
-        for (t, chain) in pairs {
-            reach.targets.push(t);
-            reach.chains.push(&chain);
+        let targets = pairs.iter().map(|(t, _)| *t).collect();
+        Self {
+            chains: Chains::build(targets, 1, |j, _| &pairs[j].1[..]),
         }
-        reach
     }
 
     /// From (target, start, length) triples, one per target, in any order: the chain of each
     /// is `members[start..start + length]`.
     pub fn from_flat(mut found: Vec<(u32, u32, u32)>, members: &[u32]) -> Self {
         found.sort_unstable_by_key(|&(t, _, _)| t);
-        let mut reach = Self {
-            targets: Vec::with_capacity(found.len()),
-            chains: Chains::with_capacity(found.len(), members.len()),
+        let targets = found.iter().map(|&(t, _, _)| t).collect();
+        let chain_of = |j: usize, _| {
+            let (_, start, len) = found[j];
+            &members[start as usize..(start + len) as usize]
         };
-        for (t, start, len) in found {
-            reach.targets.push(t);
-            reach
-                .chains
-                .push(&members[start as usize..(start + len) as usize]);
+        Self {
+            chains: Chains::build(targets, 1, chain_of),
         }
-        reach
+    }
+
+    /// Its targets and chains.
+    pub fn chains(&self) -> &Chains {
+        &self.chains
     }
 
     pub fn len(&self) -> usize {
-        self.targets.len()
+        self.chains.targets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
-    }
-
-    /// The number of identities in all its chains together.
-    pub fn chain_members(&self) -> usize {
-        self.chains.members.len()
+        self.chains.targets.is_empty()
     }
 
     /// The reached identities, sorted.
     pub fn targets(&self) -> &[u32] {
-        &self.targets
+        &self.chains.targets
     }
 
     /// The chain of the `k`th reached identity.
-    pub fn chain(&self, k: usize) -> &[u32] {
-        self.chains.get(k)
+    pub fn chain(&self, k: usize) -> Chain {
+        self.chains.chain(k)
     }
 
     /// The `k`th reached identity and its chain.
-    pub fn get(&self, k: usize) -> Option<(u32, &[u32])> {
-        Some((*self.targets.get(k)?, self.chains.get(k)))
+    pub fn get(&self, k: usize) -> Option<(u32, Chain)> {
+        Some((*self.chains.targets.get(k)?, self.chains.chain(k)))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &[u32])> {
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Chain)> + '_ {
         (0..self.len()).filter_map(|k| self.get(k))
     }
 }
@@ -275,23 +397,57 @@ impl Identities {
 mod tests {
     use super::*;
 
+    /// Chains of targets 1, 2, 3, 5, 6, 7, 8 under two profiles: direct ones, ones that extend
+    /// their prefix's chain (one extends a chain kept whole), and ones kept whole (through an
+    /// account not reached, not ending in their target, not extending the prefix's chain).
+    fn two_profiles() -> (Vec<u32>, Vec<[Vec<u32>; 2]>) {
+        let targets = vec![1, 2, 3, 5, 6, 7, 8];
+        let chains = vec![
+            [vec![1], vec![]],
+            [vec![4], vec![]],
+            [vec![1, 3], vec![5, 3]],
+            [vec![], vec![5]],
+            [vec![], vec![9, 7, 6]],
+            [vec![1, 3, 7], vec![9, 7]],
+            [vec![5, 3, 8], vec![]],
+        ];
+        (targets, chains)
+    }
+
     #[test]
-    fn packed_chains_give_back_each_chain_empty_ones_too() {
-        let mut chains = Chains::with_capacity(4, 0);
-        for c in [&[3, 1][..], &[], &[7], &[]] {
-            chains.push(c);
+    fn linked_chains_give_back_each_chain_and_keep_only_what_no_link_gives() {
+        let (targets, given) = two_profiles();
+        let chains = Chains::build(targets, 2, |j, i| given[j][i].clone());
+        for (k, chain) in given.iter().flatten().enumerate() {
+            assert_eq!(&chains.chain(k)[..], &chain[..], "chain {k}");
+            assert_eq!(chains.chain_len(k), chain.len(), "length of chain {k}");
+            assert_eq!(chains.is_empty_at(k), chain.is_empty(), "chain {k}");
         }
-        chains.push_same();
-        chains.push(&[5, 6]);
-        chains.push_same();
-        chains.push_same();
-        let back: Vec<&[u32]> = (0..chains.len()).map(|k| chains.get(k)).collect();
-        assert_eq!(
-            back,
-            [&[3, 1][..], &[], &[7], &[], &[], &[5, 6], &[5, 6], &[5, 6]]
-        );
+        // [4], [9, 7] and [5, 3, 8] only.
+        assert_eq!(chains.members, [4, 9, 7, 5, 3, 8]);
+
         let reach = NumberedReach::new(vec![(9, vec![4, 9]), (2, vec![2])]);
-        let pairs: Vec<(u32, &[u32])> = reach.iter().collect();
-        assert_eq!(pairs, [(2, &[2][..]), (9, &[4, 9][..])]);
+        let pairs: Vec<(u32, Vec<u32>)> = reach.iter().map(|(t, c)| (t, c.to_vec())).collect();
+        assert_eq!(pairs, [(2, vec![2]), (9, vec![4, 9])]);
+    }
+
+    #[test]
+    fn merged_reaches_are_kept_as_the_same_chains_built_whole() {
+        let (targets, given) = two_profiles();
+        let reaches: Vec<NumberedReach> = (0..2)
+            .map(|i| {
+                NumberedReach::new(
+                    (targets.iter().zip(&given))
+                        .filter(|(_, c)| !c[i].is_empty())
+                        .map(|(&t, c)| (t, c[i].clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let merged = Chains::merge(&[reaches[0].chains(), reaches[1].chains()]);
+        assert_eq!(
+            merged,
+            Chains::build(targets, 2, |j, i| given[j][i].clone())
+        );
     }
 }

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 pub use grants::{direct_grants, DirectGrant};
-pub use identities::{Chains, Identities, NumberedReach, Reach, Uid};
+pub use identities::{Chain, Chains, Identities, NumberedReach, Reach, Uid};
 use matrix::HopMatrix;
 pub use origins::acting_as_groups;
 

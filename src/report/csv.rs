@@ -109,7 +109,7 @@ fn write_rows(
         w.write_field(route.chain.len().to_string())?;
         cell.clear();
         cell.push_str(name(p.principal));
-        for &n in route.chain {
+        for &n in &route.chain {
             cell.push_str(" > ");
             cell.push_str(name(n));
         }
