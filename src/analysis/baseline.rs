@@ -163,6 +163,9 @@ pub enum ReadPath {
     /// The last path of `principal` was handed on; `content` is the hash of its lines as read
     /// ([`LinesContent`]).
     End { principal: String, content: u128 },
+    /// The lines of `principal`, in a file laid out as `snapshot` writes it, are the text its
+    /// current paths would be written with (see [`read_with`]): they were not parsed.
+    Unchanged { principal: String },
 }
 
 /// The content of a principal's paths but for the principal, hashed (SipHash-1-3, 128 bits):
@@ -253,6 +256,93 @@ pub fn lines_content(e: &Effective, principal: u32) -> u128 {
         }
     }
     content.finish()
+}
+
+/// The hash of a principal's route lines as they stand in a file laid out as `snapshot` writes
+/// it, but for the principal (SipHash-1-3, 128 bits): each line's text after the principal's
+/// value, hashed, then those hashes in order. Equal to the hash of the text the current paths
+/// would be written with, the lines need not be parsed (see [`read_with`]); any other text
+/// (another layout or spelling of the same JSON) only costs a parse.
+struct TextContent(siphasher::sip128::SipHasher13);
+
+impl Default for TextContent {
+    fn default() -> Self {
+        Self(siphasher::sip128::SipHasher13::new())
+    }
+}
+
+impl TextContent {
+    fn add(&mut self, line: u128) {
+        use std::hash::Hasher;
+        self.0.write_u128(line);
+    }
+
+    fn finish(&self) -> u128 {
+        use siphasher::sip128::Hasher128;
+        self.0.finish128().as_u128()
+    }
+}
+
+/// The hash of the text of a route line after its principal's value (see [`TextContent`]).
+fn tail_hash(tail: &[u8]) -> u128 {
+    use siphasher::sip128::Hasher128;
+    use std::hash::Hasher;
+    let mut h = siphasher::sip128::SipHasher13::new();
+    h.write(tail);
+    h.finish128().as_u128()
+}
+
+/// A route line as [`write`] writes it (its entry without the indent and the comma after it):
+/// its principal's value (a JSON string, quotes included) and the text after it, which begins
+/// with the target. `None` for any other line (a [`SameLine`], or other spacing or order).
+fn route_tail(entry: &[u8]) -> Option<(&[u8], &[u8])> {
+    const OPEN: &[u8] = b"{\"principal\":\"";
+    let rest = entry.strip_prefix(OPEN)?;
+    // The principal's string ends at the first quote that is not escaped.
+    let mut i = 0;
+    loop {
+        match rest.get(i)? {
+            b'\\' => i += 2,
+            b'"' => break,
+            _ => i += 1,
+        }
+    }
+    let tail = rest.get(i + 1..)?;
+    tail.starts_with(b",\"target\":")
+        .then(|| (&entry[OPEN.len() - 1..OPEN.len() + i + 1], tail))
+}
+
+/// The [`TextContent`] of the lines `e` would write for the principal numbered `principal`, and
+/// the policies they name (sorted, once each).
+pub fn text_content(e: &Effective, principal: u32) -> (u128, Vec<PolicyId>) {
+    // A row with an empty principal: its text after `{"principal":""` is a line's tail.
+    const EMPTY: usize = br#"{"principal":"""#.len();
+    let names = &e.reached.identities().names;
+    let every = e.reached.profiles.len();
+    let mut content = TextContent::default();
+    let mut named: std::collections::BTreeSet<PolicyId> = Default::default();
+    let mut text = Vec::new();
+    for p in e.reached.principal_paths(principal) {
+        for (profiles, chain, policies) in routes(e, &p) {
+            for policy in &policies {
+                if !named.contains(policy) {
+                    named.insert(policy.clone());
+                }
+            }
+            let row = PathRow {
+                principal: "",
+                target: &names[p.target as usize],
+                profiles: (profiles.len() < every).then_some(profiles),
+                chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
+                policies,
+            };
+            text.clear();
+            // Writing JSON into memory cannot fail.
+            let _ = serde_json::to_writer(&mut text, &row);
+            content.add(tail_hash(&text[EMPTY..]));
+        }
+    }
+    (content.finish(), named.into_iter().collect())
 }
 
 /// A principal's paths in brief: its number, how many (path, profile) entries it has, and the
@@ -665,11 +755,23 @@ pub enum ReadError {
 /// the reading.
 pub type OnPath<'f> = dyn FnMut(ReadPath) -> Result<(), String> + 'f;
 
+/// Whether a principal's lines, by the hash of their text ([`TextContent`]), are those its
+/// current paths would be written with.
+pub type Unchanged<'u> = dyn Fn(&str, u128) -> bool + Sync + 'u;
+
 /// Reads a baseline as a stream: `on_path` gets each path as it is parsed, the rest is
 /// returned. Its format and version are checked where they stand, before the paths (as
 /// `snapshot` writes them): a baseline of another version is refused before any of its
 /// entries is read. A baseline of millions of paths is a gigabyte of text; it is never held.
-pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError> {
+///
+/// In a file laid out as `snapshot` writes it, a principal whose lines' text `unchanged`
+/// accepts is handed on as [`ReadPath::Unchanged`], its lines never parsed: parsing millions of
+/// lines that `drift` would find as they were was most of its time.
+pub fn read_with(
+    path: &Path,
+    unchanged: &Unchanged<'_>,
+    on_path: &mut OnPath<'_>,
+) -> Result<Baseline, ReadError> {
     if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(ReadError::Io("is a folder".into()));
     }
@@ -679,7 +781,7 @@ pub fn read(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError
         Ok(std::io::BufReader::with_capacity(1 << 20, file))
     };
     if let Some(layout) = Layout::scan(open()?) {
-        return layout.read(open()?, on_path);
+        return layout.read(open()?, unchanged, on_path);
     }
     read_from(open()?, on_path)
 }
@@ -756,6 +858,7 @@ impl Layout {
     fn read(
         &self,
         mut reader: impl std::io::BufRead,
+        unchanged: &Unchanged<'_>,
         on_path: &mut OnPath<'_>,
     ) -> Result<Baseline, ReadError> {
         use rayon::prelude::*;
@@ -782,6 +885,7 @@ impl Layout {
         const BATCH: usize = 16_384;
         let mut n = self.open + 1;
         let (mut text, mut ends): (Vec<u8>, Vec<usize>) = (Vec::new(), Vec::new());
+        let mut held = HeldLines::default();
         while n < self.close {
             text.clear();
             ends.clear();
@@ -789,30 +893,51 @@ impl Layout {
                 reader.read_until(b'\n', &mut text).map_err(io)?;
                 ends.push(text.len());
             }
-            let parsed: Vec<Result<AnyLine, serde_json::Error>> = (0..ends.len())
+            let entry = |k: usize| {
+                let start = if k == 0 { 0 } else { ends[k - 1] };
+                let entry = text[start..ends[k]].trim_ascii_end();
+                entry.strip_suffix(b",").unwrap_or(entry)
+            };
+            if !held.worth_it() {
+                // Most principals so far had to be parsed: parse every line, by the workers.
+                held.flush(&mut lines, unchanged)?;
+                let parsed: Vec<_> = (0..ends.len())
+                    .into_par_iter()
+                    .map(|k| serde_json::from_slice::<AnyLine>(entry(k)))
+                    .collect();
+                for parsed in parsed {
+                    take_parsed(&mut lines, n, parsed)?;
+                    n += 1;
+                }
+                continue;
+            }
+            // Each route line's principal and the hash of the rest, by the workers.
+            let tails: Vec<Option<(std::ops::Range<usize>, u128)>> = (0..ends.len())
                 .into_par_iter()
                 .map(|k| {
-                    let start = if k == 0 { 0 } else { ends[k - 1] };
-                    let entry = text[start..ends[k]].trim_ascii_end();
-                    let entry = entry.strip_suffix(b",").unwrap_or(entry);
-                    serde_json::from_slice(entry)
+                    let (principal, tail) = route_tail(entry(k).trim_ascii_start())?;
+                    let start = principal.as_ptr() as usize - text.as_ptr() as usize;
+                    Some((start..start + principal.len(), tail_hash(tail)))
                 })
                 .collect();
-            for parsed in parsed {
-                let line = parsed.map_err(|e| {
-                    ReadError::Malformed(match crate::core::diag::json_error_parts(&e) {
-                        (why, Some((_, column))) => {
-                            format!("line {n}, column {}: {why}", column + 4)
+            for (k, tail) in tails.into_iter().enumerate() {
+                match tail {
+                    Some((principal, hash)) => {
+                        if held.principal != text[principal.clone()] {
+                            held.flush(&mut lines, unchanged)?;
+                            held.principal.extend_from_slice(&text[principal]);
                         }
-                        (why, None) => format!("line {n}: {why}"),
-                    })
-                })?;
-                lines
-                    .take_any(line)
-                    .map_err(|why| ReadError::Malformed(format!("line {n}: {why}")))?;
+                        held.add(n, entry(k), hash);
+                    }
+                    None => {
+                        held.flush(&mut lines, unchanged)?;
+                        take_parsed(&mut lines, n, serde_json::from_slice(entry(k)))?;
+                    }
+                }
                 n += 1;
             }
         }
+        held.flush(&mut lines, unchanged)?;
         lines
             .close()
             .map_err(|why| ReadError::Malformed(format!("line {n}: {why}")))?;
@@ -825,16 +950,107 @@ impl Layout {
     }
 }
 
-/// As [`read`], but the file is parsed on a thread of its own while `on_path` takes the paths
+/// The route lines of one principal, held as text until they are all read: then either handed
+/// on as [`ReadPath::Unchanged`] or parsed.
+#[derive(Default)]
+struct HeldLines {
+    /// The principal's value, a JSON string, quotes included (empty: none held).
+    principal: Vec<u8>,
+    content: TextContent,
+    /// The lines end to end, and each one's number and end.
+    text: Vec<u8>,
+    ends: Vec<(usize, usize)>,
+    /// How many principals were passed over, and how many had to be parsed all the same.
+    passed: usize,
+    parsed: usize,
+}
+
+impl HeldLines {
+    /// Whether holding lines still pays: once most principals had to be parsed all the same
+    /// (a `drift` that finds most principals changed, or a reader that passes none over), their
+    /// lines are parsed as they come rather than hashed and held first.
+    fn worth_it(&self) -> bool {
+        self.passed + self.parsed < 64 || self.passed >= self.parsed
+    }
+
+    fn add(&mut self, n: usize, entry: &[u8], hash: u128) {
+        self.content.add(hash);
+        self.text.extend_from_slice(entry);
+        self.ends.push((n, self.text.len()));
+    }
+
+    /// Hands on what is held, then holds nothing.
+    fn flush(
+        &mut self,
+        lines: &mut PathLines<'_, '_>,
+        unchanged: &Unchanged<'_>,
+    ) -> Result<(), ReadError> {
+        use rayon::prelude::*;
+        let Some(&(first, _)) = self.ends.first() else {
+            return Ok(());
+        };
+        let principal: Option<String> = serde_json::from_slice(&self.principal).ok();
+        let content = std::mem::take(&mut self.content).finish();
+        match principal.filter(|p| unchanged(p, content)) {
+            Some(principal) => {
+                self.passed += 1;
+                lines
+                    .pass(principal)
+                    .map_err(|why| ReadError::Malformed(format!("line {first}: {why}")))?;
+            }
+            None => {
+                self.parsed += 1;
+                let entry = |k: usize| {
+                    let start = k.checked_sub(1).map_or(0, |p| self.ends[p].1);
+                    &self.text[start..self.ends[k].1]
+                };
+                let parsed: Vec<_> = (0..self.ends.len())
+                    .into_par_iter()
+                    .map(|k| serde_json::from_slice::<AnyLine>(entry(k)))
+                    .collect();
+                for (&(n, _), parsed) in self.ends.iter().zip(parsed) {
+                    take_parsed(lines, n, parsed)?;
+                }
+            }
+        }
+        self.principal.clear();
+        self.text.clear();
+        self.ends.clear();
+        Ok(())
+    }
+}
+
+/// Takes line `n` of the file as parsed, or says where it is wrong.
+fn take_parsed(
+    lines: &mut PathLines<'_, '_>,
+    n: usize,
+    parsed: Result<AnyLine, serde_json::Error>,
+) -> Result<(), ReadError> {
+    let line = parsed.map_err(|e| {
+        ReadError::Malformed(match crate::core::diag::json_error_parts(&e) {
+            (why, Some((_, column))) => format!("line {n}, column {}: {why}", column + 4),
+            (why, None) => format!("line {n}: {why}"),
+        })
+    })?;
+    lines
+        .take_any(line)
+        .map_err(|why| ReadError::Malformed(format!("line {n}: {why}")))
+}
+
+/// As [`read_with`], but the file is parsed on a thread of its own while `on_path` takes the paths
 /// on the calling one, a batch at a time: parsing a baseline of millions of paths is one core's
 /// work, and `drift` compares them with paths made by the workers meanwhile.
-pub fn read_beside(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError> {
+pub fn read_beside(
+    path: &Path,
+    unchanged: &Unchanged<'_>,
+    on_path: &mut OnPath<'_>,
+) -> Result<Baseline, ReadError> {
     const BATCH: usize = 2048;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ReadPath>>(8);
     std::thread::scope(|s| {
         let parser = s.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
-            let read = read(path, &mut |p| {
+            let read = read_with(path, unchanged, &mut |p| {
                 batch.push(p);
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -1019,7 +1235,8 @@ struct PathLines<'s, 'f> {
     refused: &'s mut Option<String>,
     /// The lines of the path being read, their profiles named.
     path: Vec<PathLine>,
-    /// The principal of the last line, and whether it was a [`SameLine`].
+    /// The principal of the last line, and whether its lines are over (a [`SameLine`], or a
+    /// principal passed over whole: no line of it may follow).
     last: Option<(String, bool)>,
     /// The principals whose paths were read.
     listed: FxHashSet<String>,
@@ -1130,6 +1347,19 @@ impl PathLines<'_, '_> {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Takes a principal whose lines were not parsed ([`ReadPath::Unchanged`]): they are the
+    /// lines `snapshot` would write, so in order and well formed; only their place among the
+    /// other principals is checked.
+    fn pass(&mut self, principal: String) -> Result<(), String> {
+        self.close()?;
+        if (self.last.as_ref()).is_some_and(|(last, _)| principal <= *last) {
+            return Err(self.out_of_order(&principal));
+        }
+        self.listed.insert(principal.clone());
+        self.last = Some((principal.clone(), true));
+        (self.on_path)(ReadPath::Unchanged { principal })
     }
 
     fn out_of_order(&self, principal: &str) -> String {
@@ -1259,6 +1489,11 @@ impl<'de> Visitor<'de> for &mut PathLines<'_, '_> {
 mod tests {
     use super::*;
 
+    /// Every line parsed.
+    fn read_all(path: &Path, on_path: &mut OnPath<'_>) -> Result<Baseline, ReadError> {
+        read_with(path, &|_, _| false, on_path)
+    }
+
     #[test]
     fn a_path_line_names_only_the_baselines_profiles() {
         let text = r#"{"format": "actas-baseline", "version": 4, "schema": "00",
@@ -1271,7 +1506,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("b.json");
         std::fs::write(&file, text).unwrap();
-        let read = super::read(&file, &mut |_| Ok(()));
+        let read = read_all(&file, &mut |_| Ok(()));
         let Err(ReadError::Malformed(why)) = read else {
             panic!("read {read:?}");
         };
@@ -1294,7 +1529,7 @@ mod tests {
         let file = dir.path().join("b.json");
         std::fs::write(&file, text).unwrap();
         let mut read = Vec::new();
-        super::read(&file, &mut |p| {
+        read_all(&file, &mut |p| {
             read.push(p);
             Ok(())
         })?;
@@ -1338,7 +1573,7 @@ mod tests {
                 ReadPath::Same { principal, same_as } => {
                     Some((principal.as_str(), same_as.as_str()))
                 }
-                ReadPath::Path(_) | ReadPath::End { .. } => None,
+                ReadPath::Path(_) | ReadPath::End { .. } | ReadPath::Unchanged { .. } => None,
             })
             .collect();
         assert_eq!(sames, [("b", "a"), ("d", "a"), ("e", "c")]);
@@ -1380,6 +1615,92 @@ mod tests {
         }
     }
 
+    /// The reader passes over, unparsed, exactly the principals whose lines are the text their
+    /// current paths would be written with: all of them in a file `snapshot` just wrote; the
+    /// principal of a line changed by one character is parsed, its lines handed on.
+    #[test]
+    fn lines_written_now_are_passed_over_unparsed_and_a_changed_one_is_parsed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = crate::workspace::load(root, &Default::default())
+            .unwrap()
+            .workspace
+            .unwrap();
+        let profiles = crate::analysis::profiles::select(&ws, &[], None).unwrap();
+        let e = crate::analysis::effective::compute(&ws.engine, &profiles);
+        let names = &e.reached.identities().names;
+        let text: FxHashMap<String, u128> = contents(&e)
+            .iter()
+            .map(|c| {
+                (
+                    names[c.principal as usize].to_string(),
+                    text_content(&e, c.principal).0,
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        write(&mut out, &from_effective(&ws.engine, &e), path_lines(&e)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.json");
+        let read_back = |bytes: &[u8]| {
+            std::fs::write(&file, bytes).unwrap();
+            let (mut passed, mut parsed) = (Vec::new(), Vec::new());
+            read_with(&file, &|p, h| text.get(p) == Some(&h), &mut |p| {
+                match p {
+                    ReadPath::Unchanged { principal } => passed.push(principal),
+                    ReadPath::End { principal, .. } => parsed.push(principal),
+                    ReadPath::Path(_) | ReadPath::Same { .. } => {}
+                }
+                Ok(())
+            })
+            .unwrap();
+            (passed, parsed)
+        };
+        let (passed, parsed) = read_back(&out);
+        let mut all: Vec<&String> = text.keys().collect();
+        all.sort();
+        assert!(all.len() > 3, "{all:?}");
+        assert_eq!(passed.iter().collect::<Vec<_>>(), all);
+        assert!(parsed.is_empty(), "{parsed:?}");
+
+        // One policy of the first route line renamed (the same length, so the layout holds).
+        let written = String::from_utf8(out).unwrap();
+        let line = written
+            .lines()
+            .find(|l| l.contains(r#""policies":[""#))
+            .unwrap();
+        let at = line.find(r#""policies":[""#).unwrap() + r#""policies":[""#.len();
+        let mut changed_line = line.to_string();
+        changed_line.replace_range(at..=at, "~");
+        let (passed, parsed) = read_back(written.replacen(line, &changed_line, 1).as_bytes());
+        let principal: AnyLine = serde_json::from_str(line.trim().trim_end_matches(',')).unwrap();
+        assert_eq!(parsed, std::slice::from_ref(&principal.principal));
+        assert_eq!(passed.len(), all.len() - 1);
+        assert!(!passed.contains(&principal.principal));
+    }
+
+    #[test]
+    fn a_route_lines_principal_ends_at_its_first_unescaped_quote() {
+        let line = br#"{"principal":"A::\"x\\\",\"target\":\"","target":"B::\"y\"","chain":[]}"#;
+        let (principal, tail) = route_tail(line).unwrap();
+        let principal: String = serde_json::from_slice(principal).unwrap();
+        assert_eq!(principal, r#"A::"x\","target":""#);
+        assert_eq!(tail, br#","target":"B::\"y\"","chain":[]}"#);
+        // Other spacing, another order of fields, a `same_as` line, a cut line: not route lines
+        // as written.
+        for other in [
+            &br#"{"principal": "A::\"x\"", "target": "B::\"y\""}"#[..],
+            br#"{"target":"B::\"y\"","principal":"A::\"x\""}"#,
+            br#"{"principal":"A::\"x\"","same_as":"A::\"w\""}"#,
+            br#"{"principal":"A::\"x\\"#,
+        ] {
+            assert!(
+                route_tail(other).is_none(),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
     /// `drift` passes over a principal whose lines hash as its current paths would be written:
     /// the hashes of the lines read back equal those made from the paths (the bundled example,
     /// where no two principals reach alike, so every principal's lines are written).
@@ -1403,7 +1724,7 @@ mod tests {
         let file = dir.path().join("b.json");
         std::fs::write(&file, out).unwrap();
         let mut ends = Vec::new();
-        super::read(&file, &mut |p| {
+        read_all(&file, &mut |p| {
             if let ReadPath::End { principal, content } = p {
                 ends.push((principal, content));
             }
@@ -1504,11 +1825,11 @@ mod tests {
         std::fs::write(&file, &text).unwrap();
         let mut read = Vec::new();
         let mut ends = Vec::new();
-        let back = super::read(&file, &mut |p| {
+        let back = read_all(&file, &mut |p| {
             match p {
                 ReadPath::Path(lines) => read.extend(path_entries_of(lines)),
                 ReadPath::End { principal, .. } => ends.push(principal),
-                ReadPath::Same { .. } => panic!("{p:?}"),
+                ReadPath::Same { .. } | ReadPath::Unchanged { .. } => panic!("{p:?}"),
             }
             Ok(())
         })
@@ -1520,7 +1841,7 @@ mod tests {
         let value: Value = serde_json::from_str(&text).unwrap();
         std::fs::write(&file, serde_json::to_string_pretty(&value).unwrap()).unwrap();
         let mut again = Vec::new();
-        let back_again = super::read(&file, &mut |p| {
+        let back_again = read_all(&file, &mut |p| {
             if let ReadPath::Path(lines) = p {
                 again.extend(path_entries_of(lines));
             }
@@ -1532,7 +1853,7 @@ mod tests {
         let broken = text.replace(r#""target":"Account::\"c\"""#, r#""target":Account"#);
         assert_ne!(broken, text);
         std::fs::write(&file, &broken).unwrap();
-        let Err(ReadError::Malformed(why)) = super::read(&file, &mut |_| Ok(())) else {
+        let Err(ReadError::Malformed(why)) = read_all(&file, &mut |_| Ok(())) else {
             panic!("read a broken line");
         };
         let at = broken.lines().position(|l| l.contains(":Account")).unwrap() + 1;

@@ -374,6 +374,23 @@ fn compare_with_baseline<'e>(
         .iter()
         .map(|c| (&*names[c.principal as usize], (c.content, c.principal)))
         .collect();
+    // The text each principal's lines would be written with now, hashed, and the policies they
+    // name, by content (principals that reach alike have the same lines): a principal whose
+    // lines in the file have that text is passed over by the reader without parsing them.
+    use rayon::prelude::*;
+    let mut first: FxHashMap<u128, u32> = FxHashMap::default();
+    for c in &contents {
+        first.entry(c.content).or_insert(c.principal);
+    }
+    let text_now: FxHashMap<u128, (u128, Vec<PolicyId>)> = (first.into_iter().collect::<Vec<_>>())
+        .into_par_iter()
+        .map(|(content, n)| (content, baseline::text_content(effective, n)))
+        .collect();
+    let text_of = |principal: &str| {
+        let (content, _) = now_content.get(principal)?;
+        text_now.get(content)
+    };
+    let unchanged = |principal: &str, text: u128| text_of(principal).is_some_and(|t| t.0 == text);
     // The hash of the lines that would be written now, by content (principals that reach alike
     // have the same lines).
     let mut lines_now: FxHashMap<u128, u128> = FxHashMap::default();
@@ -385,9 +402,15 @@ fn compare_with_baseline<'e>(
     let mut differ: Vec<(String, String)> = Vec::new();
     // The lines of the principal being read.
     let mut held: Vec<PathLine> = Vec::new();
-    let old = baseline::read_beside(path, &mut |read| match read {
+    let old = baseline::read_beside(path, &unchanged, &mut |read| match read {
         ReadPath::Path(lines) => {
             held.extend(lines);
+            Ok(())
+        }
+        ReadPath::Unchanged { principal } => {
+            let policies = text_of(&principal).map(|t| &t.1[..]).unwrap_or_default();
+            merge.earlier_policies.extend(policies.iter().cloned());
+            merge.pass_over(&principal);
             Ok(())
         }
         ReadPath::End { principal, content } => {
@@ -462,7 +485,7 @@ fn compare_alike<I: Iterator<Item = PathEntry>>(
             merge.absorb(one);
         }
     };
-    baseline::read_beside(path, &mut |read| {
+    baseline::read_beside(path, &|_, _| false, &mut |read| {
         match read {
             ReadPath::Path(lines)
                 if lines
