@@ -289,11 +289,18 @@ pub struct ProfilePath<'a> {
     /// Identity numbers (see [`Identities`]).
     pub principal: u32,
     pub target: u32,
-    /// The accounts after the principal, the target last.
-    pub chain: Chain,
+    /// Its block, and the index of its chain there (made when asked for: most rules need
+    /// only the principal and the target).
+    block: &'a Block,
+    k: usize,
 }
 
 impl<'a> ProfilePath<'a> {
+    /// The accounts after the principal, the target last.
+    pub fn chain(&self) -> Chain {
+        self.block.paths.chain(self.k)
+    }
+
     fn name(&self, n: u32) -> &'a Arc<str> {
         &self.reached.identities.names[n as usize]
     }
@@ -309,7 +316,7 @@ impl<'a> ProfilePath<'a> {
     /// The chain as uids.
     pub fn chain_uids(&self) -> Vec<EntityUid> {
         let uids = &self.reached.identities.uids;
-        self.chain
+        self.chain()
             .iter()
             .map(|&x| EntityUid::clone(&uids[x as usize]))
             .collect()
@@ -317,7 +324,11 @@ impl<'a> ProfilePath<'a> {
 
     /// The policies that allow its hops, sorted.
     pub fn policies(&self) -> Vec<PolicyId> {
-        hops_policies(&self.reached.hops(self.profile, self.principal, &self.chain))
+        hops_policies(
+            &self
+                .reached
+                .hops(self.profile, self.principal, &self.chain()),
+        )
     }
 }
 
@@ -573,7 +584,7 @@ impl<'e> Reached<'e> {
                 .par_iter()
                 .flat_map_iter(|b| {
                     (0..b.paths.targets().len())
-                        .filter(move |j| !b.paths.chain(j * n + i).is_empty())
+                        .filter(move |j| !b.paths.unreached(j * n + i))
                         .map(|j| f(self.profile_path(i, b, j)))
                 })
                 .collect::<Vec<T>>()
@@ -598,12 +609,35 @@ impl<'e> Reached<'e> {
             .blocks
             .get(*self.block_of.get(principal as usize)? as usize)?;
         let j = b.paths.targets().binary_search(&target).ok()?;
-        (!b.paths.chain(j * self.profiles.len() + i).is_empty()).then(|| self.profile_path(i, b, j))
+        (!b.paths.unreached(j * self.profiles.len() + i)).then(|| self.profile_path(i, b, j))
     }
 
-    /// Whether `principal` reaches `target` under profile `i`.
+    /// Per identity number, whether some path (under some profile) reaches it.
+    pub fn reachable(&self) -> Vec<bool> {
+        let mut reachable = vec![false; self.identities.uids.len()];
+        let mut seen: FxHashSet<usize> = FxHashSet::default();
+        for b in &self.blocks {
+            // Blocks are shared by principals that reach alike: each read once.
+            if seen.insert(Arc::as_ptr(&b.paths) as usize) {
+                b.paths
+                    .targets()
+                    .iter()
+                    .for_each(|&t| reachable[t as usize] = true);
+            }
+        }
+        reachable
+    }
+
+    /// Whether `principal` reaches `target` under profile `i` (the chain is not made: rules ask
+    /// this of tens of millions of paths).
     pub fn reaches(&self, i: usize, principal: u32, target: u32) -> bool {
-        self.path_under(i, principal, target).is_some()
+        let Some(b) =
+            (self.block_of.get(principal as usize)).and_then(|&k| self.blocks.get(k as usize))
+        else {
+            return false;
+        };
+        let n = self.profiles.len();
+        (b.paths.targets().binary_search(&target)).is_ok_and(|j| !b.paths.unreached(j * n + i))
     }
 
     /// The identity numbering the paths use.
@@ -617,7 +651,8 @@ impl<'e> Reached<'e> {
             profile: i,
             principal: b.principal,
             target: b.paths.targets()[j],
-            chain: b.paths.chain(j * self.profiles.len() + i),
+            block: b,
+            k: j * self.profiles.len() + i,
         }
     }
 

@@ -197,14 +197,16 @@ fn cycles(policies: &Policies<'_>, eff: &Effective) -> Vec<Finding> {
     let mut found: BTreeMap<Vec<EntityUid>, Gathered> = BTreeMap::new();
     let reached = &eff.reached;
     let uids = &reached.identities().uids;
+    // Only a principal that some path reaches can be reached back (most principals are
+    // people, whom nobody may impersonate): the others' paths need no lookup.
+    let reachable = reached.reachable();
     for (k, profile) in eff.profiles.iter().enumerate() {
         // Each path whose target reaches its principal back, in path order (by principal):
         // each principal's run at once, so the rule costs the number of paths. Taken as made,
         // not collected: a dense world has millions.
         let mut back = reached
             .map_profile_paths(k, |p| {
-                reached
-                    .reaches(k, p.target, p.principal)
+                (reachable[p.principal as usize] && reached.reaches(k, p.target, p.principal))
                     .then_some((p.principal, p.target))
             })
             .flatten()

@@ -234,17 +234,33 @@ impl NumberedReach {
         }
     }
 
-    /// From (target, start, length) triples, one per target, in any order: the chain of each
-    /// is `members[start..start + length]`.
-    pub fn from_flat(mut found: Vec<(u32, u32, u32)>, members: &[u32]) -> Self {
-        found.sort_unstable_by_key(|&(t, _, _)| t);
-        let targets = found.iter().map(|&(t, _, _)| t).collect();
-        let chain_of = |j: usize, _| {
-            let (_, start, len) = found[j];
-            &members[start as usize..(start + len) as usize]
-        };
+    /// From (target, the account before it on its chain, `None` for a chain of the target
+    /// alone) pairs, one per target, in any order, where the chain of each is that of the
+    /// account before it, then the target: as a breadth-first search finds them.
+    pub fn from_parents(mut found: Vec<(u32, Option<u32>)>) -> Self {
+        found.sort_unstable_by_key(|&(t, _)| t);
+        let targets: Vec<u32> = found.iter().map(|&(t, _)| t).collect();
+        let links = found
+            .iter()
+            .map(|&(_, before)| match before {
+                None => DIRECT,
+                // The account before a target was found before it, so it is a target too.
+                Some(before) => targets.binary_search(&before).map_or_else(
+                    |_| {
+                        debug_assert!(false, "{before} is not reached");
+                        EMPTY
+                    },
+                    |k| k as u32 + 1,
+                ),
+            })
+            .collect();
         Self {
-            chains: Chains::build(targets, 1, chain_of),
+            chains: Chains {
+                targets,
+                per: 1,
+                links,
+                ..Chains::default()
+            },
         }
     }
 
@@ -429,6 +445,19 @@ mod tests {
         let reach = NumberedReach::new(vec![(9, vec![4, 9]), (2, vec![2])]);
         let pairs: Vec<(u32, Vec<u32>)> = reach.iter().map(|(t, c)| (t, c.to_vec())).collect();
         assert_eq!(pairs, [(2, vec![2]), (9, vec![4, 9])]);
+        // As a search finds them: 4 and 2 first, 9 through 4, 7 through 9.
+        let found = vec![(9, Some(4)), (2, None), (7, Some(9)), (4, None)];
+        let reach = NumberedReach::from_parents(found);
+        let pairs: Vec<(u32, Vec<u32>)> = reach.iter().map(|(t, c)| (t, c.to_vec())).collect();
+        let made = [
+            (2, vec![2]),
+            (4, vec![4]),
+            (7, vec![4, 9, 7]),
+            (9, vec![4, 9]),
+        ];
+        assert_eq!(pairs, made);
+        let given = made.map(|(t, c)| (t, c));
+        assert_eq!(reach.chains(), NumberedReach::new(given.to_vec()).chains());
     }
 
     #[test]

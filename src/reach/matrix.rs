@@ -1050,16 +1050,15 @@ impl HopMatrix {
 
     /// [`HopMatrix::reach_numbered`], never kept (for a caller that keeps what it shares).
     pub fn reach_unshared(&self, origin: u32, max_chain: u32) -> Arc<NumberedReach> {
-        // Chains laid end to end in one vector, not a vector each: a dense world reaches
-        // thousands of identities from every origin.
-        let mut members: Vec<u32> = Vec::new();
-        let mut found: Vec<(u32, u32, u32)> = Vec::new();
+        // Each identity with the one before it: the search extends the chain of that one, so
+        // the chains are kept as links (see `Chains`), none copied.
+        let mut found: Vec<(u32, Option<u32>)> = Vec::new();
         self.search(origin, max_chain, |m, chain| {
-            found.push((m, members.len() as u32, chain.len() as u32));
-            members.extend_from_slice(chain);
+            let before = chain.len().checked_sub(2).map(|k| chain[k]);
+            found.push((m, before));
             false
         });
-        Arc::new(NumberedReach::from_flat(found, &members))
+        Arc::new(NumberedReach::from_parents(found))
     }
 
     /// Breadth-first search over class rows: `found(identity, chain)` for every identity
