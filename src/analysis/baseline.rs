@@ -1615,17 +1615,26 @@ mod tests {
         }
     }
 
-    /// The reader passes over, unparsed, exactly the principals whose lines are the text their
-    /// current paths would be written with: all of them in a file `snapshot` just wrote; the
-    /// principal of a line changed by one character is parsed, its lines handed on.
-    #[test]
-    fn lines_written_now_are_passed_over_unparsed_and_a_changed_one_is_parsed() {
+    /// The bundled example's workspace and every profile of it.
+    fn bundled_example() -> (
+        crate::workspace::Workspace,
+        Vec<crate::analysis::profiles::Profile>,
+    ) {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let ws = crate::workspace::load(root, &Default::default())
             .unwrap()
             .workspace
             .unwrap();
         let profiles = crate::analysis::profiles::select(&ws, &[], None).unwrap();
+        (ws, profiles)
+    }
+
+    /// The reader passes over, unparsed, exactly the principals whose lines are the text their
+    /// current paths would be written with: all of them in a file `snapshot` just wrote; the
+    /// principal of a line changed by one character is parsed, its lines handed on.
+    #[test]
+    fn lines_written_now_are_passed_over_unparsed_and_a_changed_one_is_parsed() {
+        let (ws, profiles) = bundled_example();
         let e = crate::analysis::effective::compute(&ws.engine, &profiles);
         let names = &e.reached.identities().names;
         let text: FxHashMap<String, u128> = contents(&e)
@@ -1706,12 +1715,7 @@ mod tests {
     /// where no two principals reach alike, so every principal's lines are written).
     #[test]
     fn lines_read_back_hash_as_the_paths_they_were_written_from() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let ws = crate::workspace::load(root, &Default::default())
-            .unwrap()
-            .workspace
-            .unwrap();
-        let profiles = crate::analysis::profiles::select(&ws, &[], None).unwrap();
+        let (ws, profiles) = bundled_example();
         let e = crate::analysis::effective::compute(&ws.engine, &profiles);
         let contents = contents(&e);
         let lines: Vec<u128> = (contents.iter())
