@@ -594,22 +594,29 @@ impl<'e> Reached<'e> {
     /// One principal's paths, in target order (none when it reaches nothing): `drift` compares
     /// those of a principal the baseline records as reaching what another does.
     pub fn principal_paths(&self, principal: u32) -> impl Iterator<Item = NumberedPath<'_>> + '_ {
-        let block = self
-            .block_of
-            .get(principal as usize)
-            .and_then(|&k| self.blocks.get(k as usize));
-        block
+        self.block(principal)
             .into_iter()
             .flat_map(move |b| (0..b.paths.targets().len()).map(move |j| self.numbered(b, j)))
     }
 
     /// The path between two identity numbers under profile `i`, if there is one.
     pub fn path_under(&self, i: usize, principal: u32, target: u32) -> Option<ProfilePath<'_>> {
-        let b = self
-            .blocks
-            .get(*self.block_of.get(principal as usize)? as usize)?;
+        let (b, j) = self.target_of(i, principal, target)?;
+        Some(self.profile_path(i, b, j))
+    }
+
+    /// The block of `principal` (none when it reaches nothing).
+    fn block(&self, principal: u32) -> Option<&Block> {
+        let k = *self.block_of.get(principal as usize)?;
+        self.blocks.get(k as usize)
+    }
+
+    /// The block of `principal` and the index of `target` there, when it reaches `target`
+    /// under profile `i`.
+    fn target_of(&self, i: usize, principal: u32, target: u32) -> Option<(&Block, usize)> {
+        let b = self.block(principal)?;
         let j = b.paths.targets().binary_search(&target).ok()?;
-        (!b.paths.unreached(j * self.profiles.len() + i)).then(|| self.profile_path(i, b, j))
+        (!b.paths.unreached(j * self.profiles.len() + i)).then_some((b, j))
     }
 
     /// Per identity number, whether some path (under some profile) reaches it.
@@ -631,13 +638,7 @@ impl<'e> Reached<'e> {
     /// Whether `principal` reaches `target` under profile `i` (the chain is not made: rules ask
     /// this of tens of millions of paths).
     pub fn reaches(&self, i: usize, principal: u32, target: u32) -> bool {
-        let Some(b) =
-            (self.block_of.get(principal as usize)).and_then(|&k| self.blocks.get(k as usize))
-        else {
-            return false;
-        };
-        let n = self.profiles.len();
-        (b.paths.targets().binary_search(&target)).is_ok_and(|j| !b.paths.unreached(j * n + i))
+        self.target_of(i, principal, target).is_some()
     }
 
     /// The identity numbering the paths use.

@@ -317,25 +317,16 @@ fn route_tail(entry: &[u8]) -> Option<(&[u8], &[u8])> {
 pub fn text_content(e: &Effective, principal: u32) -> (u128, Vec<PolicyId>) {
     // A row with an empty principal: its text after `{"principal":""` is a line's tail.
     const EMPTY: usize = br#"{"principal":"""#.len();
-    let names = &e.reached.identities().names;
-    let every = e.reached.profiles.len();
     let mut content = TextContent::default();
     let mut named: std::collections::BTreeSet<PolicyId> = Default::default();
     let mut text = Vec::new();
     for p in e.reached.principal_paths(principal) {
-        for (profiles, chain, policies) in routes(e, &p) {
-            for policy in &policies {
+        for (row, _) in path_rows(e, &p, "") {
+            for policy in &row.policies {
                 if !named.contains(policy) {
                     named.insert(policy.clone());
                 }
             }
-            let row = PathRow {
-                principal: "",
-                target: &names[p.target as usize],
-                profiles: (profiles.len() < every).then_some(profiles),
-                chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
-                policies,
-            };
             text.clear();
             // Writing JSON into memory cannot fail.
             let _ = serde_json::to_writer(&mut text, &row);
@@ -633,7 +624,6 @@ fn entries(e: &Effective<'_>, p: &NumberedPath<'_>) -> Vec<PathEntry> {
 /// that of one before it is a [`SameLine`].
 pub fn path_lines<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = (String, usize)> + 'a {
     let names = &e.reached.identities().names;
-    let every = e.reached.profiles.len();
     let same = alike(&contents(e));
     e.reached.map_principals(move |paths| {
         let mut text: Vec<u8> = Vec::new();
@@ -648,15 +638,7 @@ pub fn path_lines<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = (String, usi
             return (json(&row), entries);
         }
         for p in paths {
-            for (profiles, chain, policies) in routes(e, &p) {
-                let n = profiles.len();
-                let row = PathRow {
-                    principal: &names[p.principal as usize],
-                    target: &names[p.target as usize],
-                    profiles: (n < every).then_some(profiles),
-                    chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
-                    policies,
-                };
+            for (row, n) in path_rows(e, &p, &names[p.principal as usize]) {
                 if !text.is_empty() {
                     text.extend_from_slice(ENTRY_SEPARATOR.as_bytes());
                 }
@@ -667,6 +649,30 @@ pub fn path_lines<'a>(e: &'a Effective<'_>) -> impl Iterator<Item = (String, usi
         }
         (String::from_utf8(text).unwrap_or_default(), count)
     })
+}
+
+/// A path's lines as [`path_lines`] writes them, each with the number of profiles it holds
+/// under; `principal` names its principal ([`text_content`] leaves it empty).
+fn path_rows<'a>(
+    e: &'a Effective<'_>,
+    p: &'a NumberedPath<'_>,
+    principal: &'a str,
+) -> impl Iterator<Item = (PathRow<'a>, usize)> + 'a {
+    let names = &e.reached.identities().names;
+    let every = e.reached.profiles.len();
+    routes(e, p)
+        .into_iter()
+        .map(move |(profiles, chain, policies)| {
+            let n = profiles.len();
+            let row = PathRow {
+                principal,
+                target: &names[p.target as usize],
+                profiles: (n < every).then_some(profiles),
+                chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
+                policies,
+            };
+            (row, n)
+        })
 }
 
 /// Between two entries of a list: each stands on a line of its own.
@@ -901,14 +907,9 @@ impl Layout {
             if !held.worth_it() {
                 // Most principals so far had to be parsed: parse every line, by the workers.
                 held.flush(&mut lines, unchanged)?;
-                let parsed: Vec<_> = (0..ends.len())
-                    .into_par_iter()
-                    .map(|k| serde_json::from_slice::<AnyLine>(entry(k)))
-                    .collect();
-                for parsed in parsed {
-                    take_parsed(&mut lines, n, parsed)?;
-                    n += 1;
-                }
+                let entries: Vec<_> = (0..ends.len()).map(|k| (n + k, entry(k))).collect();
+                take_all(&mut lines, &entries)?;
+                n += ends.len();
                 continue;
             }
             // Each route line's principal and the hash of the rest, by the workers.
@@ -985,7 +986,6 @@ impl HeldLines {
         lines: &mut PathLines<'_, '_>,
         unchanged: &Unchanged<'_>,
     ) -> Result<(), ReadError> {
-        use rayon::prelude::*;
         let Some(&(first, _)) = self.ends.first() else {
             return Ok(());
         };
@@ -1000,17 +1000,13 @@ impl HeldLines {
             }
             None => {
                 self.parsed += 1;
-                let entry = |k: usize| {
-                    let start = k.checked_sub(1).map_or(0, |p| self.ends[p].1);
-                    &self.text[start..self.ends[k].1]
-                };
-                let parsed: Vec<_> = (0..self.ends.len())
-                    .into_par_iter()
-                    .map(|k| serde_json::from_slice::<AnyLine>(entry(k)))
+                let entries: Vec<_> = (self.ends.iter().enumerate())
+                    .map(|(k, &(n, end))| {
+                        let start = k.checked_sub(1).map_or(0, |p| self.ends[p].1);
+                        (n, &self.text[start..end])
+                    })
                     .collect();
-                for (&(n, _), parsed) in self.ends.iter().zip(parsed) {
-                    take_parsed(lines, n, parsed)?;
-                }
+                take_all(lines, &entries)?;
             }
         }
         self.principal.clear();
@@ -1018,6 +1014,19 @@ impl HeldLines {
         self.ends.clear();
         Ok(())
     }
+}
+
+/// Parses entries (each with its line number) by the workers, then takes them in order.
+fn take_all(lines: &mut PathLines<'_, '_>, entries: &[(usize, &[u8])]) -> Result<(), ReadError> {
+    use rayon::prelude::*;
+    let parsed: Vec<_> = entries
+        .par_iter()
+        .map(|(_, entry)| serde_json::from_slice::<AnyLine>(entry))
+        .collect();
+    for (&(n, _), parsed) in entries.iter().zip(parsed) {
+        take_parsed(lines, n, parsed)?;
+    }
+    Ok(())
 }
 
 /// Takes line `n` of the file as parsed, or says where it is wrong.

@@ -456,8 +456,7 @@ mod tests {
             (9, vec![4, 9]),
         ];
         assert_eq!(pairs, made);
-        let given = made.map(|(t, c)| (t, c));
-        assert_eq!(reach.chains(), NumberedReach::new(given.to_vec()).chains());
+        assert_eq!(reach.chains(), NumberedReach::new(made.to_vec()).chains());
     }
 
     #[test]
