@@ -7,6 +7,7 @@ pub mod diag;
 pub(crate) mod files;
 pub mod ids;
 pub(crate) mod limits;
+pub(crate) mod plain_yaml;
 pub(crate) mod progress;
 pub(crate) mod rules;
 pub(crate) mod schema;

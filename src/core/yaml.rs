@@ -34,9 +34,10 @@ pub fn read<T: DeserializeOwned>(file: &Arc<SourceFile>) -> Result<T, Box<Proble
 /// plainly (see [`pieces`]), as pieces read in parallel: the first has every top-level key,
 /// the later ones only the rest of the list `key`, in order. A 100,000-line scenario file
 /// took a fifth of `actas test` to read on one thread. The pieces are not joined into one
-/// list (moving tens of thousands of documents was a fifth of the time again). Should any
-/// piece fail, the whole file is read again, so a problem is reported exactly as a whole read
-/// reports it.
+/// list (moving tens of thousands of documents was a fifth of the time again). Each piece, or
+/// the whole file, is read by the plain reader ([`crate::core::plain_yaml`]) when it takes
+/// it, else by serde-saphyr. Should any piece fail, the whole file is read again, so a
+/// problem is reported exactly as a whole read reports it.
 pub fn read_long_list<T: DeserializeOwned + Send>(
     file: &Arc<SourceFile>,
     key: &str,
@@ -46,11 +47,19 @@ pub fn read_long_list<T: DeserializeOwned + Send>(
     if let Some(texts) = pieces(&file.text, key, parts) {
         let read: Result<Vec<T>, serde_saphyr::Error> = texts
             .into_par_iter()
-            .map(|text| serde_saphyr::from_str_with_options(&text, options(file.text.len())))
+            .map(|text| {
+                crate::core::plain_yaml::from_str(&text).map_or_else(
+                    || serde_saphyr::from_str_with_options(&text, options(file.text.len())),
+                    Ok,
+                )
+            })
             .collect();
         if let Ok(read) = read {
             return Ok(read);
         }
+    }
+    if let Some(whole) = crate::core::plain_yaml::from_str(&file.text) {
+        return Ok(vec![whole]);
     }
     read(file).map(|whole| vec![whole])
 }
