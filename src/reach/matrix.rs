@@ -402,16 +402,104 @@ pub struct Toward<'m> {
     first: Vec<u32>,
     /// Per group of origins: distances under its later matrix's hops.
     later: Vec<Vec<u32>>,
+    /// Per group (0: the first matrix's distances, then one per later matrix): the nearest
+    /// members of the first matrix's classes, then of the group's later matrix's classes,
+    /// under that group's distances; made when first asked.
+    nearest: Vec<[OnceLock<Nearest>; 2]>,
+}
+
+/// One matrix's classes under one vector of distances: for each distance, the classes with a
+/// member at it (bits), and each class's first three members at it, in member order. A step
+/// of a chain wants the first member at one distance other than two identities (the one
+/// stepping and the origin), in each class its row reaches: the classes to look at are the
+/// row's bits and'ed with the distance's, and the member is among the first three. Before,
+/// each step went through every class of the row and its members (a quarter of `who-can` on
+/// path-dependent hops, where rows reach thousands of classes).
+struct Nearest {
+    /// Per distance: the classes with a member at it (bits).
+    at: Vec<Vec<u64>>,
+    /// Per distance: each such class's first three members at it (`u32::MAX`: none). Only
+    /// classes with a member at a finite distance are kept: there are 130 later matrices of
+    /// 4,000 classes each on path, and a dense table per matrix was 80 MB.
+    first: Vec<FxHashMap<u32, [u32; 3]>>,
+}
+
+impl Nearest {
+    fn new(classes: &Classes, distance: &[u32]) -> Self {
+        let depth = distance
+            .iter()
+            .filter(|&&d| d != u32::MAX)
+            .max()
+            .map_or(0, |&d| d as usize + 1);
+        let mut at = vec![vec![0u64; words(classes.len())]; depth];
+        let mut first: Vec<FxHashMap<u32, [u32; 3]>> = vec![FxHashMap::default(); depth];
+        // By number, so each class's members come in its own order (`Classes::members`).
+        for (x, &d) in distance.iter().enumerate() {
+            if d == u32::MAX {
+                continue;
+            }
+            let (d, c) = (d as usize, classes.class_of[x]);
+            set_bit(&mut at[d], c as usize);
+            let slot = first[d].entry(c).or_insert([u32::MAX; 3]);
+            if let Some(free) = slot.iter_mut().find(|m| **m == u32::MAX) {
+                *free = x as u32;
+            }
+        }
+        Self { at, first }
+    }
+
+    /// Distances kept: 0 to the greatest finite one.
+    fn depth(&self) -> u32 {
+        self.at.len() as u32
+    }
+
+    /// The least member at `distance` of a target class `row` reaches, other than `not`.
+    fn least(&self, m: &HopMatrix, row: &[u64], distance: u32, not: [u32; 2]) -> Option<u32> {
+        let d = distance as usize;
+        let (at, first) = (self.at.get(d)?, &self.first[d]);
+        let classes: Vec<u64> = row.iter().zip(at).map(|(r, a)| r & a).collect();
+        ones(&classes)
+            .filter(|&c| m.classes.target[c])
+            .filter_map(|c| {
+                first
+                    .get(&(c as u32))?
+                    .iter()
+                    .copied()
+                    .take_while(|&x| x != u32::MAX)
+                    .find(|x| !not.contains(x))
+            })
+            .min()
+    }
 }
 
 impl Toward<'_> {
-    /// The matrix that decides `origin`'s hops after the first, and the distances under it.
-    fn later_of(&self, origin: u32) -> (&HopMatrix, &[u32]) {
+    /// The group deciding `origin`'s hops after the first (0: the first matrix), its
+    /// matrix, and the distances under it.
+    fn later_of(&self, origin: u32) -> (usize, &HopMatrix, &[u32]) {
         let (k, m) = self.matrix.step(origin, 1);
         match k {
-            0 => (m, &self.first),
-            k => (m, &self.later[k as usize - 1]),
+            0 => (0, m, &self.first),
+            k => (k as usize, m, &self.later[k as usize - 1]),
         }
+    }
+
+    /// Group `k`'s nearest members among the first matrix's classes (`later`: false) or its
+    /// later matrix's (true), under its distances.
+    fn nearest(&self, k: usize, later: bool) -> &Nearest {
+        let m = if later {
+            self.matrix.step_by_index(k as u32)
+        } else {
+            self.matrix
+        };
+        let which = usize::from(later && k > 0);
+        self.nearest[k][which].get_or_init(|| {
+            let distance = if k == 0 {
+                &self.first
+            } else {
+                &self.later[k - 1]
+            };
+            Nearest::new(&m.classes, distance)
+        })
     }
 
     /// The length of `origin`'s shortest chain to the target, if it has one within
@@ -420,13 +508,13 @@ impl Toward<'_> {
         if origin == self.target || self.max_chain == 0 {
             return None;
         }
-        let (_, distance) = self.later_of(origin);
-        let beyond = (self.matrix)
-            .hops_from(origin)
-            .filter(|&x| x != origin)
-            .map(|x| distance[x as usize])
-            .min()?;
-        (beyond < self.max_chain).then(|| beyond + 1)
+        let (k, ..) = self.later_of(origin);
+        let nearest = self.nearest(k, false);
+        let row = self.matrix.row(self.matrix.class_of(origin));
+        // The least distance of an identity one hop away (not `origin`), below `max_chain`.
+        let beyond = (0..self.max_chain.min(nearest.depth()))
+            .find(|&d| nearest.least(self.matrix, &row, d, [origin; 2]).is_some())?;
+        Some(beyond + 1)
     }
 
     /// `origin`'s shortest chain to the target (without `origin`), the least by uid strings
@@ -435,24 +523,16 @@ impl Toward<'_> {
     /// prefix is the least shortest chain to the identity before the target.
     pub fn chain(&self, origin: u32) -> Option<Vec<u32>> {
         let length = self.length(origin)?;
-        let (later, distance) = self.later_of(origin);
+        let (k, later, _) = self.later_of(origin);
         let mut chain: Vec<u32> = Vec::with_capacity(length as usize);
         for step in 0..length {
             let want = length - step - 1;
-            let (m, from) = match chain.last() {
-                None => (self.matrix, origin),
-                Some(&last) => (later, last),
+            let (m, from, nearest) = match chain.last() {
+                None => (self.matrix, origin, self.nearest(k, false)),
+                Some(&last) => (later, last, self.nearest(k, true)),
             };
-            let next = m
-                .hops_from_classes(from)
-                .filter_map(|c| {
-                    m.classes.members[c]
-                        .iter()
-                        .copied()
-                        .find(|&x| x != from && x != origin && distance[x as usize] == want)
-                })
-                .min()?;
-            chain.push(next);
+            let row = m.row(m.class_of(from));
+            chain.push(nearest.least(m, &row, want, [from, origin])?);
         }
         Some(chain)
     }
@@ -973,12 +1053,14 @@ impl HopMatrix {
                 .map(|m| m.distances_to(target, max_chain.saturating_sub(1), true))
                 .collect()
         });
+        let nearest = (0..=later.len()).map(|_| Default::default()).collect();
         Toward {
             matrix: self,
             target,
             max_chain,
             first,
             later,
+            nearest,
         }
     }
 
@@ -1033,19 +1115,6 @@ impl HopMatrix {
             }
         }
         distance
-    }
-
-    /// The target classes identity `from`'s class may hop to.
-    fn hops_from_classes(&self, from: u32) -> impl Iterator<Item = usize> + '_ {
-        let row = self.row(self.class_of(from));
-        let classes: Vec<usize> = ones(&row).filter(|&c| self.classes.target[c]).collect();
-        classes.into_iter()
-    }
-
-    /// The identities `from` may hop to, and `from` itself when its class is among them.
-    fn hops_from(&self, from: u32) -> impl Iterator<Item = u32> + '_ {
-        self.hops_from_classes(from)
-            .flat_map(|c| self.classes.members[c].iter().copied())
     }
 
     /// [`HopMatrix::reach_numbered`], never kept (for a caller that keeps what it shares).
