@@ -396,14 +396,18 @@ fn run_drift(run: &Run, opts: drift::DriftOptions, format: SufficeFormat) -> Exi
 fn run_report(run: &Run, profiles: &ProfileArgs, format: ReportFormat) -> Exit {
     run.with_workspace(|ws| {
         let result = report::run(ws, &profile_options(&run.root, profiles)?)?;
-        // Buffered: standard output is line-buffered, and a report of millions of paths would
+        // In pieces of a megabyte, written by a thread of their own while the next rows are
+        // made: standard output is line-buffered, and a report of millions of paths would
         // otherwise make a write call for every path.
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-        let written = run.renderer(format).write_report(&result, &mut out);
-        Ok(emit_written(
-            written.map(|w| w.and_then(|()| out.flush())),
-            run.color,
-        ))
+        let renderer = run.renderer(format);
+        let mut rendered = true;
+        let written = crate::core::files::write_beside(std::io::stdout(), &mut |out| {
+            renderer.write_report(&result, out).unwrap_or_else(|| {
+                rendered = false;
+                Ok(())
+            })
+        });
+        Ok(emit_written(rendered.then_some(written), run.color))
     })
 }
 
