@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use cedar_policy::EntityUid;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 
 use crate::analysis::profiles::Profile;
 use crate::core::ids::{PolicyId, ProfileName};
@@ -141,6 +142,14 @@ impl Explained {
         let k = hops.binary_search_by_key(&to, |&(class, _)| class).ok()?;
         self.lists.get(hops[k].1 as usize)
     }
+}
+
+/// Per profile, the chain last explained and its hops, for the next chain of the same
+/// principal to reuse the hops it shares (see [`Reached::hops`]): looking a hop up was a fifth
+/// of writing a large report.
+#[derive(Default)]
+struct HopMemo<'a> {
+    before: Vec<(Chain, SmallVec<[Cow<'a, HopLists>; 4]>)>,
 }
 
 /// One principal's paths.
@@ -324,11 +333,12 @@ impl<'a> ProfilePath<'a> {
 
     /// The policies that allow its hops, sorted.
     pub fn policies(&self) -> Vec<PolicyId> {
-        hops_policies(
-            &self
-                .reached
-                .hops(self.profile, self.principal, &self.chain()),
-        )
+        hops_policies(&self.reached.hops(
+            self.profile,
+            self.principal,
+            &self.chain(),
+            &mut HopMemo::default(),
+        ))
     }
 }
 
@@ -345,8 +355,9 @@ pub fn hops_policies(hops: &[Cow<'_, HopLists>]) -> Vec<PolicyId> {
 pub struct NumberedPath<'a> {
     pub principal: u32,
     pub target: u32,
-    /// As [`Path::routes`].
-    pub routes: Vec<NumberedRoute<'a>>,
+    /// As [`Path::routes`]; inline, as most paths have one route (tens of millions of paths
+    /// are made for a large report, and an allocation each showed in its profile).
+    pub routes: SmallVec<[NumberedRoute<'a>; 1]>,
 }
 
 /// A [`Route`] by identity numbers.
@@ -356,9 +367,9 @@ pub struct NumberedRoute<'a> {
     /// Each hop's allowing actions and determining policies, as [`Hop`] has them; borrowed
     /// from the explanations shared by every chain when hops do not depend on the path (a
     /// clone of their `Arc`s is two atomic writes to lines every worker reads).
-    pub hops: Vec<Cow<'a, HopLists>>,
+    pub hops: SmallVec<[Cow<'a, HopLists>; 4]>,
     /// Indices into [`Reached::profiles`], in order.
-    pub profiles: Vec<usize>,
+    pub profiles: SmallVec<[usize; 4]>,
 }
 
 /// About how many paths are made at once: enough to keep every worker busy, few enough that a
@@ -540,7 +551,7 @@ impl<'e> Reached<'e> {
         self.chunks(CHUNK_PATHS).flat_map(move |chunk| {
             chunk
                 .par_iter()
-                .flat_map_iter(|b| (0..b.paths.targets().len()).map(|j| f(self.numbered(b, j))))
+                .flat_map_iter(|b| self.block_paths(b).map(&f))
                 .collect::<Vec<T>>()
         })
     }
@@ -554,7 +565,7 @@ impl<'e> Reached<'e> {
         self.chunks(CHUNK_PATHS).flat_map(move |chunk| {
             chunk
                 .par_iter()
-                .map(|b| f(&mut (0..b.paths.targets().len()).map(|j| self.numbered(b, j))))
+                .map(|b| f(&mut self.block_paths(b)))
                 .collect::<Vec<T>>()
         })
     }
@@ -596,7 +607,7 @@ impl<'e> Reached<'e> {
     pub fn principal_paths(&self, principal: u32) -> impl Iterator<Item = NumberedPath<'_>> + '_ {
         self.block(principal)
             .into_iter()
-            .flat_map(move |b| (0..b.paths.targets().len()).map(move |j| self.numbered(b, j)))
+            .flat_map(move |b| self.block_paths(b))
     }
 
     /// The path between two identity numbers under profile `i`, if there is one.
@@ -746,15 +757,21 @@ impl<'e> Reached<'e> {
     }
 
     /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
-    fn numbered<'a>(&'a self, b: &'a Block, j: usize) -> NumberedPath<'a> {
+    /// A block's paths in target order, made with a [`HopMemo`] of its own.
+    fn block_paths<'a>(&'a self, b: &'a Block) -> impl Iterator<Item = NumberedPath<'a>> + 'a {
+        let mut memo = HopMemo::default();
+        (0..b.paths.targets().len()).map(move |j| self.numbered(b, j, &mut memo))
+    }
+
+    fn numbered<'a>(&'a self, b: &'a Block, j: usize, memo: &mut HopMemo<'a>) -> NumberedPath<'a> {
         let n = self.profiles.len();
-        let mut routes: Vec<NumberedRoute<'a>> = Vec::new();
+        let mut routes: SmallVec<[NumberedRoute<'a>; 1]> = SmallVec::new();
         for i in 0..n {
             let chain = b.paths.chain(j * n + i);
             if chain.is_empty() {
                 continue;
             }
-            let hops = self.hops(i, b.principal, &chain);
+            let hops = self.hops(i, b.principal, &chain, memo);
             match routes
                 .iter_mut()
                 .find(|r| r.chain == chain && r.hops == hops)
@@ -763,7 +780,7 @@ impl<'e> Reached<'e> {
                 None => routes.push(NumberedRoute {
                     chain,
                     hops,
-                    profiles: vec![i],
+                    profiles: smallvec::smallvec![i],
                 }),
             }
         }
@@ -777,8 +794,16 @@ impl<'e> Reached<'e> {
     }
 
     /// The hops of `chain` from `principal` under profile `i`: for each, the actions and the
-    /// policies that allow it.
-    fn hops(&self, i: usize, principal: u32, chain: &[u32]) -> Vec<Cow<'_, HopLists>> {
+    /// policies that allow it. The hops it shares with the chain before it under `i` (the
+    /// same accounts from the start: a principal's chains branch from a few first steps) are
+    /// taken from `memo`, the others looked up.
+    fn hops<'a>(
+        &'a self,
+        i: usize,
+        principal: u32,
+        chain: &[u32],
+        memo: &mut HopMemo<'a>,
+    ) -> SmallVec<[Cow<'a, HopLists>; 4]> {
         let Some(explained) = &self.explained else {
             let principal = &self.identities.uids[principal as usize];
             let chain = chain
@@ -790,20 +815,39 @@ impl<'e> Reached<'e> {
                 .map(|h| Cow::Owned((h.actions, h.policies)))
                 .collect();
         };
-        let mut from = principal;
-        chain
+        if memo.before.len() <= i {
+            memo.before.resize_with(i + 1, Default::default);
+        }
+        let (before, before_hops) = &mut memo.before[i];
+        let shared = chain
             .iter()
-            .enumerate()
-            .map(|(depth, &to)| {
-                let (k, m) = explained.matrices[i].step(principal, depth);
-                let key = (i as u32, k, m.class_of(from));
-                let lists = explained.lists(key, m.class_of(to));
-                from = to;
-                // Every hop of every chain was explained (`explain_hops`); an empty list would
-                // still show the chain.
-                lists.map_or_else(Cow::default, Cow::Borrowed)
-            })
-            .collect()
+            .zip(before.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut hops: SmallVec<[Cow<'a, HopLists>; 4]> =
+            before_hops[..shared].iter().cloned().collect();
+        let mut from = if shared == 0 {
+            principal
+        } else {
+            chain[shared - 1]
+        };
+        for (depth, &to) in chain.iter().enumerate().skip(shared) {
+            let (k, m) = explained.matrices[i].step(principal, depth);
+            let key = (i as u32, k, m.class_of(from));
+            // Every hop of every chain was explained (`explain_hops`); an empty list would
+            // still show the chain.
+            hops.push(
+                explained
+                    .lists(key, m.class_of(to))
+                    .map_or_else(Cow::default, Cow::Borrowed),
+            );
+            from = to;
+        }
+        before.clear();
+        before.extend_from_slice(chain);
+        before_hops.clear();
+        before_hops.extend(hops.iter().cloned());
+        hops
     }
 
     /// Each principal with paths, in number order, with the first principal (itself, or one
@@ -856,13 +900,25 @@ impl<'e> Reached<'e> {
             let distinct: FxHashSet<(u32, u32, u32)> = unalike
                 .par_iter()
                 .fold(FxHashSet::default, |mut distinct, b| {
+                    // The hops a chain shares with the one before it (the same accounts from
+                    // the start) are in the set already.
+                    let mut before = Chain::new();
                     for k in (i..b.paths.chain_count()).step_by(n) {
-                        let mut from = b.principal;
-                        for (depth, &to) in b.paths.chain(k).iter().enumerate() {
+                        let chain = b.paths.chain(k);
+                        let shared = (chain.iter().zip(&before))
+                            .take_while(|(a, b)| a == b)
+                            .count();
+                        let mut from = if shared == 0 {
+                            b.principal
+                        } else {
+                            chain[shared - 1]
+                        };
+                        for (depth, &to) in chain.iter().enumerate().skip(shared) {
                             let (s, step) = m.step(b.principal, depth);
                             distinct.insert((s, step.class_of(from), step.class_of(to)));
                             from = to;
                         }
+                        before = chain;
                     }
                     distinct
                 })

@@ -660,13 +660,14 @@ fn path_rows<'a>(
 ) -> impl Iterator<Item = (PathRow<'a>, usize)> + 'a {
     let names = &e.reached.identities().names;
     let every = e.reached.profiles.len();
+    let target = &names[p.target as usize];
     routes(e, p)
         .into_iter()
         .map(move |(profiles, chain, policies)| {
             let n = profiles.len();
             let row = PathRow {
                 principal,
-                target: &names[p.target as usize],
+                target,
                 profiles: (n < every).then_some(profiles),
                 chain: chain.iter().map(|&x| &*names[x as usize]).collect(),
                 policies,

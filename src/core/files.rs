@@ -249,6 +249,10 @@ impl Front {
 
 impl std::io::Write for Front {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // A piece is handed over before it would have to grow: growing copies it.
+        if self.piece.len() + bytes.len() > self.piece.capacity() {
+            self.hand_over()?;
+        }
         self.piece.extend_from_slice(bytes);
         if self.piece.len() >= Self::PIECE {
             self.hand_over()?;

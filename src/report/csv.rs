@@ -66,10 +66,13 @@ impl Renderer for Csv {
             head.push(b'\n');
             out.write_all(&head)?;
             for bytes in r.reached.map_principals(|paths| {
-                let mut rows = Vec::with_capacity(1 << 12);
-                let mut cell = String::new();
+                // Room for the rows of the paths to come (about 160 bytes a row on the
+                // generator's shapes), so that a principal of thousands is not copied as the
+                // bytes grow.
+                let mut rows = Vec::with_capacity(paths.size_hint().0.max(16) * 160);
+                let mut room = Room::default();
                 for p in paths {
-                    write_rows(&mut rows, r, &cells, &p, &mut cell);
+                    write_rows(&mut rows, r, &cells, &p, &mut room);
                 }
                 rows
             }) {
@@ -81,23 +84,55 @@ impl Renderer for Csv {
     }
 }
 
-/// An identity's name as a CSV cell, made once: millions of rows name the same identities.
+/// An identity's name made ready for CSV cells once: millions of rows name the same
+/// identities, and Cedar uids always hold quotes (`User::"alice"`), so every name is quoted.
 struct NameCell {
-    /// The cell's bytes (guarded, quoted where needed).
-    cell: Box<[u8]>,
-    /// Whether the name can be put in a longer cell as it is (no byte that needs quotes).
-    plain: bool,
+    /// The name as a whole cell, then the comma that ends it.
+    cell_then_comma: Box<[u8]>,
+    /// The name as a cell's first text: guarded (`escape::csv_cell`), quotes doubled.
+    first: Box<[u8]>,
+    /// ` > ` and the name, later in a cell (unguarded: the guard looks at a cell's start),
+    /// quotes doubled.
+    later: Box<[u8]>,
+    /// Whether a cell holding the name needs quotes around it.
+    quoted: bool,
 }
 
 impl NameCell {
     fn new(name: &str) -> Self {
-        let mut cell = Vec::new();
-        push_cell(&mut cell, name);
+        let guarded = escape::csv_cell(name);
+        let first = double_quotes(guarded.as_bytes());
+        let quoted = guarded.bytes().any(needs_quotes);
+        let mut cell_then_comma = Vec::with_capacity(first.len() + 3);
+        if quoted {
+            cell_then_comma.push(b'"');
+            cell_then_comma.extend_from_slice(&first);
+            cell_then_comma.push(b'"');
+        } else {
+            cell_then_comma.extend_from_slice(&first);
+        }
+        cell_then_comma.push(b',');
+        let mut later = b" > ".to_vec();
+        later.extend_from_slice(&double_quotes(name.as_bytes()));
         Self {
-            cell: cell.into(),
-            plain: !name.bytes().any(needs_quotes),
+            cell_then_comma: cell_then_comma.into(),
+            first: first.into(),
+            later: later.into(),
+            quoted,
         }
     }
+}
+
+/// `bytes` with each quote doubled, as inside a quoted CSV cell.
+fn double_quotes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 4);
+    for &b in bytes {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out
 }
 
 /// The bytes that make a CSV cell need quotes (RFC 4180, as the csv crate's `Necessary` style
@@ -127,71 +162,87 @@ fn push_cell(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// A path's rows: one per route, cells guarded against formula injection. `cell` is room to
-/// build a cell in.
+/// Appends a chain cell (the principal's name and the accounts', ` > ` between them) from the
+/// names' cell texts: quoting and doubling quotes work byte by byte and the guard looks only at
+/// the cell's start (the principal's name), so the parts join as the whole would be written.
+fn push_chain(out: &mut Vec<u8>, cells: &[NameCell], principal: u32, chain: &[u32]) {
+    let principal = &cells[principal as usize];
+    let quoted = principal.quoted || chain.iter().any(|&n| cells[n as usize].quoted);
+    if quoted {
+        out.push(b'"');
+    }
+    out.extend_from_slice(&principal.first);
+    for &n in chain {
+        out.extend_from_slice(&cells[n as usize].later);
+    }
+    if quoted {
+        out.push(b'"');
+    }
+}
+
+/// Room the rows of a worker are made in.
+#[derive(Default)]
+struct Room {
+    /// A cell being made.
+    cell: String,
+    /// The profiles of the route last written and their cell: most routes hold under the same.
+    profiles: (smallvec::SmallVec<[usize; 4]>, Vec<u8>),
+}
+
+/// A path's rows: one per route, cells guarded against formula injection.
 fn write_rows(
     out: &mut Vec<u8>,
     r: &ReportResult,
     cells: &[NameCell],
     p: &NumberedPath<'_>,
-    cell: &mut String,
+    room: &mut Room,
 ) {
-    let names = &r.reached.identities().names;
     let human = r.summary.is_human_number(p.principal);
     let principal = &cells[p.principal as usize];
     for route in &p.routes {
-        out.extend_from_slice(&principal.cell);
-        out.push(b',');
-        out.extend_from_slice(&cells[p.target as usize].cell);
-        out.extend_from_slice(if human { b",true," } else { b",false," });
-        out.extend_from_slice(route.chain.len().to_string().as_bytes());
-        out.push(b',');
-        // The chain cell: its names as they are when none needs quotes (the guard depends
-        // only on the principal's name, which starts it), else made whole and then quoted.
-        if principal.plain && route.chain.iter().all(|&n| cells[n as usize].plain) {
-            out.extend_from_slice(&principal.cell);
-            for &n in &route.chain {
-                out.extend_from_slice(b" > ");
-                out.extend_from_slice(names[n as usize].as_bytes());
-            }
-        } else {
-            cell.clear();
-            cell.push_str(&names[p.principal as usize]);
-            for &n in &route.chain {
-                cell.push_str(" > ");
-                cell.push_str(&names[n as usize]);
-            }
-            push_cell(out, cell);
+        out.extend_from_slice(&principal.cell_then_comma);
+        out.extend_from_slice(&cells[p.target as usize].cell_then_comma);
+        out.extend_from_slice(if human { b"true," } else { b"false," });
+        match route.chain.len() {
+            n @ 0..10 => out.push(b'0' + n as u8),
+            n => out.extend_from_slice(n.to_string().as_bytes()),
         }
         out.push(b',');
-        cell.clear();
-        for (k, &i) in route.profiles.iter().enumerate() {
-            if k > 0 {
-                cell.push(';');
-            }
-            cell.push_str(r.reached.profiles[i].name.as_str());
-        }
-        push_cell(out, cell);
+        push_chain(out, cells, p.principal, &route.chain);
         out.push(b',');
-        cell.clear();
-        let mut policies: Vec<&str> = Vec::new();
+        if room.profiles.0 != route.profiles || room.profiles.1.is_empty() {
+            room.cell.clear();
+            for (k, &i) in route.profiles.iter().enumerate() {
+                if k > 0 {
+                    room.cell.push(';');
+                }
+                room.cell.push_str(r.reached.profiles[i].name.as_str());
+            }
+            room.profiles.0.clone_from(&route.profiles);
+            room.profiles.1.clear();
+            push_cell(&mut room.profiles.1, &room.cell);
+        }
+        out.extend_from_slice(&room.profiles.1);
+        out.push(b',');
+        room.cell.clear();
+        let mut policies: smallvec::SmallVec<[&str; 8]> = smallvec::SmallVec::new();
         for id in route.hops.iter().flat_map(|hop| hop.1.iter()) {
             if !policies.contains(&id.as_str()) {
                 if !policies.is_empty() {
-                    cell.push(';');
+                    room.cell.push(';');
                 }
                 policies.push(id);
-                cell.push_str(id);
+                room.cell.push_str(id);
             }
         }
-        push_cell(out, cell);
+        push_cell(out, &room.cell);
         out.push(b'\n');
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::push_cell;
+    use super::{push_cell, push_chain, NameCell};
     use proptest::prelude::*;
 
     /// A row as the csv crate writes it (the writer actas used before writing cells itself).
@@ -235,6 +286,27 @@ mod tests {
             fields in proptest::collection::vec("[a-z,\"\r\n\t #=+@'\\-;:>é\u{2028}]{0,8}", 2..8)
         ) {
             prop_assert_eq!(by_hand(&fields), by_the_csv_crate(&fields));
+        }
+
+        #[test]
+        fn any_chain_is_written_as_the_csv_crate_writes_it(
+            names in proptest::collection::vec("[a-z,\"\r\n\t #=+@'\\-:>é]{0,6}", 1..6),
+            chain in proptest::collection::vec(0..6_u32, 0..5)
+        ) {
+            let chain: Vec<u32> = chain.into_iter().filter(|&n| (n as usize) < names.len()).collect();
+            let cells: Vec<NameCell> = names.iter().map(|n| NameCell::new(n)).collect();
+            let mut whole = names[0].clone();
+            for &n in &chain {
+                whole.push_str(" > ");
+                whole.push_str(&names[n as usize]);
+            }
+            let mut made = Vec::new();
+            push_chain(&mut made, &cells, 0, &chain);
+            made.extend_from_slice(b",");
+            made.extend_from_slice(&cells[0].cell_then_comma);
+            made.pop();
+            made.push(b'\n');
+            prop_assert_eq!(made, by_the_csv_crate(&[whole, names[0].clone()]));
         }
     }
 }
