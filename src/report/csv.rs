@@ -57,13 +57,7 @@ impl Renderer for Csv {
         let cells: Vec<NameCell> = names.iter().map(|n| NameCell::new(n)).collect();
         let written = (|| -> io::Result<()> {
             let mut head = Vec::new();
-            for (k, field) in header.iter().enumerate() {
-                if k > 0 {
-                    head.push(b',');
-                }
-                push_cell(&mut head, field);
-            }
-            head.push(b'\n');
+            push_row(&mut head, &header);
             out.write_all(&head)?;
             for bytes in r.reached.map_principals(|paths| {
                 // Room for the rows of the paths to come (about 160 bytes a row on the
@@ -139,6 +133,17 @@ fn double_quotes(bytes: &[u8]) -> Vec<u8> {
 /// has them: the delimiter, the quote and both line-break bytes).
 fn needs_quotes(b: u8) -> bool {
     matches!(b, b',' | b'"' | b'\r' | b'\n')
+}
+
+/// Appends a row of `fields` (each as [`push_cell`] writes it) and its line break.
+fn push_row(out: &mut Vec<u8>, fields: &[&str]) {
+    for (k, field) in fields.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        push_cell(out, field);
+    }
+    out.push(b'\n');
 }
 
 /// Appends `text` as one CSV cell, guarded against formula injection (`escape::csv_cell`),
@@ -242,7 +247,7 @@ fn write_rows(
 
 #[cfg(test)]
 mod tests {
-    use super::{push_cell, push_chain, NameCell};
+    use super::{push_chain, push_row, NameCell};
     use proptest::prelude::*;
 
     /// A row as the csv crate writes it (the writer actas used before writing cells itself).
@@ -258,13 +263,10 @@ mod tests {
 
     fn by_hand(fields: &[String]) -> Vec<u8> {
         let mut out = Vec::new();
-        for (k, f) in fields.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            push_cell(&mut out, f);
-        }
-        out.push(b'\n');
+        push_row(
+            &mut out,
+            &fields.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         out
     }
 
