@@ -152,6 +152,17 @@ struct HopMemo<'a> {
     before: Vec<(Chain, SmallVec<[Cow<'a, HopLists>; 4]>)>,
 }
 
+/// Where `chain` (from `principal`) stops sharing its accounts with `before`, a chain from the
+/// same principal: how many first accounts they share, and the identity the first hop not
+/// shared starts from. The shared hops are the same hops (see [`HopMemo`]).
+fn unshared_start(principal: u32, chain: &[u32], before: &[u32]) -> (usize, u32) {
+    let shared = (chain.iter().zip(before))
+        .take_while(|(a, b)| a == b)
+        .count();
+    let from = shared.checked_sub(1).map_or(principal, |k| chain[k]);
+    (shared, from)
+}
+
 /// One principal's paths.
 struct Block {
     principal: u32,
@@ -756,13 +767,13 @@ impl<'e> Reached<'e> {
         }
     }
 
-    /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
     /// A block's paths in target order, made with a [`HopMemo`] of its own.
     fn block_paths<'a>(&'a self, b: &'a Block) -> impl Iterator<Item = NumberedPath<'a>> + 'a {
         let mut memo = HopMemo::default();
         (0..b.paths.targets().len()).map(move |j| self.numbered(b, j, &mut memo))
     }
 
+    /// Path `j` of block `b`: a route per distinct (chain, hops), shortest first, then by chain.
     fn numbered<'a>(&'a self, b: &'a Block, j: usize, memo: &mut HopMemo<'a>) -> NumberedPath<'a> {
         let n = self.profiles.len();
         let mut routes: SmallVec<[NumberedRoute<'a>; 1]> = SmallVec::new();
@@ -819,18 +830,9 @@ impl<'e> Reached<'e> {
             memo.before.resize_with(i + 1, Default::default);
         }
         let (before, before_hops) = &mut memo.before[i];
-        let shared = chain
-            .iter()
-            .zip(before.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let (shared, mut from) = unshared_start(principal, chain, before);
         let mut hops: SmallVec<[Cow<'a, HopLists>; 4]> =
             before_hops[..shared].iter().cloned().collect();
-        let mut from = if shared == 0 {
-            principal
-        } else {
-            chain[shared - 1]
-        };
         for (depth, &to) in chain.iter().enumerate().skip(shared) {
             let (k, m) = explained.matrices[i].step(principal, depth);
             let key = (i as u32, k, m.class_of(from));
@@ -905,14 +907,7 @@ impl<'e> Reached<'e> {
                     let mut before = Chain::new();
                     for k in (i..b.paths.chain_count()).step_by(n) {
                         let chain = b.paths.chain(k);
-                        let shared = (chain.iter().zip(&before))
-                            .take_while(|(a, b)| a == b)
-                            .count();
-                        let mut from = if shared == 0 {
-                            b.principal
-                        } else {
-                            chain[shared - 1]
-                        };
+                        let (shared, mut from) = unshared_start(b.principal, &chain, &before);
                         for (depth, &to) in chain.iter().enumerate().skip(shared) {
                             let (s, step) = m.step(b.principal, depth);
                             distinct.insert((s, step.class_of(from), step.class_of(to)));

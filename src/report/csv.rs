@@ -95,38 +95,30 @@ struct NameCell {
 impl NameCell {
     fn new(name: &str) -> Self {
         let guarded = escape::csv_cell(name);
-        let first = double_quotes(guarded.as_bytes());
-        let quoted = guarded.bytes().any(needs_quotes);
-        let mut cell_then_comma = Vec::with_capacity(first.len() + 3);
-        if quoted {
-            cell_then_comma.push(b'"');
-            cell_then_comma.extend_from_slice(&first);
-            cell_then_comma.push(b'"');
-        } else {
-            cell_then_comma.extend_from_slice(&first);
-        }
+        let mut first = Vec::new();
+        push_doubled(&mut first, guarded.as_bytes());
+        let mut cell_then_comma = Vec::new();
+        push_cell(&mut cell_then_comma, name);
         cell_then_comma.push(b',');
         let mut later = b" > ".to_vec();
-        later.extend_from_slice(&double_quotes(name.as_bytes()));
+        push_doubled(&mut later, name.as_bytes());
         Self {
             cell_then_comma: cell_then_comma.into(),
             first: first.into(),
             later: later.into(),
-            quoted,
+            quoted: guarded.bytes().any(needs_quotes),
         }
     }
 }
 
-/// `bytes` with each quote doubled, as inside a quoted CSV cell.
-fn double_quotes(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + 4);
+/// Appends `bytes` with each quote doubled, as inside a quoted CSV cell.
+fn push_doubled(out: &mut Vec<u8>, bytes: &[u8]) {
     for &b in bytes {
         if b == b'"' {
             out.push(b'"');
         }
         out.push(b);
     }
-    out
 }
 
 /// The bytes that make a CSV cell need quotes (RFC 4180, as the csv crate's `Necessary` style
@@ -155,12 +147,7 @@ fn push_cell(out: &mut Vec<u8>, text: &str) {
     let bytes = guarded.as_bytes();
     if bytes.iter().any(|&b| needs_quotes(b)) {
         out.push(b'"');
-        for &b in bytes {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
+        push_doubled(out, bytes);
         out.push(b'"');
     } else {
         out.extend_from_slice(bytes);
@@ -215,7 +202,7 @@ fn write_rows(
         out.push(b',');
         push_chain(out, cells, p.principal, &route.chain);
         out.push(b',');
-        if room.profiles.0 != route.profiles || room.profiles.1.is_empty() {
+        if room.profiles.0 != route.profiles {
             room.cell.clear();
             for (k, &i) in route.profiles.iter().enumerate() {
                 if k > 0 {
