@@ -690,14 +690,29 @@ mod tests {
                 r#"{{"uid": {{"type": "Group", "id": "{id}"}}, "attrs": {{}}, "parents": [{parents}]}}"#
             )
         };
-        // The same entities as the way through values.
-        let plain = format!("[{}, {}]", entity("p", None), entity("q", Some("p")));
-        let direct = entities::cedar_form(&json(&plain), schema).unwrap();
-        let value: Value = serde_json::from_str(&plain).unwrap();
-        assert_eq!(
-            direct,
-            cedar_policy::Entities::from_json_value(value, Some(schema)).unwrap()
-        );
+        // The same entities as Cedar reading the whole file: attributes, ancestors (the
+        // transitive closure: `r` is under `p`), the schema's actions. Cedar's `==` compares
+        // uids only; `deep_eq` compares everything.
+        let same_as_cedar = |text: &str| {
+            let direct = entities::cedar_form(&json(text), schema).unwrap();
+            let cedar = cedar_policy::Entities::from_json_str(text, Some(schema)).unwrap();
+            assert!(direct.deep_eq(&cedar), "{text}");
+        };
+        let chain = [
+            entity("p", None),
+            entity("q", Some("p")),
+            entity("r", Some("q")),
+        ];
+        same_as_cedar(&format!("[{}]", chain.join(", ")));
+        // The example's whole inventory in Cedar's form, without and with the actions (which
+        // Cedar checks against the schema's, and so reads itself).
+        let all = ws.engine.entities.to_json_value().unwrap();
+        let all = all.as_array().unwrap();
+        let is_action = |e: &&Value| e["uid"]["type"].as_str().unwrap().ends_with("Action");
+        let (actions, others): (Vec<&Value>, Vec<&Value>) = all.iter().partition(is_action);
+        assert!(!actions.is_empty() && others.len() > 10);
+        same_as_cedar(&serde_json::to_string(&others).unwrap());
+        same_as_cedar(&serde_json::to_string(&all).unwrap());
         // A repeated uid, a cycle, or another uid form: not this way (the caller reads again).
         let repeated = format!("[{}, {}]", entity("p", None), entity("p", None));
         let cycle = format!("[{}, {}]", entity("p", Some("q")), entity("q", Some("p")));
