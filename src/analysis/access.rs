@@ -402,15 +402,23 @@ impl<'e> Reached<'e> {
                 .collect(),
         };
         // Every profile's reach (its hop matrix) is built before the parallel work below, so
-        // no worker waits on another's matrix. One profile after another (each in parallel
-        // within), so that each finds the decisions the ones before made: side by side, two
-        // profiles asked for the same policy at the same moment and both evaluated it.
-        // Profiles share the decisions of policies that read nothing on which they differ.
+        // no worker waits on another's matrix. Profiles share the decisions of policies that
+        // read nothing on which they differ. The first profile is built alone (in parallel
+        // within), so the others find every decision it made: all side by side, they asked
+        // for the same policy at the same moment and each evaluated it. The others are then
+        // built side by side, as part of building a matrix (its classes, gathering what its
+        // policies decide) is one thread's work; two of them can still both evaluate a policy
+        // on which they agree and the first differs, which costs time, not correctness (the
+        // decisions are the same).
         identities.share_decisions(profiles.len() > 1);
-        let reaches: Vec<Reachability<'e>> = profiles
-            .iter()
-            .map(|p| Reachability::new(engine, &identities, &p.context))
-            .collect();
+        let mut reaches: Vec<Reachability<'e>> = Vec::with_capacity(profiles.len());
+        if let Some((first, rest)) = profiles.split_first() {
+            reaches.push(Reachability::new(engine, &identities, &first.context));
+            reaches.par_extend(
+                rest.par_iter()
+                    .map(|p| Reachability::new(engine, &identities, &p.context)),
+            );
+        }
         identities.share_decisions(false);
         let matrices: Option<Vec<Arc<HopMatrix>>> =
             reaches.iter().map(|r| r.matrix().cloned()).collect();

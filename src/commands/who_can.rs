@@ -187,15 +187,20 @@ pub fn run(
         .par_iter()
         .map(|p| explainer.why_not(p))
         .collect();
-    // The forbids that keep a path from a profile are listed with the permits, text and all.
-    let mut policies = policies_used(ws, &access);
-    policies.extend(crate::analysis::policy_infos(
-        ws,
-        why_not
-            .iter()
-            .flatten()
-            .flat_map(|w| w.forbids.iter().map(PolicyId::as_str)),
-    ));
+    // The forbids that keep a path from a profile are listed with the permits, text and all;
+    // the matrices are freed meanwhile.
+    let listed = || {
+        let mut policies = policies_used(ws, &access);
+        policies.extend(crate::analysis::policy_infos(
+            ws,
+            why_not
+                .iter()
+                .flatten()
+                .flat_map(|w| w.forbids.iter().map(PolicyId::as_str)),
+        ));
+        policies
+    };
+    let (policies, ()) = rayon::join(listed, move || drop(explainer));
     Ok(WhoCanResult {
         provenance: ws.report_provenance(),
         why_not,

@@ -342,7 +342,11 @@ pub fn span_of(file: &SourceFile, location: &serde_saphyr::Location) -> (usize, 
 /// escapes, so no input can move the cursor, clear the screen or hide a line. Every human
 /// output goes through it.
 pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(unsafe_control) {
+    // A control character is a byte below 0x20 or 0x7f, or U+0080–U+009F (0xc2 then a byte):
+    // a text without any of those bytes is safe, found by a scan of bytes that the compiler
+    // vectorises (reports of many megabytes go through here).
+    let suspect = |b: &u8| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f || *b == 0xc2;
+    if !text.as_bytes().iter().any(suspect) || !text.chars().any(unsafe_control) {
         return text.into();
     }
     text.chars()
@@ -433,6 +437,25 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_safe_escapes_exactly_the_control_characters() {
+        // The byte scan only decides when to look closer: every control character (C0, DEL,
+        // C1) is escaped, and nothing else (multi-byte text whose bytes include 0xc2 or bytes
+        // below 0xa0 included).
+        for c in (0u32..0x800)
+            .chain([0x2192, 0x202e, 0xfeff])
+            .filter_map(char::from_u32)
+        {
+            let text = format!("a{c}b");
+            let want = if c.is_control() && c != '\n' && c != '\t' {
+                format!("a{}b", c.escape_unicode())
+            } else {
+                text.clone()
+            };
+            assert_eq!(terminal_safe(&text), want, "U+{:04X}", c as u32);
+        }
+    }
 
     #[test]
     fn offsets_and_line_columns_round_trip() {

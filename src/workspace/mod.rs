@@ -270,6 +270,14 @@ pub fn load(root: &Path, overrides: &Overrides) -> Result<Loaded, NoWorkspace> {
     })
 }
 
+/// What [`Loader::policies`] reads: the policy set (when it loads), each policy's metadata,
+/// and the files read.
+type PoliciesRead = (
+    Option<cedar_policy::PolicySet>,
+    BTreeMap<crate::core::ids::PolicyId, crate::core::catalogue::PolicyMeta>,
+    policies::Sources,
+);
+
 struct Loader {
     root: PathBuf,
     problems: Vec<Problem>,
@@ -290,6 +298,48 @@ impl Loader {
             schema_file: None,
             inputs: Vec::new(),
         }
+    }
+
+    /// A loader for reading beside this one (see [`Loader::absorb`]).
+    fn beside(&self) -> Self {
+        Loader {
+            schema_file: self.schema_file.clone(),
+            ..Loader::new(&self.root)
+        }
+    }
+
+    /// What a loader made by [`Loader::beside`] found, as if this one had read it next.
+    fn absorb(&mut self, beside: Loader) {
+        self.problems.extend(beside.problems);
+        self.skipped.extend(beside.skipped);
+        self.warnings.extend(beside.warnings);
+        self.inputs.extend(beside.inputs);
+    }
+
+    /// The policies and links, validated against the schema when there is one usable.
+    fn policies(
+        &mut self,
+        ov: &Overrides,
+        schema: &Option<(Schema, SchemaInfo)>,
+        policy_paths: &[NamedPath],
+        link_paths: &[NamedPath],
+    ) -> PoliciesRead {
+        let mut policy_files = self.collect(policy_paths, &["cedar"], "policy");
+        // Candidate policies (`suffice --with`) come after the workspace's, validated alike.
+        let extra: Vec<NamedPath> = ov
+            .extra_policies
+            .iter()
+            .map(|p| NamedPath::plain(p.clone()))
+            .collect();
+        policy_files.extend(self.collect(&extra, &["cedar"], "policy"));
+        let (policies, meta, sources) = self.load_policies(&policy_files, link_paths);
+        if let (Some((schema, _)), Some(policies)) = (schema, &policies) {
+            self.validate_policies(schema, policies, &meta, &sources);
+        } else if policies.is_some() {
+            self.skipped
+                .push("strict validation of the policies: no usable schema".into());
+        }
+        (policies, meta, sources)
     }
 
     /// Loads everything, in steps: the configuration, the settings that need no schema, the
@@ -335,45 +385,47 @@ impl Loader {
         };
         let schema = schema_path.and_then(|p| self.load_schema(&p));
 
-        // Policies and links.
-        let mut policy_files = self.collect(&policy_paths, &["cedar"], "policy");
-        // Candidate policies (`suffice --with`) come after the workspace's, validated alike.
-        let extra: Vec<NamedPath> = ov
-            .extra_policies
-            .iter()
-            .map(|p| NamedPath::plain(p.clone()))
-            .collect();
-        policy_files.extend(self.collect(&extra, &["cedar"], "policy"));
-        let (policies, meta, sources) = self.load_policies(&policy_files, &link_paths);
-        if let (Some((schema, _)), Some(policies)) = (&schema, &policies) {
-            self.validate_policies(schema, policies, &meta, &sources);
-        } else if policies.is_some() {
-            self.skipped
-                .push("strict validation of the policies: no usable schema".into());
-        }
-
-        // Impersonation actions.
-        let defaulted = ov.impersonation_actions.is_empty() && imp.actions.is_none();
-        let actions = match &schema {
-            Some((_, info)) => self.impersonation_actions(info, &action_texts, defaulted),
-            None => Vec::new(),
-        };
-
-        // Entities, and the scenario files beside them when asked: reading an organisation's
-        // inventory keeps one core busy for a third of `test`'s time.
-        let entity_files = self.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
+        // The inventory (and the scenario files, when asked) is read beside the policies: each
+        // keeps one core busy, and an organisation's inventory takes longer than its policies.
+        // What the reading beside finds (problems, inputs) is added after the policies', as if
+        // read after them.
+        let mut beside = self.beside();
         let root = self.root.clone();
-        let (entities, early_scenarios) = rayon::join(
-            || {
-                schema
-                    .as_ref()
-                    .and_then(|(s, _)| self.load_entities(&entity_files, s))
-            },
-            || {
-                ov.early_scenarios
-                    .then(|| EarlyScenarios::read(&root, &scenarios))
-            },
-        );
+        let read_beside = |beside: &mut Loader| {
+            let entity_files = beside.collect(&entity_paths, &["yaml", "yml", "json"], "entity");
+            let (entities, early_scenarios) = rayon::join(
+                || {
+                    schema
+                        .as_ref()
+                        .and_then(|(s, _)| beside.load_entities(&entity_files, s))
+                },
+                || {
+                    ov.early_scenarios
+                        .then(|| EarlyScenarios::read(&root, &scenarios))
+                },
+            );
+            (entity_files, entities, early_scenarios)
+        };
+        let ((policies, meta, sources, actions), (entity_files, entities, early_scenarios)) =
+            rayon::join(
+                || {
+                    let (policies, meta, sources) =
+                        self.policies(ov, &schema, &policy_paths, &link_paths);
+                    // The engine's index of the policies, made while the inventory is read.
+                    let policies = policies.map(crate::engine::SlicedPolicies::from);
+                    // Impersonation actions.
+                    let defaulted = ov.impersonation_actions.is_empty() && imp.actions.is_none();
+                    let actions = match &schema {
+                        Some((_, info)) => {
+                            self.impersonation_actions(info, &action_texts, defaulted)
+                        }
+                        None => Vec::new(),
+                    };
+                    (policies, meta, sources, actions)
+                },
+                || read_beside(&mut beside),
+            );
+        self.absorb(beside);
         if schema.is_none() && !entity_files.is_empty() {
             self.skipped
                 .push("validation of the entities: no usable schema".into());
