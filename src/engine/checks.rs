@@ -17,7 +17,25 @@ impl Engine {
     /// Checks a context: every attribute declared by one of `declaring`, with a value of the
     /// declared type wherever declared; every attribute `requiring` needs present (the
     /// impersonation attributes excepted: actas fills them).
+    ///
+    /// Remembered ([`CheckMemo`]): scenario cases mostly share their context, and checking
+    /// each against the schema's types was a fifth of preparing `test`'s requests.
     pub fn check_context(
+        &self,
+        context: &ContextMap,
+        declaring: &[EntityUid],
+        requiring: &[EntityUid],
+    ) -> Vec<Issue> {
+        let actions = (declaring.to_vec(), requiring.to_vec());
+        if let Some(known) = self.checked.get(&actions, context) {
+            return known;
+        }
+        let issues = self.check_context_now(context, declaring, requiring);
+        self.checked.remember(actions, context, &issues);
+        issues
+    }
+
+    fn check_context_now(
         &self,
         context: &ContextMap,
         declaring: &[EntityUid],
@@ -126,6 +144,32 @@ impl Engine {
             )
             .or_else(|| Some("add it to the entities file, or fix the name".into())),
         })
+    }
+}
+
+/// Contexts already checked, with what was found, by the actions declaring and requiring them,
+/// up to [`CheckMemo::CAPACITY`] of them.
+#[derive(Default)]
+pub(super) struct CheckMemo(std::sync::RwLock<rustc_hash::FxHashMap<CheckedFor, CheckedContexts>>);
+
+/// (declaring, requiring) actions of [`Engine::check_context`].
+type CheckedFor = (Vec<EntityUid>, Vec<EntityUid>);
+type CheckedContexts = rustc_hash::FxHashMap<ContextMap, Vec<Issue>>;
+
+impl CheckMemo {
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, actions: &CheckedFor, context: &ContextMap) -> Option<Vec<Issue>> {
+        self.0.read().ok()?.get(actions)?.get(context).cloned()
+    }
+
+    fn remember(&self, actions: CheckedFor, context: &ContextMap, issues: &[Issue]) {
+        if let Ok(mut memo) = self.0.write() {
+            if memo.values().map(CheckedContexts::len).sum::<usize>() < Self::CAPACITY {
+                let checked = memo.entry(actions).or_default();
+                checked.insert(context.clone(), issues.to_vec());
+            }
+        }
     }
 }
 

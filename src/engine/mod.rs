@@ -164,6 +164,8 @@ pub struct Engine {
     slicer: Slicer,
     /// Contexts already parsed (see [`Engine::context_for`]).
     contexts: request::ContextMemo,
+    /// Contexts already checked (see [`Engine::check_context`]).
+    checked: checks::CheckMemo,
     /// [`Engine::impersonators`] and [`Engine::impersonable`], sorted once: every analysis
     /// asks, and sorting 10,000 uids by their strings is tens of milliseconds each time.
     impersonators: std::sync::OnceLock<Vec<EntityUid>>,
@@ -208,6 +210,7 @@ impl Engine {
             max_chain,
             catalogue,
             contexts: request::ContextMemo::default(),
+            checked: checks::CheckMemo::default(),
             impersonators: std::sync::OnceLock::new(),
             impersonable: std::sync::OnceLock::new(),
         }
@@ -415,14 +418,16 @@ impl Engine {
 
     /// Inventory entities of the given types, sorted by uid string.
     pub fn inventory_of(&self, types: &[EntityTypeName]) -> Vec<EntityUid> {
-        let mut out: Vec<EntityUid> = self
-            .entities
-            .iter()
+        use rayon::prelude::*;
+        let all: Vec<&cedar_policy::Entity> = self.entities.iter().collect();
+        let mut out: Vec<(String, EntityUid)> = all
+            .par_iter()
             .map(|e| e.uid())
             .filter(|u| types.contains(u.type_name()))
+            .map(|u| (u.to_string(), u))
             .collect();
-        out.sort_by_cached_key(ToString::to_string);
-        out
+        out.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.into_iter().map(|(_, u)| u).collect()
     }
 }
 

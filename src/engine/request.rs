@@ -85,21 +85,20 @@ impl Engine {
                 None => {}
             }
         }
-        let value = Value::Object(ctx);
-        let key = format!("{action}\u{0}{value}");
-        if let Some(known) = self.contexts.get(&key) {
+        if let Some(known) = self.contexts.get(action, &ctx) {
             return known;
         }
         // Parsing does not check attribute types; Cedar's own check, done here once per
         // context, is the one `Request::new` would do for every request (see `request`).
-        let parsed = Context::from_json_value(value, Some((&self.schema, action)))
-            .map_err(|e| format!("context is not valid for `{action}`: {e}"))
-            .and_then(|c| {
-                c.validate(&self.schema, action)
-                    .map(|()| c)
-                    .map_err(|e| e.to_string())
-            });
-        self.contexts.remember(key, &parsed);
+        let parsed =
+            Context::from_json_value(Value::Object(ctx.clone()), Some((&self.schema, action)))
+                .map_err(|e| format!("context is not valid for `{action}`: {e}"))
+                .and_then(|c| {
+                    c.validate(&self.schema, action)
+                        .map(|()| c)
+                        .map_err(|e| e.to_string())
+                });
+        self.contexts.remember(action, ctx, &parsed);
         parsed
     }
 
@@ -197,25 +196,34 @@ impl Engine {
     }
 }
 
-/// Parsed contexts by action and JSON text, errors included, up to [`ContextMemo::CAPACITY`]
+/// Parsed contexts by action and attributes, errors included, up to [`ContextMemo::CAPACITY`]
 /// of them (hop contexts that carry the path behind them are mostly distinct; past the cap they
 /// are parsed each time, as before the memo).
 #[derive(Default)]
-pub(super) struct ContextMemo(
-    std::sync::RwLock<rustc_hash::FxHashMap<String, Result<Context, String>>>,
-);
+pub(super) struct ContextMemo(std::sync::RwLock<rustc_hash::FxHashMap<EntityUid, ByContext>>);
+
+/// One action's parsed contexts, by their attributes (compared as values: a key written out as
+/// JSON text was half of finding a context already parsed).
+type ByContext = rustc_hash::FxHashMap<Map<String, Value>, Result<Context, String>>;
 
 impl ContextMemo {
     const CAPACITY: usize = 4096;
 
-    fn get(&self, key: &str) -> Option<Result<Context, String>> {
-        self.0.read().ok()?.get(key).cloned()
+    fn get(&self, action: &EntityUid, ctx: &Map<String, Value>) -> Option<Result<Context, String>> {
+        self.0.read().ok()?.get(action)?.get(ctx).cloned()
     }
 
-    fn remember(&self, key: String, parsed: &Result<Context, String>) {
+    fn remember(
+        &self,
+        action: &EntityUid,
+        ctx: Map<String, Value>,
+        parsed: &Result<Context, String>,
+    ) {
         if let Ok(mut memo) = self.0.write() {
-            if memo.len() < Self::CAPACITY {
-                memo.insert(key, parsed.clone());
+            if memo.values().map(ByContext::len).sum::<usize>() < Self::CAPACITY {
+                memo.entry(action.clone())
+                    .or_default()
+                    .insert(ctx, parsed.clone());
             }
         }
     }

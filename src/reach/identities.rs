@@ -325,9 +325,12 @@ impl Identities {
 
     /// Any entities, numbered in uid-string order (duplicates once).
     pub fn of(uids: impl IntoIterator<Item = EntityUid>) -> Self {
+        use rayon::prelude::*;
+        let uids: Vec<EntityUid> = uids.into_iter().collect();
         let mut keyed: Vec<(String, EntityUid)> =
-            uids.into_iter().map(|u| (u.to_string(), u)).collect();
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            uids.into_par_iter().map(|u| (u.to_string(), u)).collect();
+        // Equal strings are equal uids, so which of equals is kept does not matter.
+        keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         keyed.dedup_by(|a, b| a.0 == b.0);
         let number = keyed
             .iter()
