@@ -358,3 +358,38 @@ fn a_long_scenario_file_read_in_pieces_reports_as_a_whole_read() {
         "{pieces}"
     );
 }
+
+/// The inventory is read beside the policies (on another thread): problems in both are still
+/// reported policies first, each at its place, and a problem in one does not hide the other's.
+#[test]
+fn problems_in_policies_and_inventory_are_reported_in_reading_order() {
+    let dir = support::example_copy();
+    std::fs::write(
+        dir.path().join("policies/zz-broken.cedar"),
+        "permit (principal, action, resource) when { principal.nope == };\n",
+    )
+    .unwrap();
+    let entities = dir.path().join("fixtures/entities.yaml");
+    let mut text = std::fs::read_to_string(&entities).unwrap();
+    text.push_str("- uid: Nope::\"x\"\n  parents: []\n");
+    std::fs::write(&entities, text).unwrap();
+    let out = actas(&[
+        "-C",
+        dir.path().to_str().unwrap(),
+        "--color",
+        "never",
+        "test",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let policy = stderr
+        .find("zz-broken.cedar:1:")
+        .expect("the policy's problem, placed");
+    let entity = stderr
+        .find("entities.yaml:")
+        .expect("the entity's problem, placed");
+    assert!(policy < entity, "{stderr}");
+    assert!(stderr.contains("Nope"), "{stderr}");
+}

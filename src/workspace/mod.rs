@@ -343,8 +343,8 @@ impl Loader {
     }
 
     /// Loads everything, in steps: the configuration, the settings that need no schema, the
-    /// schema, the policies and links, the impersonation actions, the inventory, then the
-    /// settings checked against the engine.
+    /// schema, the policies and links and the impersonation actions (the inventory read beside
+    /// them, its problems reported after theirs), then the settings checked against the engine.
     fn load(&mut self, has_config: bool, ov: &Overrides) -> Option<Workspace> {
         let (config, config_file) = self.read_config(has_config)?;
         let cfg = config_file.as_ref();
