@@ -200,8 +200,8 @@ pub(super) fn quick_entities(files: &[Arc<SourceFile>], schema: &Schema) -> Opti
 /// a run went from 274–296 ms to 225–235 ms (`perf`), Cedar alone reading the file taking
 /// 180–210 ms. Cedar reads a whole file on one thread, and more than half of that is reading
 /// each entity (its values, by the schema) and checking it against the schema; those are done
-/// here side by side, leaving Cedar's transitive closure alone on one thread. Anything else
-/// gives `None` and the way above.
+/// here side by side (by Cedar's own entity parser), and the transitive closure is actas's
+/// (see [`add_indirect_ancestors`]). Anything else gives `None` and the way above.
 pub(super) fn cedar_form(file: &SourceFile, schema: &Schema) -> Option<Entities> {
     #[derive(Deserialize, PartialEq, Eq, Hash)]
     #[serde(deny_unknown_fields)]
@@ -230,18 +230,29 @@ pub(super) fn cedar_form(file: &SourceFile, schema: &Schema) -> Option<Entities>
         #[allow(dead_code, reason = "read by Cedar; here only to be allowed")]
         tags: serde::de::IgnoredAny,
     }
+    use cedar_policy_core::entities::{self as core, EntityJsonParser, TCComputation};
+    use cedar_policy_core::extensions::Extensions;
+    use cedar_policy_core::validator::CoreSchema;
+    let core_schema = CoreSchema::new(schema.as_ref());
+    // Each entity checked against the schema as it is read (what Cedar's `Entities` does for
+    // each one); the transitive closure is made below, from the hierarchy checked here.
+    let parser = EntityJsonParser::new(
+        Some(&core_schema),
+        Extensions::all_available(),
+        TCComputation::AssumeAlreadyComputed,
+    );
     // Each entity's text, found without building anything; then each read twice side by side:
     // its uid and parents here, the whole by Cedar.
     let raws: Vec<&serde_json::value::RawValue> = serde_json::from_str(&file.text).ok()?;
-    let read: Option<Vec<(Light, cedar_policy::Entity)>> = raws
+    let read: Option<Vec<(Light, cedar_policy_core::ast::Entity)>> = raws
         .par_iter()
         .map(|raw| {
             let light: Light = serde_json::from_str(raw.get()).ok()?;
-            let entity = cedar_policy::Entity::from_json_str(raw.get(), Some(schema)).ok()?;
+            let entity = parser.single_from_json_str(raw.get()).ok()?;
             Some((light, entity))
         })
         .collect();
-    let (list, entities): (Vec<Light>, Vec<cedar_policy::Entity>) = read?.into_iter().unzip();
+    let (list, mut entities): (Vec<Light>, Vec<_>) = read?.into_iter().unzip();
     let mut seen = std::collections::HashSet::with_capacity(list.len());
     if !list.iter().all(|e| seen.insert(&e.uid)) {
         return None;
@@ -255,11 +266,79 @@ pub(super) fn cedar_form(file: &SourceFile, schema: &Schema) -> Option<Entities>
     if list.iter().any(|e| is_action_type(&e.uid.ty)) {
         return Entities::from_json_str(&file.text, Some(schema)).ok();
     }
-    // Every entity was checked against the schema as it was read (`Entity::from_json_str`
-    // with the schema does what `Entities` does for each one); what is left is the transitive
-    // closure, with the schema's actions added as `Entities` adds them.
+    add_indirect_ancestors(&mut entities);
+    // The schema's actions added as `Entities` adds them (their hierarchy closed already).
     let actions = schema.action_entities().ok()?;
-    Entities::from_entities(entities.into_iter().chain(actions.iter().cloned()), None).ok()
+    let actions = actions.iter().map(|a| a.as_ref().clone());
+    let all = core::Entities::from_entities(
+        entities.into_iter().chain(actions),
+        None::<&CoreSchema<'_>>,
+        TCComputation::AssumeAlreadyComputed,
+        Extensions::all_available(),
+    );
+    all.ok().map(Entities::from)
+}
+
+/// The transitive closure of an acyclic inventory (checked by [`hierarchy_problem`]): each
+/// entity's ancestors beyond its parents, added as Cedar's own closure adds them. Cedar's
+/// (`Entities::from_entities`) works on one thread over maps keyed by uid, and took a third of
+/// reading an organisation's inventory after its entities were read side by side; this one
+/// works on numbers and adds the ancestors side by side.
+fn add_indirect_ancestors(entities: &mut [cedar_policy_core::ast::Entity]) {
+    let uids: Vec<cedar_policy_core::ast::EntityUID> =
+        entities.iter().map(|e| e.uid().clone()).collect();
+    let index: rustc_hash::FxHashMap<&cedar_policy_core::ast::EntityUID, usize> =
+        uids.iter().enumerate().map(|(i, u)| (u, i)).collect();
+    // Parents in the inventory (one outside it has no ancestors to pass on).
+    let parents: Vec<Vec<usize>> = entities
+        .iter()
+        .map(|e| e.parents().filter_map(|p| index.get(p).copied()).collect())
+        .collect();
+    // Parents before children (a depth-first walk's post-order over parent edges), so each
+    // entity's ancestors are its parents' and theirs.
+    let mut order = Vec::with_capacity(entities.len());
+    let mut visited = vec![false; entities.len()];
+    for start in 0..entities.len() {
+        if visited[start] {
+            continue;
+        }
+        visited[start] = true;
+        let mut stack = vec![(start, 0)];
+        while let Some((node, next)) = stack.last_mut() {
+            match parents[*node].get(*next) {
+                Some(&p) => {
+                    *next += 1;
+                    if !visited[p] {
+                        visited[p] = true;
+                        stack.push((p, 0));
+                    }
+                }
+                None => {
+                    order.push(*node);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    let mut ancestors: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
+    for &i in &order {
+        let mut all: Vec<usize> = parents[i]
+            .iter()
+            .flat_map(|&p| std::iter::once(p).chain(ancestors[p].iter().copied()))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        ancestors[i] = all;
+    }
+    entities
+        .par_iter_mut()
+        .zip(ancestors)
+        .for_each(|(e, ancestors)| {
+            for a in ancestors {
+                // Cedar keeps parents apart from the other ancestors; this skips parents.
+                e.add_indirect_ancestor(uids[a].clone());
+            }
+        });
 }
 
 /// Whether an entity type is an action type (Cedar's rule: its last name is `Action`).

@@ -749,11 +749,28 @@ mod tests {
             let direct = entities::cedar_form(&json(text), schema).unwrap();
             let cedar = cedar_policy::Entities::from_json_str(text, Some(schema)).unwrap();
             assert!(direct.deep_eq(&cedar), "{text}");
+            // Parents apart from the other ancestors, as Cedar keeps them.
+            for e in cedar.iter() {
+                let (ours, theirs) = (direct.get(&e.uid()).unwrap().as_ref(), e.as_ref());
+                let parents = |e: &cedar_policy_core::ast::Entity| {
+                    e.parents()
+                        .cloned()
+                        .collect::<std::collections::HashSet<_>>()
+                };
+                assert_eq!(parents(ours), parents(theirs), "{}", e.uid());
+                let others = |e: &cedar_policy_core::ast::Entity| {
+                    let all = e.indirect_ancestors().cloned();
+                    all.collect::<std::collections::HashSet<_>>()
+                };
+                assert_eq!(others(ours), others(theirs), "{}", e.uid());
+            }
         };
         let chain = [
+            entity("r", Some("q")),
             entity("p", None),
             entity("q", Some("p")),
-            entity("r", Some("q")),
+            entity("s", Some("r")),
+            entity("t", Some("outside")),
         ];
         same_as_cedar(&format!("[{}]", chain.join(", ")));
         // The example's whole inventory in Cedar's form, without and with the actions (which
