@@ -31,7 +31,10 @@ impl Engine {
             return known;
         }
         let issues = self.check_context_now(context, declaring, requiring);
-        self.checked.remember(actions, context, &issues);
+        if !self.checked.is_full() {
+            self.checked
+                .remember(actions, context.clone(), issues.clone());
+        }
         issues
     }
 
@@ -147,31 +150,10 @@ impl Engine {
     }
 }
 
-/// Contexts already checked, with what was found, by the actions declaring and requiring them,
-/// up to [`CheckMemo::CAPACITY`] of them.
-#[derive(Default)]
-pub(super) struct CheckMemo(std::sync::RwLock<rustc_hash::FxHashMap<CheckedFor, CheckedContexts>>);
-
-/// (declaring, requiring) actions of [`Engine::check_context`].
-type CheckedFor = (Vec<EntityUid>, Vec<EntityUid>);
-type CheckedContexts = rustc_hash::FxHashMap<ContextMap, Vec<Issue>>;
-
-impl CheckMemo {
-    const CAPACITY: usize = 4096;
-
-    fn get(&self, actions: &CheckedFor, context: &ContextMap) -> Option<Vec<Issue>> {
-        self.0.read().ok()?.get(actions)?.get(context).cloned()
-    }
-
-    fn remember(&self, actions: CheckedFor, context: &ContextMap, issues: &[Issue]) {
-        if let Ok(mut memo) = self.0.write() {
-            if memo.values().map(CheckedContexts::len).sum::<usize>() < Self::CAPACITY {
-                let checked = memo.entry(actions).or_default();
-                checked.insert(context.clone(), issues.to_vec());
-            }
-        }
-    }
-}
+/// Contexts already checked, with what was found, by the (declaring, requiring) actions of
+/// [`Engine::check_context`], then the context.
+pub(super) type CheckMemo =
+    super::memo::Memo<(Vec<EntityUid>, Vec<EntityUid>), ContextMap, Vec<Issue>>;
 
 /// The namespace of an action uid (`Aws` for `Aws::Action::"AssumeRole"`), empty for none.
 fn namespace_of(action: &EntityUid) -> String {

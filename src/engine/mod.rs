@@ -11,6 +11,7 @@ use cedar_policy::{Authorizer, Entities, EntityTypeName, EntityUid, PolicySet, R
 mod checks;
 mod evaluate;
 mod explain;
+mod memo;
 pub use explain::FailingPart;
 pub mod probes;
 mod request;

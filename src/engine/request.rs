@@ -55,7 +55,7 @@ impl Engine {
     /// to what the action declares, the impersonation attributes filled where declared and
     /// fitting, checked against the schema. Requests that share it (a hop matrix's, under one
     /// context) parse it once: parsing a context was a tenth of a matrix's time. Contexts
-    /// already parsed are remembered ([`ContextMemo`]): scenario cases mostly share theirs, and
+    /// already parsed are remembered ([`ContextMemo`], a bounded memo): scenario cases mostly share theirs, and
     /// parsing them was a quarter of `test`'s time.
     pub fn context_for(
         &self,
@@ -90,15 +90,18 @@ impl Engine {
         }
         // Parsing does not check attribute types; Cedar's own check, done here once per
         // context, is the one `Request::new` would do for every request (see `request`).
-        let parsed =
-            Context::from_json_value(Value::Object(ctx.clone()), Some((&self.schema, action)))
-                .map_err(|e| format!("context is not valid for `{action}`: {e}"))
-                .and_then(|c| {
-                    c.validate(&self.schema, action)
-                        .map(|()| c)
-                        .map_err(|e| e.to_string())
-                });
-        self.contexts.remember(action, ctx, &parsed);
+        // The attributes are kept as the key only while the memo has room.
+        let key = (!self.contexts.is_full()).then(|| ctx.clone());
+        let parsed = Context::from_json_value(Value::Object(ctx), Some((&self.schema, action)))
+            .map_err(|e| format!("context is not valid for `{action}`: {e}"))
+            .and_then(|c| {
+                c.validate(&self.schema, action)
+                    .map(|()| c)
+                    .map_err(|e| e.to_string())
+            });
+        if let Some(key) = key {
+            self.contexts.remember(action.clone(), key, parsed.clone());
+        }
         parsed
     }
 
@@ -196,38 +199,10 @@ impl Engine {
     }
 }
 
-/// Parsed contexts by action and attributes, errors included, up to [`ContextMemo::CAPACITY`]
-/// of them (hop contexts that carry the path behind them are mostly distinct; past the cap they
-/// are parsed each time, as before the memo).
-#[derive(Default)]
-pub(super) struct ContextMemo(std::sync::RwLock<rustc_hash::FxHashMap<EntityUid, ByContext>>);
-
-/// One action's parsed contexts, by their attributes (compared as values: a key written out as
-/// JSON text was half of finding a context already parsed).
-type ByContext = rustc_hash::FxHashMap<Map<String, Value>, Result<Context, String>>;
-
-impl ContextMemo {
-    const CAPACITY: usize = 4096;
-
-    fn get(&self, action: &EntityUid, ctx: &Map<String, Value>) -> Option<Result<Context, String>> {
-        self.0.read().ok()?.get(action)?.get(ctx).cloned()
-    }
-
-    fn remember(
-        &self,
-        action: &EntityUid,
-        ctx: Map<String, Value>,
-        parsed: &Result<Context, String>,
-    ) {
-        if let Ok(mut memo) = self.0.write() {
-            if memo.values().map(ByContext::len).sum::<usize>() < Self::CAPACITY {
-                memo.entry(action.clone())
-                    .or_default()
-                    .insert(ctx, parsed.clone());
-            }
-        }
-    }
-}
+/// Parsed contexts by action and attributes (compared as values: a key written out as JSON
+/// text was half of finding a context already parsed), errors included.
+pub(super) type ContextMemo =
+    super::memo::Memo<EntityUid, Map<String, Value>, Result<Context, String>>;
 
 /// The value of an impersonation attribute for a request behind `b`, if the declared type fits.
 fn fill(name: &str, ty: &Value, b: Behind<'_>) -> Option<Value> {
