@@ -543,13 +543,15 @@ fn run_test(
         }
         let Some(request) = coverage else {
             let result = test::run(&ws.engine, &cases, opts.strict);
-            let text = test_renderer(format, run.color_out, status_level)
-                .test(&result)
-                .unwrap_or_default();
             let exit = Exit::failed_if(result.failed() > 0);
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            let written = test_renderer(format, run.color_out, status_level)
+                .write_test(&result, &mut out)
+                .unwrap_or(Ok(()))
+                .and_then(|()| out.flush());
             // Like the workspace, the cases and their results are not freed one by one.
             std::mem::forget((cases, result));
-            return Ok(finish(write_stdout(&text), exit));
+            return Ok(finish(output::written(written), exit));
         };
         let recorder = Recorder::new(&ws.engine);
         let result = test::run_recording(&ws.engine, &cases, opts.strict, Some(&recorder));

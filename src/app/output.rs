@@ -48,7 +48,7 @@ pub(super) fn write_stdout(text: &str) -> Result<(), Exit> {
     written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
 }
 
-fn written(result: std::io::Result<()>) -> Result<(), Exit> {
+pub(super) fn written(result: std::io::Result<()>) -> Result<(), Exit> {
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::Ok),

@@ -110,6 +110,15 @@ pub trait Renderer {
     fn test(&self, _run: &TestRun) -> Option<String> {
         None
     }
+    /// Writes the test results to `out`: the text of [`Renderer::test`] unless the format
+    /// writes as it goes.
+    fn write_test(
+        &self,
+        run: &TestRun,
+        out: &mut dyn std::io::Write,
+    ) -> Option<std::io::Result<()>> {
+        self.test(run).map(|text| out.write_all(text.as_bytes()))
+    }
     fn check(&self, _result: &CheckResult) -> Option<String> {
         None
     }

@@ -52,16 +52,11 @@ pub struct Json;
 
 impl Renderer for Json {
     fn test(&self, run: &TestRun) -> Option<String> {
-        let doc = TestDoc {
-            version: VERSION,
-            summary: Summary {
-                total: run.outcomes.len(),
-                passed: run.passed(),
-                failed: run.failed(),
-            },
-            cases: run.outcomes.iter().map(case_doc).collect(),
-        };
-        Some(to_string(&doc))
+        Some(to_string(&test_doc(run, |c| c.collect::<Vec<_>>())))
+    }
+
+    fn write_test(&self, run: &TestRun, out: &mut dyn Write) -> Option<io::Result<()>> {
+        Some(write_pretty(&test_doc(run, Streamed::new), out))
     }
 
     fn check(&self, r: &CheckResult) -> Option<String> {
@@ -178,6 +173,22 @@ fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
         .map_err(io::Error::from)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush())
+}
+
+/// The `test` document, its cases made by `cases` from an iterator (held whole or streamed).
+fn test_doc<'a, C>(
+    run: &'a TestRun,
+    cases: impl FnOnce(std::iter::Map<std::slice::Iter<'a, Outcome>, fn(&Outcome) -> CaseDoc>) -> C,
+) -> TestDoc<C> {
+    TestDoc {
+        version: VERSION,
+        summary: Summary {
+            total: run.outcomes.len(),
+            passed: run.passed(),
+            failed: run.failed(),
+        },
+        cases: cases(run.outcomes.iter().map(case_doc as fn(&Outcome) -> CaseDoc)),
+    }
 }
 
 pub fn to_string<T: Serialize>(doc: &T) -> String {

@@ -7,13 +7,15 @@
 use super::*;
 use crate::core::ids::PolicyId;
 
+// The cases are a type parameter, as in `WhoCanDoc`: held whole when read back, `Streamed` as
+// they are written (20,000 cases are 20 MB of JSON, more than the text should be held).
 /// `actas test --format json`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TestDoc {
+pub struct TestDoc<C = Vec<CaseDoc>> {
     pub version: u32,
     pub summary: Summary,
-    pub cases: Vec<CaseDoc>,
+    pub cases: C,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
