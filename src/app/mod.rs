@@ -542,15 +542,15 @@ fn run_test(
             );
         }
         let Some(request) = coverage else {
-            let result = test::run(&ws.engine, &cases, opts.strict);
+            let result = test::run_owned(&ws.engine, cases, opts.strict);
             let exit = Exit::failed_if(result.failed() > 0);
             let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             let written = test_renderer(format, run.color_out, status_level)
                 .write_test(&result, &mut out)
                 .unwrap_or(Ok(()))
                 .and_then(|()| out.flush());
-            // Like the workspace, the cases and their results are not freed one by one.
-            std::mem::forget((cases, result));
+            // Like the workspace, the results are not freed one by one.
+            std::mem::forget(result);
             return Ok(finish(output::written(written), exit));
         };
         let recorder = Recorder::new(&ws.engine);
