@@ -193,41 +193,36 @@ pub(super) fn quick_entities(files: &[Arc<SourceFile>], schema: &Schema) -> Opti
 }
 
 /// A single JSON inventory already in Cedar's entity format (every uid `{"type", "id"}`),
-/// handed to Cedar entity by entity, as text. Only the uids and parents are read here, without
-/// building values, for what Cedar does not check first (a repeated uid, a cycle, a parent chain
-/// too deep for its transitive closure); attributes and tags are Cedar's to read, and no `Value`
-/// tree is built and handed over. On the teams shape (13,000 entities) the inventory's phase of
-/// a run went from 274–296 ms to 225–235 ms (`perf`), Cedar alone reading the file taking
-/// 180–210 ms. Cedar reads a whole file on one thread, and more than half of that is reading
-/// each entity (its values, by the schema) and checking it against the schema; those are done
-/// here side by side (by Cedar's own entity parser), and the transitive closure is actas's
-/// (see [`add_indirect_ancestors`]). Anything else gives `None` and the way above.
+/// handed to Cedar entity by entity, as text, side by side. Cedar reads a whole file on one
+/// thread, and more than half of that is reading each entity (its values, by the schema) and
+/// checking it against the schema; those are done here by Cedar's own entity parser, and the
+/// transitive closure is actas's ([`add_indirect_ancestors`], which also checks what Cedar
+/// does not check first: a repeated uid, a cycle, a parent chain too deep). On the teams shape
+/// (13,000 entities) the whole load takes 0.57× what Cedar alone takes to read the file
+/// (docs/performance.md). Anything else gives `None` and the way above.
 pub(super) fn cedar_form(file: &SourceFile, schema: &Schema) -> Option<Entities> {
-    #[derive(Deserialize, PartialEq, Eq, Hash)]
+    #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Uid<'a> {
         #[serde(rename = "type", borrow)]
+        #[allow(dead_code, reason = "read only to hold the uid to this form")]
         ty: std::borrow::Cow<'a, str>,
         #[serde(borrow)]
+        #[allow(dead_code, reason = "read only to hold the uid to this form")]
         id: std::borrow::Cow<'a, str>,
     }
-    impl std::fmt::Display for Uid<'_> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "{}::{:?}", self.ty, self.id)
-        }
-    }
+    // The fields this form allows, every uid `{type, id}`; Cedar reads the entity itself.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "read only to hold the entity to this form")]
     struct Light<'a> {
         #[serde(borrow)]
         uid: Uid<'a>,
         #[serde(default)]
-        #[allow(dead_code, reason = "read by Cedar; here only to be allowed")]
         attrs: serde::de::IgnoredAny,
         #[serde(default, borrow)]
         parents: Vec<Uid<'a>>,
         #[serde(default)]
-        #[allow(dead_code, reason = "read by Cedar; here only to be allowed")]
         tags: serde::de::IgnoredAny,
     }
     use cedar_policy_core::entities::{self as core, EntityJsonParser, TCComputation};
@@ -235,38 +230,35 @@ pub(super) fn cedar_form(file: &SourceFile, schema: &Schema) -> Option<Entities>
     use cedar_policy_core::validator::CoreSchema;
     let core_schema = CoreSchema::new(schema.as_ref());
     // Each entity checked against the schema as it is read (what Cedar's `Entities` does for
-    // each one); the transitive closure is made below, from the hierarchy checked here.
+    // each one); the transitive closure is made below.
     let parser = EntityJsonParser::new(
         Some(&core_schema),
         Extensions::all_available(),
         TCComputation::AssumeAlreadyComputed,
     );
     // Each entity's text, found without building anything; then each read twice side by side:
-    // its uid and parents here, the whole by Cedar.
+    // its form here, the whole by Cedar.
     let raws: Vec<&serde_json::value::RawValue> = serde_json::from_str(&file.text).ok()?;
-    let read: Option<Vec<(Light, cedar_policy_core::ast::Entity)>> = raws
+    // In small runs, so that a worker busy elsewhere when this starts (`test` reads the
+    // scenario files beside it) can take a share of what is left when it is free: rayon's own
+    // split leaves four runs, and the last one was read on one core while the other idled.
+    let read: Option<Vec<cedar_policy_core::ast::Entity>> = raws
         .par_iter()
+        .with_max_len(ENTITIES_PER_RUN)
         .map(|raw| {
-            let light: Light = serde_json::from_str(raw.get()).ok()?;
-            let entity = parser.single_from_json_str(raw.get()).ok()?;
-            Some((light, entity))
+            serde_json::from_str::<Light>(raw.get()).ok()?;
+            parser.single_from_json_str(raw.get()).ok()
         })
         .collect();
-    let (list, mut entities): (Vec<Light>, Vec<_>) = read?.into_iter().unzip();
-    let mut seen = std::collections::HashSet::with_capacity(list.len());
-    if !list.iter().all(|e| seen.insert(&e.uid)) {
-        return None;
-    }
-    let refs: Vec<(&Uid, &[Uid])> = list.iter().map(|e| (&e.uid, &e.parents[..])).collect();
-    if hierarchy_problem(&refs).is_some() {
-        return None;
-    }
+    let mut entities = read?;
     // Cedar checks action entities written in the inventory against the schema's as a whole
     // (and replaces them by the schema's): that stays Cedar's.
-    if list.iter().any(|e| is_action_type(&e.uid.ty)) {
+    if entities.iter().any(|e| e.uid().is_action()) {
         return Entities::from_json_str(&file.text, Some(schema)).ok();
     }
-    add_indirect_ancestors(&mut entities);
+    if !add_indirect_ancestors(&mut entities) {
+        return None;
+    }
     // The schema's actions added as `Entities` adds them (their hierarchy closed already).
     let actions = schema.action_entities().ok()?;
     let actions = actions.iter().map(|a| a.as_ref().clone());
@@ -279,45 +271,71 @@ pub(super) fn cedar_form(file: &SourceFile, schema: &Schema) -> Option<Entities>
     all.ok().map(Entities::from)
 }
 
-/// The transitive closure of an acyclic inventory (checked by [`hierarchy_problem`]): each
-/// entity's ancestors beyond its parents, added as Cedar's own closure adds them. Cedar's
-/// (`Entities::from_entities`) works on one thread over maps keyed by uid, and took a third of
-/// reading an organisation's inventory after its entities were read side by side; this one
-/// works on numbers and adds the ancestors side by side.
-fn add_indirect_ancestors(entities: &mut [cedar_policy_core::ast::Entity]) {
+/// Entities read in one run of [`cedar_form`]'s parallel read (about a millisecond's work).
+const ENTITIES_PER_RUN: usize = 64;
+
+/// The transitive closure of the inventory: each entity's ancestors beyond its parents, added
+/// as Cedar's own closure adds them. Cedar's (`Entities::from_entities`) works on one thread
+/// over maps keyed by uid, and took a third of reading an organisation's inventory after its
+/// entities were read side by side; this one works on numbers and adds the ancestors side by
+/// side. `false`, and nothing added, when the inventory must be read the slow way, which says
+/// where it is wrong ([`hierarchy_problem`] has the words): a uid written twice, an entity that
+/// is its own ancestor, or a parent chain deeper than [`MAX_HIERARCHY_DEPTH`] (checked before
+/// any ancestor list is made, so a hostile chain costs one walk, not its square).
+fn add_indirect_ancestors(entities: &mut [cedar_policy_core::ast::Entity]) -> bool {
     let uids: Vec<cedar_policy_core::ast::EntityUID> =
         entities.iter().map(|e| e.uid().clone()).collect();
-    let index: rustc_hash::FxHashMap<&cedar_policy_core::ast::EntityUID, usize> =
-        uids.iter().enumerate().map(|(i, u)| (u, i)).collect();
+    let mut index: rustc_hash::FxHashMap<&cedar_policy_core::ast::EntityUID, usize> =
+        rustc_hash::FxHashMap::default();
+    index.reserve(uids.len());
+    for (i, u) in uids.iter().enumerate() {
+        if index.insert(u, i).is_some() {
+            return false;
+        }
+    }
     // Parents in the inventory (one outside it has no ancestors to pass on).
     let parents: Vec<Vec<usize>> = entities
         .iter()
         .map(|e| e.parents().filter_map(|p| index.get(p).copied()).collect())
         .collect();
     // Parents before children (a depth-first walk's post-order over parent edges), so each
-    // entity's ancestors are its parents' and theirs.
+    // entity's ancestors are its parents' and theirs; the walk also finds cycles (a parent
+    // still on the walk's path) and measures each entity's longest parent chain.
+    const UNSEEN: usize = usize::MAX;
     let mut order = Vec::with_capacity(entities.len());
-    let mut visited = vec![false; entities.len()];
+    let mut depth = vec![UNSEEN; entities.len()];
+    let mut on_path = vec![false; entities.len()];
     for start in 0..entities.len() {
-        if visited[start] {
+        if depth[start] != UNSEEN {
             continue;
         }
-        visited[start] = true;
+        on_path[start] = true;
         let mut stack = vec![(start, 0)];
         while let Some((node, next)) = stack.last_mut() {
-            match parents[*node].get(*next) {
-                Some(&p) => {
-                    *next += 1;
-                    if !visited[p] {
-                        visited[p] = true;
-                        stack.push((p, 0));
-                    }
+            let node = *node;
+            if let Some(&p) = parents[node].get(*next) {
+                *next += 1;
+                if on_path[p] {
+                    return false;
                 }
-                None => {
-                    order.push(*node);
-                    stack.pop();
+                if depth[p] == UNSEEN {
+                    on_path[p] = true;
+                    stack.push((p, 0));
                 }
+                continue;
             }
+            let d = parents[node]
+                .iter()
+                .map(|&p| depth[p] + 1)
+                .max()
+                .unwrap_or(0);
+            if d > MAX_HIERARCHY_DEPTH {
+                return false;
+            }
+            depth[node] = d;
+            on_path[node] = false;
+            order.push(node);
+            stack.pop();
         }
     }
     let mut ancestors: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
@@ -339,11 +357,7 @@ fn add_indirect_ancestors(entities: &mut [cedar_policy_core::ast::Entity]) {
                 e.add_indirect_ancestor(uids[a].clone());
             }
         });
-}
-
-/// Whether an entity type is an action type (Cedar's rule: its last name is `Action`).
-fn is_action_type(ty: &str) -> bool {
-    ty == "Action" || ty.ends_with("::Action")
+    true
 }
 
 /// One entity as read with positions: where its uid is written, the uid, Cedar's JSON form and
