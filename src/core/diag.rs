@@ -62,6 +62,33 @@ impl SourceFile {
         })
     }
 
+    /// The bytes of line `index` (0-based), its line break left out.
+    fn line_bounds(&self, index: usize) -> (usize, usize) {
+        let starts = self.line_starts();
+        let from = starts.get(index).copied().unwrap_or(self.text.len());
+        let to = starts.get(index + 1).map_or(self.text.len(), |&s| s - 1);
+        (from, to)
+    }
+
+    /// Whether line `index` (0-based) is too long to show whole in a snippet.
+    fn is_long(&self, index: usize) -> bool {
+        let (from, to) = self.line_bounds(index);
+        to - from > LONG_LINE
+    }
+
+    /// The span `(offset, len)` as a snippet underlines it: on a long line, at most
+    /// [`LONG_LINE_SPAN`] bytes of it (a whole minified entity would be the whole window).
+    fn shown_span(&self, offset: usize, len: usize) -> (usize, usize) {
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        if !self.is_long(line) {
+            return (offset, len);
+        }
+        let (_, line_end) = self.line_bounds(line);
+        let end = (offset + len).min(line_end).min(offset + LONG_LINE_SPAN);
+        (offset, ceil_char(&self.text, end.max(offset)) - offset)
+    }
+
     /// Byte offset of a 1-based line and (character) column, clamped to the text.
     pub fn offset_of(&self, line: u64, column: u64) -> usize {
         let starts = self.line_starts();
@@ -95,6 +122,31 @@ impl SourceFile {
     }
 }
 
+/// A line longer than this (bytes) is shown as a piece around the problem, not whole.
+const LONG_LINE: usize = 240;
+/// Bytes shown on each side of a problem on a long line.
+const LONG_LINE_CONTEXT: usize = 60;
+/// Bytes of a problem's span underlined on a long line.
+const LONG_LINE_SPAN: usize = 80;
+
+/// The nearest character boundary of `text` at or before `i`.
+fn floor_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The nearest character boundary of `text` at or after `i`.
+fn ceil_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
 /// A control character a terminal could act on (line breaks and tabs excepted).
 fn unsafe_control(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
@@ -121,8 +173,52 @@ impl miette::SourceCode for SourceFile {
         // reader then runs on the window alone, and its answer is moved back into the file.
         let first = starts.partition_point(|&s| s <= start).saturating_sub(1);
         let last = starts.partition_point(|&s| s < end.max(start + 1));
-        let from_line = first.saturating_sub(before);
-        let to = starts.get(last + after + 1).copied().unwrap_or(text.len());
+        // Context lines stop at a long line, which would be shown whole.
+        let from_line = |first: usize| {
+            (first.saturating_sub(before)..first)
+                .rev()
+                .find(|&l| file.is_long(l))
+                .map_or(first.saturating_sub(before), |l| l + 1)
+        };
+        let to_line = |last: usize| {
+            (last + 1..=last + after)
+                .take_while(|&l| l < starts.len() && !file.is_long(l))
+                .last()
+                .unwrap_or(last)
+        };
+        let line_end = |line: usize| starts.get(line + 1).copied().unwrap_or(text.len());
+        // A long line (a minified JSON inventory is one line of megabytes) is shown as a piece
+        // around the span, with the context lines the piece reaches; miette's reading for the
+        // place (`before` 0) stays as it is.
+        if before + after > 0 && file.is_long(first) {
+            let (line_start, end_of_line) = file.line_bounds(first);
+            let from = floor_char(
+                text,
+                start.saturating_sub(LONG_LINE_CONTEXT).max(line_start),
+            );
+            let to = end.max(start + 1) + LONG_LINE_CONTEXT;
+            let to = ceil_char(text, to.min(from + LONG_LINE).min(end_of_line).max(from));
+            let (from_line, from) = if from == line_start {
+                (from_line(first), starts[from_line(first)])
+            } else {
+                (first, from)
+            };
+            let (to_line, to) = if to == end_of_line {
+                (to_line(first), line_end(to_line(first)))
+            } else {
+                (first, to)
+            };
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                file.path.clone(),
+                &text.as_bytes()[from..to],
+                SourceSpan::new(from.into(), to - from),
+                from_line,
+                0,
+                to_line - from_line + 1,
+            )));
+        }
+        let from_line = from_line(first);
+        let to = line_end(to_line(last));
         let from = starts.get(from_line).copied().unwrap_or(0);
         let window = &text[from..to];
         let inner = window.read_span(
@@ -393,6 +489,10 @@ impl Diagnostic for Problem {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let (offset, len) = self.span?;
+        let (offset, len) = match &self.file {
+            Some(file) if offset + len <= file.text.len() => file.shown_span(offset, len),
+            _ => (offset, len),
+        };
         let span = SourceSpan::new(offset.into(), len);
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
             self.label.as_deref().map(|l| terminal_safe(l).into_owned()),
@@ -455,6 +555,37 @@ mod tests {
             };
             assert_eq!(terminal_safe(&text), want, "U+{:04X}", c as u32);
         }
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_piece_around_the_problem() {
+        // A minified inventory is one line of megabytes: the snippet shows the problem's
+        // surroundings, with its true place, and a long line is never shown as context.
+        let long = format!("{}BAD{}", "x".repeat(5000), "é".repeat(5000));
+        let text = format!("short\n{long}\nshort2\n");
+        let file = SourceFile::new("min.json", text.clone());
+        let on_long = Problem::at(&file, (text.find("BAD").unwrap(), 10_003), "bad value");
+        let shown = render(&on_long, false);
+        assert!(shown.len() < 1000, "{shown}");
+        assert!(
+            shown.contains("[min.json:2:5001]") && shown.contains("xxxBADéé"),
+            "{shown}"
+        );
+        // At the start of a long line, the short line before it is context still.
+        let at_start = Problem::at(&file, (6, 4), "bad start");
+        let shown = render(&at_start, false);
+        assert!(shown.len() < 1000, "{shown}");
+        assert!(
+            shown.contains(" 1 │ short\n") && shown.contains(" 2 │ xxxx"),
+            "{shown}"
+        );
+        let after = Problem::at(&file, (text.find("short2").unwrap(), 6), "bad too");
+        let shown = render(&after, false);
+        assert!(shown.len() < 1000, "{shown}");
+        assert!(
+            shown.contains("[min.json:3:1]") && shown.contains("short2"),
+            "{shown}"
+        );
     }
 
     #[test]

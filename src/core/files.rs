@@ -21,6 +21,10 @@ pub fn display_path(root: &Path, path: &Path) -> String {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned()),
         )
         .collect();
+    if parts.is_empty() {
+        // The workspace folder itself.
+        return ".".into();
+    }
     parts.join("/")
 }
 
@@ -455,6 +459,8 @@ mod tests {
             display_path(Path::new("a/b"), Path::new("a/b/../x/y.cedar")),
             "../x/y.cedar"
         );
+        // The workspace folder itself is `.`, not an empty name.
+        assert_eq!(display_path(Path::new("a/b"), Path::new("a/b/")), ".");
     }
 
     /// Takes `room` bytes, then fails as a full disk does.
