@@ -298,46 +298,10 @@ fn add_indirect_ancestors(entities: &mut [cedar_policy_core::ast::Entity]) -> bo
         .iter()
         .map(|e| e.parents().filter_map(|p| index.get(p).copied()).collect())
         .collect();
-    // Parents before children (a depth-first walk's post-order over parent edges), so each
-    // entity's ancestors are its parents' and theirs; the walk also finds cycles (a parent
-    // still on the walk's path) and measures each entity's longest parent chain.
-    const UNSEEN: usize = usize::MAX;
-    let mut order = Vec::with_capacity(entities.len());
-    let mut depth = vec![UNSEEN; entities.len()];
-    let mut on_path = vec![false; entities.len()];
-    for start in 0..entities.len() {
-        if depth[start] != UNSEEN {
-            continue;
-        }
-        on_path[start] = true;
-        let mut stack = vec![(start, 0)];
-        while let Some((node, next)) = stack.last_mut() {
-            let node = *node;
-            if let Some(&p) = parents[node].get(*next) {
-                *next += 1;
-                if on_path[p] {
-                    return false;
-                }
-                if depth[p] == UNSEEN {
-                    on_path[p] = true;
-                    stack.push((p, 0));
-                }
-                continue;
-            }
-            let d = parents[node]
-                .iter()
-                .map(|&p| depth[p] + 1)
-                .max()
-                .unwrap_or(0);
-            if d > MAX_HIERARCHY_DEPTH {
-                return false;
-            }
-            depth[node] = d;
-            on_path[node] = false;
-            order.push(node);
-            stack.pop();
-        }
-    }
+    // Parents before children, so each entity's ancestors are its parents' and theirs.
+    let Ok(order) = parents_first(&parents) else {
+        return false;
+    };
     let mut ancestors: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
     for &i in &order {
         let mut all: Vec<usize> = parents[i]
@@ -429,12 +393,47 @@ pub(super) fn hierarchy_problem<K: Eq + std::hash::Hash + std::fmt::Display>(
         .iter()
         .map(|(_, ps)| ps.iter().filter_map(|p| index.get(p).copied()).collect())
         .collect();
-    // Depth of the longest parent chain above each entity, by an iterative depth-first walk;
-    // `on_path` finds cycles.
+    match parents_first(&parents) {
+        Ok(_) => None,
+        Err(HierarchyFault::Cycle(cycle)) => {
+            let p = cycle.last().copied().unwrap_or(0);
+            let names: Vec<String> = cycle.iter().map(|&n| entities[n].0.to_string()).collect();
+            Some((
+                p,
+                format!(
+                    "entity `{}` is its own ancestor: {}",
+                    entities[p].0,
+                    names.join(" → ")
+                ),
+            ))
+        }
+        Err(HierarchyFault::TooDeep(node)) => Some((
+            node,
+            format!(
+                "entity `{}` has a parent chain deeper than {MAX_HIERARCHY_DEPTH} levels",
+                entities[node].0
+            ),
+        )),
+    }
+}
+
+/// What a walk of the hierarchy found wrong.
+enum HierarchyFault {
+    /// A cycle, by its members in order, the first one again at the end.
+    Cycle(Vec<usize>),
+    /// An entity whose parent chain is deeper than [`MAX_HIERARCHY_DEPTH`].
+    TooDeep(usize),
+}
+
+/// Every entity (by index; `parents` gives each one's parents) with its parents before it: a
+/// depth-first walk's post-order over parent edges, which finds a cycle (a parent still on the
+/// walk's path) and measures each entity's longest parent chain as it goes.
+fn parents_first(parents: &[Vec<usize>]) -> Result<Vec<usize>, HierarchyFault> {
     const UNSEEN: usize = usize::MAX;
-    let mut depth = vec![UNSEEN; entities.len()];
-    let mut on_path = vec![false; entities.len()];
-    for start in 0..entities.len() {
+    let mut order = Vec::with_capacity(parents.len());
+    let mut depth = vec![UNSEEN; parents.len()];
+    let mut on_path = vec![false; parents.len()];
+    for start in 0..parents.len() {
         if depth[start] != UNSEEN {
             continue;
         }
@@ -445,19 +444,9 @@ pub(super) fn hierarchy_problem<K: Eq + std::hash::Hash + std::fmt::Display>(
                 *next += 1;
                 if on_path[p] {
                     let from = stack.iter().position(|(n, _)| *n == p).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[from..]
-                        .iter()
-                        .map(|(n, _)| entities[*n].0.to_string())
-                        .collect();
-                    cycle.push(entities[p].0.to_string());
-                    return Some((
-                        p,
-                        format!(
-                            "entity `{}` is its own ancestor: {}",
-                            entities[p].0,
-                            cycle.join(" → ")
-                        ),
-                    ));
+                    let mut cycle: Vec<usize> = stack[from..].iter().map(|(n, _)| *n).collect();
+                    cycle.push(p);
+                    return Err(HierarchyFault::Cycle(cycle));
                 }
                 if depth[p] == UNSEEN {
                     on_path[p] = true;
@@ -471,18 +460,13 @@ pub(super) fn hierarchy_problem<K: Eq + std::hash::Hash + std::fmt::Display>(
                 .max()
                 .unwrap_or(0);
             if d > MAX_HIERARCHY_DEPTH {
-                return Some((
-                    node,
-                    format!(
-                        "entity `{}` has a parent chain deeper than {MAX_HIERARCHY_DEPTH} levels",
-                        entities[node].0
-                    ),
-                ));
+                return Err(HierarchyFault::TooDeep(node));
             }
             depth[node] = d;
             on_path[node] = false;
+            order.push(node);
             stack.pop();
         }
     }
-    None
+    Ok(order)
 }
