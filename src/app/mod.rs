@@ -319,6 +319,9 @@ fn run_who_can(
         let result = who_can::run(ws, query, &profile_options(&run.root, profiles)?)?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
         let written = run.renderer(format).write_who_can(&result, &mut out);
+        // Like the workspace, not freed one by one: the process ends here (path shape, every
+        // profile: 15 ms on one thread to free 12,499 paths and their explanations).
+        std::mem::forget(result);
         Ok(emit_written(
             written.map(|w| w.and_then(|()| out.flush())),
             run.color,
