@@ -373,17 +373,8 @@ fn problems_in_policies_and_inventory_are_reported_in_reading_order() {
     let mut text = std::fs::read_to_string(&entities).unwrap();
     text.push_str("- uid: Nope::\"x\"\n  parents: []\n");
     std::fs::write(&entities, text).unwrap();
-    let out = actas(&[
-        "-C",
-        dir.path().to_str().unwrap(),
-        "--color",
-        "never",
-        "test",
-    ])
-    .output()
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = output(&["-C", dir.path().to_str().unwrap(), "test"]);
+    assert_eq!(code, 2, "{stderr}");
     let policy = stderr
         .find("zz-broken.cedar:1:")
         .expect("the policy's problem, placed");

@@ -198,13 +198,16 @@ impl miette::SourceCode for SourceFile {
             );
             let to = end.max(start + 1) + LONG_LINE_CONTEXT;
             let to = ceil_char(text, to.min(from + LONG_LINE).min(end_of_line).max(from));
+            // Context lines only where the piece reaches the line's start or end.
             let (from_line, from) = if from == line_start {
-                (from_line(first), starts[from_line(first)])
+                let l = from_line(first);
+                (l, starts[l])
             } else {
                 (first, from)
             };
             let (to_line, to) = if to == end_of_line {
-                (to_line(first), line_end(to_line(first)))
+                let l = to_line(first);
+                (l, line_end(l))
             } else {
                 (first, to)
             };

@@ -52,7 +52,7 @@ pub struct Json;
 
 impl Renderer for Json {
     fn test(&self, run: &TestRun) -> Option<String> {
-        Some(to_string(&test_doc(run, |c| c.collect::<Vec<_>>())))
+        Some(to_string(&test_doc(run, Iterator::collect::<Vec<_>>)))
     }
 
     fn write_test(&self, run: &TestRun, out: &mut dyn Write) -> Option<io::Result<()>> {
@@ -175,10 +175,15 @@ fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
         .and_then(|()| out.flush())
 }
 
-/// The `test` document, its cases made by `cases` from an iterator (held whole or streamed).
+/// The `test` document, its cases made by `cases` from an iterator (held whole or streamed),
+/// as `who_can_doc_with` makes `who-can`'s.
+#[allow(
+    clippy::needless_lifetimes,
+    reason = "elided, the boxed cases' lifetime would have to hold for any lifetime"
+)]
 fn test_doc<'a, C>(
     run: &'a TestRun,
-    cases: impl FnOnce(std::iter::Map<std::slice::Iter<'a, Outcome>, fn(&Outcome) -> CaseDoc>) -> C,
+    cases: impl FnOnce(Box<dyn Iterator<Item = CaseDoc> + 'a>) -> C,
 ) -> TestDoc<C> {
     TestDoc {
         version: VERSION,
@@ -187,7 +192,7 @@ fn test_doc<'a, C>(
             passed: run.passed(),
             failed: run.failed(),
         },
-        cases: cases(run.outcomes.iter().map(case_doc as fn(&Outcome) -> CaseDoc)),
+        cases: cases(Box::new(run.outcomes.iter().map(case_doc))),
     }
 }
 
