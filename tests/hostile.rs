@@ -568,3 +568,30 @@ fn named_pipes_in_input_folders_are_reported_not_opened() {
     // Pointing at the entry of actas.yaml that names the folder.
     assert!(text.contains("actas.yaml:5:"), "{text}");
 }
+
+/// A minified JSON inventory is one line: a problem on it is shown with a piece of that line
+/// around it and its true line and column, not the whole line under the message.
+#[test]
+fn a_problem_on_a_minified_inventory_shows_a_piece_of_its_line() {
+    let dir = example_copy();
+    let group =
+        |i: usize| format!(r#"{{"uid":{{"type":"Group","id":"g{i}"}},"attrs":{{}},"parents":[]}}"#);
+    let before: Vec<String> = (0..1_000).map(group).collect();
+    let after: Vec<String> = (1_000..2_000).map(group).collect();
+    let bad = r#"{"uid":{"type":"User","id":"bad"},"attrs":{},"parents":[]}"#;
+    let text = format!("[{},{bad},{}]", before.join(","), after.join(","));
+    assert!(!text.contains('\n') && text.len() > 100_000);
+    std::fs::write(dir.path().join("min.json"), &text).unwrap();
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["--entities", "min.json", "who-can", "Group::\"g0\""],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let column = text.find(r#"{"uid":{"type":"User""#).unwrap() + 8;
+    assert!(
+        stderr.contains(&format!("[min.json:1:{column}]")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(r#""id":"bad""#), "{stderr}");
+    assert!(stderr.len() < 2_000, "{} bytes: {stderr}", stderr.len());
+}
