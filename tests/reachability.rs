@@ -598,6 +598,38 @@ fn paths_equal_brute_force_when_hops_read_only_the_impersonator() {
     assert!(total > 60, "only {total} paths over all worlds");
 }
 
+/// Relation worlds whose later hops relate the origin to the account
+/// (`context.impersonator == resource.owner || resource.admins.contains(…)`, a condition that
+/// never reads the principal): the matrix looks up the accounts related to each group's
+/// impersonator, and groups every principal alike for such a policy; paths equal raw Cedar's.
+#[test]
+fn paths_equal_brute_force_when_later_hops_relate_the_impersonator_to_the_account() {
+    let mut total = 0;
+    // RELATIONS with fewer people and accounts: the oracle walks every simple path.
+    let size = Size {
+        people: 12,
+        accounts: 8,
+        ..Size::RELATIONS
+    };
+    for seed in 700..708u64 {
+        let mut world = generate(seed, &size, true);
+        world.read_only_the_impersonator();
+        world.policies.push_str(
+            "\n@id(\"origin-owns-or-administers\")\n\
+             permit (principal is Account, action, resource is Account)\n\
+             when { context has impersonator && (context.impersonator == resource.owner \
+             || resource.admins.contains(context.impersonator)) };\n\
+             @id(\"origin-owns-no-sensitive\")\n\
+             forbid (principal, action, resource)\n\
+             when { resource.sensitive && context has impersonator && resource.owner == context.impersonator };\n",
+        );
+        let (_dir, ws) = load_world(&world);
+        assert!(!ws.engine.hops_read_the_chain(), "seed {seed}");
+        total += compare_world(seed, &world);
+    }
+    assert!(total > 100, "only {total} paths over all worlds");
+}
+
 /// Template links to people, robots and nested teams, team and folder trees five levels deep,
 /// scopes that name an action group: hops (with their policies) and paths equal raw Cedar's.
 #[test]

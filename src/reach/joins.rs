@@ -20,33 +20,84 @@ use std::collections::HashMap;
 use cedar_policy::{EntityUid, EvalResult};
 use cedar_policy_core::ast::{self, BinaryOp, Expr, ExprKind, Var};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, IMPERSONATOR};
 
-/// A relation between principal and resource that policy `i` requires.
+/// A relation between one side (see [`Side`]) and the resource; `X` below is that side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Join {
-    /// `resource.A == principal`
+    /// `resource.A == X`
     ResourceAttrIsPrincipal(String),
-    /// `principal.A == resource`
+    /// `X.A == resource`
     PrincipalAttrIsResource(String),
-    /// `principal.A == resource.B`
+    /// `X.A == resource.B`
     AttrsEqual(String, String),
-    /// `resource.S.contains(principal)`
+    /// `resource.S.contains(X)`
     ResourceSetHasPrincipal(String),
-    /// `principal in resource.S` (an entity or a set of them)
+    /// `X in resource.S` (an entity or a set of them)
     PrincipalInResourceAttr(String),
 }
 
-/// The first join among the top-level conjuncts of policy `i`'s condition (the slicer's
-/// order), if any.
-pub(super) fn join_of(engine: &Engine, i: usize) -> Option<Join> {
+/// What a relation relates to the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    /// The request's principal: the relation tells pairs of classes apart.
+    Principal,
+    /// `context.impersonator`, the origin behind a later hop or an acting-as request: under
+    /// one context the relation tells the resources apart, the same for every principal. (A
+    /// policy that joins the resource to the impersonator tells apart every origin named in an
+    /// account's attribute, so later hops are evaluated per person; without the join, each of
+    /// those evaluates every pair of classes.)
+    Impersonator,
+}
+
+/// A relation a condition requires: satisfied only where one of `joins` holds (one join for a
+/// conjunct, several for a disjunction of them), all about the same side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Need {
+    pub(super) side: Side,
+    pub(super) joins: Vec<Join>,
+}
+
+/// The relations policy `i`'s condition requires: the first top-level conjunct (the slicer's
+/// order) that is a relation on the principal, or a disjunction of them; and the first that
+/// is one on the impersonator.
+pub(super) fn needs_of(engine: &Engine, i: usize) -> [Option<Need>; 2] {
+    policy(engine, i).map_or([None, None], |p| needs_in(&p.condition()))
+}
+
+fn policy(engine: &Engine, i: usize) -> Option<&ast::Policy> {
     let id = engine.slicer().policy(i).id();
     let set: &ast::PolicySet = engine.policies.as_ref();
-    let policy = set.get(&ast::PolicyID::from_string(AsRef::<str>::as_ref(id)))?;
-    let condition = policy.condition();
+    set.get(&ast::PolicyID::from_string(AsRef::<str>::as_ref(id)))
+}
+
+/// Whether policy `i`'s condition (its `when` and `unless` clauses, not its scope) reads the
+/// principal, and whether it reads the resource. A condition that never names a variable
+/// cannot tell two of its values apart: only the scope can (and the matrix applies the scope
+/// itself), so every principal in scope is satisfied on the same resources, and the other way
+/// round. (Nothing else in a request can show an entity's uid to a condition that never holds
+/// the entity itself to compare it with.)
+pub(super) fn condition_reads(engine: &Engine, i: usize) -> [bool; 2] {
+    let Some(p) = policy(engine, i) else {
+        return [true, true];
+    };
+    let Some(condition) = p.non_scope_constraints() else {
+        return [false, false];
+    };
+    let reads = |v: Var| condition.subexpressions().any(|x| is_var(x, v));
+    [reads(Var::Principal), reads(Var::Resource)]
+}
+
+fn needs_in(condition: &Expr) -> [Option<Need>; 2] {
     let mut conjuncts = Vec::new();
-    flatten_and(&condition, &mut conjuncts);
-    conjuncts.into_iter().find_map(join_in)
+    flatten_and(condition, &mut conjuncts);
+    let first = |side: Side| {
+        conjuncts.iter().find_map(|c| {
+            let mut joins = Vec::new();
+            joins_in(c, side, &mut joins).then_some(Need { side, joins })
+        })
+    };
+    [first(Side::Principal), first(Side::Impersonator)]
 }
 
 fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
@@ -58,51 +109,76 @@ fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
+/// Whether `e` holds only where one of the relations it adds to `out` does: `e` is a relation,
+/// a conjunction with one, or a disjunction of such. (Cedar's `||` is true only when one of its
+/// operands is; `&&` only when both are.)
+fn joins_in(e: &Expr, side: Side, out: &mut Vec<Join>) -> bool {
+    match e.expr_kind() {
+        ExprKind::Or { left, right } => joins_in(left, side, out) && joins_in(right, side, out),
+        ExprKind::And { left, right } => {
+            let mark = out.len();
+            joins_in(left, side, out) || {
+                out.truncate(mark);
+                joins_in(right, side, out)
+            }
+        }
+        _ => join_in(e, side).map(|j| out.push(j)).is_some(),
+    }
+}
+
 fn is_var(e: &Expr, var: Var) -> bool {
     matches!(e.expr_kind(), ExprKind::Var(v) if *v == var)
 }
 
-/// `var.attr`: the attribute's name.
-fn attr_of(e: &Expr, var: Var) -> Option<String> {
+fn is_side(e: &Expr, side: Side) -> bool {
+    match side {
+        Side::Principal => is_var(e, Var::Principal),
+        Side::Impersonator => matches!(e.expr_kind(), ExprKind::GetAttr { expr, attr }
+            if is_var(expr, Var::Context) && attr.as_str() == IMPERSONATOR),
+    }
+}
+
+/// `X.attr` for the side `X`: the attribute's name.
+fn side_attr(e: &Expr, side: Side) -> Option<String> {
     match e.expr_kind() {
-        ExprKind::GetAttr { expr, attr } if is_var(expr, var) => Some(attr.to_string()),
+        ExprKind::GetAttr { expr, attr } if is_side(expr, side) => Some(attr.to_string()),
         _ => None,
     }
 }
 
-fn join_in(e: &Expr) -> Option<Join> {
+/// `resource.attr`: the attribute's name.
+fn resource_attr(e: &Expr) -> Option<String> {
+    match e.expr_kind() {
+        ExprKind::GetAttr { expr, attr } if is_var(expr, Var::Resource) => Some(attr.to_string()),
+        _ => None,
+    }
+}
+
+fn join_in(e: &Expr, side: Side) -> Option<Join> {
     let ExprKind::BinaryApp { op, arg1, arg2 } = e.expr_kind() else {
         return None;
     };
-    let (p, r) = (Var::Principal, Var::Resource);
     match op {
-        BinaryOp::Eq => {
-            for (a, b) in [(arg1, arg2), (arg2, arg1)] {
-                if is_var(b, p) {
-                    if let Some(attr) = attr_of(a, r) {
-                        return Some(Join::ResourceAttrIsPrincipal(attr));
-                    }
-                }
-                if is_var(b, r) {
-                    if let Some(attr) = attr_of(a, p) {
-                        return Some(Join::PrincipalAttrIsResource(attr));
-                    }
+        BinaryOp::Eq => [(arg1, arg2), (arg2, arg1)].into_iter().find_map(|(a, b)| {
+            if is_side(b, side) {
+                if let Some(attr) = resource_attr(a) {
+                    return Some(Join::ResourceAttrIsPrincipal(attr));
                 }
             }
-            let (a, b) = (attr_of(arg1, p), attr_of(arg2, r));
-            if let (Some(a), Some(b)) = (a, b) {
-                return Some(Join::AttrsEqual(a, b));
+            if is_var(b, Var::Resource) {
+                if let Some(attr) = side_attr(a, side) {
+                    return Some(Join::PrincipalAttrIsResource(attr));
+                }
             }
-            let (a, b) = (attr_of(arg2, p), attr_of(arg1, r));
-            if let (Some(a), Some(b)) = (a, b) {
-                return Some(Join::AttrsEqual(a, b));
-            }
-            None
+            let (a, b) = (side_attr(a, side)?, resource_attr(b)?);
+            Some(Join::AttrsEqual(a, b))
+        }),
+        BinaryOp::Contains if is_side(arg2, side) => {
+            resource_attr(arg1).map(Join::ResourceSetHasPrincipal)
         }
-        BinaryOp::Contains if is_var(arg2, p) => {
-            attr_of(arg1, r).map(Join::ResourceSetHasPrincipal)
+        BinaryOp::In if is_side(arg1, side) => {
+            resource_attr(arg2).map(Join::PrincipalInResourceAttr)
         }
-        BinaryOp::In if is_var(arg1, p) => attr_of(arg2, r).map(Join::PrincipalInResourceAttr),
         _ => None,
     }
 }
@@ -163,58 +239,72 @@ fn entities_in(v: &EvalResult) -> Vec<String> {
     }
 }
 
-/// For each source group (by its representative), the target groups (by index) worth
-/// evaluating under `join`; every other pair cannot satisfy the policy.
-pub(super) fn candidates(
-    engine: &Engine,
-    join: &Join,
-    sources: &[&EntityUid],
-    targets: &[&EntityUid],
-) -> Vec<Vec<usize>> {
-    // Target groups by the value the relation reads on the resource side; `wild` ones are
-    // compared with every source.
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut wild: Vec<usize> = Vec::new();
-    for (t, uid) in targets.iter().enumerate() {
-        let keys: Option<Vec<String>> = match join {
-            Join::ResourceAttrIsPrincipal(a) => Some(entity_attr(engine, uid, a)),
-            Join::PrincipalAttrIsResource(_) => Some(vec![entity_text(uid)]),
-            Join::AttrsEqual(_, b) => exact_attr(engine, uid, b),
-            Join::ResourceSetHasPrincipal(s) | Join::PrincipalInResourceAttr(s) => Some(
-                attr(engine, uid, s)
-                    .map(|v| entities_in(&v))
-                    .unwrap_or_default(),
-            ),
-        };
-        match keys {
-            Some(keys) => {
-                for k in keys {
-                    let list = index.entry(k).or_default();
-                    if list.last() != Some(&t) {
-                        list.push(t);
+/// One join's target groups by key, and the `wild` ones compared with every key.
+type Keyed = (Join, HashMap<String, Vec<usize>>, Vec<usize>);
+
+/// Target groups indexed by the value each join of a [`Need`] reads on the resource side.
+pub(super) struct Index {
+    /// Per join: the groups by key, and the `wild` ones compared with every key.
+    joins: Vec<Keyed>,
+    targets: usize,
+}
+
+impl Index {
+    /// Over the target groups, each by its representative.
+    pub(super) fn new(engine: &Engine, need: &Need, targets: &[&EntityUid]) -> Self {
+        let joins = need.joins.iter().map(|join| {
+            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut wild: Vec<usize> = Vec::new();
+            for (t, uid) in targets.iter().enumerate() {
+                let keys: Option<Vec<String>> = match join {
+                    Join::ResourceAttrIsPrincipal(a) => Some(entity_attr(engine, uid, a)),
+                    Join::PrincipalAttrIsResource(_) => Some(vec![entity_text(uid)]),
+                    Join::AttrsEqual(_, b) => exact_attr(engine, uid, b),
+                    Join::ResourceSetHasPrincipal(s) | Join::PrincipalInResourceAttr(s) => Some(
+                        attr(engine, uid, s)
+                            .map(|v| entities_in(&v))
+                            .unwrap_or_default(),
+                    ),
+                };
+                match keys {
+                    Some(keys) => {
+                        for k in keys {
+                            let list = index.entry(k).or_default();
+                            if list.last() != Some(&t) {
+                                list.push(t);
+                            }
+                        }
                     }
+                    None => wild.push(t),
                 }
             }
-            None => wild.push(t),
+            (join.clone(), index, wild)
+        });
+        Self {
+            joins: joins.collect(),
+            targets: targets.len(),
         }
     }
-    sources
-        .iter()
-        .map(|uid| {
-            // The keys of a source: what the relation reads on the principal side.
+
+    /// The target groups (sorted) where some join can hold with `x` on the need's side; every
+    /// other group cannot satisfy the policy.
+    pub(super) fn worth(&self, engine: &Engine, x: &EntityUid) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for (join, index, wild) in &self.joins {
+            // The keys of `x`: what the relation reads on its side.
             let keys: Option<Vec<String>> = match join {
                 Join::ResourceAttrIsPrincipal(_) | Join::ResourceSetHasPrincipal(_) => {
-                    Some(vec![entity_text(uid)])
+                    Some(vec![entity_text(x)])
                 }
-                Join::PrincipalAttrIsResource(a) => Some(entity_attr(engine, uid, a)),
-                Join::AttrsEqual(a, _) => exact_attr(engine, uid, a),
-                // `principal in X` holds when X is the principal or one of its ancestors.
+                Join::PrincipalAttrIsResource(a) => Some(entity_attr(engine, x, a)),
+                Join::AttrsEqual(a, _) => exact_attr(engine, x, a),
+                // `x in X` holds when X is `x` or one of its ancestors.
                 Join::PrincipalInResourceAttr(_) => Some(
-                    std::iter::once(entity_text(uid))
+                    std::iter::once(entity_text(x))
                         .chain(
                             engine
                                 .entities
-                                .ancestors(uid)
+                                .ancestors(x)
                                 .into_iter()
                                 .flatten()
                                 .map(entity_text),
@@ -223,33 +313,44 @@ pub(super) fn candidates(
                 ),
             };
             let Some(keys) = keys else {
-                return (0..targets.len()).collect();
+                return (0..self.targets).collect();
             };
-            let mut out: Vec<usize> = keys
-                .iter()
-                .filter_map(|k| index.get(k))
-                .flatten()
-                .chain(&wild)
-                .copied()
-                .collect();
-            out.sort_unstable();
-            out.dedup();
-            out
-        })
-        .collect()
+            out.extend(keys.iter().filter_map(|k| index.get(k)).flatten());
+            out.extend(wild);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// For each source group (by its representative), the target groups (by index) worth
+/// evaluating under a need on the principal; every other pair cannot satisfy the policy.
+pub(super) fn candidates(
+    engine: &Engine,
+    need: &Need,
+    sources: &[&EntityUid],
+    targets: &[&EntityUid],
+) -> Vec<Vec<usize>> {
+    let index = Index::new(engine, need, targets);
+    sources.iter().map(|uid| index.worth(engine, uid)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn join(cond: &str) -> Option<Join> {
+    fn needs(cond: &str) -> [Option<Need>; 2] {
         let text = format!("permit(principal, action, resource) when {{ {cond} }};");
         let p = cedar_policy_core::parser::parse_policy(None, &text).unwrap();
-        let mut conjuncts = Vec::new();
-        let c = p.condition();
-        flatten_and(&c, &mut conjuncts);
-        conjuncts.into_iter().find_map(join_in)
+        needs_in(&p.condition())
+    }
+
+    /// The principal's relation, when it is one join.
+    fn join(cond: &str) -> Option<Join> {
+        let [need, _] = needs(cond);
+        need.filter(|n| n.joins.len() == 1)
+            .map(|mut n| n.joins.remove(0))
     }
 
     #[test]
@@ -279,5 +380,55 @@ mod tests {
         assert_eq!(join("resource.owner == principal || context.mfa"), None);
         assert_eq!(join("!(resource.owner == principal)"), None);
         assert_eq!(join("context.mfa"), None);
+    }
+
+    #[test]
+    fn disjunctions_of_relations_and_relations_to_the_impersonator_are_read() {
+        use Join::*;
+        let [principal, impersonator] = needs(
+            "context has impersonator && (context.impersonator == resource.owner \
+             || resource.admins.contains(context.impersonator)) && principal.tier == resource.tier",
+        );
+        assert_eq!(
+            principal,
+            Some(Need {
+                side: Side::Principal,
+                joins: vec![AttrsEqual("tier".into(), "tier".into())]
+            })
+        );
+        assert_eq!(
+            impersonator,
+            Some(Need {
+                side: Side::Impersonator,
+                joins: vec![
+                    ResourceAttrIsPrincipal("owner".into()),
+                    ResourceSetHasPrincipal("admins".into())
+                ]
+            })
+        );
+        // A disjunct that is no relation, or a relation on the other side: no need.
+        assert_eq!(
+            needs("resource.owner == principal || resource.owner == context.impersonator"),
+            [None, None]
+        );
+        assert_eq!(
+            needs("resource.owner == principal || context.mfa"),
+            [None, None]
+        );
+        // A disjunct that is a conjunction holding a relation.
+        let [principal, _] =
+            needs("(context.mfa && resource.owner == principal) || principal in resource.owners");
+        assert_eq!(
+            principal.map(|n| n.joins),
+            Some(vec![
+                ResourceAttrIsPrincipal("owner".into()),
+                PrincipalInResourceAttr("owners".into())
+            ])
+        );
+        let [_, impersonator] = needs("context.impersonator.team == resource.team");
+        assert_eq!(
+            impersonator.map(|n| n.joins),
+            Some(vec![AttrsEqual("team".into(), "team".into())])
+        );
     }
 }

@@ -353,6 +353,9 @@ struct Pairing {
     from: Vec<Vec<u32>>,
     to: Vec<Vec<u32>>,
     worth: Option<Vec<Vec<usize>>>,
+    /// For a policy that relates `context.impersonator` to the resource: the groups of targets
+    /// by what the relation reads of them.
+    by_impersonator: Option<joins::Index>,
 }
 
 /// The classes an action admits as principal and as resource (sorted, and marked by class),
@@ -551,6 +554,20 @@ impl Toward<'_> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The elements of two sorted lists that are in both.
+fn sorted_intersection(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let (mut out, mut j) = (Vec::new(), 0);
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if b.get(j) == Some(&x) {
+            out.push(x);
+        }
+    }
+    out
 }
 
 fn has_bit(bits: &[u64], n: u32) -> bool {
@@ -1264,13 +1281,21 @@ impl Evaluator<'_> {
             crate::core::progress::advance(slicer.len() as u64);
             return (Vec::new(), 0);
         };
+        let impersonator = ctx
+            .get(crate::engine::IMPERSONATOR)
+            .and_then(|v| crate::core::uid::parse_uid(v).ok());
         let per_policy: Vec<(usize, bool, Blocks, usize)> = (0..slicer.len())
             .into_par_iter()
             .filter_map(|i| {
                 let out =
                     (wanted(i) && slicer.action_matches(i, &engine.entities, action)).then(|| {
                         let (blocks, spent) = self.decided(i, action, ctx, || {
-                            self.satisfied(i, action, &context, &candidates)
+                            self.satisfied(
+                                i,
+                                action,
+                                (&context, impersonator.as_ref()),
+                                &candidates,
+                            )
                         });
                         (i, slicer.is_permit(i), blocks, spent)
                     });
@@ -1333,13 +1358,19 @@ impl Evaluator<'_> {
         let slicer = engine.slicer();
         let nameable = Nameable::new(o, self.observable);
         let can_name = |k: u32| nameable.contains(k);
-        let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>| {
+        // A side the condition never reads is told apart by its scope alone (and by type).
+        let [principal_read, resource_read] = joins::condition_reads(engine, i);
+        let group = |(list, marked): (&[u32], &[bool]), constraint: Constraint<'_>, read: bool| {
             let mut index: FxHashMap<Key, usize> = FxHashMap::default();
             let mut groups: Vec<Vec<u32>> = Vec::new();
             for c in self.scopes.select(classes, &constraint, list, marked) {
                 let rep = classes.members[c as usize][0];
                 let f = &self.facts[rep as usize];
-                let key = key_of(f, rep, o, can_name);
+                let key = if read {
+                    key_of(f, rep, o, can_name)
+                } else {
+                    Key::of_type(f.ty)
+                };
                 let n = groups.len();
                 let g = *index.entry(key).or_insert(n);
                 if g == groups.len() {
@@ -1349,16 +1380,34 @@ impl Evaluator<'_> {
             }
             groups
         };
-        let from = group(candidates.sources, slicer.principal_constraint(i));
-        let to = group(candidates.sinks, slicer.resource_constraint(i));
+        let from = group(
+            candidates.sources,
+            slicer.principal_constraint(i),
+            principal_read,
+        );
+        let to = group(
+            candidates.sinks,
+            slicer.resource_constraint(i),
+            resource_read,
+        );
         // A policy that relates principal and resource is evaluated only where the relation
-        // can hold (see `joins.rs`); any other, on every pair of groups.
-        let worth: Option<Vec<Vec<usize>>> = joins::join_of(engine, i).map(|join| {
+        // can hold (see `joins.rs`); one that relates the impersonator and the resource, only
+        // on the groups of targets related to the context's impersonator; any other, on every
+        // pair of groups.
+        let [on_principal, on_impersonator] = joins::needs_of(engine, i);
+        let targets: Vec<&EntityUid> = to.iter().map(|g| classes.rep(g[0])).collect();
+        let worth: Option<Vec<Vec<usize>>> = on_principal.map(|need| {
             let sources: Vec<&EntityUid> = from.iter().map(|g| classes.rep(g[0])).collect();
-            let targets: Vec<&EntityUid> = to.iter().map(|g| classes.rep(g[0])).collect();
-            joins::candidates(engine, &join, &sources, &targets)
+            joins::candidates(engine, &need, &sources, &targets)
         });
-        Pairing { from, to, worth }
+        let by_impersonator =
+            on_impersonator.map(|need| joins::Index::new(engine, &need, &targets));
+        Pairing {
+            from,
+            to,
+            worth,
+            by_impersonator,
+        }
     }
 
     /// For policy `i` and `action`: the groups of source classes, each with the target
@@ -1367,7 +1416,7 @@ impl Evaluator<'_> {
         &self,
         i: usize,
         action: &EntityUid,
-        context: &Context,
+        (context, impersonator): (&Context, Option<&EntityUid>),
         candidates: &Candidates<'_>,
     ) -> (Blocks, usize) {
         let (engine, classes) = (self.engine, self.classes);
@@ -1375,8 +1424,23 @@ impl Evaluator<'_> {
         let o = &self.observes[i];
         let n = classes.len();
         let pairing = self.pairing(i, action, candidates);
-        let Pairing { from, to, worth } = &*pairing;
-        let all: Vec<usize> = (0..to.len()).collect();
+        let Pairing {
+            from,
+            to,
+            worth,
+            by_impersonator,
+        } = &*pairing;
+        // A relation to the context's impersonator leaves the same groups of targets for every
+        // group of sources; without an impersonator, none (each side of the relation reads
+        // `context.impersonator`, which errs).
+        let related = by_impersonator.as_ref().map(|index| match impersonator {
+            Some(x) => index.worth(engine, x),
+            None => Vec::new(),
+        });
+        let all: Vec<usize> = match &related {
+            Some(r) => r.clone(),
+            None => (0..to.len()).collect(),
+        };
         // A template link holds on a pair in its scope exactly when its template's condition
         // does, and that condition cannot see the slot values: every link of a template shares
         // one evaluation per pair of keys under what the condition observes. With thousands of
@@ -1398,7 +1462,15 @@ impl Evaluator<'_> {
             // (or per group of targets) was most of a matrix's allocation where a relation
             // makes every group a single identity.
             let mut hits: Vec<u32> = Vec::new();
-            let targets = worth.as_ref().map_or(&all, |w| &w[fi]);
+            let both: Vec<usize>;
+            let targets = match (worth, &related) {
+                (Some(w), Some(r)) => {
+                    both = sorted_intersection(&w[fi], r);
+                    &both
+                }
+                (Some(w), None) => &w[fi],
+                (None, _) => &all,
+            };
             for &ti in targets {
                 let t = &to[ti];
                 let Some((s, r)) = classes.distinct_pair(f, t) else {
