@@ -333,16 +333,21 @@ impl Engine {
         self.reads_the_chain(&self.actions)
     }
 
-    /// Whether policy `i` (the slicer's order) may read who is behind a request:
-    /// `context.impersonator`, `context.delegation_chain`, or the context as a whole. Where no
-    /// such policy applies, an acting-as request decides as the account's own.
-    pub fn reads_behind(&self, i: usize) -> bool {
+    /// Policy `i` (the slicer's order) as Cedar's syntax tree, for the analyses that read its
+    /// condition (`None` cannot happen: the slicer's policies are the set's).
+    pub fn policy_ast(&self, i: usize) -> Option<&cedar_policy_core::ast::Policy> {
         let id = self.slicer().policy(i).id();
         let set: &cedar_policy_core::ast::PolicySet = self.policies.as_ref();
         set.get(&cedar_policy_core::ast::PolicyID::from_string(
             AsRef::<str>::as_ref(id),
         ))
-        .is_none_or(|p| {
+    }
+
+    /// Whether policy `i` (the slicer's order) may read who is behind a request:
+    /// `context.impersonator`, `context.delegation_chain`, or the context as a whole. Where no
+    /// such policy applies, an acting-as request decides as the account's own.
+    pub fn reads_behind(&self, i: usize) -> bool {
+        self.policy_ast(i).is_none_or(|p| {
             let condition = p.condition();
             reads_context_attribute(&condition, IMPERSONATOR)
                 || reads_context_attribute(&condition, DELEGATION_CHAIN)

@@ -493,8 +493,6 @@ impl<'a> Nameable<'a> {
     }
 }
 
-/// The key of identity `id` for a policy observing `o`, with `can_name` the relevant entities
-/// it can name (its uid shows when it is one of them).
 impl Key {
     /// The key of an entity of type `ty` for a policy that observes nothing else of it.
     pub(super) fn of_type(ty: u32) -> Self {
@@ -508,6 +506,8 @@ impl Key {
     }
 }
 
+/// The key of identity `id` for a policy observing `o`, with `can_name` the relevant entities
+/// it can name (its uid shows when it is one of them).
 pub(super) fn key_of(f: &Facts, id: u32, o: &Observes, can_name: impl Fn(u32) -> bool) -> Key {
     let named = f.number.is_some_and(&can_name);
     Key {

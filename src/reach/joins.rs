@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use cedar_policy::{EntityUid, EvalResult};
-use cedar_policy_core::ast::{self, BinaryOp, Expr, ExprKind, Var};
+use cedar_policy_core::ast::{BinaryOp, Expr, ExprKind, Var};
 
 use crate::engine::{Engine, IMPERSONATOR};
 
@@ -51,10 +51,9 @@ pub(super) enum Side {
 }
 
 /// A relation a condition requires: satisfied only where one of `joins` holds (one join for a
-/// conjunct, several for a disjunction of them), all about the same side.
+/// conjunct, several for a disjunction of them), all about the same side (see [`needs_of`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Need {
-    pub(super) side: Side,
     pub(super) joins: Vec<Join>,
 }
 
@@ -62,13 +61,9 @@ pub(super) struct Need {
 /// order) that is a relation on the principal, or a disjunction of them; and the first that
 /// is one on the impersonator.
 pub(super) fn needs_of(engine: &Engine, i: usize) -> [Option<Need>; 2] {
-    policy(engine, i).map_or([None, None], |p| needs_in(&p.condition()))
-}
-
-fn policy(engine: &Engine, i: usize) -> Option<&ast::Policy> {
-    let id = engine.slicer().policy(i).id();
-    let set: &ast::PolicySet = engine.policies.as_ref();
-    set.get(&ast::PolicyID::from_string(AsRef::<str>::as_ref(id)))
+    engine
+        .policy_ast(i)
+        .map_or([None, None], |p| needs_in(&p.condition()))
 }
 
 /// Whether policy `i`'s condition (its `when` and `unless` clauses, not its scope) reads the
@@ -78,7 +73,7 @@ fn policy(engine: &Engine, i: usize) -> Option<&ast::Policy> {
 /// round. (Nothing else in a request can show an entity's uid to a condition that never holds
 /// the entity itself to compare it with.)
 pub(super) fn condition_reads(engine: &Engine, i: usize) -> [bool; 2] {
-    let Some(p) = policy(engine, i) else {
+    let Some(p) = engine.policy_ast(i) else {
         return [true, true];
     };
     let Some(condition) = p.non_scope_constraints() else {
@@ -94,7 +89,7 @@ fn needs_in(condition: &Expr) -> [Option<Need>; 2] {
     let first = |side: Side| {
         conjuncts.iter().find_map(|c| {
             let mut joins = Vec::new();
-            joins_in(c, side, &mut joins).then_some(Need { side, joins })
+            joins_in(c, side, &mut joins).then_some(Need { joins })
         })
     };
     [first(Side::Principal), first(Side::Impersonator)]
@@ -392,14 +387,12 @@ mod tests {
         assert_eq!(
             principal,
             Some(Need {
-                side: Side::Principal,
                 joins: vec![AttrsEqual("tier".into(), "tier".into())]
             })
         );
         assert_eq!(
             impersonator,
             Some(Need {
-                side: Side::Impersonator,
                 joins: vec![
                     ResourceAttrIsPrincipal("owner".into()),
                     ResourceSetHasPrincipal("admins".into())

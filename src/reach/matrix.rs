@@ -1437,10 +1437,7 @@ impl Evaluator<'_> {
             Some(x) => index.worth(engine, x),
             None => Vec::new(),
         });
-        let all: Vec<usize> = match &related {
-            Some(r) => r.clone(),
-            None => (0..to.len()).collect(),
-        };
+        let all: Vec<usize> = (0..to.len()).collect();
         // A template link holds on a pair in its scope exactly when its template's condition
         // does, and that condition cannot see the slot values: every link of a template shares
         // one evaluation per pair of keys under what the condition observes. With thousands of
@@ -1469,7 +1466,8 @@ impl Evaluator<'_> {
                     &both
                 }
                 (Some(w), None) => &w[fi],
-                (None, _) => &all,
+                (None, Some(r)) => r,
+                (None, None) => &all,
             };
             for &ti in targets {
                 let t = &to[ti];

@@ -187,13 +187,10 @@ pub(super) fn deciding_groups(
     engine: &Engine,
     representatives: &[EntityUid],
 ) -> Vec<Option<Vec<u32>>> {
-    let set: &cedar_policy_core::ast::PolicySet = engine.policies.as_ref();
-    let slicer = engine.slicer();
-    (0..slicer.len())
+    (0..engine.slicer().len())
         .map(|i| {
-            let id = crate::core::ids::raw(slicer.policy(i).id());
-            let observed = set
-                .get(&cedar_policy_core::ast::PolicyID::from_string(id))
+            let observed = engine
+                .policy_ast(i)
                 .map_or(Observed::Everything, |p| observed_in(&p.condition()));
             match observed {
                 Observed::Attributes(names) if names.is_empty() => None,
