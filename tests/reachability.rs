@@ -564,8 +564,70 @@ fn paths_equal_brute_force_when_policies_relate_principal_and_account() {
 
 #[test]
 fn paths_equal_brute_force_when_hops_depend_on_the_path() {
+    // Hop policies test the chain for named accounts: reach searches (account, those on the
+    // chain) states.
+    for seed in 100..110 {
+        let (_dir, ws) = load_world(&generate(seed, &Size::TINY, true));
+        if ws.engine.hops_read_the_chain() {
+            let reach = actas::reach::Reachability::alone(&ws.engine, &Default::default());
+            assert!(reach.by_chain_facts(), "seed {seed}");
+        }
+    }
     let total: usize = (100..110).map(|seed| compare(seed, true)).sum();
     assert!(total > 60, "only {total} paths over all worlds");
+}
+
+/// A world where the least shortest walk over (account, accounts named on the chain) enters an
+/// account twice: `A1 → A4` needs `A0` on the chain, and the walk `P → A1 → A0 → A1 → A4` sorts
+/// before the chain `P → A3 → A0 → A1 → A4`. The search by states must notice and enumerate
+/// the chains instead; every path equals raw Cedar's.
+#[test]
+fn paths_equal_brute_force_when_the_least_walk_over_chain_facts_is_no_chain() {
+    let mut world = generate(3, &Size::TINY, true);
+    world.max_chain = 4;
+    let person = world
+        .principals
+        .iter()
+        .find(|p| p.starts_with("Person::"))
+        .unwrap()
+        .clone();
+    let a = |i: usize| world.accounts[i].clone();
+    let hop = |from: &str, to: &str| {
+        format!(
+            "permit (principal == {from}, action == Action::\"impersonate\", resource == {to});\n"
+        )
+    };
+    let mut policies = String::new();
+    for (from, to) in [
+        (&person, a(1)),
+        (&person, a(3)),
+        (&a(3), a(0)),
+        (&a(1), a(0)),
+        (&a(0), a(1)),
+    ] {
+        policies.push_str(&hop(from, &to));
+    }
+    policies.push_str(&format!(
+        "permit (principal == {}, action, resource == {})\n\
+         when {{ context has delegation_chain && context.delegation_chain.contains({}) }};\n",
+        a(1),
+        a(4),
+        a(0)
+    ));
+    world.policies = policies;
+    world.links.clear();
+    let (_dir, ws) = load_world(&world);
+    let reach = actas::reach::Reachability::alone(&ws.engine, &Default::default());
+    assert!(reach.by_chain_facts());
+    assert!(compare_world(3, &world) > 0);
+    let dir = tempfile::tempdir().unwrap();
+    world.write(dir.path());
+    let paths = actas_paths(dir.path());
+    assert_eq!(
+        paths["routine"].get(&(person.clone(), a(4))),
+        Some(&vec![a(3), a(0), a(1), a(4)]),
+        "{paths:?}"
+    );
 }
 
 /// Worlds whose hop contexts declare `impersonator` and `delegation_chain` but whose policies

@@ -1238,6 +1238,124 @@ impl HopMatrix {
     }
 }
 
+/// Hops under many contexts that differ in what few policies read (see `chain_facts.rs`, whose
+/// states would otherwise each need a matrix of their own): classes under every context at
+/// once, the policies that decide alike under all of them evaluated once (under the first),
+/// and each of the others under each context that decides it; a row is then made for any
+/// choice of deciding context per policy.
+pub(super) struct PerContext {
+    classes: Arc<Classes>,
+    actions: usize,
+    shared: Shared,
+    /// The other policies, each with whether it is a permit.
+    own: Vec<(usize, bool)>,
+    /// (context, policy) → where the policy is satisfied under the context.
+    evaluated: FxHashMap<(u32, usize), Satisfied>,
+}
+
+impl PerContext {
+    /// `shared(i)`: whether policy `i` decides alike under every context; `wanted(i, c)`: for
+    /// each other, whether it is evaluated under context `c`.
+    pub(super) fn build(
+        engine: &Engine,
+        identities: &Arc<Identities>,
+        contexts: &[ContextMap],
+        shared: &(dyn Fn(usize) -> bool + Sync),
+        wanted: &(dyn Fn(usize, u32) -> bool + Sync),
+    ) -> Self {
+        let actions = &engine.actions;
+        let all: Vec<&ContextMap> = contexts.iter().collect();
+        with_evaluator(engine, identities, &all, |ev, classes| {
+            let n = classes.len();
+            let mut common = Shared {
+                permit: Vec::new(),
+                forbid: Vec::new(),
+                permits: Satisfied::default(),
+            };
+            let first = &contexts[0];
+            for (ai, action) in actions.iter().enumerate() {
+                let (evaluated, _) = ev.action(action, first, shared);
+                let (permit, forbid) = dense(n, &evaluated);
+                common.permit.push(permit);
+                common.forbid.push(forbid);
+                for (i, is_permit, blocks) in evaluated {
+                    if is_permit {
+                        common.permits.add(ai, i, blocks);
+                    }
+                }
+            }
+            let per_context: Vec<Vec<(Evaluated, usize)>> = contexts
+                .par_iter()
+                .enumerate()
+                .map(|(c, ctx)| {
+                    let wanted = |i: usize| !shared(i) && wanted(i, c as u32);
+                    actions.iter().map(|a| ev.action(a, ctx, &wanted)).collect()
+                })
+                .collect();
+            let mut evaluated: FxHashMap<(u32, usize), Satisfied> = FxHashMap::default();
+            let mut own: Vec<(usize, bool)> = Vec::new();
+            for (c, per_action) in per_context.into_iter().enumerate() {
+                for (ai, (found, _)) in per_action.into_iter().enumerate() {
+                    for (i, is_permit, blocks) in found {
+                        own.push((i, is_permit));
+                        let into = evaluated.entry((c as u32, i)).or_default();
+                        into.add(ai, i, blocks);
+                    }
+                }
+            }
+            own.sort_unstable();
+            own.dedup();
+            PerContext {
+                classes,
+                actions: actions.len(),
+                shared: common,
+                own,
+                evaluated,
+            }
+        })
+    }
+
+    /// The class of identity number `n`.
+    pub(super) fn class_of(&self, n: u32) -> u32 {
+        self.classes.class_of[n as usize]
+    }
+
+    /// The classes the members of class `cf` may hop to by some action, each policy that does
+    /// not decide alike everywhere decided under context `context_of(i)`.
+    pub(super) fn row(&self, cf: u32, context_of: impl Fn(usize) -> u32) -> Vec<u64> {
+        let mut row = vec![0; words(self.classes.len())];
+        let deciding: Vec<(bool, Option<&Satisfied>)> = self
+            .own
+            .iter()
+            .map(|&(i, is_permit)| (is_permit, self.evaluated.get(&(context_of(i), i))))
+            .collect();
+        for ai in 0..self.actions {
+            let mut permit = self.shared.permit[ai][cf as usize].clone();
+            let mut forbid = self.shared.forbid[ai][cf as usize].clone();
+            for &(is_permit, satisfied) in &deciding {
+                let into = if is_permit { &mut permit } else { &mut forbid };
+                if let Some(s) = satisfied {
+                    s.or_into(ai, cf, into);
+                }
+            }
+            for ((r, p), f) in row.iter_mut().zip(&permit).zip(&forbid) {
+                *r |= p & !f;
+            }
+        }
+        row
+    }
+
+    /// The identities in `row`'s classes that can be impersonated, other than `from`.
+    pub(super) fn successors(&self, row: &[u64], from: u32, into: &mut Vec<u32>) {
+        for c in ones(row) {
+            if self.classes.target[c] {
+                let members = &self.classes.members[c];
+                into.extend(members.iter().copied().filter(|&x| x != from));
+            }
+        }
+    }
+}
+
 impl Evaluator<'_> {
     /// Evaluates the policies that can match `action` and that `wanted` selects (by index),
     /// under `ctx`, over the classes: each one's blocks, and the evaluations spent. Advances

@@ -6,11 +6,14 @@
 //! declares `impersonator` or `delegation_chain`) but no hop policy reads `delegation_chain`,
 //! first hops have one matrix and later hops one per group of origins the policies cannot tell
 //! apart as `context.impersonator` (see `origins.rs`, which also lists when that holds);
-//! otherwise searches go through the engine: breadth-first per origin when no hop policy reads
-//! `delegation_chain`, every simple path when one does.
+//! when hop policies read `delegation_chain` only by testing it for named accounts, a search
+//! over (account, which of those the chain holds) with a matrix per such set (see
+//! `chain_facts.rs`); otherwise searches go through the engine: breadth-first per origin when
+//! no hop policy reads `delegation_chain`, every simple path when one does.
 //! Nothing is cached behind the caller's back: whoever needs reach under a context builds it
 //! once and passes it on.
 
+mod chain_facts;
 mod classes;
 mod grants;
 pub(crate) mod identities;
@@ -42,6 +45,9 @@ pub struct Reachability<'e> {
     /// Whether a hop policy may read `delegation_chain` (see [`Engine::hops_read_the_chain`]);
     /// only consulted without a matrix.
     reads_the_chain: bool,
+    /// Without a matrix, the search over (account, what the policies observe of the chain)
+    /// where it applies (see `chain_facts.rs`).
+    by_facts: Option<chain_facts::ChainFacts>,
 }
 
 impl<'e> Reachability<'e> {
@@ -53,11 +59,16 @@ impl<'e> Reachability<'e> {
         } else {
             Some(Arc::new(HopMatrix::build(engine, identities, context)))
         };
+        let by_facts = match &matrix {
+            None => chain_facts::ChainFacts::new(engine, context),
+            Some(_) => None,
+        };
         Self {
             engine,
             context: context.clone(),
             reads_the_chain: matrix.is_none() && engine.hops_read_the_chain(),
             matrix,
+            by_facts,
         }
     }
 
@@ -70,6 +81,12 @@ impl<'e> Reachability<'e> {
     /// on the path behind them in another way.
     pub fn matrix(&self) -> Option<&Arc<HopMatrix>> {
         self.matrix.as_ref()
+    }
+
+    /// Whether reach is searched over (account, named accounts on the chain) states (see
+    /// `chain_facts.rs`) (for tests).
+    pub fn by_chain_facts(&self) -> bool {
+        self.by_facts.is_some()
     }
 
     /// Every identity `origin` can reach within `max_chain` hops over simple paths, with the
@@ -86,6 +103,9 @@ impl<'e> Reachability<'e> {
         let engine = self.engine;
         if let Some(m) = &self.matrix {
             return m.reach(origin, engine.max_chain);
+        }
+        if let Some(search) = &self.by_facts {
+            return search.reach_of(engine, origin);
         }
         let targets = engine.impersonable();
         let mut reach = Reach::new();

@@ -17,7 +17,9 @@
 //! This holds under conditions checked by [`plan`]; otherwise reach goes through the engine,
 //! origin by origin:
 //! - `delegation_chain` is optional wherever declared (leaving it out changes no decision, as no
-//!   hop policy reads it), and so is `impersonator`;
+//!   hop policy reads it), and so is `impersonator`; or the context sets the chain, which every
+//!   hop's request then carries whatever the path (policies may read it: `chain_facts.rs`
+//!   builds such contexts);
 //! - every impersonation action that declares `impersonator` gives it the same entity type, and
 //!   that type is not impersonable: an origin is never a hop's principal or resource after the
 //!   first hop, so its uid in the context cannot meet itself elsewhere in a request;
@@ -59,7 +61,9 @@ pub(super) struct Plan {
 /// The impersonator type, if later hops can be decided per group of origins under `context`
 /// (the conditions above).
 pub(super) fn applies(engine: &Engine, context: &ContextMap) -> Option<EntityTypeName> {
-    if engine.hops_read_the_chain() || context.contains_key(IMPERSONATOR) {
+    // A chain the context sets is every hop's, whatever the path: then policies may read it.
+    let chain_set = context.contains_key(DELEGATION_CHAIN);
+    if (engine.hops_read_the_chain() && !chain_set) || context.contains_key(IMPERSONATOR) {
         return None;
     }
     let mut types: FxHashSet<EntityTypeName> = FxHashSet::default();
@@ -67,7 +71,7 @@ pub(super) fn applies(engine: &Engine, context: &ContextMap) -> Option<EntityTyp
         if info
             .context
             .get(DELEGATION_CHAIN)
-            .is_some_and(|a| a.required)
+            .is_some_and(|a| a.required && !chain_set)
         {
             return None;
         }
