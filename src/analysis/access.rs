@@ -457,14 +457,16 @@ impl<'e> Reached<'e> {
                 )),
                 // Not kept by the matrix: shared reaches are kept here, as blocks (`Merged`).
                 (None, Some(m)) => m[profile].reach_unshared(origin, engine.max_chain),
-                (None, None) => Arc::new(NumberedReach::new(
-                    r.reach_from(uid)
-                        .values()
-                        .filter_map(|(t, chain)| {
-                            Some((identities.number(t)?, numbers(&identities, chain)))
-                        })
-                        .collect(),
-                )),
+                (None, None) => r.reach_numbered(uid, &identities).unwrap_or_else(|| {
+                    Arc::new(NumberedReach::new(
+                        r.reach_from(uid)
+                            .values()
+                            .filter_map(|(t, chain)| {
+                                Some((identities.number(t)?, numbers(&identities, chain)))
+                            })
+                            .collect(),
+                    ))
+                }),
             }
         };
         crate::core::progress::start("identities", (principals.len() * profiles.len()) as u64);

@@ -19,8 +19,13 @@
 //! a state extends the least shortest walk to the state before it, since a hop depends only on
 //! the state it leaves. A walk may enter an unnamed account twice, which a chain cannot; so
 //! the answer stands only when every target's walk is a simple path: then it is the least
-//! shortest chain, as every chain is a walk. Otherwise that origin's simple paths are
-//! enumerated over the same rows (exact, and the cost of the old search).
+//! shortest chain, as every chain is a walk. Otherwise the origin is searched again over
+//! chains, each state keeping every chain to it that is worth extending: a chain is dropped
+//! only when every set of at most the hops left that avoids it meets one kept before it (see
+//! [`hit_avoiding`]), so every continuation of it continues an earlier, no worse chain. The
+//! least shortest chain to a target runs through kept chains only (its prefix is the first
+//! chain to its state that avoids the rest of it), so this search is exact, and it keeps at
+//! most a few chains per state where enumerating every simple path kept millions.
 //!
 //! This holds under conditions checked by [`ChainFacts::new`]; otherwise reach goes through
 //! the engine, every simple path:
@@ -37,6 +42,7 @@ use std::sync::{Arc, Mutex};
 use cedar_policy::{EntityTypeName, EntityUid};
 use cedar_policy_core::ast::{BinaryOp, Expr, ExprKind, Literal, UnaryOp, Var};
 use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 
 use super::matrix::PerContext;
 use super::{Identities, NumberedReach};
@@ -63,7 +69,8 @@ pub(super) struct ChainFacts {
     group_of: Vec<u32>,
     /// Per policy (the slicer's order): how its later hops are decided.
     policies: Vec<Deciding>,
-    variant_count: u32,
+    /// The context of each (group, variant) some policy is decided under, by index.
+    contexts: FxHashMap<(u32, u32), u32>,
     /// The impersonable types, and how many identities are of them.
     impersonable: (Vec<EntityTypeName>, usize),
     /// Reaches of origins that cannot be targets, by (first class, group of origins).
@@ -239,22 +246,46 @@ impl ChainFacts {
                 named: *named,
             })
             .collect();
-        // Group g under variant v is context g × variants + v.
-        let variant_count = named.variants.len() as u32;
-        let contexts: Vec<ContextMap> = groups
+        // The (group, variant) pairs some policy is decided under, each a context: the shared
+        // policies' first.
+        let variants = named.by_index.len() as u32;
+        let mut needed: Vec<(u32, u32)> = vec![(0, 0)];
+        for p in &policies {
+            let groups: Vec<u32> = match &p.by_group {
+                Some(d) => (0..d.len() as u32)
+                    .filter(|&g| d[g as usize] == g)
+                    .collect(),
+                None => vec![0],
+            };
+            let tested: Vec<u32> = match p.named {
+                Some(tested) => (0..variants)
+                    .filter(|&v| {
+                        let m = named.by_index[v as usize];
+                        m == UNFIT || m & !tested == 0
+                    })
+                    .collect(),
+                None => vec![0],
+            };
+            for &g in &groups {
+                needed.extend(tested.iter().map(|&v| (g, v)));
+            }
+        }
+        needed[1..].sort_unstable();
+        needed.dedup();
+        let index: FxHashMap<(u32, u32), u32> = needed
             .iter()
-            .flat_map(|g| {
-                let named = &named;
-                let identities = &identities;
-                named
-                    .by_index
-                    .iter()
-                    .map(move |&m| named.context(identities, g, m))
+            .enumerate()
+            .map(|(c, &gv)| (gv, c as u32))
+            .collect();
+        let contexts: Vec<ContextMap> = needed
+            .iter()
+            .map(|&(g, v)| {
+                named.context(&identities, &groups[g as usize], named.by_index[v as usize])
             })
             .collect();
         let alike = |i: usize| policies[i].by_group.is_none() && policies[i].named.is_none();
         let wanted = |i: usize, c: u32| {
-            let (g, v) = (c / variant_count, c % variant_count);
+            let (g, v) = needed[c as usize];
             let p = &policies[i];
             let group = p.by_group.as_ref().map_or(g == 0, |d| d[g as usize] == g);
             let m = named.by_index[v as usize];
@@ -272,7 +303,7 @@ impl ChainFacts {
             named,
             group_of,
             policies,
-            variant_count,
+            contexts: index,
             impersonable: (engine.impersonable_types(), engine.impersonable().len()),
             shared: Mutex::default(),
         })
@@ -287,7 +318,7 @@ impl ChainFacts {
             0 => self.named.variants[&(facts & named)],
             _ => self.named.variants[&UNFIT],
         });
-        group * self.variant_count + variant
+        self.contexts[&(group, variant)]
     }
 
     /// What entering identity `n` adds to the facts: its bit if it is named, [`UNFIT`] if
@@ -302,14 +333,40 @@ impl ChainFacts {
             }
     }
 
-    /// The facts of a chain of `members`.
-    fn facts_of(&self, members: &[u32]) -> u64 {
-        members.iter().fold(0, |f, &n| f | self.bit(n))
-    }
-
     /// [`ChainFacts::reach`] by uid.
     pub(super) fn reach_of(&self, engine: &Engine, origin: &EntityUid) -> super::Reach {
         self.identities.reach(&self.reach(engine, origin))
+    }
+
+    /// The chain from `origin` to `target` in [`ChainFacts::reach`], by uid.
+    pub(super) fn chain_to(
+        &self,
+        engine: &Engine,
+        origin: &EntityUid,
+        target: &EntityUid,
+    ) -> Option<Vec<super::Uid>> {
+        let t = self.identities.number(target)?;
+        let reach = self.reach(engine, origin);
+        let k = reach.targets().binary_search(&t).ok()?;
+        let uids = &self.identities.uids;
+        Some(
+            reach
+                .chain(k)
+                .iter()
+                .map(|&n| uids[n as usize].clone())
+                .collect(),
+        )
+    }
+
+    /// [`ChainFacts::reach`] numbered by `identities`, when they number alike (they number the
+    /// same engine's identities in the same order, so whenever there are as many).
+    pub(super) fn reach_numbered(
+        &self,
+        engine: &Engine,
+        origin: &EntityUid,
+        identities: &Identities,
+    ) -> Option<Arc<NumberedReach>> {
+        (identities.len() == self.identities.len()).then(|| self.reach(engine, origin))
     }
 
     /// Every identity `origin` reaches within `max_chain` hops over simple paths,
@@ -324,9 +381,10 @@ impl ChainFacts {
         if let Some(found) = key.and_then(|k| lock(&self.shared).get(&k).cloned()) {
             return found;
         }
+        let all = self.impersonable.1 - usize::from(target);
         let found = self
-            .by_states(engine, o, self.impersonable.1 - usize::from(target))
-            .unwrap_or_else(|| self.by_paths(engine, o));
+            .by_states(engine, o, all)
+            .unwrap_or_else(|| self.search(engine, o, all));
         let found = Arc::new(NumberedReach::new(found.into_iter().collect()));
         if let Some(k) = key {
             lock(&self.shared).insert(k, found.clone());
@@ -343,96 +401,202 @@ impl ChainFacts {
         hops
     }
 
-    /// The later hops from `from` under `facts`, sorted, for a search from `origin`.
-    fn later_hops(&self, origin: u32, from: u32, facts: u64, into: &mut Vec<u32>) {
-        let g = self.group_of[origin as usize];
-        let row = self
-            .later
-            .row(self.later.class_of(from), |i| self.context_of(i, g, facts));
-        into.clear();
-        self.later.successors(&row, from, into);
-        into.retain(|&x| x != origin);
-        into.sort_unstable();
+    /// The identities members of class `class` may hop to as later hops of an origin of group
+    /// `g` under `facts`, sorted (the class's own members included), remembered in `memo` (one
+    /// search's: kept for every search, they took gigabytes).
+    fn later_hops<'m>(
+        &self,
+        memo: &'m mut FxHashMap<(u32, u64), Vec<u32>>,
+        g: u32,
+        class: u32,
+        facts: u64,
+    ) -> &'m [u32] {
+        memo.entry((class, facts)).or_insert_with(|| {
+            let row = self.later.row(class, |i| self.context_of(i, g, facts));
+            let mut hops = Vec::new();
+            self.later.successors(&row, u32::MAX, &mut hops);
+            hops.sort_unstable();
+            hops
+        })
     }
 
     /// The search over (identity, facts) states: each target's least shortest walk, or `None`
-    /// when one of them is not a simple path.
-    /// The search stops once it has reached `all` targets.
+    /// when one of them is not a simple path. The search stops once it has reached `all`
+    /// targets.
     fn by_states(
         &self,
         engine: &Engine,
         origin: u32,
         all: usize,
     ) -> Option<FxHashMap<u32, Vec<u32>>> {
-        let mut best: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        let mut entered: FxHashSet<(u32, u64)> = FxHashSet::default();
-        let mut frontier: Vec<(Vec<u32>, u64)> = Vec::new();
+        let g = self.group_of[origin as usize];
+        let words = self.identities.len().div_ceil(64);
+        // Each state entered: per set of facts, a bit per identity.
+        let mut entered: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
+        let mut enter = |x: u32, facts: u64| {
+            let bits = entered.entry(facts).or_insert_with(|| vec![0; words]);
+            let (w, b) = (x as usize / 64, 1u64 << (x % 64));
+            let new = bits[w] & b == 0;
+            bits[w] |= b;
+            new
+        };
+        // Every walk found, as (its last identity, its facts, the index of the walk it
+        // extends), depth by depth in the order of their uid strings; each target's first.
+        let mut nodes: Vec<(u32, u64, u32)> = Vec::new();
+        let mut best: FxHashMap<u32, u32> = FxHashMap::default();
         for x in self.first_hops(origin) {
-            let facts = self.facts_of(&[x]);
-            entered.insert((x, facts));
-            best.insert(x, vec![x]);
-            frontier.push((vec![x], facts));
+            let facts = self.bit(x);
+            enter(x, facts);
+            best.insert(x, nodes.len() as u32);
+            nodes.push((x, facts, u32::MAX));
         }
-        let mut hops = Vec::new();
+        let mut frontier = 0..nodes.len();
+        let mut memo = FxHashMap::default();
         for _ in 1..engine.max_chain {
             if frontier.is_empty() || best.len() >= all {
                 break;
             }
-            let mut next = Vec::new();
-            for (walk, facts) in &frontier {
-                let from = walk[walk.len() - 1];
-                self.later_hops(origin, from, *facts, &mut hops);
-                for &x in &hops {
+            let start = nodes.len();
+            for at in frontier {
+                let (from, facts, _) = nodes[at];
+                let hops = self.later_hops(&mut memo, g, self.later.class_of(from), facts);
+                for &x in hops.iter().filter(|&&x| x != from && x != origin) {
                     let bit = self.bit(x);
                     // A named account already on the walk is never entered again.
-                    if facts & bit & !UNFIT != 0 || !entered.insert((x, facts | bit)) {
+                    if facts & bit & !UNFIT != 0 || !enter(x, facts | bit) {
                         continue;
                     }
-                    let mut longer = walk.clone();
-                    longer.push(x);
-                    best.entry(x).or_insert_with(|| longer.clone());
-                    next.push((longer, facts | bit));
+                    best.entry(x).or_insert(nodes.len() as u32);
+                    nodes.push((x, facts | bit, at as u32));
                 }
             }
-            frontier = next;
+            frontier = start..nodes.len();
         }
-        best.values()
-            .all(|walk| {
-                let mut seen: FxHashSet<u32> = FxHashSet::default();
-                walk.iter().all(|x| seen.insert(*x))
-            })
-            .then_some(best)
+        let walk = |mut k: u32| {
+            let mut walk = Vec::new();
+            while k != u32::MAX {
+                walk.push(nodes[k as usize].0);
+                k = nodes[k as usize].2;
+            }
+            walk.reverse();
+            walk
+        };
+        let mut found = FxHashMap::default();
+        for (&x, &k) in &best {
+            let walk = walk(k);
+            let mut seen: FxHashSet<u32> = FxHashSet::default();
+            if !walk.iter().all(|x| seen.insert(*x)) {
+                return None;
+            }
+            found.insert(x, walk);
+        }
+        Some(found)
     }
 
-    /// Every simple path from `origin`, depth by depth in the order of their uid strings, over
-    /// the same matrices: each target's least shortest chain.
-    fn by_paths(&self, engine: &Engine, origin: u32) -> FxHashMap<u32, Vec<u32>> {
-        let mut best: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        let mut frontier: Vec<Vec<u32>> = Vec::new();
-        for x in self.first_hops(origin) {
-            best.insert(x, vec![x]);
-            frontier.push(vec![x]);
-        }
-        let mut hops = Vec::new();
-        for _ in 1..engine.max_chain {
-            let mut next = Vec::new();
-            for path in &frontier {
-                let from = path[path.len() - 1];
-                self.later_hops(origin, from, self.facts_of(path), &mut hops);
-                for &x in hops.iter().filter(|x| !path.contains(x)) {
-                    let mut longer = path.clone();
-                    longer.push(x);
-                    best.entry(x).or_insert_with(|| longer.clone());
-                    next.push(longer);
-                }
+    /// The search over (identity, facts) states, each entered by the chains worth extending
+    /// (see the module's documentation): each target's least shortest chain. It stops once it
+    /// has reached `all` targets.
+    fn search(&self, engine: &Engine, origin: u32, all: usize) -> FxHashMap<u32, Vec<u32>> {
+        let g = self.group_of[origin as usize];
+        let max = engine.max_chain as usize;
+        // Every chain kept, as (its last identity, its facts, the index of the chain it
+        // extends), depth by depth in the order of their uid strings; each state's chains;
+        // each target's first.
+        let mut nodes: Vec<(u32, u64, u32)> = Vec::new();
+        let mut kept: FxHashMap<(u32, u64), SmallVec<[u32; 2]>> = FxHashMap::default();
+        let mut best: FxHashMap<u32, u32> = FxHashMap::default();
+        let members = |nodes: &[(u32, u64, u32)], mut k: u32| {
+            let mut chain: SmallVec<[u32; 8]> = SmallVec::new();
+            while k != u32::MAX {
+                chain.push(nodes[k as usize].0);
+                k = nodes[k as usize].2;
             }
-            if next.is_empty() {
+            chain
+        };
+        for x in self.first_hops(origin) {
+            let facts = self.bit(x);
+            kept.entry((x, facts)).or_default().push(nodes.len() as u32);
+            best.insert(x, nodes.len() as u32);
+            nodes.push((x, facts, u32::MAX));
+        }
+        let mut frontier = 0..nodes.len();
+        let mut memo = FxHashMap::default();
+        for depth in 2..=max {
+            if frontier.is_empty() || best.len() >= all {
                 break;
             }
-            frontier = next;
+            let start = nodes.len();
+            for at in frontier {
+                let (from, facts, _) = nodes[at];
+                let mut chain = members(&nodes, at as u32);
+                let hops = self.later_hops(&mut memo, g, self.later.class_of(from), facts);
+                for &x in hops.iter() {
+                    if x == origin || chain.contains(&x) {
+                        continue;
+                    }
+                    let state = (x, facts | self.bit(x));
+                    let others = kept.entry(state).or_default();
+                    chain.push(x);
+                    let worth = others.is_empty()
+                        || hit_avoiding(
+                            &others
+                                .iter()
+                                .map(|&k| members(&nodes, k))
+                                .collect::<Vec<_>>(),
+                            &chain,
+                            max - depth,
+                        );
+                    chain.pop();
+                    if worth {
+                        others.push(nodes.len() as u32);
+                        best.entry(x).or_insert(nodes.len() as u32);
+                        nodes.push((x, state.1, at as u32));
+                    }
+                }
+            }
+            frontier = start..nodes.len();
         }
-        best
+        best.into_iter()
+            .map(|(x, k)| {
+                let mut chain = members(&nodes, k).into_vec();
+                chain.reverse();
+                (x, chain)
+            })
+            .collect()
     }
+}
+
+/// Whether at most `left` identities outside `chain` meet every one of `others` (chains to the
+/// same state, found before it): then a continuation through those identities extends `chain`
+/// but none of `others`, and `chain` is worth keeping. Otherwise every continuation that
+/// extends `chain` extends one of them, which is shorter or sorts first.
+fn hit_avoiding(others: &[SmallVec<[u32; 8]>], chain: &[u32], left: usize) -> bool {
+    fn meet(
+        others: &[SmallVec<[u32; 8]>],
+        chain: &[u32],
+        chosen: &mut Vec<u32>,
+        left: usize,
+    ) -> bool {
+        let Some(unmet) = others
+            .iter()
+            .find(|o| !o.iter().any(|x| chosen.contains(x)))
+        else {
+            return true;
+        };
+        if left == 0 {
+            return false;
+        }
+        for &x in unmet.iter().filter(|x| !chain.contains(x)) {
+            chosen.push(x);
+            let met = meet(others, chain, chosen, left - 1);
+            chosen.pop();
+            if met {
+                return true;
+            }
+        }
+        false
+    }
+    meet(others, chain, &mut Vec::new(), left)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -541,6 +705,22 @@ mod tests {
         let mut found = Vec::new();
         tests_of_the_chain(&ast.condition(), &mut found)?;
         Some(found.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_chain_is_worth_keeping_while_few_identities_avoid_it_and_meet_the_others() {
+        let chains = |list: &[&[u32]]| -> Vec<SmallVec<[u32; 8]>> {
+            list.iter().map(|c| c.iter().copied().collect()).collect()
+        };
+        // Chains to account 9: [1, 9] is kept; [2, 9] too, if one more hop may follow (through
+        // 1, which [2, 9] avoids), not if none may.
+        assert!(hit_avoiding(&chains(&[&[1, 9]]), &[2, 9], 1));
+        assert!(!hit_avoiding(&chains(&[&[1, 9]]), &[2, 9], 0));
+        // Meeting [1, 9] and [2, 9] while avoiding [3, 9] takes two identities.
+        assert!(!hit_avoiding(&chains(&[&[1, 9], &[2, 9]]), &[3, 9], 1));
+        assert!(hit_avoiding(&chains(&[&[1, 9], &[2, 9]]), &[3, 9], 2));
+        // A chain that holds every member of an earlier one is never worth keeping.
+        assert!(!hit_avoiding(&chains(&[&[1, 9]]), &[1, 2, 9], 3));
     }
 
     #[test]

@@ -147,6 +147,17 @@ impl<'e> Reachability<'e> {
         reach
     }
 
+    /// [`Reachability::reach_from`] numbered by `identities`, where the search keeps it so
+    /// (see `chain_facts.rs`); `None` otherwise.
+    pub fn reach_numbered(
+        &self,
+        origin: &EntityUid,
+        identities: &Identities,
+    ) -> Option<Arc<NumberedReach>> {
+        let search = self.by_facts.as_ref()?;
+        search.reach_numbered(self.engine, origin, identities)
+    }
+
     /// Whether `from` may impersonate `to` in one hop, with the given path behind it.
     fn hop_allowed(&self, from: &EntityUid, to: &EntityUid, behind: Option<Behind<'_>>) -> bool {
         let engine = self.engine;
@@ -160,6 +171,9 @@ impl<'e> Reachability<'e> {
     /// The shortest chain from `origin` to `target` within `max_chain` hops, as
     /// [`Reachability::reach_from`] has it, without keeping the rest of `origin`'s reach.
     pub fn chain_to(&self, origin: &EntityUid, target: &EntityUid) -> Option<Vec<Uid>> {
+        if let Some(search) = &self.by_facts {
+            return search.chain_to(self.engine, origin, target);
+        }
         match &self.matrix {
             Some(m) => m.chain_to(origin, target, self.engine.max_chain),
             None => self

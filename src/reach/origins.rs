@@ -21,8 +21,11 @@
 //!   hop's request then carries whatever the path (policies may read it: `chain_facts.rs`
 //!   builds such contexts);
 //! - every impersonation action that declares `impersonator` gives it the same entity type, and
-//!   that type is not impersonable: an origin is never a hop's principal or resource after the
-//!   first hop, so its uid in the context cannot meet itself elsewhere in a request;
+//!   either that type is not impersonable or the hop policies observe only attributes of the
+//!   impersonator. A group's later matrix puts its first member in the context; where the type
+//!   is not impersonable, that member is never a hop's principal or resource after the first
+//!   hop, so its uid in the context cannot meet itself elsewhere in a request of another member
+//!   (`context.impersonator == resource` would); attributes cannot tell the members apart;
 //! - the context does not set `impersonator` itself (then no hop depends on the path at all).
 
 use std::collections::BTreeMap;
@@ -86,7 +89,8 @@ pub(super) fn applies(engine: &Engine, context: &ContextMap) -> Option<EntityTyp
     let (Some(ty), None) = (types.next(), types.next()) else {
         return None;
     };
-    (!engine.impersonable_types().contains(&ty)).then_some(ty)
+    let only_attributes = observed(engine, &engine.actions).1.is_none();
+    (only_attributes || !engine.impersonable_types().contains(&ty)).then_some(ty)
 }
 
 /// The groups of origins of type `ty` (from [`applies`]) under `context`.
