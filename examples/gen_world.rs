@@ -20,7 +20,8 @@
 //! - `path`: hop contexts declare `impersonator` and `delegation_chain`, hop policies test the
 //!   impersonator, `max_chain` 4;
 //! - `path-chain`: as `path`, and some hop policies also test the chain for named accounts
-//!   (every simple path is then enumerated: keep it small).
+//!   (reach then searches states of the chain; `report`, `check` and `snapshot` still explain
+//!   each path through the engine: keep it under a few thousand people).
 //!
 //! Scenario cases (`fixtures/scenarios/generated.yaml`) ask whether a random identity may
 //! impersonate a random account under a random profile; each expectation is raw Cedar's answer

@@ -277,6 +277,38 @@ struct Shared {
     permits: Satisfied,
 }
 
+impl Shared {
+    /// The policies `wanted` evaluated under `ctx` for each of `actions`, and the evaluations
+    /// spent.
+    fn evaluate(
+        ev: &Evaluator<'_>,
+        actions: &[EntityUid],
+        ctx: &ContextMap,
+        wanted: &(dyn Fn(usize) -> bool + Sync),
+    ) -> (Self, usize) {
+        let n = ev.classes.len();
+        let mut shared = Shared {
+            permit: Vec::new(),
+            forbid: Vec::new(),
+            permits: Satisfied::default(),
+        };
+        let mut evaluations = 0;
+        for (ai, action) in actions.iter().enumerate() {
+            let (evaluated, spent) = ev.action(action, ctx, wanted);
+            evaluations += spent;
+            let (permit, forbid) = dense(n, &evaluated);
+            shared.permit.push(permit);
+            shared.forbid.push(forbid);
+            for (i, is_permit, blocks) in evaluated {
+                if is_permit {
+                    shared.permits.add(ai, i, blocks);
+                }
+            }
+        }
+        (shared, evaluations)
+    }
+}
+
 /// What every policy's evaluation shares within one matrix (or one family of later matrices).
 struct Evaluator<'a> {
     engine: &'a Engine,
@@ -740,27 +772,10 @@ impl HopMatrix {
         let deciding = super::origins::deciding_groups(engine, &plan.representatives);
         let all: Vec<&ContextMap> = contexts.iter().collect();
         with_evaluator(engine, identities, &all, |ev, classes| {
-            let n = classes.len();
             let per_context = (actions.len() * engine.slicer().len()) as u64;
             crate::core::progress::start("policies", per_context * (1 + contexts.len() as u64));
-            let mut shared = Shared {
-                permit: Vec::new(),
-                forbid: Vec::new(),
-                permits: Satisfied::default(),
-            };
-            let mut evaluations = 0;
-            for (ai, action) in actions.iter().enumerate() {
-                let (evaluated, spent) = ev.action(action, first, &|i| deciding[i].is_none());
-                evaluations += spent;
-                let (permit, forbid) = dense(n, &evaluated);
-                shared.permit.push(permit);
-                shared.forbid.push(forbid);
-                for (i, is_permit, blocks) in evaluated {
-                    if is_permit {
-                        shared.permits.add(ai, i, blocks);
-                    }
-                }
-            }
+            let (shared, mut evaluations) =
+                Shared::evaluate(ev, actions, first, &|i| deciding[i].is_none());
             let shared = Arc::new(shared);
             // Each of the other policies is evaluated under the context of each group that
             // decides it (see `deciding_groups`), per action: (evaluated, spent).
@@ -1266,24 +1281,7 @@ impl PerContext {
         let actions = &engine.actions;
         let all: Vec<&ContextMap> = contexts.iter().collect();
         with_evaluator(engine, identities, &all, |ev, classes| {
-            let n = classes.len();
-            let mut common = Shared {
-                permit: Vec::new(),
-                forbid: Vec::new(),
-                permits: Satisfied::default(),
-            };
-            let first = &contexts[0];
-            for (ai, action) in actions.iter().enumerate() {
-                let (evaluated, _) = ev.action(action, first, shared);
-                let (permit, forbid) = dense(n, &evaluated);
-                common.permit.push(permit);
-                common.forbid.push(forbid);
-                for (i, is_permit, blocks) in evaluated {
-                    if is_permit {
-                        common.permits.add(ai, i, blocks);
-                    }
-                }
-            }
+            let (common, _) = Shared::evaluate(ev, actions, &contexts[0], shared);
             let per_context: Vec<Vec<(Evaluated, usize)>> = contexts
                 .par_iter()
                 .enumerate()
