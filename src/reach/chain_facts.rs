@@ -246,27 +246,23 @@ impl ChainFacts {
                 named: *named,
             })
             .collect();
+        // Whether policy `p` is decided under group `g`'s context (its own, where it reads the
+        // impersonator; the first otherwise) and under variant `v` of the chain (any variant
+        // of the accounts it tests, or none where the chain is left out; the first otherwise).
+        let by_group =
+            |p: &Deciding, g: u32| p.by_group.as_ref().map_or(g == 0, |d| d[g as usize] == g);
+        let by_variant = |p: &Deciding, v: u32| {
+            let m = named.by_index[v as usize];
+            p.named
+                .map_or(v == 0, |tested| m == UNFIT || m & !tested == 0)
+        };
         // The (group, variant) pairs some policy is decided under, each a context: the shared
         // policies' first.
-        let variants = named.by_index.len() as u32;
+        let (group_count, variants) = (groups.len() as u32, named.by_index.len() as u32);
         let mut needed: Vec<(u32, u32)> = vec![(0, 0)];
         for p in &policies {
-            let groups: Vec<u32> = match &p.by_group {
-                Some(d) => (0..d.len() as u32)
-                    .filter(|&g| d[g as usize] == g)
-                    .collect(),
-                None => vec![0],
-            };
-            let tested: Vec<u32> = match p.named {
-                Some(tested) => (0..variants)
-                    .filter(|&v| {
-                        let m = named.by_index[v as usize];
-                        m == UNFIT || m & !tested == 0
-                    })
-                    .collect(),
-                None => vec![0],
-            };
-            for &g in &groups {
+            let tested: Vec<u32> = (0..variants).filter(|&v| by_variant(p, v)).collect();
+            for g in (0..group_count).filter(|&g| by_group(p, g)) {
                 needed.extend(tested.iter().map(|&v| (g, v)));
             }
         }
@@ -286,13 +282,7 @@ impl ChainFacts {
         let alike = |i: usize| policies[i].by_group.is_none() && policies[i].named.is_none();
         let wanted = |i: usize, c: u32| {
             let (g, v) = needed[c as usize];
-            let p = &policies[i];
-            let group = p.by_group.as_ref().map_or(g == 0, |d| d[g as usize] == g);
-            let m = named.by_index[v as usize];
-            let variant = p
-                .named
-                .map_or(v == 0, |tested| m == UNFIT || m & !tested == 0);
-            group && variant
+            by_group(&policies[i], g) && by_variant(&policies[i], v)
         };
         let later = PerContext::build(engine, &identities, &contexts, &alike, &wanted);
         let first = std::slice::from_ref(context);

@@ -7,8 +7,8 @@
 //! first hops have one matrix and later hops one per group of origins the policies cannot tell
 //! apart as `context.impersonator` (see `origins.rs`, which also lists when that holds);
 //! when hop policies read `delegation_chain` only by testing it for named accounts, a search
-//! over (account, which of those the chain holds) with a matrix per such set (see
-//! `chain_facts.rs`); otherwise searches go through the engine: breadth-first per origin when
+//! over (account, which of those the chain holds) with each policy evaluated once per subset
+//! of the accounts it names (see `chain_facts.rs`); otherwise searches go through the engine: breadth-first per origin when
 //! no hop policy reads `delegation_chain`, every simple path when one does.
 //! Nothing is cached behind the caller's back: whoever needs reach under a context builds it
 //! once and passes it on.
